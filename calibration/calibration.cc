@@ -1,0 +1,2 @@
+// The calibration module; see DESIGN.md for what it holds.
+namespace nextbatch {}

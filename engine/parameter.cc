@@ -1,0 +1,444 @@
+#include "engine/parameter.h"
+
+#include <cmath>
+#include <cstddef>
+#include <sstream>
+
+#include "engine/error.h"
+#include "engine/model.h"
+
+namespace nextbatch {
+namespace {
+
+// One bindable field of an element kind.
+struct FieldInfo {
+  const char* name;
+  mjtNum* mjModel::*array;
+  int width;      // values per element
+  bool per_dof;   // joint fields stored per dof (every dof of the joint is driven)
+  bool inertial;  // needs mj_setConst
+};
+
+struct KindInfo {
+  const char* kind;
+  mjtObj type;
+  std::vector<FieldInfo> fields;
+};
+
+const std::vector<KindInfo>& Kinds() {
+  static const std::vector<KindInfo> kinds = {
+      {"joint",
+       mjOBJ_JOINT,
+       {{"damping", &mjModel::dof_damping, 1, true, false},
+        {"frictionloss", &mjModel::dof_frictionloss, 1, true, false},
+        {"armature", &mjModel::dof_armature, 1, true, true},
+        {"stiffness", &mjModel::jnt_stiffness, 1, false, false},
+        {"margin", &mjModel::jnt_margin, 1, false, false},
+        {"range", &mjModel::jnt_range, 2, false, false},
+        {"springref", &mjModel::qpos_spring, 1, false, false},
+        {"ref", &mjModel::qpos0, 1, false, true}}},
+      {"body",
+       mjOBJ_BODY,
+       {{"mass", &mjModel::body_mass, 1, false, true},
+        {"ipos", &mjModel::body_ipos, 3, false, true},
+        {"inertia", &mjModel::body_inertia, 3, false, true},
+        {"pos", &mjModel::body_pos, 3, false, true}}},
+      {"geom",
+       mjOBJ_GEOM,
+       {{"friction", &mjModel::geom_friction, 3, false, false},
+        {"size", &mjModel::geom_size, 3, false, false},
+        {"pos", &mjModel::geom_pos, 3, false, false},
+        {"margin", &mjModel::geom_margin, 1, false, false},
+        {"solref", &mjModel::geom_solref, mjNREF, false, false},
+        {"solimp", &mjModel::geom_solimp, mjNIMP, false, false}}},
+      {"site", mjOBJ_SITE, {{"pos", &mjModel::site_pos, 3, false, false}}},
+      {"actuator",
+       mjOBJ_ACTUATOR,
+       {{"gainprm", &mjModel::actuator_gainprm, mjNGAIN, false, false},
+        {"biasprm", &mjModel::actuator_biasprm, mjNBIAS, false, false},
+        {"dynprm", &mjModel::actuator_dynprm, mjNDYN, false, false},
+        {"gear", &mjModel::actuator_gear, 6, false, true},
+        {"ctrlrange", &mjModel::actuator_ctrlrange, 2, false, false},
+        {"forcerange", &mjModel::actuator_forcerange, 2, false, false}}},
+      {"tendon",
+       mjOBJ_TENDON,
+       {{"damping", &mjModel::tendon_damping, 1, false, false},
+        {"stiffness", &mjModel::tendon_stiffness, 1, false, false},
+        {"frictionloss", &mjModel::tendon_frictionloss, 1, false, false}}},
+  };
+  return kinds;
+}
+
+struct OptionInfo {
+  const char* name;
+  std::size_t offset;
+  int width;
+};
+
+const std::vector<OptionInfo>& Options() {
+  static const std::vector<OptionInfo> options = {
+      {"timestep", offsetof(mjOption, timestep), 1},
+      {"gravity", offsetof(mjOption, gravity), 3},
+      {"wind", offsetof(mjOption, wind), 3},
+      {"density", offsetof(mjOption, density), 1},
+      {"viscosity", offsetof(mjOption, viscosity), 1},
+      {"impratio", offsetof(mjOption, impratio), 1},
+  };
+  return options;
+}
+
+std::string Join(const std::vector<std::string>& items) {
+  std::string out;
+  for (const auto& s : items) out += (out.empty() ? "" : ", ") + s;
+  return out.empty() ? "(none)" : out;
+}
+
+// Splits "field" or "field[3]" into name and index (-1 when absent).
+void SplitIndex(const std::string& where, const std::string& text, std::string* field, int* index) {
+  *index = -1;
+  auto open = text.find('[');
+  if (open == std::string::npos) {
+    *field = text;
+    return;
+  }
+  if (text.back() != ']') ThrowExpected(where, "an index written as field[i]", "'" + text + "'");
+  *field = text.substr(0, open);
+  std::string digits = text.substr(open + 1, text.size() - open - 2);
+  if (digits.empty() || digits.find_first_not_of("0123456789") != std::string::npos ||
+      digits.size() > 6) {
+    ThrowExpected(where, "a non-negative integer index", "'" + digits + "'");
+  }
+  *index = std::stoi(digits);
+}
+
+int CheckIndex(const std::string& where, const std::string& field, int index, int width) {
+  if (width == 1) {
+    if (index > 0)
+      ThrowExpected(where, "no index or [0] for scalar field '" + field + "'",
+                    "[" + std::to_string(index) + "]");
+    return 0;
+  }
+  if (index < 0 || index >= width) {
+    ThrowExpected(where,
+                  "an index [0.." + std::to_string(width - 1) + "] for field '" + field + "'",
+                  index < 0 ? std::string("no index") : "[" + std::to_string(index) + "]");
+  }
+  return index;
+}
+
+std::vector<std::string> ElementNames(const mjModel* m, mjtObj type, int count) {
+  std::vector<std::string> names;
+  for (int i = 0; i < count; ++i) {
+    std::string n = ElementName(m, type, i);
+    if (!n.empty()) names.push_back(n);
+  }
+  return names;
+}
+
+int CountOf(const mjModel* m, mjtObj type) {
+  switch (type) {
+    case mjOBJ_JOINT:
+      return m->njnt;
+    case mjOBJ_BODY:
+      return m->nbody;
+    case mjOBJ_GEOM:
+      return m->ngeom;
+    case mjOBJ_SITE:
+      return m->nsite;
+    case mjOBJ_ACTUATOR:
+      return m->nu;
+    case mjOBJ_TENDON:
+      return m->ntendon;
+    case mjOBJ_SENSOR:
+      return m->nsensor;
+    default:
+      return 0;
+  }
+}
+
+int FindElement(const mjModel* m, const std::string& where, const std::string& kind, mjtObj type,
+                const std::string& name) {
+  int id = name.empty() ? -1 : mj_name2id(m, type, name.c_str());
+  if (id < 0) {
+    ThrowExpected(
+        where,
+        "a " + kind + " of the model (" + Join(ElementNames(m, type, CountOf(m, type))) + ")",
+        "'" + name + "'");
+  }
+  return id;
+}
+
+int JointDofCount(const mjModel* m, int j) {
+  switch (m->jnt_type[j]) {
+    case mjJNT_FREE:
+      return 6;
+    case mjJNT_BALL:
+      return 3;
+    default:
+      return 1;
+  }
+}
+
+}  // namespace
+
+Effects Effects::Identity(const mjModel* m) {
+  Effects e;
+  e.ctrl_gain = Eigen::VectorXd::Ones(m->nu);
+  e.ctrl_bias = Eigen::VectorXd::Zero(m->nu);
+  e.sensor_bias = Eigen::VectorXd::Zero(m->nsensordata);
+  return e;
+}
+
+bool Effects::IsIdentity() const {
+  return delay == 0.0 && (ctrl_gain.array() == 1.0).all() && (ctrl_bias.array() == 0.0).all() &&
+         (sensor_bias.array() == 0.0).all();
+}
+
+std::string ParameterSpec::Validate() const {
+  std::string where = "parameter '" + name + "'";
+  if (name.empty()) return Expected("parameter", "a non-empty name", "''");
+  if (targets.empty()) return Expected(where, "at least one target", "none");
+  auto finite = [](double x) { return std::isfinite(x); };
+  if (!finite(initial)) return Expected(where + ".initial", "a finite number", "non-finite");
+  if (std::isnan(lower) || std::isnan(upper) || !(lower < upper)) {
+    return Expected(where + ".bounds", "lower < upper",
+                    "[" + std::to_string(lower) + ", " + std::to_string(upper) + "]");
+  }
+  if (initial < lower || initial > upper) {
+    return Expected(where + ".initial", "a value within the bounds", std::to_string(initial));
+  }
+  if (prior_std < 0 || !finite(prior_std) || !finite(prior_mean)) {
+    return Expected(where + ".prior", "a finite mean and a std >= 0", "another value");
+  }
+  if (log_scale && !(lower > 0)) {
+    return Expected(where + ".log_scale", "a lower bound > 0", std::to_string(lower));
+  }
+  return "";
+}
+
+std::vector<FieldRef> ResolveTarget(const mjModel* m, const std::string& target) {
+  const std::string where = "target '" + target + "'";
+  if (target == "ctrl.delay") {
+    FieldRef f;
+    f.where = FieldRef::Where::kDelay;
+    return {f};
+  }
+  if (target.rfind("opt.", 0) == 0) {
+    std::string field;
+    int index;
+    SplitIndex(where, target.substr(4), &field, &index);
+    std::vector<std::string> valid;
+    for (const auto& o : Options()) {
+      valid.push_back(o.name);
+      if (field == o.name) {
+        FieldRef f;
+        f.where = FieldRef::Where::kOption;
+        f.index =
+            static_cast<int>(o.offset / sizeof(mjtNum)) + CheckIndex(where, field, index, o.width);
+        return {f};
+      }
+    }
+    ThrowExpected(where, "an opt field (" + Join(valid) + ")", "'" + field + "'");
+  }
+  auto colon = target.find(':');
+  auto dot = target.rfind('.');
+  if (colon == std::string::npos || dot == std::string::npos || dot < colon) {
+    ThrowExpected(where, "kind:element.field[index], opt.field or ctrl.delay", "'" + target + "'");
+  }
+  const std::string kind = target.substr(0, colon);
+  const std::string element = target.substr(colon + 1, dot - colon - 1);
+  std::string field;
+  int index;
+  SplitIndex(where, target.substr(dot + 1), &field, &index);
+
+  if (kind == "ctrl") {
+    int id = FindElement(m, where, "actuator", mjOBJ_ACTUATOR, element);
+    if (field != "gain" && field != "bias")
+      ThrowExpected(where, "ctrl field gain or bias", "'" + field + "'");
+    CheckIndex(where, field, index, 1);
+    FieldRef f;
+    f.where = field == "gain" ? FieldRef::Where::kCtrlGain : FieldRef::Where::kCtrlBias;
+    f.index = id;
+    return {f};
+  }
+  if (kind == "sensor") {
+    int id = FindElement(m, where, "sensor", mjOBJ_SENSOR, element);
+    if (field != "bias") ThrowExpected(where, "sensor field bias", "'" + field + "'");
+    CheckIndex(where, field, index, 1);
+    FieldRef f;
+    f.where = FieldRef::Where::kSensorBias;
+    f.index = m->sensor_adr[id];
+    f.count = m->sensor_dim[id];
+    return {f};
+  }
+  std::vector<std::string> kinds;
+  for (const auto& k : Kinds()) {
+    kinds.push_back(k.kind);
+    if (kind != k.kind) continue;
+    int id = FindElement(m, where, kind, k.type, element);
+    std::vector<std::string> valid;
+    for (const auto& fi : k.fields) {
+      valid.push_back(fi.name);
+      if (field != fi.name) continue;
+      int component = CheckIndex(where, field, index, fi.width);
+      std::vector<FieldRef> refs;
+      if (fi.per_dof) {
+        for (int i = 0; i < JointDofCount(m, id); ++i) {
+          FieldRef f;
+          f.array = fi.array;
+          f.index = m->jnt_dofadr[id] + i;
+          f.inertial = fi.inertial;
+          refs.push_back(f);
+        }
+      } else {
+        FieldRef f;
+        f.array = fi.array;
+        // qpos0 and qpos_spring are indexed by qpos address, everything else by element.
+        int base = (fi.array == &mjModel::qpos0 || fi.array == &mjModel::qpos_spring)
+                       ? m->jnt_qposadr[id]
+                       : id * fi.width;
+        if ((fi.array == &mjModel::qpos0 || fi.array == &mjModel::qpos_spring) &&
+            JointDofCount(m, id) != 1) {
+          ThrowExpected(where, "a hinge or slide joint for field '" + field + "'",
+                        "a free or ball joint");
+        }
+        f.index = base + component;
+        f.inertial = fi.inertial;
+        refs.push_back(f);
+      }
+      return refs;
+    }
+    ThrowExpected(where, "a " + kind + " field (" + Join(valid) + ")", "'" + field + "'");
+  }
+  kinds.push_back("ctrl");
+  kinds.push_back("sensor");
+  ThrowExpected(where, "an element kind (" + Join(kinds) + ") or opt", "'" + kind + "'");
+}
+
+double ReadField(const mjModel* m, const Effects& e, const FieldRef& f) {
+  switch (f.where) {
+    case FieldRef::Where::kModelArray:
+      return (m->*f.array)[f.index];
+    case FieldRef::Where::kOption:
+      return reinterpret_cast<const mjtNum*>(&m->opt)[f.index];
+    case FieldRef::Where::kDelay:
+      return e.delay;
+    case FieldRef::Where::kCtrlGain:
+      return e.ctrl_gain[f.index];
+    case FieldRef::Where::kCtrlBias:
+      return e.ctrl_bias[f.index];
+    case FieldRef::Where::kSensorBias:
+      return e.sensor_bias[f.index];
+  }
+  return 0.0;
+}
+
+void WriteField(mjModel* m, Effects* e, const FieldRef& f, double value) {
+  switch (f.where) {
+    case FieldRef::Where::kModelArray:
+      (m->*f.array)[f.index] = value;
+      break;
+    case FieldRef::Where::kOption:
+      reinterpret_cast<mjtNum*>(&m->opt)[f.index] = value;
+      break;
+    case FieldRef::Where::kDelay:
+      e->delay = value;
+      break;
+    case FieldRef::Where::kCtrlGain:
+      e->ctrl_gain[f.index] = value;
+      break;
+    case FieldRef::Where::kCtrlBias:
+      e->ctrl_bias[f.index] = value;
+      break;
+    case FieldRef::Where::kSensorBias:
+      for (int i = 0; i < f.count; ++i) e->sensor_bias[f.index + i] = value;
+      break;
+  }
+}
+
+ParameterBinding::ParameterBinding(const mjModel* m, std::vector<ParameterSpec> specs)
+    : specs_(std::move(specs)) {
+  const Effects identity = Effects::Identity(m);
+  for (std::size_t i = 0; i < specs_.size(); ++i) {
+    const auto& s = specs_[i];
+    for (std::size_t j = 0; j < i; ++j) {
+      if (specs_[j].name == s.name) {
+        ThrowExpected("parameter '" + s.name + "'", "a unique name", "a second parameter of it");
+      }
+    }
+    std::string error = s.Validate();
+    if (!error.empty()) throw InputError(error);
+    std::vector<FieldRef> refs;
+    std::vector<double> nominal;
+    for (const auto& t : s.targets) {
+      try {
+        for (const auto& f : ResolveTarget(m, t)) {
+          refs.push_back(f);
+          nominal.push_back(ReadField(m, identity, f));
+          if (s.mode == BindMode::kScale && nominal.back() == 0.0) {
+            ThrowExpected("target '" + t + "'", "a non-zero model value to scale", "0");
+          }
+          needs_set_const_ = needs_set_const_ || f.inertial;
+        }
+      } catch (const InputError& e) {
+        throw InputError("parameter '" + s.name + "': " + e.what());
+      }
+    }
+    refs_.push_back(std::move(refs));
+    nominal_.push_back(std::move(nominal));
+  }
+}
+
+int ParameterBinding::Find(const std::string& name) const {
+  for (int i = 0; i < size(); ++i) {
+    if (specs_[i].name == name) return i;
+  }
+  return -1;
+}
+
+Eigen::VectorXd ParameterBinding::Initial() const {
+  Eigen::VectorXd v(size());
+  for (int i = 0; i < size(); ++i) v[i] = specs_[i].initial;
+  return v;
+}
+
+Eigen::VectorXd ParameterBinding::Lower() const {
+  Eigen::VectorXd v(size());
+  for (int i = 0; i < size(); ++i) v[i] = specs_[i].lower;
+  return v;
+}
+
+Eigen::VectorXd ParameterBinding::Upper() const {
+  Eigen::VectorXd v(size());
+  for (int i = 0; i < size(); ++i) v[i] = specs_[i].upper;
+  return v;
+}
+
+void ParameterBinding::Apply(const Eigen::VectorXd& values, mjModel* m, mjData* d,
+                             Effects* e) const {
+  NB_CHECK(values.size() == size());
+  bool inertial = false;
+  for (int i = 0; i < size(); ++i) {
+    for (std::size_t k = 0; k < refs_[i].size(); ++k) {
+      const FieldRef& f = refs_[i][k];
+      double v = specs_[i].mode == BindMode::kScale ? values[i] * nominal_[i][k] : values[i];
+      WriteField(m, e, f, v);
+      inertial = inertial || f.inertial;
+    }
+  }
+  if (inertial) {
+    NB_CHECK(d != nullptr);
+    mj_setConst(m, d);
+  }
+}
+
+Eigen::VectorXd ParameterBinding::Read(const mjModel* m, const Effects& e) const {
+  Eigen::VectorXd v(size());
+  for (int i = 0; i < size(); ++i) {
+    double x = ReadField(m, e, refs_[i][0]);
+    v[i] = specs_[i].mode == BindMode::kScale ? x / nominal_[i][0] : x;
+  }
+  return v;
+}
+
+}  // namespace nextbatch

@@ -1,0 +1,113 @@
+// Named simulator parameters bound to mjModel fields by element name, and to the model-level
+// effects that MuJoCo has no field for (actuation delay, control gain and bias, sensor bias).
+//
+// Target grammar: `kind:element.field` or `kind:element.field[i]`, plus `opt.field[i]` and
+// `ctrl.delay`. Kinds and fields:
+//   joint:    damping frictionloss armature (every dof of the joint), stiffness margin
+//             range[2] springref ref
+//   body:     mass ipos[3] inertia[3] pos[3]
+//   geom:     friction[3] size[3] pos[3] margin solref[2] solimp[5]
+//   site:     pos[3]
+//   actuator: gainprm[10] biasprm[10] dynprm[10] gear[6] ctrlrange[2] forcerange[2]
+//   tendon:   damping stiffness frictionloss
+//   opt:      timestep gravity[3] wind[3] density viscosity impratio
+//   ctrl:     `ctrl:<actuator>.gain`, `ctrl:<actuator>.bias` (applied ctrl = gain*u + bias),
+//             `ctrl.delay` (seconds; fractional steps interpolate)
+//   sensor:   `sensor:<sensor>.bias` (added to every value of that sensor)
+#ifndef NEXTBATCH_ENGINE_PARAMETER_H_
+#define NEXTBATCH_ENGINE_PARAMETER_H_
+
+#include <mujoco/mujoco.h>
+
+#include <Eigen/Core>
+#include <string>
+#include <vector>
+
+namespace nextbatch {
+
+// Model-level effects applied by the rollout around mj_step.
+struct Effects {
+  double delay = 0.0;           // seconds between a command and its action
+  Eigen::VectorXd ctrl_gain;    // nu, default 1
+  Eigen::VectorXd ctrl_bias;    // nu, default 0
+  Eigen::VectorXd sensor_bias;  // nsensordata, default 0
+
+  // Identity effects sized for `m`.
+  static Effects Identity(const mjModel* m);
+  bool IsIdentity() const;
+};
+
+// How a parameter's value reaches its targets.
+enum class BindMode {
+  kSet,    // target = value
+  kScale,  // target = value * the target's value in the base model
+};
+
+// A named, bounded scalar of the simulator.
+struct ParameterSpec {
+  std::string name;
+  std::vector<std::string> targets;
+  BindMode mode = BindMode::kSet;
+  double initial = 0.0;
+  double lower = -1e300;
+  double upper = 1e300;
+  double prior_mean = 0.0;
+  double prior_std = 0.0;  // 0: no prior
+  bool log_scale = false;  // fit log(value); needs lower > 0
+
+  // Empty when valid, else "parameter 'x': expected ..., got ...".
+  std::string Validate() const;
+};
+
+// One resolved target: a scalar slot of an mjModel or of Effects.
+struct FieldRef {
+  enum class Where { kModelArray, kOption, kDelay, kCtrlGain, kCtrlBias, kSensorBias };
+  Where where = Where::kModelArray;
+  mjtNum* mjModel::*array = nullptr;  // for kModelArray
+  int index = 0;                      // into the array (or into Effects' vectors, or mjOption)
+  int count = 1;                      // consecutive slots (sensor bias spans the sensor's dims)
+  bool inertial = false;              // needs mj_setConst after a change
+};
+
+// Parses and resolves one target string against a model. Throws InputError naming the target,
+// with the valid element or field names when one is unknown.
+std::vector<FieldRef> ResolveTarget(const mjModel* m, const std::string& target);
+
+// Reads the value of a resolved slot (the first one when a target spans several).
+double ReadField(const mjModel* m, const Effects& e, const FieldRef& f);
+void WriteField(mjModel* m, Effects* e, const FieldRef& f, double value);
+
+// Parameters resolved against one model. Cheap to copy; applies to any copy of that model.
+class ParameterBinding {
+ public:
+  ParameterBinding() = default;
+  // Resolves every target of every spec against `m`; records nominal values for kScale.
+  ParameterBinding(const mjModel* m, std::vector<ParameterSpec> specs);
+
+  int size() const { return static_cast<int>(specs_.size()); }
+  const std::vector<ParameterSpec>& specs() const { return specs_; }
+  const ParameterSpec& spec(int i) const { return specs_[i]; }
+  int Find(const std::string& name) const;  // -1 when absent
+  Eigen::VectorXd Initial() const;
+  Eigen::VectorXd Lower() const;
+  Eigen::VectorXd Upper() const;
+  bool needs_set_const() const { return needs_set_const_; }
+
+  // Writes `values` into `m` and `e`. Calls mj_setConst(m, d) when an inertial field is bound,
+  // which resets d's state: set the state after this. `d` may be null only when
+  // needs_set_const() is false.
+  void Apply(const Eigen::VectorXd& values, mjModel* m, mjData* d, Effects* e) const;
+
+  // The value each parameter has in `m` and `e` (inverse of Apply for the first target).
+  Eigen::VectorXd Read(const mjModel* m, const Effects& e) const;
+
+ private:
+  std::vector<ParameterSpec> specs_;
+  std::vector<std::vector<FieldRef>> refs_;   // per parameter, every slot it drives
+  std::vector<std::vector<double>> nominal_;  // per parameter, per slot (base model values)
+  bool needs_set_const_ = false;
+};
+
+}  // namespace nextbatch
+
+#endif  // NEXTBATCH_ENGINE_PARAMETER_H_

@@ -1,0 +1,73 @@
+// Per-thread simulation workspace: an mjData, and a private mjModel copy when parameters differ
+// between the rollouts that the thread runs.
+#ifndef NEXTBATCH_ENGINE_WORKSPACE_H_
+#define NEXTBATCH_ENGINE_WORKSPACE_H_
+
+#include <mujoco/mujoco.h>
+
+#include <Eigen/Core>
+#include <vector>
+
+#include "engine/model.h"
+#include "engine/parameter.h"
+
+namespace nextbatch {
+
+// A physical state of the simulation (what mj_step advances).
+struct State {
+  double time = 0.0;
+  Eigen::VectorXd qpos;  // nq
+  Eigen::VectorXd qvel;  // nv
+  Eigen::VectorXd act;   // na
+
+  // The model's reference state: qpos0, zero velocity and activation.
+  static State Reference(const mjModel* m);
+  // Reads the state out of `d`.
+  static State From(const mjModel* m, const mjData* d);
+};
+
+class Workspace {
+ public:
+  // Shares `base` read-only. With `private_model`, owns a copy that Apply() may change.
+  Workspace(const mjModel* base, bool private_model);
+
+  const mjModel* model() const { return model_; }
+  mjModel* mutable_model();  // only with a private model
+  mjData* data() { return data_.get(); }
+  const Effects& effects() const { return effects_; }
+
+  // Writes parameter values into the private model copy (mj_setConst when needed).
+  void Apply(const ParameterBinding& binding, const Eigen::VectorXd& values);
+
+  // Restores the private model to the base model's values and identity effects.
+  void RestoreBase();
+
+  // Sets the state and clears what a previous rollout left behind (controls, applied forces,
+  // warm start, warnings) without clearing the whole arena as mj_resetData does.
+  void SetState(const State& s);
+
+  // After a MuJoCo error the data's stack may be left marked: start over completely.
+  void HardReset();
+
+ private:
+  const mjModel* base_;
+  ModelPtr own_;
+  const mjModel* model_;
+  DataPtr data_;
+  Effects effects_;
+};
+
+// One workspace per thread, all on the same base model.
+class WorkspacePool {
+ public:
+  WorkspacePool(const mjModel* base, int num_threads, bool private_models);
+  Workspace& operator[](int thread) { return *workspaces_[thread]; }
+  int size() const { return static_cast<int>(workspaces_.size()); }
+
+ private:
+  std::vector<std::unique_ptr<Workspace>> workspaces_;
+};
+
+}  // namespace nextbatch
+
+#endif  // NEXTBATCH_ENGINE_WORKSPACE_H_

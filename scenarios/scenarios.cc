@@ -1,0 +1,2 @@
+// The scenarios module; see DESIGN.md for what it holds.
+namespace nextbatch {}

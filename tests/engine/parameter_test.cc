@@ -1,0 +1,159 @@
+#include "engine/parameter.h"
+
+#include <doctest/doctest.h>
+
+#include "engine/error.h"
+#include "engine/model.h"
+#include "engine/workspace.h"
+#include "tests/fixtures/models.h"
+
+namespace nextbatch {
+namespace {
+
+ParameterSpec Spec(const std::string& name, std::vector<std::string> targets, double initial,
+                   double lo = -1e9, double hi = 1e9) {
+  ParameterSpec s;
+  s.name = name;
+  s.targets = std::move(targets);
+  s.initial = initial;
+  s.lower = lo;
+  s.upper = hi;
+  return s;
+}
+
+TEST_CASE("every target kind is written where it claims and read back") {
+  ModelPtr base = LoadModelString(testing::ArmBoxXml());
+  Workspace ws(base.get(), true);
+  std::vector<ParameterSpec> specs = {
+      Spec("damping", {"joint:j1.damping"}, 2.5),
+      Spec("friction_loss", {"joint:j2.frictionloss"}, 0.3),
+      Spec("armature", {"joint:j3.armature"}, 0.02),
+      Spec("stiffness", {"joint:j1.stiffness"}, 4.0),
+      Spec("mass", {"body:arm1.mass"}, 0.7),
+      Spec("ipos", {"body:arm1.ipos[0]"}, 0.12),
+      Spec("friction", {"geom:box.friction[0]"}, 0.4),
+      Spec("box_size", {"geom:box.size[2]"}, 0.04),
+      Spec("gain", {"actuator:a1.gainprm[0]"}, 30.0),
+      Spec("bias", {"actuator:a1.biasprm[1]"}, -30.0),
+      Spec("timestep", {"opt.timestep"}, 0.001, 1e-5, 0.1),
+      Spec("gravity", {"opt.gravity[2]"}, -9.0),
+      Spec("delay", {"ctrl.delay"}, 0.004, 0, 1),
+      Spec("ctrl_gain", {"ctrl:a2.gain"}, 0.9),
+      Spec("ctrl_bias", {"ctrl:a3.bias"}, 0.1),
+  };
+  ParameterBinding binding(base.get(), specs);
+  CHECK(binding.needs_set_const());
+  ws.Apply(binding, binding.Initial());
+  const mjModel* m = ws.model();
+  auto joint = [&](const char* n) { return mj_name2id(m, mjOBJ_JOINT, n); };
+  auto body = [&](const char* n) { return mj_name2id(m, mjOBJ_BODY, n); };
+  CHECK(m->dof_damping[m->jnt_dofadr[joint("j1")]] == 2.5);
+  CHECK(m->dof_frictionloss[m->jnt_dofadr[joint("j2")]] == 0.3);
+  CHECK(m->dof_armature[m->jnt_dofadr[joint("j3")]] == 0.02);
+  CHECK(m->jnt_stiffness[joint("j1")] == 4.0);
+  CHECK(m->body_mass[body("arm1")] == 0.7);
+  CHECK(m->body_ipos[3 * body("arm1")] == 0.12);
+  const int box = mj_name2id(m, mjOBJ_GEOM, "box");
+  CHECK(m->geom_friction[3 * box] == 0.4);
+  CHECK(m->geom_size[3 * box + 2] == 0.04);
+  CHECK(m->actuator_gainprm[0] == 30.0);
+  CHECK(m->actuator_biasprm[1] == -30.0);
+  CHECK(m->opt.timestep == 0.001);
+  CHECK(m->opt.gravity[2] == -9.0);
+  CHECK(ws.effects().delay == 0.004);
+  CHECK(ws.effects().ctrl_gain[1] == 0.9);
+  CHECK(ws.effects().ctrl_bias[2] == 0.1);
+  Eigen::VectorXd back = binding.Read(m, ws.effects());
+  CHECK((back - binding.Initial()).cwiseAbs().maxCoeff() == 0.0);
+  // The base model is untouched.
+  CHECK(base->body_mass[body("arm1")] == doctest::Approx(0.5));
+}
+
+TEST_CASE("a joint field drives every dof of a free joint; one parameter drives many fields") {
+  ModelPtr base = LoadModelString(testing::ArmBoxXml());
+  Workspace ws(base.get(), true);
+  ParameterBinding binding(
+      base.get(),
+      {Spec("d", {"joint:box_joint.damping", "joint:j2.damping", "joint:j3.damping"}, 0.25)});
+  ws.Apply(binding, binding.Initial());
+  const mjModel* m = ws.model();
+  const int fj = mj_name2id(m, mjOBJ_JOINT, "box_joint");
+  for (int i = 0; i < 6; ++i) CHECK(m->dof_damping[m->jnt_dofadr[fj] + i] == 0.25);
+  CHECK(m->dof_damping[m->jnt_dofadr[mj_name2id(m, mjOBJ_JOINT, "j2")]] == 0.25);
+  CHECK(m->dof_damping[m->jnt_dofadr[mj_name2id(m, mjOBJ_JOINT, "j1")]] == 1.0);
+}
+
+TEST_CASE("scale mode multiplies the base model's value") {
+  ModelPtr base = LoadModelString(testing::PendulumXml());
+  Workspace ws(base.get(), true);
+  ParameterSpec s = Spec("mass_scale", {"body:link.mass"}, 2.0, 0.1, 10);
+  s.mode = BindMode::kScale;
+  ParameterBinding binding(base.get(), {s});
+  ws.Apply(binding, binding.Initial());
+  const int b = mj_name2id(base.get(), mjOBJ_BODY, "link");
+  CHECK(ws.model()->body_mass[b] == doctest::Approx(2.0 * base->body_mass[b]));
+  CHECK(binding.Read(ws.model(), ws.effects())[0] == doctest::Approx(2.0));
+}
+
+TEST_CASE("mj_setConst runs after a mass change: the mass matrix follows the new mass") {
+  ModelPtr base = LoadModelString(testing::PendulumXml());
+  Workspace ws(base.get(), true);
+  const int b = mj_name2id(base.get(), mjOBJ_BODY, "link");
+  ParameterBinding binding(base.get(), {Spec("m", {"body:link.mass"}, 1.0, 0.01, 10)});
+  const double subtree_before = ws.model()->body_subtreemass[b];
+  ws.Apply(binding, Eigen::VectorXd::Constant(1, 2.0));
+  // body_subtreemass is a derived constant that only mj_setConst updates.
+  CHECK(ws.model()->body_subtreemass[b] == doctest::Approx(2.0));
+  CHECK(subtree_before == doctest::Approx(0.6));
+  // Closed form: a point-free check of the hinge inertia through the mass matrix.
+  ws.SetState(State::Reference(ws.model()));
+  mj_forward(ws.model(), ws.data());
+  const mjModel* m = ws.model();
+  const double* ipos = m->body_ipos + 3 * b;
+  const double* inertia = m->body_inertia + 3 * b;
+  // Hinge about y through the body origin; principal axes aligned with the body frame here.
+  const double expected = inertia[1] + 2.0 * (ipos[0] * ipos[0] + ipos[2] * ipos[2]);
+  CHECK(ws.data()->qM[0] == doctest::Approx(expected).epsilon(1e-6));
+}
+
+TEST_CASE("unknown names list the valid ones") {
+  ModelPtr m = LoadModelString(testing::PendulumXml());
+  auto message = [&](const std::string& target) {
+    try {
+      ResolveTarget(m.get(), target);
+    } catch (const InputError& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  CHECK(message("joint:elbow.damping").find("(hinge)") != std::string::npos);
+  CHECK(message("joint:hinge.dumping").find("damping, frictionloss, armature") !=
+        std::string::npos);
+  CHECK(message("geom:bob.friction").find("an index [0..2]") != std::string::npos);
+  CHECK(message("geom:bob.friction[3]").find("got [3]") != std::string::npos);
+  CHECK(message("geom:bob.friction[x]").find("non-negative integer") != std::string::npos);
+  CHECK(message("wheel:w.radius").find("an element kind (joint, body") != std::string::npos);
+  CHECK(message("opt.timestamp").find("timestep, gravity") != std::string::npos);
+  CHECK(message("nonsense").find("kind:element.field") != std::string::npos);
+  CHECK(message("ctrl:motor.offset").find("gain or bias") != std::string::npos);
+  CHECK(message("sensor:angle.bias") == "no error");
+}
+
+TEST_CASE("invalid specs are refused with the field named") {
+  ModelPtr m = LoadModelString(testing::PendulumXml());
+  ParameterSpec s = Spec("d", {"joint:hinge.damping"}, 5.0, 0.0, 1.0);
+  CHECK_THROWS_WITH_AS(ParameterBinding(m.get(), {s}), doctest::Contains("d'.initial"), InputError);
+  s = Spec("d", {"joint:hinge.damping"}, 0.5, 0.0, 1.0);
+  s.log_scale = true;
+  CHECK_THROWS_WITH_AS(ParameterBinding(m.get(), {s}), doctest::Contains("lower bound > 0"),
+                       InputError);
+  s = Spec("d", {}, 0.5, 0.0, 1.0);
+  CHECK_THROWS_WITH_AS(ParameterBinding(m.get(), {s}), doctest::Contains("at least one target"),
+                       InputError);
+  s = Spec("d", {"joint:hinge.damping"}, 0.5, 0.0, 1.0);
+  CHECK_THROWS_WITH_AS(ParameterBinding(m.get(), {s, s}), doctest::Contains("unique name"),
+                       InputError);
+}
+
+}  // namespace
+}  // namespace nextbatch
