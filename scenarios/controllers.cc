@@ -1,6 +1,7 @@
 #include "scenarios/controllers.h"
 
 #include <Eigen/Cholesky>
+#include <Eigen/Geometry>
 #include <algorithm>
 #include <cmath>
 
@@ -128,6 +129,10 @@ std::string EnergySwingUpOptions::Validate() const {
   if (actuator.empty()) return Expected("controller.actuator", "a motor", "none");
   if (!(torque_limit >= 0)) return Expected("controller.torque_limit", ">= 0", "a negative");
   if (!(energy_gain >= 0)) return Expected("controller.energy_gain", ">= 0", "a negative");
+  if (!(energy_margin >= 0 && energy_margin < 1)) {
+    return Expected("controller.energy_margin", "a fraction in [0, 1)",
+                    std::to_string(energy_margin));
+  }
   if (!(catch_angle > 0 && catch_angle < M_PI)) {
     return Expected("controller.catch_angle", "an angle in (0, pi)", std::to_string(catch_angle));
   }
@@ -184,7 +189,7 @@ void EnergySwingUpController::Reset(const mjModel* m, const mjData* d) {
     limit_ = std::min(std::abs(cr[0]), std::abs(cr[1])) * std::abs(gear_);
   }
   if (limit_ <= 0) limit_ = 1e300;
-  gain_ = o_.energy_gain > 0 ? o_.energy_gain : (mgl_ > 0 ? 2.0 / mgl_ : 1.0);
+  gain_ = o_.energy_gain > 0 ? o_.energy_gain : (mgl_ > 0 ? 20.0 / mgl_ : 1.0);
   kp_ = o_.kp > 0 ? o_.kp : 4 * mgl_;
   kd_ = o_.kd > 0 ? o_.kd : 2 * std::sqrt(inertia_ * std::max(kp_ - mgl_, 0.0));
 }
@@ -201,7 +206,7 @@ void EnergySwingUpController::Control(const mjModel* m, const mjData* d, double*
   if (std::abs(from_top) < o_.catch_angle) {
     u = -kp_ * from_top - kd_ * w;
   } else {
-    const double de = 2 * mgl_ - Energy(q, w);
+    const double de = 2 * mgl_ * (1 + o_.energy_margin) - Energy(q, w);
     // at rest at the bottom the energy law gives no torque: start the swing
     u = std::abs(w) < 1e-3 && de > 0 ? limit_ : gain_ * de * w * limit_;
   }

@@ -49,17 +49,18 @@ class PdWaypointController : public Controller {
 
 // Energy-shaping swing-up of a single-hinge pendulum (Astrom and Furuta, Automatica 2000): pump
 // the energy E = 1/2 I w^2 + m g l (1 - cos th) toward the upright energy 2 m g l with
-// u = sat(k (E_top - E) w), then catch with PD about the top when within `catch_angle`.
-// th is 0 hanging down (found from the centre of mass at Reset). The torque limit is `torque_limit`
-// when > 0, else the actuator's ctrlrange when it has one (so a scenario factor on ctrlrange limits
-// it).
+// u = sat(k ((1 + margin) E_top - E) w), then catch with PD about the top when within
+// `catch_angle`. th is 0 hanging down (found from the centre of mass at Reset). The torque limit is
+// `torque_limit` when > 0, else the actuator's ctrlrange when it has one (so a scenario factor on
+// ctrlrange limits it).
 struct EnergySwingUpOptions {
   std::string joint;
   std::string actuator;
-  double torque_limit = 0.0;  // N m; 0: from the actuator's ctrlrange
-  double energy_gain = 0.0;   // 0: 2 / (m g l) (reaches saturation at a quarter of E_top)
-  double catch_angle = 0.3;   // rad from upright
-  double kp = 0.0;            // catch gains; 0: kp = 4 m g l, kd critical for the linearisation
+  double torque_limit = 0.0;    // N m; 0: from the actuator's ctrlrange
+  double energy_gain = 0.0;     // 0: 20 / (m g l), close to bang-bang
+  double energy_margin = 0.02;  // pump to (1 + margin) E_top: friction drains the last bit
+  double catch_angle = 0.3;     // rad from upright
+  double kp = 0.0;              // catch gains; 0: kp = 4 m g l, kd critical for the linearisation
   double kd = 0.0;
 
   std::string Validate() const;

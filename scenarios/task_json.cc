@@ -83,6 +83,7 @@ ControllerSpec ReadController(const JsonReader& r) {
     o.actuator = r.String("actuator");
     o.torque_limit = r.Number("torque_limit", o.torque_limit);
     o.energy_gain = r.Number("energy_gain", o.energy_gain);
+    o.energy_margin = r.Number("energy_margin", o.energy_margin);
     o.catch_angle = r.Number("catch_angle", o.catch_angle);
     o.kp = r.Number("kp", o.kp);
     o.kd = r.Number("kd", o.kd);
