@@ -83,7 +83,10 @@ SimulateSummary SimulateCandidates(const mjModel* base, const Task& task,
   for (std::int64_t first = 0; first < options.candidates; first += options.chunk) {
     const int count =
         static_cast<int>(std::min<std::int64_t>(options.chunk, options.candidates - first));
-    source.Draw(first, count);
+    const int drawn = source.Draw(first, count);
+    NB_CHECK(drawn >= 0 && drawn <= count);
+    const bool last = drawn < count;
+    count = drawn;
     const int n = count * K;
     buf.success.assign(n, 0);
     buf.safe.assign(n, 0);
@@ -159,6 +162,7 @@ SimulateSummary SimulateCandidates(const mjModel* base, const Task& task,
     summary.rollouts += n;
     if (sink) sink(stats, source);
     if (progress) progress(summary.candidates, options.candidates);
+    if (last) break;
   }
   summary.mean_success = summary.candidates ? success_sum / summary.candidates : 0.0;
   summary.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

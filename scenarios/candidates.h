@@ -24,8 +24,9 @@ namespace nextbatch {
 class ScenarioSource {
  public:
   virtual ~ScenarioSource() = default;
-  // Prepares scenarios [first, first + count): called serially before each chunk.
-  virtual void Draw(std::int64_t first, int count) = 0;
+  // Prepares scenarios [first, first + count): called serially before each chunk. Returns how
+  // many there are (fewer than count only at the end of a finite design: simulation stops).
+  virtual int Draw(std::int64_t first, int count) = 0;
   // Writes scenario `i` of the chunk into the workspace's private model and into `initial`.
   // Called concurrently for different workspaces: must not change the source.
   virtual void Apply(int i, Workspace& ws, State* initial) const = 0;

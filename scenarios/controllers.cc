@@ -221,7 +221,7 @@ std::string ScriptedArmOptions::Validate() const {
                     std::to_string(actuators.size()));
   }
   if (site.empty()) return Expected("controller.site", "an end-effector site", "none");
-  if (object.empty()) return Expected("controller.object", "a body", "none");
+  if (objects.empty()) return Expected("controller.object", "a body or a list of bodies", "none");
   if (skill == Skill::kPick && gripper_actuator.empty()) {
     return Expected("controller.gripper_actuator", "an actuator (pick needs a gripper)", "none");
   }
@@ -247,7 +247,9 @@ ScriptedArmController::ScriptedArmController(const mjModel* m, ScriptedArmOption
                           "controller.actuators[" + std::to_string(i) + "]"));
   }
   site_ = NeedId(m, mjOBJ_SITE, "site", o_.site, "controller.site");
-  body_ = NeedId(m, mjOBJ_BODY, "body", o_.object, "controller.object");
+  for (const std::string& name : o_.objects) {
+    bodies_.push_back(NeedId(m, mjOBJ_BODY, "body", name, "controller.object"));
+  }
   if (!o_.gripper_actuator.empty()) {
     grip_ =
         NeedId(m, mjOBJ_ACTUATOR, "actuator", o_.gripper_actuator, "controller.gripper_actuator");
@@ -264,7 +266,14 @@ void ScriptedArmController::Reset(const mjModel*, const mjData* d) {
   last_ = d->time;
   for (std::size_t k = 0; k < qpos_.size(); ++k) cmd_[k] = d->qpos[qpos_[k]];
   const Eigen::Vector3d p0(d->site_xpos + 3 * site_);
-  const Eigen::Vector3d obj(d->xpos + 3 * body_);
+  int body = bodies_[0];
+  for (int b : bodies_) {
+    if (d->xpos[3 * b + 2] > -10) {
+      body = b;
+      break;
+    }
+  }
+  const Eigen::Vector3d obj(d->xpos + 3 * body);
   const Eigen::Vector3d up(0, 0, 1);
   const double open = o_.gripper_open, closed = o_.gripper_closed;
   keys_.clear();

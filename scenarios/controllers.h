@@ -94,8 +94,10 @@ struct ScriptedArmOptions {
   std::vector<std::string> joints;     // arm joints (hinges), one position actuator each
   std::vector<std::string> actuators;  // position servos of those joints
   std::string site;                    // end effector
-  std::string object;                  // body to reach, push or pick
-  std::string gripper_actuator;        // pick: a position servo of the fingers ("" none)
+  // Body to reach, push or pick; with several, the one present at the start (a variant factor
+  // parks the absent ones far below the world: the first one above z = -10 m is used).
+  std::vector<std::string> objects;
+  std::string gripper_actuator;  // pick: a position servo of the fingers ("" none)
   double gripper_open = 0.0;
   double gripper_closed = 0.0;
   bool top_down = true;                         // keep the site's x axis pointing along -z
@@ -129,7 +131,8 @@ class ScriptedArmController : public Controller {
   };
   ScriptedArmOptions o_;
   std::vector<int> qpos_, dof_, act_;
-  int site_ = -1, body_ = -1, grip_ = -1;
+  int site_ = -1, grip_ = -1;
+  std::vector<int> bodies_;
   std::vector<Key> keys_;
   using RowMatrix = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
   RowMatrix jacp_, jacr_;                         // 3 x nv each, as mj_jacSite writes them

@@ -19,7 +19,7 @@ void ReadScripted(const JsonReader& r, const std::string& type, ScriptedArmOptio
   o->joints = r.Strings("joints");
   o->actuators = r.Strings("actuators");
   o->site = r.String("site");
-  o->object = r.String("object");
+  o->objects = r.Strings("object");
   o->gripper_actuator = r.String("gripper_actuator", "");
   o->gripper_open = r.Number("gripper_open", o->gripper_open);
   o->gripper_closed = r.Number("gripper_closed", o->gripper_closed);

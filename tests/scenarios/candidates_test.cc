@@ -18,9 +18,10 @@ namespace {
 // Scenario i: the pendulum released from angle 0.1 + 0.01 i, a function of the index alone.
 class AngleSource : public ScenarioSource {
  public:
-  void Draw(std::int64_t first, int count) override {
+  int Draw(std::int64_t first, int count) override {
     angles_.clear();
     for (int i = 0; i < count; ++i) angles_.push_back(0.1 + 0.01 * static_cast<double>(first + i));
+    return count;
   }
   void Apply(int i, Workspace&, State* initial) const override { initial->qpos[0] = angles_[i]; }
   nlohmann::json Values(int i) const override { return {{"angle", angles_[i]}}; }

@@ -171,7 +171,7 @@ TEST_CASE("scripted reach brings the end-effector site to the object") {
   o.joints = {"yaw", "shoulder", "elbow"};
   o.actuators = {"yaw", "shoulder", "elbow"};
   o.site = "tip";
-  o.object = "block";
+  o.objects = {"block"};
   o.top_down = false;
   o.grasp_height = 0.05;  // stop 5 cm above the block's centre
   o.segment_time = 1.0;
