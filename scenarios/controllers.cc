@@ -186,7 +186,7 @@ void EnergySwingUpController::Reset(const mjModel* m, const mjData* d) {
   limit_ = o_.torque_limit;
   const double* cr = m->actuator_ctrlrange + 2 * act_;
   if (limit_ <= 0 && cr[1] > cr[0]) {
-    limit_ = std::min(std::abs(cr[0]), std::abs(cr[1])) * std::abs(gear_);
+    limit_ = std::max(std::abs(cr[0]), std::abs(cr[1])) * std::abs(gear_);
   }
   if (limit_ <= 0) limit_ = 1e300;
   gain_ = o_.energy_gain > 0 ? o_.energy_gain : (mgl_ > 0 ? 20.0 / mgl_ : 1.0);
@@ -226,8 +226,8 @@ std::string ScriptedArmOptions::Validate() const {
     return Expected("controller.gripper_actuator", "an actuator (pick needs a gripper)", "none");
   }
   if (!(segment_time > 0)) return Expected("controller.segment_time", "> 0", "<= 0");
-  if (!(ik_gain > 0) || !(damping > 0) || !(max_joint_speed > 0)) {
-    return Expected("controller.ik_gain/damping/max_joint_speed", "> 0", "<= 0");
+  if (!(ik_gain > 0) || !(damping > 0) || !(max_joint_speed > 0) || !(max_lead > 0)) {
+    return Expected("controller.ik_gain/damping/max_joint_speed/max_lead", "> 0", "<= 0");
   }
   if (push_direction.size() != 3 || std::hypot(push_direction[0], push_direction[1]) < 1e-9) {
     return Expected("controller.push_direction", "3 numbers with a horizontal part", "otherwise");
@@ -344,6 +344,9 @@ void ScriptedArmController::Control(const mjModel* m, const mjData* d, double* c
     dq = std::clamp(dq, -max_step, max_step);
     const double* cr = m->actuator_ctrlrange + 2 * act_[k];
     double c = cmd_[k] + dq;
+    // anti-windup: while the arm is blocked (contact) the targets must not run away from it
+    const double q = d->qpos[qpos_[k]];
+    c = std::clamp(c, q - o_.max_lead, q + o_.max_lead);
     if (cr[1] > cr[0]) c = std::clamp(c, cr[0], cr[1]);
     cmd_[k] = c;
   }

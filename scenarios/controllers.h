@@ -51,8 +51,8 @@ class PdWaypointController : public Controller {
 // the energy E = 1/2 I w^2 + m g l (1 - cos th) toward the upright energy 2 m g l with
 // u = sat(k ((1 + margin) E_top - E) w), then catch with PD about the top when within
 // `catch_angle`. th is 0 hanging down (found from the centre of mass at Reset). The torque limit is
-// `torque_limit` when > 0, else the actuator's ctrlrange when it has one (so a scenario factor on
-// ctrlrange limits it).
+// `torque_limit` when > 0, else the larger magnitude of the actuator's ctrlrange when it has one
+// (so that a scenario factor on ctrlrange[1] limits it even on a motor MuJoCo does not clamp).
 struct EnergySwingUpOptions {
   std::string joint;
   std::string actuator;
@@ -111,6 +111,7 @@ struct ScriptedArmOptions {
   double ik_gain = 20.0;                        // 1/s: integral IK rate
   double damping = 0.05;                        // DLS damping
   double max_joint_speed = 2.0;                 // rad/s of the commanded targets
+  double max_lead = 0.2;                        // rad a target may lead its joint
 
   std::string Validate() const;
 };

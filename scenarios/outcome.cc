@@ -112,6 +112,23 @@ When ReadWhen(const nlohmann::json& j, const std::string& where) {
 
 }  // namespace
 
+void Outcome::CompileBody(const nlohmann::json& j, const std::string& where, const mjModel* m,
+                          int* id, int* choice) {
+  if (!j.is_array()) {
+    *id = FindId(m, mjOBJ_BODY, m->nbody, "body", j, where);
+    return;
+  }
+  if (j.empty()) ThrowExpected(where, "a body name or a non-empty list of them", "[]");
+  std::vector<int> ids;
+  for (std::size_t i = 0; i < j.size(); ++i) {
+    ids.push_back(
+        FindId(m, mjOBJ_BODY, m->nbody, "body", j[i], where + "[" + std::to_string(i) + "]"));
+  }
+  *id = ids[0];
+  choices_.push_back(ids);
+  *choice = static_cast<int>(choices_.size()) - 1;
+}
+
 int Outcome::CompileQuantity(const nlohmann::json& j, const std::string& where, const mjModel* m) {
   Quantity q;
   if (j == "time") {
@@ -124,32 +141,35 @@ int Outcome::CompileQuantity(const nlohmann::json& j, const std::string& where, 
                   Describe(j));
   }
   q.abs = ReadFlag(j, "abs", where);
-  auto point = [&](const nlohmann::json& p, const std::string& pw, int* type) {
+  q.relative = ReadFlag(j, "relative", where);
+  auto point = [&](const nlohmann::json& p, const std::string& pw, int* type, int* choice) {
     if (!p.is_object() || p.size() != 1 || !(p.contains("body") || p.contains("site"))) {
       ThrowExpected(pw, "{\"body\": name} or {\"site\": name}", Describe(p));
     }
     if (p.contains("body")) {
       *type = 0;
-      return FindId(m, mjOBJ_BODY, m->nbody, "body", p["body"], pw + ".body");
+      int id = -1;
+      CompileBody(p["body"], pw + ".body", m, &id, choice);
+      return id;
     }
     *type = 1;
     return FindId(m, mjOBJ_SITE, m->nsite, "site", p["site"], pw + ".site");
   };
   if (j.contains("body")) {
-    CheckKeys(j, where, {"body", "field", "axis", "abs"});
-    q.id = FindId(m, mjOBJ_BODY, m->nbody, "body", j["body"], where + ".body");
+    CheckKeys(j, where, {"body", "field", "axis", "abs", "relative"});
+    CompileBody(j["body"], where + ".body", m, &q.id, &q.choice);
     const std::string f = ReadField(j, where, {"pos", "com", "vel"});
     q.kind = f == "pos" ? Quantity::Kind::kBodyPos
                         : (f == "com" ? Quantity::Kind::kBodyCom : Quantity::Kind::kBodyVel);
     q.axis = ReadAxis(j, where);
   } else if (j.contains("site")) {
-    CheckKeys(j, where, {"site", "field", "axis", "abs"});
+    CheckKeys(j, where, {"site", "field", "axis", "abs", "relative"});
     q.id = FindId(m, mjOBJ_SITE, m->nsite, "site", j["site"], where + ".site");
     ReadField(j, where, {"pos"});
     q.kind = Quantity::Kind::kSitePos;
     q.axis = ReadAxis(j, where);
   } else if (j.contains("joint")) {
-    CheckKeys(j, where, {"joint", "field", "index", "wrap", "abs"});
+    CheckKeys(j, where, {"joint", "field", "index", "wrap", "abs", "relative"});
     const int jnt = FindId(m, mjOBJ_JOINT, m->njnt, "joint", j["joint"], where + ".joint");
     const std::string f = ReadField(j, where, {"pos", "vel"});
     const int type = m->jnt_type[jnt];
@@ -169,19 +189,19 @@ int Outcome::CompileQuantity(const nlohmann::json& j, const std::string& where, 
     q.id = (f == "pos" ? m->jnt_qposadr[jnt] : m->jnt_dofadr[jnt]) + index;
     q.wrap = ReadFlag(j, "wrap", where);
   } else if (j.contains("actuator")) {
-    CheckKeys(j, where, {"actuator", "field", "abs"});
+    CheckKeys(j, where, {"actuator", "field", "abs", "relative"});
     q.id = FindId(m, mjOBJ_ACTUATOR, m->nu, "actuator", j["actuator"], where + ".actuator");
     q.kind = ReadField(j, where, {"force", "ctrl"}) == "force" ? Quantity::Kind::kActuatorForce
                                                                : Quantity::Kind::kActuatorCtrl;
   } else if (j.contains("distance")) {
-    CheckKeys(j, where, {"distance", "axis", "abs"});
+    CheckKeys(j, where, {"distance", "axis", "abs", "relative"});
     const auto& p = j["distance"];
     if (!p.is_array() || p.size() != 2) {
       ThrowExpected(where + ".distance", "two points [a, b]", Describe(p));
     }
     q.kind = Quantity::Kind::kDistance;
-    q.id = point(p[0], where + ".distance[0]", &q.point_type);
-    q.id2 = point(p[1], where + ".distance[1]", &q.point_type2);
+    q.id = point(p[0], where + ".distance[0]", &q.point_type, &q.choice);
+    q.id2 = point(p[1], where + ".distance[1]", &q.point_type2, &q.choice2);
     q.axis = ReadAxis(j, where);
   } else {
     ThrowExpected(where, "\"time\" or an object with body, site, joint, actuator or distance",
@@ -336,8 +356,11 @@ Outcome Outcome::Compile(const JsonReader& r, const mjModel* m, double horizon) 
   return o;
 }
 
-double Outcome::Read(int qi, const mjModel* m, const mjData* d, double start) const {
-  const Quantity& q = quantities_[qi];
+double Outcome::Read(int qi, const mjModel* m, const mjData* d, double start, const int* chosen,
+                     const double* start_values, bool raw) const {
+  Quantity q = quantities_[qi];
+  if (chosen && q.choice >= 0) q.id = chosen[q.choice];
+  if (chosen && q.choice2 >= 0) q.id2 = chosen[q.choice2];
   double x = 0;
   switch (q.kind) {
     case Quantity::Kind::kTime:
@@ -390,6 +413,8 @@ double Outcome::Read(int qi, const mjModel* m, const mjData* d, double start) co
       break;
     }
   }
+  if (raw) return x;
+  if (q.relative && start_values) x -= start_values[qi];
   if (q.wrap) x = std::remainder(x, 2 * M_PI);
   if (q.abs) x = std::abs(x);
   return x;
@@ -423,14 +448,18 @@ Outcome::Evaluator::Evaluator(const Outcome* o)
       seen_(o->nodes_.size(), 0),
       metric_acc_(o->metrics_.size(), 0.0),
       metric_count_(o->metrics_.size(), 0),
-      metric_values_(o->metrics_.size(), 0.0) {}
+      metric_values_(o->metrics_.size(), 0.0) {
+  for (const auto& list : o->choices_) chosen_.push_back(list[0]);
+  start_values_.assign(o->quantities_.size(), 0.0);
+}
 
 bool Outcome::Evaluator::Instant(int node, const mjModel* m, const mjData* d) const {
   const Node& n = o_->nodes_[node];
   const int* kid = o_->children_.data() + n.first_child;
   switch (n.type) {
     case Node::Type::kLeaf:
-      return o_->Compare(n, o_->Read(n.quantity, m, d, start_));
+      return o_->Compare(n,
+                         o_->Read(n.quantity, m, d, start_, chosen_.data(), start_values_.data()));
     case Node::Type::kAll:
       for (int k = 0; k < n.num_children; ++k) {
         if (!Instant(kid[k], m, d)) return false;
@@ -449,7 +478,22 @@ bool Outcome::Evaluator::Instant(int node, const mjModel* m, const mjData* d) co
 
 void Outcome::Evaluator::Begin(const mjModel* m, const mjData* d) {
   start_ = d->time;
+  // an object variant parks the absent bodies far below the world
+  for (std::size_t c = 0; c < o_->choices_.size(); ++c) {
+    chosen_[c] = o_->choices_[c][0];
+    for (int b : o_->choices_[c]) {
+      if (d->xpos[3 * b + 2] > -10) {
+        chosen_[c] = b;
+        break;
+      }
+    }
+  }
   finished_ = false;
+  for (std::size_t q = 0; q < o_->quantities_.size(); ++q) {
+    if (o_->quantities_[q].relative) {
+      start_values_[q] = o_->Read(static_cast<int>(q), m, d, start_, chosen_.data(), nullptr, true);
+    }
+  }
   for (std::size_t i = 0; i < o_->nodes_.size(); ++i) {
     const When::Kind k = o_->nodes_[i].when.kind;
     // conjunctive windows start true, disjunctive ones false
@@ -519,7 +563,7 @@ void Outcome::Evaluator::Sample(const mjModel* m, const mjData* d, bool final) {
       if (metric_values_[i] < 0 && Instant(mt.node, m, d)) metric_values_[i] = t;
       continue;
     }
-    const double x = o_->Read(mt.quantity, m, d, start_);
+    const double x = o_->Read(mt.quantity, m, d, start_, chosen_.data(), start_values_.data());
     switch (mt.reduce) {
       case Metric::Reduce::kEnd:
         if (final) metric_values_[i] = x;

@@ -34,9 +34,12 @@ struct Quantity {
   int id2 = -1;        // distance: second point; contact: second set
   int point_type = 0;  // distance: 0 body, 1 site for a; point_type2 for b
   int point_type2 = 0;
-  int axis = 3;  // 0 x, 1 y, 2 z, 3 norm
+  int choice = -1;   // body lists: index into the outcome's choices, resolved per episode
+  int choice2 = -1;  // the same for a distance's second point
+  int axis = 3;      // 0 x, 1 y, 2 z, 3 norm
   bool abs = false;
-  bool wrap = false;  // angles wrapped to (-pi, pi]
+  bool wrap = false;      // angles wrapped to (-pi, pi]
+  bool relative = false;  // the change since the start of the episode
 };
 
 enum class Op { kLess, kLessEqual, kGreater, kGreaterEqual, kEqual, kNotEqual };
@@ -81,8 +84,13 @@ class Outcome {
   int num_metrics() const { return static_cast<int>(metrics_.size()); }
   double horizon() const { return horizon_; }
 
-  // Reads one quantity (exposed for tests and controllers).
-  double Read(int quantity, const mjModel* m, const mjData* d, double start_time) const;
+  // Reads one quantity (exposed for tests and controllers). `chosen` gives the body picked
+  // from each body list (null: the first of each).
+  // `start_values` holds each quantity's raw value at the start (for relative quantities; null:
+  // none subtracted); with `raw`, abs, wrap and relative are not applied.
+  double Read(int quantity, const mjModel* m, const mjData* d, double start_time,
+              const int* chosen = nullptr, const double* start_values = nullptr,
+              bool raw = false) const;
 
   // The evaluation of one episode. Make one per thread and Begin() it for each rollout.
   class Evaluator {
@@ -116,6 +124,8 @@ class Outcome {
     std::vector<double> metric_acc_;
     std::vector<long> metric_count_;
     std::vector<double> metric_values_;
+    std::vector<int> chosen_;           // per body list, the body present in this episode
+    std::vector<double> start_values_;  // per quantity, its raw value at Begin
     bool finished_ = false;
   };
 
@@ -127,6 +137,9 @@ class Outcome {
  private:
   int CompileNode(const nlohmann::json& j, const std::string& where, const mjModel* m,
                   bool inside_timed);
+  // A body name, or a list of bodies of which the one present is used: sets *id and *choice.
+  void CompileBody(const nlohmann::json& j, const std::string& where, const mjModel* m, int* id,
+                   int* choice);
   int CompileQuantity(const nlohmann::json& j, const std::string& where, const mjModel* m);
   bool Compare(const Node& n, double x) const;
 
@@ -136,6 +149,7 @@ class Outcome {
   std::vector<Node> nodes_;
   std::vector<int> children_;
   std::vector<std::vector<char>> geom_sets_;  // contact sets: per geom, 1 when a member
+  std::vector<std::vector<int>> choices_;     // body lists (object variants)
   std::vector<Metric> metrics_;
   int success_ = -1;
   int safety_ = -1;

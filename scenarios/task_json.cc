@@ -34,6 +34,7 @@ void ReadScripted(const JsonReader& r, const std::string& type, ScriptedArmOptio
   o->ik_gain = r.Number("ik_gain", o->ik_gain);
   o->damping = r.Number("damping", o->damping);
   o->max_joint_speed = r.Number("max_joint_speed", o->max_joint_speed);
+  o->max_lead = r.Number("max_lead", o->max_lead);
 }
 
 ControllerSpec ReadController(const JsonReader& r) {
