@@ -3,9 +3,11 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <fstream>
 
 #include "engine/error.h"
 #include "engine/model.h"
+#include "scenarios/scene.h"
 #include "scenarios/task.h"
 #include "scenarios/task_json.h"
 
@@ -195,6 +197,34 @@ TEST_CASE("scripted reach brings the end-effector site to the object") {
   // the path starts at the initial tip position and ends at the grasp point
   const Eigen::Vector3d end = c.Target(10.0);
   CHECK(end[2] == doctest::Approx(0.02 + 0.05));
+}
+
+TEST_CASE("the vx300s tabletop scene loads, and the scripted pick lifts the box") {
+  const std::string shared = NEXTBATCH_SHARED_DIR "/models/trossen_vx300s/vx300s.xml";
+  if (!std::ifstream(shared)) {
+    MESSAGE("skipped: " << shared << " is absent");
+    return;
+  }
+  const std::string dir = NEXTBATCH_SOURCE_DIR "/examples/vx300s_tabletop/";
+  ModelPtr m = LoadSceneFile(dir + "scene.xml");
+  CHECK(m->nq == 8 + 3 * 7);
+  CHECK(m->nu == 7);
+  REQUIRE(m->nkey == 1);  // the scene's own home, the arm file's is dropped
+  const nlohmann::json study = nlohmann::json::parse(std::ifstream(dir + "study_pick.json"));
+  Task task(m.get(), ReadTaskSpec(JsonReader(study["task"], "study_pick.json", "task")));
+  Workspace ws(m.get(), false);
+  State s = task.InitialState(m.get());
+  s.qpos[8 + 7 + 2] = -100;  // park the cylinder and the sphere: the box stays
+  s.qpos[8 + 14 + 2] = -101;
+  ws.SetState(s);
+  Outcome::Evaluator ev(&task.outcome());
+  EpisodeOutcome e = task.Run(ws, ev);
+  REQUIRE(e.ok());
+  CHECK(e.success);
+  CHECK(e.safe);
+  // metrics in name order: lift (box height at the end), slip (pinch to box)
+  CHECK((*e.metrics)[0] > 0.12);
+  CHECK((*e.metrics)[1] < 0.05);
 }
 
 TEST_CASE("controller options are checked, and unknown names list the model's") {

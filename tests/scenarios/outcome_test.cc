@@ -203,6 +203,42 @@ TEST_CASE("metrics reduce over the episode") {
   CHECK(v["never"] == doctest::Approx(1.0));  // censored at the horizon
 }
 
+TEST_CASE("body lists follow the body present; relative quantities start from zero") {
+  Scene s;
+  // the arm's finger parked far below stands for an absent object variant
+  nlohmann::json j = nlohmann::json::parse(R"({"metrics": {
+      "z": {"quantity": {"body": ["finger", "box"], "axis": "z"}, "reduce": "end"},
+      "dx": {"quantity": {"body": "box", "axis": "x", "relative": true}, "reduce": "end"},
+      "far": {"quantity": {"body": ["finger", "box"], "axis": "z"}, "reduce": "min"}}})");
+  Outcome o = Compile(s.m.get(), j);
+  Outcome::Evaluator ev(&o);
+  // the box moves 0.12 m along x during the episode
+  s.Set(0.1, 0.0, 0.0, 0.3);
+  ev.Begin(s.m.get(), s.d.get());
+  s.Set(0.1, 0.0, 0.5, 0.42);
+  ev.Observe(s.m.get(), s.d.get());
+  ev.Finish(s.m.get(), s.d.get());
+  // metrics in name order: dx, far, z; the finger is present (z = 0.5): it is chosen
+  CHECK(ev.metrics()[0] == doctest::Approx(0.12));
+  CHECK(ev.metrics()[2] == doctest::Approx(0.5));
+  // with the finger below z = -10 (a parked variant), the box is chosen
+  ModelPtr parked = LoadModelString(
+      std::string(kScene).replace(std::string(kScene).find("<body name=\"arm\" pos=\"0 0 0.5\">"),
+                                  std::string("<body name=\"arm\" pos=\"0 0 0.5\">").size(),
+                                  "<body name=\"arm\" pos=\"0 0 -100\">"));
+  DataPtr d = MakeData(parked.get());
+  Outcome o2 = Compile(parked.get(), j);
+  Outcome::Evaluator ev2(&o2);
+  d->qpos[1] = 0.3;
+  d->qpos[3] = 0.1;
+  d->qpos[4] = 1;
+  mj_forward(parked.get(), d.get());
+  ev2.Begin(parked.get(), d.get());
+  ev2.Finish(parked.get(), d.get());
+  CHECK(ev2.metrics()[2] == doctest::Approx(0.1));
+  CHECK(ev2.metrics()[0] == doctest::Approx(0.0));
+}
+
 TEST_CASE("malformed outcomes name the field, and unknown names list the valid ones") {
   Scene s;
   auto message = [&](const char* text) -> std::string {
