@@ -81,8 +81,7 @@ SimulateSummary SimulateCandidates(const mjModel* base, const Task& task,
   std::vector<CandidateStats> stats;
   double success_sum = 0;
   for (std::int64_t first = 0; first < options.candidates; first += options.chunk) {
-    int count =
-        static_cast<int>(std::min<std::int64_t>(options.chunk, options.candidates - first));
+    int count = static_cast<int>(std::min<std::int64_t>(options.chunk, options.candidates - first));
     const int drawn = source.Draw(first, count);
     NB_CHECK(drawn >= 0 && drawn <= count);
     const bool last = drawn < count;
