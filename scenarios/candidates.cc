@@ -188,14 +188,15 @@ CandidateWriter::~CandidateWriter() {
 
 std::string CandidateWriter::Line(const CandidateStats& c, const nlohmann::json& scenario,
                                   const std::vector<std::string>& names) {
-  nlohmann::json j;
+  // ordered: a person reading the file sees index and scenario first
+  nlohmann::ordered_json j;
   j["index"] = c.index;
   j["scenario"] = scenario;
   j["rollouts"] = c.rollouts;
   j["success"] = c.success_probability();
   j["safety"] = c.safety_probability();
   j["diverged"] = c.diverged;
-  nlohmann::json m = nlohmann::json::object();
+  nlohmann::ordered_json m = nlohmann::ordered_json::object();
   for (std::size_t q = 0; q < names.size(); ++q) {
     // JSON has no NaN: a metric of a candidate whose every rollout diverged is null
     if (std::isfinite(c.metric_mean[q])) {
