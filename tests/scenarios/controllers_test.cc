@@ -227,6 +227,15 @@ TEST_CASE("the vx300s tabletop scene loads, and the scripted pick lifts the box"
   CHECK((*e.metrics)[1] < 0.05);
 }
 
+TEST_CASE("the scene loader passes other load errors through, naming the file") {
+  try {
+    LoadSceneFile("/nonexistent/scene.xml");
+    FAIL("loaded a missing file");
+  } catch (const InputError& e) {
+    CHECK(std::string(e.what()).find("/nonexistent/scene.xml") != std::string::npos);
+  }
+}
+
 TEST_CASE("controller options are checked, and unknown names list the model's") {
   ModelPtr m = LoadModelString(kPendulum);
   EnergySwingUpOptions o;
