@@ -155,8 +155,15 @@ Posterior Posterior::ReadCalibration(const std::string& path,
     calibrated[it->second] = true;
     to_study[i] = it->second;
     value[i] = p.Number("value");
-    sd[i] = p.Number("std");
-    if (!(sd[i] >= 0)) ThrowExpected(p.Where("std"), "a number >= 0", Num(sd[i]));
+    // the calibrator writes null for a std it could not determine (an unidentifiable
+    // parameter): fall back to the prior's std, or hold the value
+    if (p.Has("std") && p.Raw("std").is_null()) {
+      double prior_mean = 0;
+      PriorOf(specs[it->second], &prior_mean, &sd[i]);
+    } else {
+      sd[i] = p.Number("std");
+      if (!(sd[i] >= 0)) ThrowExpected(p.Where("std"), "a number >= 0", Num(sd[i]));
+    }
   }
   const nlohmann::json& c = r.Raw("correlation");
   const std::string where = r.Where("correlation");
@@ -172,6 +179,11 @@ Posterior Posterior::ReadCalibration(const std::string& path,
     }
     for (int j = 0; j < nf; ++j) {
       const auto& v = c[i][j];
+      // null (not determined): uncorrelated
+      if (v.is_null()) {
+        corr(i, j) = i == j ? 1.0 : 0.0;
+        continue;
+      }
       if (!v.is_number() || !std::isfinite(v.get<double>()) || std::abs(v.get<double>()) > 1) {
         ThrowExpected(row_where + "[" + std::to_string(j) + "]", "a number in [-1, 1]",
                       Describe(v));

@@ -105,6 +105,22 @@ TEST_CASE("a singular correlation (perfectly correlated pair) still samples on t
   }
 }
 
+TEST_CASE("undetermined stds and correlations (null) fall back to the prior, uncorrelated") {
+  std::vector<ParameterSpec> specs = Specs();
+  specs[1].prior_mean = 0.0;
+  specs[1].prior_std = 0.3;
+  const std::string path = WriteTemp("nb_post_null.json", R"({"schema": "nextbatch.calibration/1",
+    "parameters": [{"name": "mass", "value": 0.6, "std": null},
+                   {"name": "damping", "value": 0.07, "std": null}],
+    "correlation": [[1, null], [null, 1]]})");
+  Posterior p = Posterior::ReadCalibration(path, specs);
+  CHECK(p.mean()[0] == 0.6);
+  CHECK(p.covariance()(0, 0) == 0.0);  // no prior: held at the value
+  CHECK(p.mean()[1] == 0.07);
+  CHECK(p.covariance()(1, 1) == doctest::Approx(0.09));  // the prior's std
+  CHECK(p.covariance()(0, 1) == 0.0);
+}
+
 TEST_CASE("malformed calibration files are rejected with the field and what was expected") {
   auto expect = [](const std::string& text, const std::string& fragment) {
     const std::string path = WriteTemp("nb_post_bad.json", text);
