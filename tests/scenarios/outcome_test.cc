@@ -2,10 +2,31 @@
 
 #include <doctest/doctest.h>
 
+#include <atomic>
 #include <cmath>
+#include <cstdlib>
+#include <new>
 
 #include "engine/error.h"
 #include "engine/model.h"
+
+// Counts heap allocations while a test asks for it (this test binary's operator new).
+namespace {
+std::atomic<bool> g_counting{false};
+std::atomic<long> g_allocations{0};
+}  // namespace
+
+// GCC cannot see that these replace the global pair together.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+void* operator new(std::size_t n) {
+  if (g_counting) ++g_allocations;
+  if (void* p = std::malloc(n ? n : 1)) return p;
+  throw std::bad_alloc();
+}
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+#pragma GCC diagnostic pop
 
 namespace nextbatch {
 namespace {
@@ -237,6 +258,30 @@ TEST_CASE("body lists follow the body present; relative quantities start from ze
   ev2.Finish(parked.get(), d.get());
   CHECK(ev2.metrics()[2] == doctest::Approx(0.1));
   CHECK(ev2.metrics()[0] == doctest::Approx(0.0));
+}
+
+TEST_CASE("judging a step allocates nothing") {
+  Scene s;
+  nlohmann::json j = nlohmann::json::parse(R"({
+      "success": {"all": [{"quantity": {"body": ["finger", "box"], "axis": "z"}, "op": ">",
+                           "value": 0.05, "when": {"last": 0.5}},
+                          {"not": {"contact": [{"body": "arm"}, "table"]}, "when": "always"}]},
+      "safety": {"quantity": {"distance": [{"site": "tip"}, {"body": "box"}], "relative": true},
+                 "op": "<", "value": 1, "when": "ever"},
+      "metrics": {"m": {"quantity": {"body": "box", "field": "vel"}, "reduce": "mean"},
+                  "t": {"time_to": {"quantity": "time", "op": ">", "value": 0.3}}}})");
+  Outcome o = Compile(s.m.get(), j);
+  Outcome::Evaluator ev(&o);
+  s.Set(0.2);
+  ev.Begin(s.m.get(), s.d.get());
+  g_allocations = 0;
+  g_counting = true;
+  for (int k = 1; k <= 50; ++k) {
+    s.d->time = 0.02 * k;
+    ev.Observe(s.m.get(), s.d.get());
+  }
+  g_counting = false;
+  CHECK(g_allocations == 0);
 }
 
 TEST_CASE("malformed outcomes name the field, and unknown names list the valid ones") {
