@@ -59,7 +59,8 @@ void Perturb(const mjModel* m, const NuisanceOptions& n, std::uint64_t seed, std
 SimulateSummary SimulateCandidates(const mjModel* base, const Task& task,
                                    const ParameterBinding& binding, const Posterior& posterior,
                                    ScenarioSource& source, const SimulateOptions& options,
-                                   const CandidateSink& sink, const ProgressFn& progress) {
+                                   const CandidateSink& sink, const ProgressFn& progress,
+                                   const ControllerFactory& controllers) {
   {
     const std::string error = options.Validate();
     if (!error.empty()) throw InputError(error);
@@ -105,7 +106,9 @@ SimulateSummary SimulateCandidates(const mjModel* base, const Task& task,
       source.Apply(i, ws, &initial);
       Perturb(ws.model(), options.nuisance, options.seed, key, &initial);
       ws.SetState(initial);
-      const EpisodeOutcome e = task.Run(ws, *evaluators[thread]);
+      std::unique_ptr<Controller> own;
+      if (controllers) own = controllers(ws.model(), first + i, r % K);
+      const EpisodeOutcome e = task.Run(ws, *evaluators[thread], own.get());
       buf.steps[r] = e.steps;
       if (!e.ok()) {
         buf.diverged[r] = 1;

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <fstream>
 #include <functional>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -87,13 +88,19 @@ using CandidateSink =
 // Called after each chunk with the candidates done so far.
 using ProgressFn = std::function<void(std::int64_t done, std::int64_t total)>;
 
+// Makes the controller of one rollout (a caller's policy, e.g. through PolicyController) in
+// place of the task's; called inside the parallel loop with the thread's model.
+using ControllerFactory =
+    std::function<std::unique_ptr<Controller>(const mjModel* m, std::int64_t candidate, int k)>;
+
 // Simulates options.candidates candidates. `binding` places posterior samples in each
 // thread's private model copy (RestoreBase, posterior sample, then the scenario). The results
 // do not depend on the thread count or the chunk size. Throws InputError for bad options.
 SimulateSummary SimulateCandidates(const mjModel* base, const Task& task,
                                    const ParameterBinding& binding, const Posterior& posterior,
                                    ScenarioSource& source, const SimulateOptions& options,
-                                   const CandidateSink& sink, const ProgressFn& progress = nullptr);
+                                   const CandidateSink& sink, const ProgressFn& progress = nullptr,
+                                   const ControllerFactory& controllers = nullptr);
 
 // Writes candidates as JSON lines into `path`.tmp and renames it to `path` on Commit (a killed
 // run leaves no half file under the final name).

@@ -4,10 +4,12 @@
 
 #include <filesystem>
 #include <fstream>
+#include <mutex>
 
 #include "engine/error.h"
 #include "engine/model.h"
 #include "engine/random.h"
+#include "scenarios/policy.h"
 #include "scenarios/simulate_json.h"
 #include "scenarios/task_json.h"
 #include "tests/fixtures/models.h"
@@ -150,6 +152,49 @@ TEST_CASE("a candidate's statistics equal its rollouts simulated by hand") {
   double ss = 0;
   for (double p : peaks) ss += (p - peak_sum / K) * (p - peak_sum / K);
   CHECK(all[candidate].metric_std[0] == doctest::Approx(std::sqrt(ss / (K - 1))).epsilon(1e-12));
+}
+
+// The PD law of the task's "pd" controller, written as a caller's policy on [qpos, qvel].
+class PdPolicy : public Policy {
+ public:
+  void Act(const double* obs, int, double* ctrl, int) override {
+    ctrl[0] = 3.0 * (0.8 - obs[0]) - 0.4 * obs[1];
+  }
+};
+
+TEST_CASE("a caller's policy runs candidates; it matches the built-in controller it mirrors") {
+  Fixture f;
+  nlohmann::json j = TaskJson();
+  j["controller"] = nlohmann::json::parse(R"({"type": "pd", "joints": ["hinge"],
+      "actuators": ["motor"], "waypoints": [{"time": 0, "positions": [0.8]}], "kp": 3, "kd": 0.4})");
+  Task pd(f.m.get(), ReadTaskSpec(JsonReader(j, "study.json", "task")));
+  SimulateOptions o;
+  o.candidates = 9;
+  o.posterior_samples = 3;
+  o.chunk = 4;
+  o.num_threads = 2;
+  auto run = [&](const ControllerFactory& factory) {
+    AngleSource source;
+    std::vector<CandidateStats> all;
+    SimulateCandidates(
+        f.m.get(), pd, f.binding, f.posterior, source, o,
+        [&](const std::vector<CandidateStats>& c, const ScenarioSource&) {
+          all.insert(all.end(), c.begin(), c.end());
+        },
+        nullptr, factory);
+    return all;
+  };
+  std::vector<CandidateStats> builtin = run(nullptr);
+  std::vector<std::unique_ptr<PdPolicy>> policies;
+  std::mutex mutex;
+  std::vector<CandidateStats> policy = run([&](const mjModel*, std::int64_t, int) {
+    std::lock_guard<std::mutex> lock(mutex);
+    policies.push_back(std::make_unique<PdPolicy>());
+    return std::make_unique<PolicyController>(policies.back().get(), ObservationSpec{});
+  });
+  CheckSame(builtin, policy);
+  CHECK(policies.size() == 27);
+  CHECK(builtin[0].metric_mean[0] > 0.5);  // the peak angle: it swings toward 0.8 rad
 }
 
 TEST_CASE("candidates stream into a temporary file renamed on commit") {
