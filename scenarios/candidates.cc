@@ -9,6 +9,7 @@
 #include "engine/error.h"
 #include "engine/parallel.h"
 #include "engine/random.h"
+#include "scenarios/policy.h"
 
 namespace nextbatch {
 
@@ -56,27 +57,50 @@ void Perturb(const mjModel* m, const NuisanceOptions& n, std::uint64_t seed, std
 
 }  // namespace
 
-SimulateSummary SimulateCandidates(const mjModel* base, const Task& task,
-                                   const ParameterBinding& binding, const Posterior& posterior,
-                                   ScenarioSource& source, const SimulateOptions& options,
-                                   const CandidateSink& sink, const ProgressFn& progress,
-                                   const ControllerFactory& controllers) {
+namespace {
+
+// Prepares rollout k of candidate i (chunk-relative) on a workspace: the posterior sample, the
+// scenario and the nuisance perturbation, keyed by (seed, stage, candidate * K + k).
+void PrepareRollout(const Task& task, const ParameterBinding& binding, const Posterior& posterior,
+                    const ScenarioSource& source, const SimulateOptions& options,
+                    std::int64_t candidate, int i, int k, Workspace& ws, Eigen::VectorXd* theta) {
+  const std::uint64_t key =
+      static_cast<std::uint64_t>(candidate) * options.posterior_samples + static_cast<unsigned>(k);
+  ws.RestoreBase();
+  if (binding.size() > 0) {
+    posterior.Sample(options.seed, key, theta);
+    ws.Apply(binding, *theta);
+  }
+  State initial = task.InitialState(ws.model());
+  source.Apply(i, ws, &initial);
+  Perturb(ws.model(), options.nuisance, options.seed, key, &initial);
+  ws.SetState(initial);
+}
+
+void Record(const EpisodeOutcome& e, int r, int nm, ChunkBuffer* buf) {
+  buf->steps[r] = e.steps;
+  if (!e.ok()) {
+    buf->diverged[r] = 1;
+    return;
+  }
+  buf->success[r] = e.success;
+  buf->safe[r] = e.safe;
+  for (int q = 0; q < nm; ++q) buf->metrics[static_cast<std::size_t>(r) * nm + q] = (*e.metrics)[q];
+}
+
+// The chunk loop shared by the per-rollout and the batched simulation: draws each chunk,
+// lets `simulate` fill the per-rollout buffer, reduces it per candidate and hands it on.
+SimulateSummary RunChunks(
+    const Task& task, ScenarioSource& source, const SimulateOptions& options,
+    const CandidateSink& sink, const ProgressFn& progress,
+    const std::function<void(std::int64_t first, int count, ChunkBuffer*)>& simulate) {
   {
     const std::string error = options.Validate();
     if (!error.empty()) throw InputError(error);
   }
-  NB_CHECK(posterior.size() == binding.size());
   const auto t0 = std::chrono::steady_clock::now();
-  const int threads = ResolveThreads(options.num_threads);
   const int K = options.posterior_samples;
   const int nm = task.outcome().num_metrics();
-  WorkspacePool pool(base, threads, true);
-  std::vector<std::unique_ptr<Outcome::Evaluator>> evaluators;
-  for (int t = 0; t < threads; ++t) {
-    evaluators.push_back(std::make_unique<Outcome::Evaluator>(&task.outcome()));
-  }
-  std::vector<Eigen::VectorXd> theta(threads);
-
   SimulateSummary summary;
   ChunkBuffer buf;
   std::vector<CandidateStats> stats;
@@ -93,32 +117,7 @@ SimulateSummary SimulateCandidates(const mjModel* base, const Task& task,
     buf.diverged.assign(n, 0);
     buf.steps.assign(n, 0);
     buf.metrics.assign(static_cast<std::size_t>(n) * nm, 0.0);
-    ParallelFor(n, threads, [&](int r, int thread) {
-      const int i = r / K;
-      const std::uint64_t key = static_cast<std::uint64_t>(first + i) * K + (r % K);
-      Workspace& ws = pool[thread];
-      ws.RestoreBase();
-      if (binding.size() > 0) {
-        posterior.Sample(options.seed, key, &theta[thread]);
-        ws.Apply(binding, theta[thread]);
-      }
-      State initial = task.InitialState(ws.model());
-      source.Apply(i, ws, &initial);
-      Perturb(ws.model(), options.nuisance, options.seed, key, &initial);
-      ws.SetState(initial);
-      std::unique_ptr<Controller> own;
-      if (controllers) own = controllers(ws.model(), first + i, r % K);
-      const EpisodeOutcome e = task.Run(ws, *evaluators[thread], own.get());
-      buf.steps[r] = e.steps;
-      if (!e.ok()) {
-        buf.diverged[r] = 1;
-        return;
-      }
-      buf.success[r] = e.success;
-      buf.safe[r] = e.safe;
-      for (int k = 0; k < nm; ++k)
-        buf.metrics[static_cast<std::size_t>(r) * nm + k] = (*e.metrics)[k];
-    });
+    simulate(first, count, &buf);
     stats.resize(count);
     for (int i = 0; i < count; ++i) {
       CandidateStats& c = stats[i];
@@ -138,8 +137,9 @@ SimulateSummary SimulateCandidates(const mjModel* base, const Task& task,
         ++ok;
         c.successes += buf.success[r];
         c.safe += buf.safe[r];
-        for (int q = 0; q < nm; ++q)
+        for (int q = 0; q < nm; ++q) {
           c.metric_mean[q] += buf.metrics[static_cast<std::size_t>(r) * nm + q];
+        }
       }
       for (int q = 0; q < nm; ++q) {
         if (ok == 0) {
@@ -168,11 +168,110 @@ SimulateSummary SimulateCandidates(const mjModel* base, const Task& task,
   }
   summary.mean_success = summary.candidates ? success_sum / summary.candidates : 0.0;
   summary.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  if (summary.diverged == summary.rollouts) {
+  if (summary.rollouts > 0 && summary.diverged == summary.rollouts) {
     summary.termination = SimulateSummary::Termination::kFailed;
     summary.message = "every rollout diverged";
   }
   return summary;
+}
+
+}  // namespace
+
+SimulateSummary SimulateCandidates(const mjModel* base, const Task& task,
+                                   const ParameterBinding& binding, const Posterior& posterior,
+                                   ScenarioSource& source, const SimulateOptions& options,
+                                   const CandidateSink& sink, const ProgressFn& progress,
+                                   const ControllerFactory& controllers) {
+  NB_CHECK(posterior.size() == binding.size());
+  const int threads = ResolveThreads(options.num_threads);
+  const int K = options.posterior_samples;
+  const int nm = task.outcome().num_metrics();
+  WorkspacePool pool(base, threads, true);
+  std::vector<std::unique_ptr<Outcome::Evaluator>> evaluators;
+  for (int t = 0; t < threads; ++t) {
+    evaluators.push_back(std::make_unique<Outcome::Evaluator>(&task.outcome()));
+  }
+  std::vector<Eigen::VectorXd> theta(threads);
+  return RunChunks(task, source, options, sink, progress,
+                   [&](std::int64_t first, int count, ChunkBuffer* buf) {
+                     ParallelFor(count * K, threads, [&](int r, int thread) {
+                       const int i = r / K, k = r % K;
+                       Workspace& ws = pool[thread];
+                       PrepareRollout(task, binding, posterior, source, options, first + i, i, k,
+                                      ws, &theta[thread]);
+                       std::unique_ptr<Controller> own;
+                       if (controllers) own = controllers(ws.model(), first + i, k);
+                       Record(task.Run(ws, *evaluators[thread], own.get()), r, nm, buf);
+                     });
+                   });
+}
+
+SimulateSummary SimulateCandidatesBatched(const mjModel* base, const Task& task,
+                                          const ParameterBinding& binding,
+                                          const Posterior& posterior, ScenarioSource& source,
+                                          const SimulateOptions& options, BatchPolicy& policy,
+                                          const ObservationSpec& observation,
+                                          const CandidateSink& sink, const ProgressFn& progress) {
+  NB_CHECK(posterior.size() == binding.size());
+  const int threads = ResolveThreads(options.num_threads);
+  const int K = options.posterior_samples;
+  const int nm = task.outcome().num_metrics();
+  // one workspace and one evaluator per rollout of a chunk, made once and reused
+  std::vector<std::unique_ptr<Workspace>> workspaces;
+  std::vector<std::unique_ptr<Outcome::Evaluator>> evaluators;
+  std::vector<Eigen::VectorXd> theta;
+  return RunChunks(
+      task, source, options, sink, progress, [&](std::int64_t first, int count, ChunkBuffer* buf) {
+        const int n = count * K;
+        while (static_cast<int>(workspaces.size()) < n) {
+          workspaces.push_back(std::make_unique<Workspace>(base, true));
+          evaluators.push_back(std::make_unique<Outcome::Evaluator>(&task.outcome()));
+          theta.emplace_back();
+        }
+        std::vector<char> started(n, 0);
+        ParallelFor(n, threads, [&](int r, int) {
+          Workspace& ws = *workspaces[r];
+          PrepareRollout(task, binding, posterior, source, options, first + r / K, r / K, r % K, ws,
+                         &theta[r]);
+          try {
+            mj_forward(ws.model(), ws.data());
+          } catch (const MujocoError&) {
+            ws.HardReset();
+            return;
+          }
+          evaluators[r]->Begin(ws.model(), ws.data());
+          started[r] = 1;
+        });
+        std::vector<Workspace*> batch;
+        for (int r = 0; r < n; ++r) batch.push_back(workspaces[r].get());
+        BatchRolloutOptions o;
+        o.num_steps = task.NumSteps(base);
+        o.observation = observation;
+        o.num_threads = threads;
+        const std::vector<RolloutResult> results =
+            BatchRollout(batch, policy, o, [&](int r, int, const mjModel* m, const mjData* d) {
+              evaluators[r]->Observe(m, d);
+              return true;
+            });
+        ParallelFor(n, threads, [&](int r, int) {
+          EpisodeOutcome e;
+          e.status = started[r] ? results[r].status : RolloutStatus::kMujocoError;
+          e.steps = results[r].steps;
+          if (e.ok()) {
+            Workspace& ws = *workspaces[r];
+            try {
+              evaluators[r]->Finish(ws.model(), ws.data());
+              e.success = evaluators[r]->success();
+              e.safe = evaluators[r]->safe();
+              e.metrics = &evaluators[r]->metrics();
+            } catch (const MujocoError&) {
+              ws.HardReset();
+              e.status = RolloutStatus::kMujocoError;
+            }
+          }
+          Record(e, r, nm, buf);
+        });
+      });
 }
 
 CandidateWriter::CandidateWriter(std::string path, std::vector<std::string> metric_names)

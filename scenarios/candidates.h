@@ -17,6 +17,7 @@
 #include "engine/parameter.h"
 #include "engine/posterior.h"
 #include "engine/workspace.h"
+#include "scenarios/policy.h"
 #include "scenarios/task.h"
 
 namespace nextbatch {
@@ -101,6 +102,19 @@ SimulateSummary SimulateCandidates(const mjModel* base, const Task& task,
                                    ScenarioSource& source, const SimulateOptions& options,
                                    const CandidateSink& sink, const ProgressFn& progress = nullptr,
                                    const ControllerFactory& controllers = nullptr);
+
+// The same, with a caller's batched policy instead of the task's controller: each chunk's
+// rollouts (chunk x K workspaces, kept between chunks: size the chunk to the model) step in
+// lockstep, and `policy` is called once per step with all their observations, as evaluation
+// harnesses run neural policies. The horizon in steps is the base model's. The statistics equal
+// those of SimulateCandidates with each rollout driven by the same law through a Policy.
+SimulateSummary SimulateCandidatesBatched(const mjModel* base, const Task& task,
+                                          const ParameterBinding& binding,
+                                          const Posterior& posterior, ScenarioSource& source,
+                                          const SimulateOptions& options, BatchPolicy& policy,
+                                          const ObservationSpec& observation,
+                                          const CandidateSink& sink,
+                                          const ProgressFn& progress = nullptr);
 
 // Writes candidates as JSON lines into `path`.tmp and renames it to `path` on Commit (a killed
 // run leaves no half file under the final name).
