@@ -28,7 +28,7 @@ class AngleSource : public ScenarioSource {
   void Apply(int i, Workspace&, State* initial) const override { initial->qpos[0] = angles_[i]; }
   nlohmann::json Values(int i) const override { return {{"angle", angles_[i]}}; }
 
- private:
+ protected:
   std::vector<double> angles_;
 };
 
@@ -256,6 +256,47 @@ TEST_CASE("candidates under a batched policy equal one-at-a-time rollouts of the
                               ObservationSpec{}, collect(&batched1));
   }
   CheckSame(batched, batched1);
+}
+
+// Candidate 1 starts with a speed MuJoCo rejects (above mjMAXVAL): every rollout diverges.
+class DivergingSource : public AngleSource {
+ public:
+  int Draw(std::int64_t first, int count) override {
+    first_ = first;
+    return AngleSource::Draw(first, count);
+  }
+  void Apply(int i, Workspace& ws, State* initial) const override {
+    AngleSource::Apply(i, ws, initial);
+    if (first_ + i == 1) initial->qvel[0] = 1e12;
+  }
+
+ private:
+  std::int64_t first_ = 0;
+};
+
+TEST_CASE("diverged rollouts are counted, fail, and leave the metrics undefined") {
+  Fixture f;
+  SimulateOptions o;
+  o.candidates = 3;
+  o.posterior_samples = 2;
+  DivergingSource source;
+  std::vector<CandidateStats> all;
+  SimulateSummary s =
+      SimulateCandidates(f.m.get(), f.task, f.binding, f.posterior, source, o,
+                         [&](const std::vector<CandidateStats>& c, const ScenarioSource&) {
+                           all.insert(all.end(), c.begin(), c.end());
+                         });
+  REQUIRE(all.size() == 3);
+  CHECK(all[1].diverged == 2);
+  CHECK(all[1].successes == 0);
+  CHECK(all[1].safe == 0);
+  CHECK(std::isnan(all[1].metric_mean[0]));
+  CHECK(all[0].diverged == 0);
+  CHECK(s.diverged == 2);
+  CHECK(s.termination == SimulateSummary::Termination::kDone);
+  const nlohmann::json line = nlohmann::json::parse(CandidateWriter::Line(all[1], {}, {"peak"}));
+  CHECK(line["metrics"]["peak"].is_null());
+  CHECK(line["diverged"] == 2);
 }
 
 TEST_CASE("candidates stream into a temporary file renamed on commit") {
