@@ -231,30 +231,31 @@ nlohmann::json DatasetToJson(const Dataset& d) {
 }
 
 std::string DatasetSummary(const Dataset& d) {
-  char line[256];
+  char line[320];
   std::string s;
-  std::snprintf(line, sizeof(line), "%-24s %8s %8s %7s %8s %6s  %s\n", "episode", "read", "kept",
-                "raw Hz", "duration", "kept%", "notes");
+  std::snprintf(line, sizeof(line), "%-22s %7s %7s %7s %7s %6s %8s %6s  %s\n", "episode", "read",
+                "kept", "out", "raw Hz", "Hz", "duration", "kept%", "removed, notes");
   s += line;
   auto notes = [](const EpisodeQuality& q) {
     std::string n;
     for (const auto& [reason, count] : q.removed) {
-      n += (n.empty() ? "" : ", ") + reason + " -" + std::to_string(count);
+      n += (n.empty() ? "" : ", ") + reason + " " + std::to_string(count);
     }
     if (!q.gaps.empty()) n += (n.empty() ? "" : ", ") + std::to_string(q.gaps.size()) + " gaps";
-    if (!q.stuck_channels.empty()) n += (n.empty() ? "" : ", ") + std::string("stuck channel");
+    for (const auto& c : q.stuck_channels) n += (n.empty() ? "" : ", ") + ("stuck " + c);
     return n;
   };
   for (std::size_t i = 0; i < d.episodes.size(); ++i) {
     const EpisodeQuality& q = d.quality[i];
-    std::snprintf(line, sizeof(line), "%-24s %8d %8d %7.1f %7.2fs %5.1f%%  %s\n", q.id.c_str(),
-                  q.samples_read, q.samples_kept, q.raw_rate_hz, d.episodes[i].duration(),
-                  100.0 * q.fraction_kept, notes(q).c_str());
+    std::snprintf(line, sizeof(line), "%-22s %7d %7d %7d %7.1f %6.1f %7.2fs %5.1f%%  %s\n",
+                  q.id.c_str(), q.samples_read, q.samples_kept, q.samples_out, q.raw_rate_hz,
+                  q.rate_hz, d.episodes[i].duration(), 100.0 * q.fraction_kept, notes(q).c_str());
     s += line;
   }
   for (const auto& q : d.dropped) {
-    std::snprintf(line, sizeof(line), "%-24s %8d %8s %7.1f %8s %6s  DROPPED: %s\n", q.id.c_str(),
-                  q.samples_read, "-", q.raw_rate_hz, "-", "-", q.reason.c_str());
+    std::snprintf(line, sizeof(line), "%-22s %7d %7d %7s %7.1f %6s %8s %6s  DROPPED: %s\n",
+                  q.id.c_str(), q.samples_read, q.samples_kept, "-", q.raw_rate_hz, "-", "-", "-",
+                  q.reason.c_str());
     s += line;
   }
   s += std::to_string(d.episodes.size()) + " episodes, " + std::to_string(d.dropped.size()) +

@@ -567,7 +567,8 @@ CsvTable ParseCsv(const std::string& text, const std::string& path, char delimit
     }
     return f;
   };
-  std::size_t pos = 0;
+  // A UTF-8 byte order mark (spreadsheet exports) is not part of the first column's name.
+  std::size_t pos = text.compare(0, 3, "\xEF\xBB\xBF") == 0 ? 3 : 0;
   int line_no = 0;
   bool have_header = false;
   while (pos < text.size()) {

@@ -193,6 +193,18 @@ TEST_CASE("units, scale, offset and register wrap-around convert to SI") {
   CHECK(raw.episode.ctrl.values(1, 0) == doctest::Approx(1e-3));
 }
 
+TEST_CASE("a byte order mark, CRLF line ends, comments and blank lines do not disturb the reader") {
+  testing::TempDir dir("bom");
+  const std::string p =
+      dir.Write("bom.csv", "\xEF\xBB\xBFtime;q\r\n# comment\r\n0;1\r\n\r\n0.5;2\r\n");
+  RawEpisode raw = ImportFile(
+      Spec(
+          R"({"delimiter": ";", "time": {"column": "time"}, "qpos": [{"column": "q", "joint": "hinge"}]})"),
+      p);
+  CHECK(raw.episode.time == std::vector<double>{0.0, 0.5});
+  CHECK(raw.episode.qpos.values(1, 0) == 2.0);
+}
+
 TEST_CASE("a log without a time column takes its times from the stated rate") {
   testing::TempDir dir("rate");
   const std::string p = dir.Write("r.csv", "q\n0\n1\n2\n");

@@ -55,7 +55,7 @@ TEST_CASE("ingest on the XL330 example study exits 0 and writes the dataset and 
   }
   const std::string log = ReadFile(dir.File("log.txt"));
   CHECK(log.find("16 episodes, 0 dropped") != std::string::npos);
-  CHECK(log.find("filter -1138") != std::string::npos);
+  CHECK(log.find("filter 1138") != std::string::npos);
 }
 
 }  // namespace
