@@ -66,7 +66,8 @@ struct EpisodeQuality {
   int samples_kept = 0;  // samples of this piece after cleaning, before resampling
   int samples_out = 0;   // samples of the episode as delivered (after resampling)
   // Samples of the file removed, per reason: filter, truncated_row, non_finite, out_of_range,
-  // duplicate_time, non_monotonic_time, gap_segment, short_segment. Shared by all pieces.
+  // duplicate_time, non_monotonic_time, gap_segment, short_segment. Shared by all pieces:
+  // samples_read = samples_kept summed over the file's pieces (kept or dropped) + all removed.
   std::map<std::string, int> removed;
   std::vector<std::pair<double, double>> gaps;  // (from, to) times of gaps longer than max_gap
   double longest_step = 0;                      // largest time step of the log (s)

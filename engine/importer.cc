@@ -76,7 +76,7 @@ ColumnMap ReadColumnMap(const JsonReader& r, const std::string& target_key, Unit
     std::vector<double> b = r.Numbers("range");
     if (b.size() != 2 || !(b[0] < b[1])) {
       ThrowExpected(r.Where("range"), "[lower, upper] with lower < upper (SI units)",
-                    std::to_string(b.size()) + " numbers");
+                    r.Raw("range").dump());
     }
     c.has_range = true;
     c.lower = b[0];
