@@ -43,7 +43,7 @@ struct CleaningOptions {
   // parabola over `velocity_window` seconds centred on each sample), central_difference
   // (derivative of the parabola through a sample and its two neighbours) or none.
   std::string velocity_method = "local_quadratic";
-  double velocity_window = 0.02;
+  double velocity_window = 0.01;
 
   std::string Validate() const;
 };
@@ -75,10 +75,11 @@ struct EpisodeQuality {
 
   double raw_rate_hz = 0;  // 1 / median time step of the cleaned log
   double raw_step_min = 0, raw_step_max = 0;
-  double rate_hz = 0;           // of the delivered episode
-  std::string interpolation;    // "linear", ... or "none" when not resampled
-  std::string velocity_method;  // "logged", "local_quadratic (window 0.02 s)", ... per joint set
-  double fraction_kept = 0;     // samples_kept / samples_read
+  double rate_hz = 0;         // of the delivered episode
+  std::string interpolation;  // "linear", ... or "none" when not resampled
+  std::string
+      velocity_method;       // "logged", "local_quadratic over 0.0100 s (hinge)", ... per joint set
+  double fraction_kept = 0;  // samples_kept / samples_read
   std::vector<std::string> messages;
 };
 
