@@ -41,7 +41,8 @@ struct CleaningOptions {
   std::string ctrl_interpolation = "linear";
   // Velocities of joints with positions but no logged velocity: local_quadratic (least-squares
   // parabola over `velocity_window` seconds centred on each sample), central_difference
-  // (derivative of the parabola through a sample and its two neighbours) or none.
+  // (derivative of the parabola through a sample and its two neighbours; also what
+  // local_quadratic does where its window holds fewer than 3 samples) or none.
   std::string velocity_method = "local_quadratic";
   double velocity_window = 0.01;
 
