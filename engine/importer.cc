@@ -182,10 +182,11 @@ std::vector<Slot> Slots(const ImporterSpec& spec, Episode* e) {
 }
 
 void Store(const Slot& s, Episode* e, int row, double raw) {
-  const double v = s.map->Convert(raw);
   if (s.values == nullptr) {
-    e->time[row] = v;
+    // A wrapping time counter is unwrapped over the whole log (UnwrapTime), not made signed.
+    e->time[row] = s.map->wrap_bits > 0 ? raw : s.map->Convert(raw);
   } else {
+    const double v = s.map->Convert(raw);
     (*s.values)(row, s.col) = v;
   }
 }
@@ -514,6 +515,34 @@ void ValidateImporterSpec(const ImporterSpec& spec, const mjModel* m) {
   }
 }
 
+namespace {
+
+// A counter of `wrap_bits` bits (e.g. a servo's millisecond tick) restarts at 0 when it
+// overflows: each drop by more than half its span adds one span. Then scale, offset and unit.
+void UnwrapTime(const ColumnMap& c, RawEpisode* raw) {
+  const double span = std::ldexp(1.0, c.wrap_bits);
+  double turns = 0, previous = kNaN;
+  int wraps = 0;
+  for (double& t : raw->episode.time) {
+    if (!std::isfinite(t) || t < 0 || t >= span || t != std::floor(t)) {
+      t = kNaN;  // not a value of the counter: removed by cleaning as non-finite
+      continue;
+    }
+    if (std::isfinite(previous) && t < previous - span / 2) {
+      turns += span;
+      ++wraps;
+    }
+    previous = t;
+    t = c.unit_factor * (c.scale * (t + turns) + c.offset);
+  }
+  if (wraps > 0) {
+    raw->messages.push_back("the " + std::to_string(c.wrap_bits) + "-bit time counter " +
+                            c.Label() + " wrapped " + std::to_string(wraps) + " times: unwrapped");
+  }
+}
+
+}  // namespace
+
 RawEpisode ImportFile(const ImporterSpec& spec, const std::string& path) {
   RawEpisode raw;
   if (spec.format == "native") {
@@ -524,6 +553,8 @@ RawEpisode ImportFile(const ImporterSpec& spec, const std::string& path) {
   } else {
     ImportJson(spec, path, &raw);
   }
+  if (spec.format != "native" && spec.has_time && spec.time.wrap_bits > 0)
+    UnwrapTime(spec.time, &raw);
   raw.episode.source = std::filesystem::absolute(path).lexically_normal().string();
   AddLimits(spec.qpos, "qpos", &raw);
   AddLimits(spec.qvel, "qvel", &raw);

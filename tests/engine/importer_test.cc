@@ -234,6 +234,22 @@ TEST_CASE("a byte order mark, CRLF line ends, comments and blank lines do not di
   CHECK(raw.episode.qpos.values(1, 0) == 2.0);
 }
 
+TEST_CASE("a wrapping time counter is unwrapped into increasing time") {
+  // A 15-bit millisecond tick (as Dynamixel servos keep) overflowing twice in 70 s of log.
+  testing::TempDir dir("tick");
+  std::string text = "tick,q\n";
+  for (int i = 0; i < 700; ++i) text += std::to_string((i * 100) % 32768) + ",0.5\n";
+  text += "40000,0.5\n";  // not a 15-bit value: removed as non-finite
+  const std::string p = dir.Write("tick.csv", text);
+  RawEpisode raw = ImportFile(Spec(R"({"time": {"column": "tick", "unit": "ms", "wrap_bits": 15},
+               "qpos": [{"column": "q", "joint": "hinge"}]})"),
+                              p);
+  REQUIRE(raw.episode.samples() == 701);
+  for (int i = 0; i < 700; ++i) CHECK(raw.episode.time[i] == doctest::Approx(0.1 * i));
+  CHECK(std::isnan(raw.episode.time[700]));
+  CHECK(raw.messages.back().find("wrapped 2 times") != std::string::npos);
+}
+
 TEST_CASE("a log without a time column takes its times from the stated rate") {
   testing::TempDir dir("rate");
   const std::string p = dir.Write("r.csv", "q\n0\n1\n2\n");
