@@ -293,11 +293,36 @@ void ImportJson(const ImporterSpec& spec, const std::string& path, RawEpisode* r
     list = &*it;
   }
   const std::string list_name = spec.records.empty() ? "(top level)" : spec.records;
-  if (!list->is_array()) {
-    ThrowExpected(path + ": " + list_name, "a list of sample records", Describe(*list));
+  // Records: a list of sample objects. Columnar: an object of equal-length arrays, one per key.
+  const bool columnar = list->is_object();
+  if (!list->is_array() && !columnar) {
+    ThrowExpected(path + ": " + list_name,
+                  "a list of sample records (or an object of equal-length arrays)",
+                  Describe(*list));
   }
-  raw->samples_read = static_cast<int>(list->size());
+  std::size_t n = list->size();
+  if (columnar) {
+    std::vector<std::string> keys;
+    if (spec.has_time) keys.push_back(spec.time.column);
+    for (const auto* maps : {&spec.qpos, &spec.qvel, &spec.ctrl, &spec.sensors}) {
+      for (const auto& c : *maps) keys.push_back(c.column);
+    }
+    if (spec.filter.active) keys.push_back(spec.filter.column);
+    for (std::size_t k = 0; k < keys.size(); ++k) {
+      const std::string where = path + ": " + list_name + "." + keys[k];
+      auto it = list->find(keys[k]);
+      if (it == list->end()) ThrowExpected(where, "an array of values", "none");
+      if (!it->is_array()) ThrowExpected(where, "an array of values", Describe(*it));
+      if (k == 0) n = it->size();
+      if (it->size() != n) {
+        ThrowExpected(where, "an array of " + std::to_string(n) + " values (as " + keys[0] + ")",
+                      Describe(*it));
+      }
+    }
+  }
+  raw->samples_read = static_cast<int>(n);
   auto field = [&](std::size_t i, const std::string& key) -> const nlohmann::json& {
+    if (columnar) return (*list)[key][i];
     const nlohmann::json& rec = (*list)[i];
     const std::string where = path + ": " + list_name + "[" + std::to_string(i) + "]";
     if (!rec.is_object()) ThrowExpected(where, "a sample record (an object)", Describe(rec));
@@ -306,7 +331,7 @@ void ImportJson(const ImporterSpec& spec, const std::string& path, RawEpisode* r
     return *it;
   };
   std::vector<std::size_t> keep;
-  for (std::size_t i = 0; i < list->size(); ++i) {
+  for (std::size_t i = 0; i < n; ++i) {
     if (spec.filter.active) {
       const auto& v = field(i, spec.filter.column);
       if (!MatchesFilter(spec.filter.equals, v)) continue;
@@ -318,8 +343,10 @@ void ImportJson(const ImporterSpec& spec, const std::string& path, RawEpisode* r
   std::vector<Slot> slots = Slots(spec, &e);
   for (std::size_t k = 0; k < keep.size(); ++k) {
     for (const auto& s : slots) {
+      const std::string index = "[" + std::to_string(keep[k]) + "]";
       const std::string where =
-          path + ": " + list_name + "[" + std::to_string(keep[k]) + "]." + s.map->column;
+          path + ": " + list_name +
+          (columnar ? "." + s.map->column + index : index + "." + s.map->column);
       Store(s, &e, static_cast<int>(k), JsonNumber(field(keep[k], s.map->column), where));
     }
     if (!spec.has_time) e.time[k] = static_cast<double>(keep[k]) / spec.rate;
@@ -329,8 +356,8 @@ void ImportJson(const ImporterSpec& spec, const std::string& path, RawEpisode* r
     raw->removed["filter"] += filtered;
     std::string from;
     if (!keep.empty() && keep.back() + 1 == keep.size()) {
-      from = " (the tail: records " + std::to_string(keep.size()) + " to " +
-             std::to_string(list->size() - 1) + ")";
+      from = " (the tail: records " + std::to_string(keep.size()) + " to " + std::to_string(n - 1) +
+             ")";
     }
     raw->messages.push_back("removed " + std::to_string(filtered) + " samples where " +
                             spec.filter.column + " != " + spec.filter.equals.dump() + from);

@@ -341,9 +341,10 @@ TEST_CASE("malformed JSON logs give errors naming file, record, field, expected 
   p = dir.Write("b.json", "{" + meta + "}");
   CheckError([&] { ImportFile(spec, p); },
              {"b.json: entries", "expected a list of sample records", "got none"});
-  // 11. the record list is an object
+  // 11. the record list is an (empty) object: read as columns, the time column is missing
   p = dir.Write("c.json", "{" + meta + ", \"entries\": {}}");
-  CheckError([&] { ImportFile(spec, p); }, {"c.json: entries", "got an object"});
+  CheckError([&] { ImportFile(spec, p); },
+             {"c.json: entries.timestamp", "expected an array of values", "got none"});
   // 12. a record without a mapped field
   p = dir.Write(
       "d.json",
@@ -369,6 +370,30 @@ TEST_CASE("malformed JSON logs give errors naming file, record, field, expected 
   p = dir.Write("h.json", "[" + rec + "]");
   CheckError([&] { ImportFile(spec, p); },
              {"h.json: (top level)", "expected an object", "got an array"});
+}
+
+TEST_CASE("columnar JSON logs (an object of equal-length arrays) read like records") {
+  testing::TempDir dir("columnar");
+  const ImporterSpec spec = Spec(R"({"format": "json", "records": "data",
+      "time": {"column": "t", "unit": "ms"}, "qpos": [{"column": "q", "joint": "hinge", "unit": "deg"}],
+      "filter": {"column": "on", "equals": 1}})");
+  std::string p = dir.Write("ok.json", R"({"data": {"t": [0, 10, 20, 30], "q": [0, 90, 180, 270],
+      "on": [1, 1, 1, 0], "other": "ignored"}})");
+  RawEpisode raw = ImportFile(spec, p);
+  CHECK(raw.samples_read == 4);
+  CHECK(raw.removed.at("filter") == 1);
+  REQUIRE(raw.episode.samples() == 3);
+  CHECK(raw.episode.time[2] == doctest::Approx(0.02));
+  CHECK(raw.episode.qpos.values(1, 0) == doctest::Approx(M_PI / 2));
+  p = dir.Write("short.json", R"({"data": {"t": [0, 10, 20], "q": [0, 90], "on": [1, 1, 1]}})");
+  CheckError([&] { ImportFile(spec, p); },
+             {"short.json: data.q", "expected an array of 3 values (as t)", "got an array of 2"});
+  p = dir.Write("text.json", R"({"data": {"t": [0, 10], "q": [0, "x"], "on": [1, 1]}})");
+  CheckError([&] { ImportFile(spec, p); },
+             {"text.json: data.q[1]", "expected a number", "got the string \"x\""});
+  p = dir.Write("none.json", R"({"data": {"t": [0, 10], "on": [1, 1]}})");
+  CheckError([&] { ImportFile(spec, p); },
+             {"none.json: data.q", "expected an array of values", "got none"});
 }
 
 TEST_CASE("null readings and impossible register values are removed and reported") {
