@@ -67,7 +67,11 @@ void ReadInline(const JsonReader& r, Episode* e) {
     std::vector<JsonReader> list = r.Objects(kGroups[g]);
     c->values.resize(n, list.size());
     for (std::size_t j = 0; j < list.size(); ++j) {
-      c->names.push_back(list[j].String("name"));
+      const std::string name = list[j].String("name");
+      if (c->Find(name) >= 0) {
+        ThrowExpected(list[j].Where("name"), "each channel once", "\"" + name + "\" again");
+      }
+      c->names.push_back(name);
       const auto& v = list[j].Raw("values");
       if (!v.is_array() || static_cast<int>(v.size()) != n) {
         ThrowExpected(list[j].Where("values"),

@@ -118,6 +118,10 @@ TEST_CASE("malformed native episodes give errors naming file, field, expected an
   p = write("f.json", R"({"schema": "nextbatch.episode/1", "id": "x", "data": "f.csv"})");
   CheckError([&] { ReadEpisodeFile(p); },
              {"f.csv: line 3, column \"qpos:j\"", "expected a number", "got \"x\""});
+  p = write("dup.json", R"({"schema": "nextbatch.episode/1", "id": "x", "time": [0],
+      "qpos": [{"name": "j", "values": [1]}, {"name": "j", "values": [2]}]})");
+  CheckError([&] { ReadEpisodeFile(p); },
+             {"dup.json: qpos[1].name", "expected each channel once", "got \"j\" again"});
   p = write("g.json", R"({"schema": "nextbatch.episode/1", "id": "x", "time": [0]})");
   CheckError([&] { ReadEpisodeFile(p); }, {"g.json: qpos", "expected at least one joint position"});
   p = write("h.json", R"({"schema": "nextbatch.episode/1", "id": "x", "data": "missing.csv"})");
