@@ -73,7 +73,7 @@ int main(int argc, char** argv) {
   std::printf("import (CSV, mapping, SI):             %8.2f ms  %10.0f samples/s  ratio %.2f\n",
               1e3 * import, samples / import, import / reference);
   std::printf(
-      "clean (checks, velocity, resample):    %8.2f ms  %10.0f samples/s  ratio %.2f  "
+      "clean (checks, resample at 1 kHz):    %8.2f ms  %10.0f samples/s  ratio %.2f  "
       "(%d samples out)\n",
       1e3 * clean, samples / clean, clean / reference, out);
   return 0;
