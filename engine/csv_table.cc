@@ -23,7 +23,8 @@ bool ParseCsvNumber(const std::string& field, double* value) {
   return end == s.c_str() + s.size();
 }
 
-CsvTable ParseCsv(const std::string& text, const std::string& path, char delimiter) {
+CsvTable ParseCsv(const std::string& text, const std::string& path, char delimiter,
+                  bool has_header) {
   CsvTable t;
   auto split = [delimiter](const std::string& line) {
     std::vector<std::string> f;
@@ -49,6 +50,11 @@ CsvTable ParseCsv(const std::string& text, const std::string& path, char delimit
     if (!line.empty() && line.back() == '\r') line.pop_back();
     if (line.find_first_not_of(" \t") == std::string::npos || line[0] == '#') continue;
     std::vector<std::string> f = split(line);
+    if (!have_header && !has_header) {
+      // Columns are known by their 0-based index only; the first line is a sample.
+      for (std::size_t i = 0; i < f.size(); ++i) t.header.push_back(std::to_string(i));
+      have_header = true;
+    }
     if (!have_header) {
       for (auto& h : f) {
         while (!h.empty() && (h.front() == ' ' || h.front() == '"')) h.erase(h.begin());
@@ -65,13 +71,16 @@ CsvTable ParseCsv(const std::string& text, const std::string& path, char delimit
         break;
       }
       ThrowExpected(path + ": line " + std::to_string(line_no),
-                    std::to_string(t.header.size()) + " fields (as the header)",
+                    std::to_string(t.header.size()) +
+                        (has_header ? " fields (as the header)" : " fields (as the first line)"),
                     std::to_string(f.size()));
     }
     t.rows.push_back(std::move(f));
     t.lines.push_back(line_no);
   }
-  if (!have_header) ThrowExpected(path, "a header line and samples", "an empty file");
+  if (!have_header) {
+    ThrowExpected(path, has_header ? "a header line and samples" : "samples", "an empty file");
+  }
   return t;
 }
 

@@ -18,8 +18,10 @@ struct CsvTable {
 
 // Splits `text` (the content of `path`) into a header and rows. Blank lines and lines starting
 // with '#' are skipped. A row with a different field count is an error, except the last row with
-// fewer fields (a logger killed mid-line), which is left out and flagged.
-CsvTable ParseCsv(const std::string& text, const std::string& path, char delimiter = ',');
+// fewer fields (a logger killed mid-line), which is left out and flagged. Without a header line
+// the columns are named by their 0-based index ("0", "1", ...).
+CsvTable ParseCsv(const std::string& text, const std::string& path, char delimiter = ',',
+                  bool has_header = true);
 
 // Parses one CSV field as a number: empty, "nan" -> NaN; "inf" -> inf. Returns false for text
 // that is not a number.

@@ -210,7 +210,7 @@ int CsvIndex(const ColumnMap& c, const CsvTable& t, const std::string& path) {
 }
 
 void ImportCsv(const ImporterSpec& spec, const std::string& path, RawEpisode* raw) {
-  CsvTable t = ParseCsv(ReadFile(path), path, spec.delimiter);
+  CsvTable t = ParseCsv(ReadFile(path), path, spec.delimiter, spec.header);
   raw->samples_read = static_cast<int>(t.rows.size()) + (t.truncated_last ? 1 : 0);
   if (t.truncated_last) {
     raw->removed["truncated_row"] += 1;
@@ -442,6 +442,10 @@ ImporterSpec ReadImporterSpec(const JsonReader& r) {
   const std::string delim = r.String("delimiter", ",");
   if (delim.size() != 1) ThrowExpected(r.Where("delimiter"), "one character", Quote(delim));
   s.delimiter = delim[0];
+  s.header = r.Bool("header", true);
+  if (!s.header && s.format != "csv") {
+    ThrowExpected(r.Where("header"), "header only for format csv", "false");
+  }
   if (r.Has("time")) {
     s.time = ReadColumnMap(r.Object("time"), "", UnitKind::kTime);
     if (r.Has("rate")) ThrowExpected(r.Where("rate"), "either time or rate", "both");
@@ -483,6 +487,22 @@ ImporterSpec ReadImporterSpec(const JsonReader& r) {
     s.date_key = m.String("date", "");
     if (m.Has("extra")) s.extra_keys = m.Strings("extra");
     m.CheckAllRead();
+  }
+  if (!s.header) {
+    std::vector<const ColumnMap*> all = {&s.time};
+    for (const auto* maps : {&s.qpos, &s.qvel, &s.ctrl, &s.sensors}) {
+      for (const auto& c : *maps) all.push_back(&c);
+    }
+    for (const ColumnMap* c : all) {
+      if (!c->column.empty()) {
+        ThrowExpected(c->where + ".column", "a 0-based column index (the file has no header)",
+                      Quote(c->column));
+      }
+    }
+    if (s.filter.active && !s.filter.column.empty()) {
+      ThrowExpected(r.Where("filter") + ".column",
+                    "a 0-based column index (the file has no header)", Quote(s.filter.column));
+    }
   }
   if (s.format == "json") {
     auto check = [&](const std::vector<ColumnMap>& maps, const std::string& key) {

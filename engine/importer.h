@@ -75,6 +75,7 @@ struct ImporterSpec {
   std::string format = "csv";  // csv | json | native
   std::string records;         // json: key of the sample list; empty: the document is the list
   char delimiter = ',';
+  bool header = true;  // csv: the first line names the columns; false: columns by index only
   bool has_time = true;
   ColumnMap time;   // seconds after conversion
   double rate = 0;  // Hz, when the log has no time column

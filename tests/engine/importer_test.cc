@@ -250,6 +250,25 @@ TEST_CASE("a wrapping time counter is unwrapped into increasing time") {
   CHECK(raw.messages.back().find("wrapped 2 times") != std::string::npos);
 }
 
+TEST_CASE("a CSV log without a header line is read by column index") {
+  testing::TempDir dir("noheader");
+  const std::string p = dir.Write("n.csv", "0.0 1.5 7\n0.1 1.6 8\n0.2 1.7\n");
+  RawEpisode raw = ImportFile(Spec(R"({"header": false, "delimiter": " ", "time": {"column": 0},
+      "qpos": [{"column": 1, "joint": "hinge"}], "ctrl": [{"column": 2, "actuator": "motor"}]})"),
+                              p);
+  REQUIRE(raw.episode.samples() == 2);  // the last line is cut off: left out and counted
+  CHECK(raw.removed.at("truncated_row") == 1);
+  CHECK(raw.episode.qpos.values(1, 0) == 1.6);
+  CHECK(raw.episode.ctrl.values(0, 0) == 7);
+  CheckError(
+      [] {
+        Spec(
+            R"({"header": false, "time": {"column": "t"}, "qpos": [{"column": 1, "joint": "hinge"}]})");
+      },
+      {"dataset.importer.time.column", "expected a 0-based column index (the file has no header)",
+       "got \"t\""});
+}
+
 TEST_CASE("a log without a time column takes its times from the stated rate") {
   testing::TempDir dir("rate");
   const std::string p = dir.Write("r.csv", "q\n0\n1\n2\n");
