@@ -115,6 +115,7 @@ DatasetSpec ReadDatasetSpec(const Study& study) {
     }
   }
   if (r.Has("cleaning")) s.cleaning = ReadCleaningOptions(r.Object("cleaning"));
+  s.on_error = r.Choice("on_error", {"fail", "drop"}, "fail");
   r.CheckAllRead();
   return s;
 }
@@ -149,7 +150,21 @@ Dataset LoadDataset(const Study& study, const mjModel* model) {
     const ImporterSpec& importer =
         entry.importer.empty() ? spec.importer : spec.importers.at(entry.importer);
     for (const auto& path : entry.paths) {
-      RawEpisode raw = ImportFile(importer, path);
+      RawEpisode raw;
+      try {
+        raw = ImportFile(importer, path);
+        ValidateEpisodeChannels(raw.episode, model, path);
+      } catch (const InputError& error) {
+        if (spec.on_error == "fail") throw;
+        // on_error drop: the file is reported with the reason, the rest of the dataset loads.
+        EpisodeQuality q;
+        q.id = entry.id.empty() ? entry.id_prefix + fs::path(path).stem().string() : entry.id;
+        q.source = fs::absolute(path).lexically_normal().string();
+        q.status = "dropped";
+        q.reason = error.what();
+        d.dropped.push_back(std::move(q));
+        continue;
+      }
       Episode& e = raw.episode;
       if (!entry.id.empty()) {
         e.id = entry.id;
@@ -169,7 +184,6 @@ Dataset LoadDataset(const Study& study, const mjModel* model) {
       if (!entry.robot.empty()) e.robot = entry.robot;
       if (!entry.site.empty()) e.site = entry.site;
       if (!entry.date.empty()) e.date = entry.date;
-      ValidateEpisodeChannels(e, model, path);
       CleanResult clean = CleanEpisode(raw, spec.cleaning, d.timestep);
       for (auto& x : clean.episodes) d.episodes.push_back(std::move(x));
       for (auto& x : clean.quality) d.quality.push_back(std::move(x));

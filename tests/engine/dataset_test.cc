@@ -180,6 +180,26 @@ TEST_CASE("malformed dataset sections give errors naming the study field") {
       {"s.json: dataset", "expected a section 'dataset'", "got none"});
 }
 
+TEST_CASE("with on_error drop a malformed log is listed as dropped and the rest loads") {
+  Folder f;
+  f.dir.Write("run9.csv", "t,angle,torque\n0,1,0\n0.02,abc,0\n");
+  const std::string dataset =
+      std::string("{") + kImporter + R"(, "episodes": [{"glob": "run*.csv"}], "on_error": "drop"})";
+  const Dataset d = LoadDataset(f.Write(dataset), f.model.get());
+  CHECK(d.episodes.size() == 4);  // run0, run1, run2#1, run2#2
+  REQUIRE(d.dropped.size() == 1);
+  CHECK(d.dropped[0].id == "run9");
+  CHECK(d.dropped[0].status == "dropped");
+  CHECK(d.dropped[0].reason.find("run9.csv: line 3, column \"angle\": expected a number") !=
+        std::string::npos);
+  std::string fail = dataset;
+  fail.replace(fail.find("\"drop\""), 6, "\"fail\"");
+  CheckError([&] { LoadDataset(f.Write(fail), f.model.get()); }, {"run9.csv: line 3"});
+  fail.replace(fail.find("\"fail\""), 6, "\"skip\"");
+  CheckError([&] { LoadDataset(f.Write(fail), f.model.get()); },
+             {"dataset.on_error", "expected one of fail, drop", "got \"skip\""});
+}
+
 TEST_CASE("a native episode naming a joint the model lacks is refused") {
   Folder f;
   Episode e;
