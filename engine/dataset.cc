@@ -76,6 +76,35 @@ std::string Fixed(double x, int digits) {
   return buf;
 }
 
+// Values the model cannot take are kept (the model may be what is wrong) but said: a position
+// beyond a limited joint's range, a command beyond a limited actuator's ctrlrange (MuJoCo clamps
+// it), often a unit or offset mistake in the mapping.
+void CheckAgainstModel(const Episode& e, const mjModel* m, EpisodeQuality* q) {
+  auto check = [&](const Channels& c, const char* group, bool joint) {
+    for (std::size_t k = 0; k < c.names.size(); ++k) {
+      const int id = mj_name2id(m, joint ? mjOBJ_JOINT : mjOBJ_ACTUATOR, c.names[k].c_str());
+      if (id < 0) continue;
+      const bool limited = joint ? m->jnt_limited[id] : m->actuator_ctrllimited[id];
+      if (!limited) continue;
+      const double lo = joint ? m->jnt_range[2 * id] : m->actuator_ctrlrange[2 * id];
+      const double hi = joint ? m->jnt_range[2 * id + 1] : m->actuator_ctrlrange[2 * id + 1];
+      int outside = 0;
+      for (int i = 0; i < c.values.rows(); ++i) {
+        outside += (c.values(i, k) < lo || c.values(i, k) > hi) ? 1 : 0;
+      }
+      if (outside > 0) {
+        q->messages.push_back(std::string(group) + ":" + c.names[k] + " is outside the model's " +
+                              (joint ? "joint range" : "ctrlrange") + " [" + Fixed(lo, 4) + ", " +
+                              Fixed(hi, 4) + "] at " + std::to_string(outside) + " of " +
+                              std::to_string(c.values.rows()) +
+                              " samples (kept; a unit or offset mistake?)");
+      }
+    }
+  };
+  check(e.qpos, "qpos", true);
+  check(e.ctrl, "ctrl", false);
+}
+
 }  // namespace
 
 int Dataset::Find(const std::string& id) const {
@@ -185,6 +214,9 @@ Dataset LoadDataset(const Study& study, const mjModel* model) {
       if (!entry.site.empty()) e.site = entry.site;
       if (!entry.date.empty()) e.date = entry.date;
       CleanResult clean = CleanEpisode(raw, spec.cleaning, d.timestep);
+      for (std::size_t k = 0; k < clean.episodes.size(); ++k) {
+        CheckAgainstModel(clean.episodes[k], model, &clean.quality[k]);
+      }
       for (auto& x : clean.episodes) d.episodes.push_back(std::move(x));
       for (auto& x : clean.quality) d.quality.push_back(std::move(x));
       for (auto& x : clean.dropped) d.dropped.push_back(std::move(x));

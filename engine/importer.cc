@@ -554,6 +554,14 @@ void ValidateImporterSpec(const ImporterSpec& spec, const mjModel* m) {
   };
   check_joints(spec.qpos, false);
   check_joints(spec.qvel, true);
+  for (const auto& c : spec.sensors) {
+    const int id = mj_name2id(m, mjOBJ_SENSOR, c.target.c_str());
+    if (id >= 0 && m->sensor_dim[id] != 1) {
+      ThrowExpected(
+          c.where + ".sensor", "a logged channel or a model sensor of dimension 1",
+          Quote(c.target) + " (a sensor of dimension " + std::to_string(m->sensor_dim[id]) + ")");
+    }
+  }
   for (const auto& c : spec.ctrl) {
     if (mj_name2id(m, mjOBJ_ACTUATOR, c.target.c_str()) < 0) {
       ThrowExpected(c.where + ".actuator", "an actuator of the model (" + actuators + ")",

@@ -200,6 +200,25 @@ TEST_CASE("with on_error drop a malformed log is listed as dropped and the rest 
              {"dataset.on_error", "expected one of fail, drop", "got \"skip\""});
 }
 
+TEST_CASE("commands beyond the model's ctrlrange are kept and said") {
+  Folder f;
+  std::string text = "t,angle,torque\n";
+  for (int i = 0; i < 50; ++i)
+    text += std::to_string(0.02 * i) + ",0," + (i < 10 ? "10" : "1") + "\n";
+  f.dir.Write("strong.csv", text);
+  const Dataset d = LoadDataset(
+      f.Write(std::string("{") + kImporter + R"(, "episodes": [{"path": "strong.csv"}]})"),
+      f.model.get());
+  REQUIRE(d.episodes.size() == 1);
+  bool said = false;
+  for (const auto& m : d.quality[0].messages) {
+    said = said || m.find("ctrl:motor is outside the model's ctrlrange [-5.0000, 5.0000]") !=
+                       std::string::npos;
+  }
+  CHECK(said);
+  CHECK(d.episodes[0].ctrl.values.maxCoeff() > 5);  // kept as logged
+}
+
 TEST_CASE("a native episode naming a joint the model lacks is refused") {
   Folder f;
   Episode e;

@@ -509,7 +509,20 @@ TEST_CASE("malformed importer specs name the study field, what it expected and w
             R"({"time": {"column": "t"}, "qpos": [{"column": "q", "joint": "hinge", "wrap_bits": 64}]})");
       },
       {"qpos[0].wrap_bits", "expected 0 (none) or a register width 1..62", "got 64"});
-  // 27. an unknown format
+  // 27. a model sensor of more than one dimension as one column
+  ModelPtr with_frame = LoadModelString(R"(<mujoco><worldbody><body name="b"><joint name="hinge"/>
+      <geom size=".1"/></body></worldbody><sensor><framepos name="tip" objtype="body" objname="b"/>
+      </sensor></mujoco>)");
+  CheckError(
+      [&] {
+        ValidateImporterSpec(
+            Spec(
+                R"({"time": {"column": "t"}, "qpos": [{"column": "q", "joint": "hinge"}], "sensors": [{"column": "p", "sensor": "tip"}]})"),
+            with_frame.get());
+      },
+      {"sensors[0].sensor", "expected a logged channel or a model sensor of dimension 1",
+       "got \"tip\" (a sensor of dimension 3)"});
+  // 28. an unknown format
   CheckError([] { Spec(R"({"format": "xlsx", "qpos": []})"); },
              {"dataset.importer.format", "expected one of csv, json, native", "got \"xlsx\""});
 }
