@@ -191,33 +191,28 @@ void Store(const Slot& s, Episode* e, int row, double raw) {
   }
 }
 
-int CsvIndex(const ColumnMap& c, const CsvTable& t, const std::string& path) {
+int CsvIndex(const ColumnMap& c, const std::vector<std::string>& header, const std::string& path) {
   if (c.index >= 0) {
-    if (c.index >= static_cast<int>(t.header.size())) {
+    if (c.index >= static_cast<int>(header.size())) {
       ThrowExpected(path + ": column " + std::to_string(c.index) + " (" + c.where + ")",
-                    "a column index below " + std::to_string(t.header.size()),
+                    "a column index below " + std::to_string(header.size()),
                     std::to_string(c.index));
     }
     return c.index;
   }
-  for (std::size_t i = 0; i < t.header.size(); ++i) {
-    if (t.header[i] == c.column) return static_cast<int>(i);
+  for (std::size_t i = 0; i < header.size(); ++i) {
+    if (header[i] == c.column) return static_cast<int>(i);
   }
   std::string cols;
-  for (const auto& h : t.header) cols += (cols.empty() ? "" : ", ") + Quote(h);
+  for (const auto& h : header) cols += (cols.empty() ? "" : ", ") + Quote(h);
   ThrowExpected(path + ": header (" + c.where + ")", "a column " + Quote(c.column),
                 "the columns " + cols);
 }
 
 void ImportCsv(const ImporterSpec& spec, const std::string& path, RawEpisode* raw) {
-  CsvTable t = ParseCsv(ReadFile(path), path, spec.delimiter, spec.header);
-  raw->samples_read = static_cast<int>(t.rows.size()) + (t.truncated_last ? 1 : 0);
-  if (t.truncated_last) {
-    raw->removed["truncated_row"] += 1;
-    raw->messages.push_back(
-        "the last line has fewer fields than the header (a log cut off "
-        "mid-line): left out");
-  }
+  const std::string text = ReadFile(path);
+  CsvCursor csv(text, path, spec.delimiter, spec.header);
+  const std::vector<std::string>& header = csv.header();
   Episode& e = raw->episode;
   int filter_col = -1;
   if (spec.filter.active) {
@@ -225,46 +220,56 @@ void ImportCsv(const ImporterSpec& spec, const std::string& path, RawEpisode* ra
     f.column = spec.filter.column;
     f.index = spec.filter.index;
     f.where = spec.where + ".filter";
-    filter_col = CsvIndex(f, t, path);
+    filter_col = CsvIndex(f, header, path);
   }
-  std::vector<int> keep;
-  keep.reserve(t.rows.size());
-  for (std::size_t r = 0; r < t.rows.size(); ++r) {
+  SetChannelNames(spec, &e, 0);
+  const std::vector<Slot> slots = Slots(spec, &e);
+  std::vector<int> cols;
+  for (const auto& s : slots) cols.push_back(CsvIndex(*s.map, header, path));
+  // Raw numbers per mapped column, converted once the sample count is known.
+  std::vector<std::vector<double>> columns(slots.size());
+  std::vector<int> rows;  // index of each kept row among all rows (times from `rate`)
+  int filtered = 0;
+  for (int row = 0; csv.Next(); ++row) {
     if (filter_col >= 0) {
       bool ok;
-      const std::string& cell = t.rows[r][filter_col];
-      bool match = CellMatchesFilter(spec.filter.equals, cell, &ok);
+      const std::string cell(csv.fields()[filter_col]);
+      const bool match = CellMatchesFilter(spec.filter.equals, cell, &ok);
       if (!ok) {
-        ThrowExpected(path + ": line " + std::to_string(t.lines[r]) + ", column " +
-                          Quote(t.header[filter_col]),
-                      "a value comparable with " + spec.filter.equals.dump(), Quote(cell));
-      }
-      if (!match) continue;
-    }
-    keep.push_back(static_cast<int>(r));
-  }
-  SetChannelNames(spec, &e, static_cast<int>(keep.size()));
-  std::vector<Slot> slots = Slots(spec, &e);
-  std::vector<int> cols;
-  for (const auto& s : slots) cols.push_back(CsvIndex(*s.map, t, path));
-  for (std::size_t k = 0; k < keep.size(); ++k) {
-    const int r = keep[k];
-    for (std::size_t j = 0; j < slots.size(); ++j) {
-      const std::string& cell = t.rows[r][cols[j]];
-      double x;
-      if (!ParseCsvNumber(cell, &x)) {
         ThrowExpected(
-            path + ": line " + std::to_string(t.lines[r]) + ", column " + Quote(t.header[cols[j]]),
-            "a number", Quote(cell));
+            path + ": line " + std::to_string(csv.line()) + ", column " + Quote(header[filter_col]),
+            "a value comparable with " + spec.filter.equals.dump(), Quote(cell));
       }
-      Store(slots[j], &e, static_cast<int>(k), x);
+      if (!match) {
+        ++filtered;
+        continue;
+      }
     }
+    for (std::size_t j = 0; j < slots.size(); ++j) {
+      double x;
+      if (!ParseCsvNumber(csv.fields()[cols[j]], &x)) {
+        ThrowExpected(
+            path + ": line " + std::to_string(csv.line()) + ", column " + Quote(header[cols[j]]),
+            "a number", Quote(std::string(csv.fields()[cols[j]])));
+      }
+      columns[j].push_back(x);
+    }
+    rows.push_back(row);
+  }
+  raw->samples_read = csv.rows() + (csv.truncated_last() ? 1 : 0);
+  if (csv.truncated_last()) {
+    raw->removed["truncated_row"] += 1;
+    raw->messages.push_back(
+        "the last line has fewer fields than the header (a log cut off mid-line): left out");
+  }
+  const int n = static_cast<int>(rows.size());
+  SetChannelNames(spec, &e, n);
+  for (std::size_t j = 0; j < slots.size(); ++j) {
+    for (int k = 0; k < n; ++k) Store(slots[j], &e, k, columns[j][k]);
   }
   if (!spec.has_time) {
-    for (std::size_t k = 0; k < keep.size(); ++k)
-      e.time[k] = static_cast<double>(keep[k]) / spec.rate;
+    for (int k = 0; k < n; ++k) e.time[k] = static_cast<double>(rows[k]) / spec.rate;
   }
-  const int filtered = static_cast<int>(t.rows.size() - keep.size());
   if (filtered > 0) {
     raw->removed["filter"] += filtered;
     raw->messages.push_back(
