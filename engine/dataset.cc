@@ -52,6 +52,11 @@ EpisodeEntry ReadEntry(const Study& study, const JsonReader& r) {
   }
   if (r.Has("path")) {
     e.paths = {study.Resolve(r.String("path"))};
+    std::error_code ec;
+    if (!fs::is_regular_file(e.paths[0], ec)) {
+      ThrowExpected(r.Where("path"), "an existing file (relative to the study)",
+                    "\"" + r.String("path") + "\" (" + e.paths[0] + ": not found)");
+    }
     e.id = r.String("id", "");
     if (r.Has("id") && e.id.empty()) ThrowExpected(r.Where("id"), "a non-empty id", "\"\"");
   } else {
