@@ -8,6 +8,7 @@
 #include <set>
 
 #include "engine/error.h"
+#include "engine/parallel.h"
 
 namespace nextbatch {
 namespace {
@@ -179,53 +180,71 @@ Dataset LoadDataset(const Study& study, const mjModel* model) {
   d.sample_period = spec.cleaning.resample ? d.timestep * spec.cleaning.every : 0.0;
   d.study = study.path;
   d.model = study.model;
-  std::set<std::string> ids;
+  // One job per file. Files are read and cleaned in parallel; everything that depends on the
+  // order (unique ids, which error is reported, the order of episodes) is decided afterwards in
+  // file order, so the dataset is the same for any thread count.
+  struct Job {
+    const EpisodeEntry* entry;
+    std::string path;
+    std::string error;  // an InputError's message
+    std::string id;
+    CleanResult clean;
+  };
+  std::vector<Job> jobs;
   for (const auto& entry : spec.episodes) {
+    for (const auto& path : entry.paths) jobs.push_back({&entry, path, "", "", {}});
+  }
+  ParallelFor(static_cast<int>(jobs.size()), study.threads, [&](int index, int) {
+    Job& job = jobs[index];
+    const EpisodeEntry& entry = *job.entry;
     const ImporterSpec& importer =
         entry.importer.empty() ? spec.importer : spec.importers.at(entry.importer);
-    for (const auto& path : entry.paths) {
-      RawEpisode raw;
-      try {
-        raw = ImportFile(importer, path);
-        ValidateEpisodeChannels(raw.episode, model, path);
-      } catch (const InputError& error) {
-        if (spec.on_error == "fail") throw;
-        // on_error drop: the file is reported with the reason, the rest of the dataset loads.
-        EpisodeQuality q;
-        q.id = entry.id.empty() ? entry.id_prefix + fs::path(path).stem().string() : entry.id;
-        q.source = fs::absolute(path).lexically_normal().string();
-        q.status = "dropped";
-        q.reason = error.what();
-        d.dropped.push_back(std::move(q));
-        continue;
-      }
-      Episode& e = raw.episode;
-      if (!entry.id.empty()) {
-        e.id = entry.id;
-      } else if (importer.format != "native" || e.id.empty()) {
-        e.id = entry.id_prefix + fs::path(path).stem().string();
-      }
-      if (!ids.insert(e.id).second) {
-        ThrowExpected(entry.where + ".id", "ids unique in the dataset",
-                      "\"" + e.id + "\" a second time (from " + path + ")");
-      }
-      for (auto it = entry.scenario.begin(); it != entry.scenario.end(); ++it) {
-        e.scenario[it.key()] = it.value();
-      }
-      for (auto it = entry.outcome.begin(); it != entry.outcome.end(); ++it) {
-        e.outcome[it.key()] = it.value();
-      }
-      if (!entry.robot.empty()) e.robot = entry.robot;
-      if (!entry.site.empty()) e.site = entry.site;
-      if (!entry.date.empty()) e.date = entry.date;
-      CleanResult clean = CleanEpisode(raw, spec.cleaning, d.timestep);
-      for (std::size_t k = 0; k < clean.episodes.size(); ++k) {
-        CheckAgainstModel(clean.episodes[k], model, &clean.quality[k]);
-      }
-      for (auto& x : clean.episodes) d.episodes.push_back(std::move(x));
-      for (auto& x : clean.quality) d.quality.push_back(std::move(x));
-      for (auto& x : clean.dropped) d.dropped.push_back(std::move(x));
+    job.id = entry.id.empty() ? entry.id_prefix + fs::path(job.path).stem().string() : entry.id;
+    RawEpisode raw;
+    try {
+      raw = ImportFile(importer, job.path);
+      ValidateEpisodeChannels(raw.episode, model, job.path);
+    } catch (const InputError& error) {
+      job.error = error.what();
+      return;
     }
+    Episode& e = raw.episode;
+    if (entry.id.empty() && importer.format == "native" && !e.id.empty()) job.id = e.id;
+    e.id = job.id;
+    for (auto it = entry.scenario.begin(); it != entry.scenario.end(); ++it) {
+      e.scenario[it.key()] = it.value();
+    }
+    for (auto it = entry.outcome.begin(); it != entry.outcome.end(); ++it) {
+      e.outcome[it.key()] = it.value();
+    }
+    if (!entry.robot.empty()) e.robot = entry.robot;
+    if (!entry.site.empty()) e.site = entry.site;
+    if (!entry.date.empty()) e.date = entry.date;
+    job.clean = CleanEpisode(raw, spec.cleaning, d.timestep);
+    for (std::size_t k = 0; k < job.clean.episodes.size(); ++k) {
+      CheckAgainstModel(job.clean.episodes[k], model, &job.clean.quality[k]);
+    }
+  });
+  std::set<std::string> ids;
+  for (Job& job : jobs) {
+    if (!job.error.empty()) {
+      if (spec.on_error == "fail") throw InputError(job.error);
+      // on_error drop: the file is reported with the reason, the rest of the dataset loads.
+      EpisodeQuality q;
+      q.id = job.id;
+      q.source = fs::absolute(job.path).lexically_normal().string();
+      q.status = "dropped";
+      q.reason = job.error;
+      d.dropped.push_back(std::move(q));
+      continue;
+    }
+    if (!ids.insert(job.id).second) {
+      ThrowExpected(job.entry->where + ".id", "ids unique in the dataset",
+                    "\"" + job.id + "\" a second time (from " + job.path + ")");
+    }
+    for (auto& x : job.clean.episodes) d.episodes.push_back(std::move(x));
+    for (auto& x : job.clean.quality) d.quality.push_back(std::move(x));
+    for (auto& x : job.clean.dropped) d.dropped.push_back(std::move(x));
   }
   return d;
 }

@@ -59,7 +59,8 @@ struct DatasetSpec {
 // study. Throws InputError naming the file and field.
 DatasetSpec ReadDatasetSpec(const Study& study);
 
-// Reads, validates against the model, cleans and resamples every episode of the study.
+// Reads, validates against the model, cleans and resamples every episode of the study, files in
+// parallel on study.threads threads (the result does not depend on the count).
 // Throws InputError for bad input (a malformed section, a malformed log unless on_error is drop,
 // a name the model lacks, a duplicate id). Episodes dropped by cleaning are reported in
 // `dropped`, not thrown.

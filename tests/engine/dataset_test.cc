@@ -108,6 +108,34 @@ TEST_CASE("a dataset reads paths, globs and native files; splits at gaps; report
   CHECK(table.find("5 episodes, 0 dropped") != std::string::npos);
 }
 
+TEST_CASE("a dataset loaded on one thread equals the one loaded on three, bit for bit") {
+  Folder f;
+  for (int k = 3; k < 8; ++k) {  // more files than threads
+    std::string text = "t,angle,torque\n";
+    for (int i = 0; i < 40; ++i) {
+      text += std::to_string(0.015 * i) + "," + std::to_string(std::sin(k * 0.1 * i)) + ",0.2\n";
+    }
+    f.dir.Write("run" + std::to_string(k) + ".csv", text);
+  }
+  Study study = f.Write(std::string("{") + kImporter +
+                        R"(, "importers": {"native": {"format": "native"}},
+      "episodes": [{"glob": "run*.csv"}, {"path": "native.json", "importer": "native"}]})");
+  study.threads = 1;
+  const Dataset serial = LoadDataset(study, f.model.get());
+  study.threads = 3;
+  const Dataset parallel = LoadDataset(study, f.model.get());
+  REQUIRE(serial.episodes.size() == 10);
+  REQUIRE(parallel.episodes.size() == serial.episodes.size());
+  CHECK(DatasetToJson(parallel) == DatasetToJson(serial));
+  for (std::size_t i = 0; i < serial.episodes.size(); ++i) {
+    CHECK(parallel.episodes[i].id == serial.episodes[i].id);
+    CHECK(parallel.episodes[i].time == serial.episodes[i].time);
+    CHECK(parallel.episodes[i].qpos.values == serial.episodes[i].qpos.values);
+    CHECK(parallel.episodes[i].qvel.values == serial.episodes[i].qvel.values);
+    CHECK(parallel.episodes[i].ctrl.values == serial.episodes[i].ctrl.values);
+  }
+}
+
 TEST_CASE("clean episodes written in the native format read back as the same episodes") {
   Folder f;
   const Study study =
