@@ -234,7 +234,8 @@ Scenario ScenarioSpace::FromUnit(const double* u) const {
       case FactorKind::kContinuous:
         if (f.log_scale) {
           const double ll = std::log(f.lower), lu = std::log(f.upper);
-          v = std::exp(ll + x * (lu - ll));
+          // The ends exactly: exp(log(a)) need not be a.
+          v = x == 0.0 ? f.lower : x == 1.0 ? f.upper : std::exp(ll + x * (lu - ll));
         } else {
           v = f.lower + x * (f.upper - f.lower);
         }

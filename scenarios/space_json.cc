@@ -232,7 +232,9 @@ SamplerOptions ReadSamplerOptions(const JsonReader& r, std::uint64_t default_see
   o.seed = default_seed;
   if (r.Has("seed")) {
     const auto& v = r.Raw("seed");
-    if (!v.is_number_unsigned()) ThrowExpected(r.Where("seed"), "an integer >= 0", Describe(v));
+    if (!v.is_number_unsigned() && !(v.is_number_integer() && v.get<long long>() >= 0)) {
+      ThrowExpected(r.Where("seed"), "an integer >= 0", Describe(v));
+    }
     o.seed = v.get<std::uint64_t>();
   }
   o.n = r.Integer("n", o.n);
@@ -252,7 +254,8 @@ SamplerOptions ReadSamplerOptions(const JsonReader& r, std::uint64_t default_see
   o.max_rejections = r.Integer("max_rejections", o.max_rejections);
   r.CheckAllRead();
   std::string error = o.Validate();
-  if (!error.empty()) throw InputError(r.file() + ": " + error);
+  // Validate names fields "sampler.x"; say where the sampler sits in the file.
+  if (!error.empty()) throw InputError(r.Where() + error.substr(error.find('.')));
   return o;
 }
 
