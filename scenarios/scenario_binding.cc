@@ -1,6 +1,7 @@
 #include "scenarios/scenario_binding.h"
 
 #include <cmath>
+#include <sstream>
 
 #include "engine/error.h"
 #include "engine/model.h"
@@ -9,6 +10,13 @@ namespace nextbatch {
 namespace {
 
 constexpr double kParkDepth = -100.0;  // metres under the world origin
+
+std::string Num(double x) {
+  std::ostringstream s;
+  s.precision(12);
+  s << x;
+  return s.str();
+}
 
 std::string BodiesWithFreeJoints(const mjModel* m) {
   std::string out;
@@ -105,10 +113,9 @@ ScenarioBinding::ScenarioBinding(const mjModel* m, const ScenarioSpace& space) :
         if (m->jnt_limited[j] && f.numeric() &&
             (f.lower < m->jnt_range[2 * j] || f.upper > m->jnt_range[2 * j + 1])) {
           ThrowExpected("scenarios: factor '" + f.name + "'.range",
-                        "a range within joint '" + name + "' limits [" +
-                            std::to_string(m->jnt_range[2 * j]) + ", " +
-                            std::to_string(m->jnt_range[2 * j + 1]) + "]",
-                        "[" + std::to_string(f.lower) + ", " + std::to_string(f.upper) + "]");
+                        "a range within joint '" + name + "' limits [" + Num(m->jnt_range[2 * j]) +
+                            ", " + Num(m->jnt_range[2 * j + 1]) + "]",
+                        "[" + Num(f.lower) + ", " + Num(f.upper) + "]");
         }
         joints_.push_back({i, m->jnt_qposadr[j]});
         break;
@@ -151,7 +158,14 @@ ScenarioBinding::ScenarioBinding(const mjModel* m, const ScenarioSpace& space) :
     try {
       parameters_ = ParameterBinding(m, specs);
     } catch (const InputError& e) {
-      throw InputError(std::string("scenarios: factor ") + e.what());
+      // The engine says "parameter 'name': ..."; say which factor and field instead.
+      std::string message = e.what();
+      const auto colon = message.find("': ");
+      const std::string name = message.rfind("parameter '", 0) == 0 && colon != std::string::npos
+                                   ? message.substr(11, colon - 11)
+                                   : "";
+      if (!name.empty()) message = message.substr(colon + 3);
+      throw InputError("scenarios: factor '" + name + "'.binding.target: " + message);
     }
   }
 }
@@ -173,6 +187,11 @@ void ScenarioBinding::Apply(const Scenario& s, Workspace& ws, State* initial) co
   NB_CHECK(initial != nullptr);
   const mjModel* cm = ws.model();
   NB_CHECK(initial->qpos.size() == cm->nq && initial->qvel.size() == cm->nv);
+  for (int i = 0; i < space_.dimension(); ++i) {
+    if (space_.factor(i).kind == FactorKind::kCategorical) {
+      NB_CHECK(s.values[i] >= 0 && s.values[i] < space_.factor(i).Cardinality());
+    }
+  }
   if (parameters_.size() > 0) {
     Eigen::VectorXd values(parameters_.size());
     for (int k = 0; k < parameters_.size(); ++k) values[k] = FactorNumber(s, parameter_factors_[k]);
