@@ -1,9 +1,12 @@
 #include "scenarios/space_json.h"
 
 #include <doctest/doctest.h>
+#include <unistd.h>
 
+#include <filesystem>
 #include <string>
 
+#include "engine/atomic_file.h"
 #include "engine/error.h"
 
 namespace nextbatch {
@@ -200,6 +203,36 @@ TEST_CASE("malformed scenarios sections give file: field: expected X, got Y") {
         "factor, got a categorical factor");
   CHECK(ErrorWith("/sampler/scramble", "full") ==
         "study.json: scenarios.sampler.scramble: expected one of none, shift, owen, got \"full\"");
+}
+
+TEST_CASE("a study file's scenarios section: the study's seed, errors naming the file") {
+  // Per process: other checkouts may run this test at the same time.
+  const auto dir = std::filesystem::temp_directory_path() /
+                   ("nextbatch_space_json_test_" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  const std::string path = (dir / "study.json").string();
+  nlohmann::json study = {{"schema", "nextbatch.study/1"},
+                          {"model", "scene.xml"},
+                          {"seed", 1234},
+                          {"scenarios", nlohmann::json::parse(kSection)}};
+  study["scenarios"].erase("sampler");
+  WriteFileAtomic(path, study.dump(2));
+  const ScenariosSection s = ReadScenarios(Study::Load(path));
+  CHECK(s.space.dimension() == 6);
+  CHECK_FALSE(s.has_sampler);
+  CHECK(s.sampler.seed == 1234);
+  CHECK(s.sampler.kind == SamplerKind::kSobol);
+  study["scenarios"]["factors"][0]["range"] = {2, 1};
+  WriteFileAtomic(path, study.dump(2));
+  CHECK_THROWS_WITH_AS(ReadScenarios(Study::Load(path)),
+                       (path + ": scenarios.factors[0].range: expected [lower, upper] with lower "
+                               "< upper, got [2, 1]")
+                           .c_str(),
+                       InputError);
+  study.erase("scenarios");
+  WriteFileAtomic(path, study.dump(2));
+  CHECK_THROWS_AS(ReadScenarios(Study::Load(path)), InputError);
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace
