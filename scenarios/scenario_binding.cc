@@ -148,9 +148,49 @@ ScenarioBinding::ScenarioBinding(const mjModel* m, const ScenarioSpace& space) :
                               ") and a component",
                           "'" + t + "'");
           }
+          // Posing one variant body by name would unpark it when another level is chosen.
+          for (const Variant& v : variants_) {
+            for (const VariantBody& vb : v.levels) {
+              if (vb.body == b) {
+                ThrowExpected(where, "the object '" + v.object + "' rather than its variant body",
+                              "'" + t + "'");
+              }
+            }
+          }
         }
         poses_.push_back(p);
         break;
+      }
+    }
+  }
+  // Two factors driving one quantity would silently overwrite each other.
+  for (int i = 0; i < space.dimension(); ++i) {
+    for (int k = 0; k < i; ++k) {
+      const FactorBinding &a = space.factor(i).binding, &b = space.factor(k).binding;
+      if (a.kind != b.kind || a.kind == K::kNone) continue;
+      for (const std::string& t : a.targets) {
+        for (const std::string& u : b.targets) {
+          if (t == u) {
+            ThrowExpected("scenarios: factor '" + space.factor(i).name + "'.binding.target",
+                          "a target no other factor binds",
+                          "'" + t + "', bound by factor '" + space.factor(k).name + "' too");
+          }
+        }
+      }
+    }
+  }
+  for (std::size_t v = 0; v < variants_.size(); ++v) {
+    for (std::size_t w = 0; w < v; ++w) {
+      for (const VariantBody& a : variants_[v].levels) {
+        for (const VariantBody& b : variants_[w].levels) {
+          if (a.body == b.body) {
+            ThrowExpected(
+                "scenarios: factor '" + space.factor(variants_[v].factor).name + "'.levels",
+                "bodies of no other variant factor",
+                "body '" + ElementName(m, mjOBJ_BODY, a.body) + "' of factor '" +
+                    space.factor(variants_[w].factor).name + "' too");
+          }
+        }
       }
     }
   }

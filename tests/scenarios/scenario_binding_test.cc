@@ -220,6 +220,24 @@ TEST_CASE("bindings that do not fit the model are clear input errors") {
                       "binding": {"kind": "pose", "target": "base.x"}})") ==
         "scenarios: factor 'p'.binding.target: expected a body with a free joint (box, cylinder, "
         "sphere) and a component, got 'base.x'");
+  CHECK(BindError(R"({"name": "o", "levels": ["box", "sphere"],
+                      "binding": {"kind": "variant", "target": "object"}},
+                     {"name": "p", "range": [0, 1],
+                      "binding": {"kind": "pose", "target": "box.x"}})") ==
+        "scenarios: factor 'p'.binding.target: expected the object 'object' rather than its "
+        "variant body, got 'box.x'");
+  CHECK(BindError(R"({"name": "o", "levels": ["box", "sphere"],
+                      "binding": {"kind": "variant", "target": "object"}},
+                     {"name": "o2", "levels": ["cylinder", "sphere"],
+                      "binding": {"kind": "variant", "target": "other"}})") ==
+        "scenarios: factor 'o2'.levels: expected bodies of no other variant factor, got body "
+        "'sphere' of factor 'o' too");
+  CHECK(BindError(R"({"name": "a", "range": [0, 1],
+                      "binding": {"kind": "qpos", "target": "j1"}},
+                     {"name": "b", "range": [0, 1],
+                      "binding": {"kind": "qpos", "target": "j1"}})") ==
+        "scenarios: factor 'b'.binding.target: expected a target no other factor binds, got "
+        "'j1', bound by factor 'a' too");
   CHECK(BindError(R"({"name": "q", "range": [0, 1],
                       "binding": {"kind": "qpos", "target": "box_free"}})") ==
         "scenarios: factor 'q'.binding.target: expected a hinge or slide joint of the model, got "
