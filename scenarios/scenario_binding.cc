@@ -289,8 +289,9 @@ int ScenarioBinding::ObjectBody(const std::string& object, const Scenario& s) co
   return -1;
 }
 
-void ApplyScenario(const ScenarioSpace& space, const Scenario& s, Workspace& ws, State* initial) {
-  ScenarioBinding(ws.model(), space).Apply(s, ws, initial);
+void ApplyScenario(const mjModel* base, const ScenarioSpace& space, const Scenario& s,
+                   Workspace& ws, State* initial) {
+  ScenarioBinding(base, space).Apply(s, ws, initial);
 }
 
 }  // namespace nextbatch

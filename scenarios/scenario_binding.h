@@ -93,9 +93,11 @@ class ScenarioBinding {
   std::vector<double> qpos0_;  // the base model's reference positions
 };
 
-// One-off convenience: resolves a ScenarioBinding for ws's model and applies it. Code that
-// applies many scenarios should keep one ScenarioBinding.
-void ApplyScenario(const ScenarioSpace& space, const Scenario& s, Workspace& ws, State* initial);
+// One-off convenience: resolves a ScenarioBinding against `base` (the model ws was made from, not
+// ws's private copy, whose values earlier scenarios changed) and applies it. Code that applies
+// many scenarios should keep one ScenarioBinding.
+void ApplyScenario(const mjModel* base, const ScenarioSpace& space, const Scenario& s,
+                   Workspace& ws, State* initial);
 
 }  // namespace nextbatch
 

@@ -188,7 +188,7 @@ TEST_CASE("qpos and pose bindings alone leave the model shared") {
   CHECK_FALSE(binding.needs_private_model());
   Workspace ws(base.get(), false);
   State x0 = State::Reference(base.get());
-  ApplyScenario(space, Scenario{{-0.4, -0.9}}, ws, &x0);
+  ApplyScenario(base.get(), space, Scenario{{-0.4, -0.9}}, ws, &x0);
   ws.SetState(x0);
   mj_forward(ws.model(), ws.data());
   const int box = mj_name2id(base.get(), mjOBJ_BODY, "box");
