@@ -26,8 +26,8 @@ struct FactorBinding {
     kNone,       // read by name only (a task or controller setting)
     kParameter,  // engine parameter targets (engine/parameter.h grammar), set or scale
     kQpos,       // initial position of a hinge or slide joint; target = joint name
-    kPose,       // initial pose of a free body; target = "body.x|y|z|yaw" (world frame, m, rad);
-                 // the body may also be the target of a variant factor (then the chosen body)
+    kPose,       // initial pose of a free body; target = "name.x|y|z|yaw" (world frame, m, rad)
+                 // where name is a body, or a variant factor's object (then the chosen body)
     kVariant,    // which of several bodies is present; categorical only; target = an object
                  // name that pose factors may refer to; each level names a body of the model
   };
