@@ -150,8 +150,8 @@ std::string ScenarioSpace::Validate() const {
     }
     switch (f.kind) {
       case FactorKind::kContinuous:
-        if (!std::isfinite(f.lower) || !std::isfinite(f.upper) || !(f.lower < f.upper)) {
-          return Expected(where + ".range", "[lower, upper] with lower < upper",
+        if (!std::isfinite(f.upper - f.lower) || !(f.lower < f.upper)) {
+          return Expected(where + ".range", "[lower, upper] with lower < upper, a finite width",
                           "[" + Num(f.lower) + ", " + Num(f.upper) + "]");
         }
         if (f.log_scale && !(f.lower > 0)) {

@@ -205,6 +205,55 @@ TEST_CASE("malformed scenarios sections give file: field: expected X, got Y") {
         "study.json: scenarios.sampler.scramble: expected one of none, shift, owen, got \"full\"");
 }
 
+void CollectPointers(const nlohmann::json& j, const std::string& at,
+                     std::vector<std::string>* out) {
+  if (!at.empty()) out->push_back(at);
+  if (j.is_object()) {
+    for (auto it = j.begin(); it != j.end(); ++it) CollectPointers(*it, at + "/" + it.key(), out);
+  } else if (j.is_array()) {
+    for (std::size_t i = 0; i < j.size(); ++i) {
+      CollectPointers(j[i], at + "/" + std::to_string(i), out);
+    }
+  }
+}
+
+TEST_CASE("any value in any place is read or rejected with an InputError, never worse") {
+  const nlohmann::json good = nlohmann::json::parse(kSection);
+  std::vector<std::string> pointers;
+  CollectPointers(good, "", &pointers);
+  const nlohmann::json replacements[] = {nullptr,
+                                         "x",
+                                         "",
+                                         -1,
+                                         0,
+                                         1e308,
+                                         -2.5,
+                                         true,
+                                         nlohmann::json::array(),
+                                         nlohmann::json::object(),
+                                         nlohmann::json::array({1, 2, 3})};
+  int rejected = 0, accepted = 0;
+  for (const std::string& p : pointers) {
+    for (const nlohmann::json& r : replacements) {
+      nlohmann::json j = good;
+      j[nlohmann::json::json_pointer(p)] = r;
+      CAPTURE(p);
+      CAPTURE(r.dump());
+      try {
+        const ScenariosSection s = Read(j);
+        REQUIRE(s.space.Validate().empty());
+        REQUIRE(s.sampler.Validate().empty());
+        ++accepted;
+      } catch (const InputError& e) {
+        REQUIRE(std::string(e.what()).rfind("study.json: ", 0) == 0);
+        ++rejected;
+      }
+    }
+  }
+  CHECK(rejected > 300);
+  CHECK(accepted > 10);
+}
+
 TEST_CASE("a study file's scenarios section: the study's seed, errors naming the file") {
   // Per process: other checkouts may run this test at the same time.
   const auto dir = std::filesystem::temp_directory_path() /

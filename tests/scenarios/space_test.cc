@@ -150,7 +150,14 @@ TEST_CASE("Check and Validate name what is wrong") {
     return ScenarioSpace(f).Validate();
   };
   CHECK(with([](std::vector<Factor>& f) { f[0].upper = 0.2; }) ==
-        "factor 'friction'.range: expected [lower, upper] with lower < upper, got [0.2, 0.2]");
+        "factor 'friction'.range: expected [lower, upper] with lower < upper, a finite width, got "
+        "[0.2, 0.2]");
+  CHECK(with([](std::vector<Factor>& f) {
+          f[0].lower = -1e308;
+          f[0].upper = 1e308;
+        }) ==
+        "factor 'friction'.range: expected [lower, upper] with lower < upper, a finite width, "
+        "got [-1e+308, 1e+308]");
   CHECK(with([](std::vector<Factor>& f) { f[1].lower = 0; }) ==
         "factor 'mass'.log_scale: expected a range with lower > 0, got lower 0");
   CHECK(with([](std::vector<Factor>& f) { f[2].upper = -3; }) ==
