@@ -67,7 +67,8 @@ class SobolSampler : public Sampler {
         if (p == 0 || index == 1) engine.seed(index - 1);
         for (int j = 0; j < d; ++j) x[j] = engine();
       }
-      for (int j = 0; j < d; ++j) out[p * d + j] = ToUnit(Scrambled(x[j], j));
+      for (int j = 0; j < d; ++j)
+        out[static_cast<std::size_t>(p) * d + j] = ToUnit(Scrambled(x[j], j));
     }
   }
 
@@ -130,7 +131,8 @@ class HaltonSampler : public Sampler {
   void UnitPoints(std::uint64_t first, int count, double* out) const override {
     const int d = space().dimension();
     for (int p = 0; p < count; ++p) {
-      for (int j = 0; j < d; ++j) out[p * d + j] = RadicalInverse(first + p, j);
+      for (int j = 0; j < d; ++j)
+        out[static_cast<std::size_t>(p) * d + j] = RadicalInverse(first + p, j);
     }
   }
 
@@ -177,7 +179,7 @@ class UniformSampler : public Sampler {
     for (int p = 0; p < count; ++p) {
       RandomStream r(options().seed, Stage::kScenarioSampling,
                      StreamIndex(SamplerKind::kUniform, Purpose::kPoint, first + p));
-      for (int j = 0; j < d; ++j) out[p * d + j] = r.Uniform();
+      for (int j = 0; j < d; ++j) out[static_cast<std::size_t>(p) * d + j] = r.Uniform();
     }
   }
 };
@@ -211,7 +213,7 @@ class LatinHypercubeSampler : public Sampler {
                      StreamIndex(SamplerKind::kLatinHypercube, Purpose::kPoint, i));
       for (int j = 0; j < d; ++j) {
         const double u = (strata_[static_cast<std::size_t>(j) * n + i] + r.Uniform()) / n;
-        out[p * d + j] = std::min(u, 1.0 - std::ldexp(1.0, -53));
+        out[static_cast<std::size_t>(p) * d + j] = std::min(u, 1.0 - std::ldexp(1.0, -53));
       }
     }
   }
@@ -255,7 +257,7 @@ class GridSampler : public Sampler {
         rest /= l;
         double u = (k + 0.5) / l;
         if (space().factor(j).kind == FactorKind::kContinuous) u = l == 1 ? 0.5 : k / (l - 1);
-        out[p * d + j] = u;
+        out[static_cast<std::size_t>(p) * d + j] = u;
       }
     }
   }
@@ -331,7 +333,8 @@ std::vector<Scenario> Sampler::Draw(std::uint64_t first, int count) const {
   std::vector<double> u(static_cast<std::size_t>(n) * d);
   UnitPoints(first, n, u.data());
   out.reserve(n);
-  for (int p = 0; p < n; ++p) out.push_back(space_.FromUnit(u.data() + p * d));
+  for (int p = 0; p < n; ++p)
+    out.push_back(space_.FromUnit(u.data() + static_cast<std::size_t>(p) * d));
   return out;
 }
 
@@ -352,7 +355,7 @@ std::vector<Scenario> Sampler::DrawConstrained(std::uint64_t first, int count) c
     const int n = static_cast<int>(std::min<std::uint64_t>(kBlock, capacity() - base));
     UnitPoints(base, n, u.data());
     for (int p = 0; p < n && static_cast<int>(out.size()) < count; ++p, ++base) {
-      Scenario s = space_.FromUnit(u.data() + p * d);
+      Scenario s = space_.FromUnit(u.data() + static_cast<std::size_t>(p) * d);
       const int violated = space_.FirstViolated(s);
       ++examined_;
       if (violated >= 0) {
