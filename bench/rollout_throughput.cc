@@ -78,6 +78,10 @@ Pattern MakePattern(const mjModel* m, int steps, int index) {
   return p;
 }
 
+// Steps run by each side over the whole program, for instruction counts per step
+// (valgrind --tool=callgrind --toggle-collect='*RunRaw*', then '*RunEngine*').
+double raw_steps_run = 0, engine_steps_run = 0;
+
 // The rollouts [begin, end) of a static schedule over `threads` (as OpenMP's schedule(static)).
 void Block(int n, int threads, int t, int* begin, int* end) {
   const int chunk = (n + threads - 1) / threads;
@@ -123,6 +127,7 @@ void RunRaw(const Workload& w, int n, int steps, int threads, std::vector<double
   for (int f : failed) {
     if (f) throw RunError(w.name + ": the raw loop raised a MuJoCo error");
   }
+  raw_steps_run += static_cast<double>(n) * steps;
 }
 
 // What a user writes: a pool of workspaces, ParallelFor, a controller and Rollout per item.
@@ -148,6 +153,7 @@ void RunEngine(const Workload& w, int n, int steps, int threads, int record_ever
   for (int i = 0; i < n; ++i) {
     if (bad[i]) throw RunError(w.name + ": engine rollout " + std::to_string(i) + " failed");
   }
+  engine_steps_run += static_cast<double>(n) * steps;
 }
 
 double Seconds(std::chrono::steady_clock::time_point a, std::chrono::steady_clock::time_point b) {
@@ -340,6 +346,7 @@ int Main(int argc, char** argv) {
     std::fflush(stdout);
   }
   std::printf("load average at end: %s", LoadAverage().c_str());
+  std::printf("steps run in all: raw %.0f, engine %.0f\n", raw_steps_run, engine_steps_run);
   return 0;
 }
 
