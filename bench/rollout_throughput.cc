@@ -204,29 +204,42 @@ Run Time(double total_steps, int threads, F&& f) {
   return {total_steps / wall, (CpuSeconds() - c0) / (wall * threads)};
 }
 
-std::vector<double> Rates(const std::vector<Run>& runs) {
+// The repeats in which every run of `sides` had its cores nearly to itself (CPU share >= quiet).
+// When none did, all repeats, flagged by *busy, so that a busy machine still gives figures.
+std::vector<int> QuietRepeats(const std::vector<const std::vector<Run>*>& sides, double quiet,
+                              bool* busy) {
+  const int repeats = static_cast<int>(sides[0]->size());
+  std::vector<int> reps;
+  for (int i = 0; i < repeats; ++i) {
+    bool ok = true;
+    for (const auto* runs : sides) ok = ok && (*runs)[i].cpu_share >= quiet;
+    if (ok) reps.push_back(i);
+  }
+  *busy = reps.empty();
+  if (*busy) {
+    for (int i = 0; i < repeats; ++i) reps.push_back(i);
+  }
+  return reps;
+}
+
+std::vector<double> Rates(const std::vector<Run>& runs, const std::vector<int>& reps) {
   std::vector<double> v;
-  for (const Run& r : runs) v.push_back(r.rate);
+  for (int i : reps) v.push_back(runs[i].rate);
   return v;
 }
 
-// a[i].rate / b[i].rate for each repeat i.
-std::vector<double> Ratios(const std::vector<Run>& a, const std::vector<Run>& b) {
+// a[i].rate / b[i].rate for each selected repeat i.
+std::vector<double> Ratios(const std::vector<Run>& a, const std::vector<Run>& b,
+                           const std::vector<int>& reps) {
   std::vector<double> v;
-  for (std::size_t i = 0; i < a.size(); ++i) v.push_back(a[i].rate / b[i].rate);
-  return v;
-}
-
-std::vector<double> CpuShares(const std::vector<Run>& a, const std::vector<Run>& b) {
-  std::vector<double> v;
-  for (const Run& r : a) v.push_back(r.cpu_share);
-  for (const Run& r : b) v.push_back(r.cpu_share);
+  for (int i : reps) v.push_back(a[i].rate / b[i].rate);
   return v;
 }
 
 struct Options {
   double duration = 1.0;  // seconds per timed run (per model, thread count and side)
-  int repeats = 5;
+  int repeats = 7;
+  double quiet = 0.9;  // CPU share above which a run counts as undisturbed
   int steps = 1000;
   int record_every = 1;
   std::vector<std::string> models = {"pendulum", "arm_box", "vx300s"};
@@ -243,6 +256,8 @@ int Main(int argc, char** argv) {
   app.add_option("--steps", o.steps, "steps per rollout")->check(CLI::Range(10, 1000000));
   app.add_option("--record-every", o.record_every, "engine records the state every k steps")
       ->check(CLI::Range(0, 1000000));
+  app.add_option("--quiet", o.quiet, "CPU share for a run to count as undisturbed")
+      ->check(CLI::Range(0.0, 1.0));
   app.add_option("--models", o.models, "pendulum, arm_box, vx300s");
   app.add_option("--threads", o.threads, "thread counts")->check(CLI::Range(1, 256));
   app.add_option("--vx300s", o.vx300s, "ViperX 300s scene.xml");
@@ -279,9 +294,11 @@ int Main(int argc, char** argv) {
       o.steps, o.record_every, o.duration, o.repeats);
   std::printf(
       "eng/raw and scaling: median [min, max] of per-repeat ratios; rollout/s: engine "
-      "median; cpu: least share of the threads' cores the process got in any run\n");
+      "median; quiet: repeats whose runs all got >= %.2f of their cores, the only ones the "
+      "figures use\n",
+      o.quiet);
   std::printf("%-9s %3s %-30s %-30s %-21s %7s %5s\n", "model", "thr", "raw steps/s",
-              "engine steps/s", "eng/raw", "rollout/s", "cpu");
+              "engine steps/s", "eng/raw", "rollout/s", "quiet");
   using Clock = std::chrono::steady_clock;
   for (const Workload& w : workloads) {
     const int nq = w.model->nq;
@@ -328,20 +345,28 @@ int Main(int argc, char** argv) {
                     w.name.c_str());
         return 1;
       }
-      Stats r = Summarise(Rates(raw[ti])), e = Summarise(Rates(eng[ti]));
-      Stats q = Summarise(Ratios(eng[ti], raw[ti]));
-      Stats cpu = Summarise(CpuShares(raw[ti], eng[ti]));
+      bool busy = false;
+      const std::vector<int> reps = QuietRepeats({&raw[ti], &eng[ti]}, o.quiet, &busy);
+      Stats r = Summarise(Rates(raw[ti], reps)), e = Summarise(Rates(eng[ti], reps));
+      Stats q = Summarise(Ratios(eng[ti], raw[ti], reps));
       std::printf(
-          "%-9s %3d %10.0f [%.0f, %.0f] %10.0f [%.0f, %.0f] %6.3f [%.3f, %.3f] %7.1f %5.2f\n",
+          "%-9s %3d %10.0f [%.0f, %.0f] %10.0f [%.0f, %.0f] %6.3f [%.3f, %.3f] %7.1f %3d/%d%s\n",
           w.name.c_str(), o.threads[ti], r.median, r.min, r.max, e.median, e.min, e.max, q.median,
-          q.min, q.max, e.median / o.steps, cpu.min);
+          q.min, q.max, e.median / o.steps, busy ? 0 : static_cast<int>(reps.size()), o.repeats,
+          busy ? " (all disturbed: figures from every repeat)" : "");
     }
     for (std::size_t ti = 1; ti < nt; ++ti) {
-      Stats r = Summarise(Ratios(raw[ti], raw[0])), e = Summarise(Ratios(eng[ti], eng[0]));
+      bool busy = false;
+      const std::vector<int> reps =
+          QuietRepeats({&raw[ti], &eng[ti], &raw[0], &eng[0]}, o.quiet, &busy);
+      Stats r = Summarise(Ratios(raw[ti], raw[0], reps));
+      Stats e = Summarise(Ratios(eng[ti], eng[0], reps));
       std::printf(
-          "%-9s scaling %d->%d threads: raw %.2fx [%.2f, %.2f], engine %.2fx [%.2f, %.2f]\n",
+          "%-9s scaling %d->%d threads: raw %.2fx [%.2f, %.2f], engine %.2fx [%.2f, %.2f]; "
+          "quiet %d/%d%s\n",
           w.name.c_str(), o.threads[0], o.threads[ti], r.median, r.min, r.max, e.median, e.min,
-          e.max);
+          e.max, busy ? 0 : static_cast<int>(reps.size()), o.repeats,
+          busy ? " (all disturbed)" : "");
     }
     std::fflush(stdout);
   }
