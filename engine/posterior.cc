@@ -129,6 +129,14 @@ Posterior Posterior::ReadCalibration(const std::string& path,
   if (schema != "nextbatch.calibration/1") {
     ThrowExpected(r.Where("schema"), "\"nextbatch.calibration/1\"", "\"" + schema + "\"");
   }
+  // a fit that produced no estimate must not pass for a posterior
+  if (r.Has("status") && r.Raw("status").is_string()) {
+    const std::string status = r.String("status");
+    if (status == "failed" || status == "preflight_failed") {
+      ThrowExpected(r.Where("status"), "a usable fit (converged or no_convergence)",
+                    "\"" + status + "\"");
+    }
+  }
   std::map<std::string, int> study_index;
   std::string study_names;
   for (std::size_t i = 0; i < specs.size(); ++i) {

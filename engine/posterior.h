@@ -32,6 +32,7 @@ class Posterior {
   // file lacks falls back to its prior as in FromSpecs. A file parameter that the study lacks is
   // an error, as are a wrong schema, missing or non-finite fields, negative stds and a
   // correlation matrix that is not n x n, symmetric, unit-diagonal and positive semi-definite.
+  // A "status" of failed or preflight_failed (no estimate) is rejected.
   // A null std (not determined by the fit) takes the prior's std, or 0 without a prior; a null
   // correlation entry counts as uncorrelated.
   static Posterior ReadCalibration(const std::string& path,

@@ -33,10 +33,13 @@ std::string WriteTemp(const std::string& name, const std::string& text) {
   return path;
 }
 
-const char* kGood = R"({"schema": "nextbatch.calibration/1",
+// Shaped as the calibrator writes it (extra fields, unbounded bounds as null) to check that the
+// reader takes what the contract promises and ignores the rest.
+const char* kGood = R"({"schema": "nextbatch.calibration/1", "study": "s", "status": "converged",
+  "covariance": [[0.01, -0.0012], [-0.0012, 0.0004]], "noise": {"shoulder": 0.01},
   "parameters": [
     {"name": "mass", "value": 0.6, "std": 0.1, "initial": 0.5, "bounds": [0, 10], "at_bound": false},
-    {"name": "damping", "value": 0.07, "std": 0.02, "initial": 0.05, "bounds": [-10, 10], "at_bound": false}],
+    {"name": "damping", "value": 0.07, "std": 0.02, "initial": 0.05, "bounds": [null, null], "at_bound": false, "identifiable": true}],
   "correlation": [[1, -0.6], [-0.6, 1]],
   "episodes": [], "fit": {"termination": "converged"}})";
 
@@ -167,6 +170,9 @@ TEST_CASE("malformed calibration files are rejected with the field and what was 
      "std": 0.1}], "correlation": [["x"]]})",
          "expected a number in [-1, 1]");
   expect("{\"schema\": ", "invalid JSON");
+  expect(R"({"schema": "nextbatch.calibration/1", "status": "failed", "parameters": [],
+     "correlation": []})",
+         "status: expected a usable fit");
 }
 
 }  // namespace
