@@ -267,138 +267,16 @@ FitRun RunFit(const Context& c, const std::vector<int>& active, const Eigen::Vec
   return run;
 }
 
-// Max position error per window (residual times sigma on qpos rows) of an evaluated set.
-ReplayError ReplayOf(const Evaluator& ev, const Layout& layout, const std::vector<Episode>& eps) {
-  ReplayError out;
-  std::vector<double> errors;
-  for (int a = 0; a < ev.size(); ++a) {
-    const int s = ev.segment(a);
-    const calib::Segment& seg = layout.segments()[s];
-    ReplayWindow w;
-    w.episode = seg.episode;
-    w.start_time = eps[seg.episode].time[seg.first];
-    w.ok = ev.ok(a);
-    w.max_error = w.ok ? 0.0 : std::numeric_limits<double>::infinity();
-    for (int row = 0; w.ok && row < static_cast<int>(seg.rows.size()); ++row) {
-      if (layout.Kind(s, row) != ChannelKind::kQpos) continue;
-      w.max_error = std::max(w.max_error, std::abs(ev.residuals(a)[row]) * layout.Sigma(s, row));
-    }
-    errors.push_back(w.max_error);
-    out.windows.push_back(w);
-  }
-  if (!errors.empty()) {
-    std::sort(errors.begin(), errors.end());
-    const std::size_t k = errors.size();
-    out.median = k % 2 ? errors[k / 2] : 0.5 * (errors[k / 2 - 1] + errors[k / 2]);
-  }
-  return out;
-}
-
 ReplayError Replay(const Context& c, const std::vector<int>& segments, const Eigen::VectorXd& z) {
   Evaluator ev(c.base, *c.binding, *c.episodes, *c.layout, segments, c.options->threads,
                c.options->control_hold);
   std::vector<Eigen::VectorXd> x;
   for (int s : segments) x.push_back(c.layout->segments()[s].x_init);
   ev.Evaluate(z, x, false);
-  return ReplayOf(ev, *c.layout, *c.episodes);
-}
-
-bool IsDelayOnly(const ParameterSpec& s) {
-  return s.targets.size() == 1 && s.targets[0] == "ctrl.delay";
-}
-
-Identifiability Analyse(const Eigen::MatrixXd& info, const std::vector<std::string>& names,
-                        double weak) {
-  Identifiability id;
-  const int np = static_cast<int>(info.rows());
-  Eigen::VectorXd d = info.diagonal();
-  Eigen::VectorXd scale(np);
-  for (int j = 0; j < np; ++j) scale[j] = d[j] > 0 ? 1.0 / std::sqrt(d[j]) : 0.0;
-  // Scale-free form: unit diagonal, so eigenvalues compare directions, not units.
-  Eigen::MatrixXd f = scale.asDiagonal() * info * scale.asDiagonal();
-  Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> es(f);
-  Eigen::VectorXd ev = es.eigenvalues().reverse();
-  Eigen::MatrixXd vec = es.eigenvectors().rowwise().reverse();
-  const double top = ev.size() && ev[0] > 0 ? ev[0] : 1.0;
-  id.eigenvalues = (ev / top).cwiseMax(0.0);
-  const double smallest = id.eigenvalues.size() ? id.eigenvalues[np - 1] : 1.0;
-  id.condition_number = smallest > 0 ? 1.0 / smallest : std::numeric_limits<double>::infinity();
-  std::vector<bool> flagged(np, false);
-  for (int k = 0; k < np; ++k) {
-    if (id.eigenvalues[k] >= weak) continue;
-    WeakDirection w;
-    w.eigenvalue = id.eigenvalues[k];
-    for (int j = 0; j < np; ++j) {
-      if (std::abs(vec(j, k)) < 0.1) continue;
-      w.combination.emplace_back(names[j], vec(j, k));
-      flagged[j] = flagged[j] || std::abs(vec(j, k)) >= 0.3;
-    }
-    id.weak.push_back(w);
-  }
-  for (int j = 0; j < np; ++j) {
-    if (flagged[j] || d[j] <= 0) id.unidentifiable.push_back(names[j]);
-  }
-  return id;
+  return calib::ReplayOf(ev, *c.layout, *c.episodes);
 }
 
 }  // namespace
-
-const char* ToString(LossType t) {
-  switch (t) {
-    case LossType::kNone:
-      return "none";
-    case LossType::kHuber:
-      return "huber";
-    case LossType::kCauchy:
-      return "cauchy";
-  }
-  return "?";
-}
-
-const char* ToString(CalibrationStatus s) {
-  switch (s) {
-    case CalibrationStatus::kConverged:
-      return "converged";
-    case CalibrationStatus::kNoConvergence:
-      return "no_convergence";
-    case CalibrationStatus::kPreflightFailed:
-      return "preflight_failed";
-    case CalibrationStatus::kFailed:
-      return "failed";
-  }
-  return "?";
-}
-
-std::string CalibrationOptions::Validate() const {
-  auto bad = [](const std::string& field, const std::string& expected, double got) {
-    return Expected("calibration." + field, expected, std::to_string(got));
-  };
-  if (!(segment_seconds > 0) || !std::isfinite(segment_seconds)) {
-    return bad("segment_seconds", "a duration > 0", segment_seconds);
-  }
-  if (!(loss_scale > 0) || !std::isfinite(loss_scale)) {
-    return bad("loss_scale", "a number > 0 (noise standard deviations)", loss_scale);
-  }
-  if (max_iterations < 1) return bad("max_iterations", "an integer >= 1", max_iterations);
-  for (const auto& [key, sigma] : noise) {
-    if (!(sigma > 0) || !std::isfinite(sigma)) return bad("noise." + key, "a number > 0", sigma);
-  }
-  if (!(held_out_fraction >= 0 && held_out_fraction < 1)) {
-    return bad("held_out_fraction", "a fraction in [0, 1)", held_out_fraction);
-  }
-  if (!(outlier_threshold > 0) || !std::isfinite(outlier_threshold)) {
-    return bad("outlier_threshold", "a number > 0 (rms in noise standard deviations)",
-               outlier_threshold);
-  }
-  if (!fit_qpos && !fit_qvel && !fit_sensors) {
-    return Expected("calibration.channels", "at least one of qpos, qvel, sensors", "none");
-  }
-  if (!(preflight_min_effect >= 0) || !std::isfinite(preflight_min_effect)) {
-    return bad("preflight_min_effect", "a number >= 0", preflight_min_effect);
-  }
-  if (threads < 0) return bad("threads", "0 (all) or more", threads);
-  return "";
-}
 
 CalibrationResult Calibrate(const mjModel* base, const ParameterBinding& binding,
                             const std::vector<Episode>& episodes,
@@ -460,7 +338,9 @@ CalibrationResult Calibrate(const mjModel* base, const ParameterBinding& binding
     const ParameterSpec& s = binding.spec(j);
     PreflightEntry e;
     e.name = s.name;
-    double step = IsDelayOnly(s) ? dt : s.log_scale ? 0.1 : 0.1 * std::max(std::abs(z0[j]), 1e-2);
+    double step = calib::IsDelayOnly(s) ? dt
+                  : s.log_scale         ? 0.1
+                                        : 0.1 * std::max(std::abs(z0[j]), 1e-2);
     const double hi = s.log_scale ? std::log(s.upper) : s.upper;
     if (z0[j] + step > hi) step = -step;
     Eigen::VectorXd z = z0;
@@ -485,7 +365,7 @@ CalibrationResult Calibrate(const mjModel* base, const ParameterBinding& binding
   // A delay makes the cost non-convex over many steps: start from the best whole step.
   for (int j = 0; j < np; ++j) {
     const ParameterSpec& s = binding.spec(j);
-    if (!IsDelayOnly(s) || s.log_scale) continue;
+    if (!calib::IsDelayOnly(s) || s.log_scale) continue;
     const int lo_step = static_cast<int>(std::ceil(std::max(0.0, s.lower) / dt - 1e-9));
     const int hi_step = static_cast<int>(std::floor(std::min(s.upper, 60 * dt) / dt + 1e-9));
     double best = ev.Evaluate(z0, x0, false) ? ev.SumSquares() : HUGE_VAL;
@@ -624,7 +504,9 @@ CalibrationResult Calibrate(const mjModel* base, const ParameterBinding& binding
     res.correlation = Eigen::MatrixXd::Identity(np, np);
     sum.message += (sum.message.empty() ? "" : "; ") + run.covariance_message;
   }
-  res.identifiability = Analyse(run.information_z, res.names, 1e-4);
+  res.information =
+      dv.cwiseInverse().asDiagonal() * run.information_z * dv.cwiseInverse().asDiagonal();
+  res.identifiability = calib::AnalyseInformation(run.information_z, res.names, 1e-4);
 
   // Held-out check: open-loop replay from the logged states, before and after the fit.
   if (!held.empty()) {
@@ -633,31 +515,6 @@ CalibrationResult Calibrate(const mjModel* base, const ParameterBinding& binding
   }
   sum.total_seconds = Seconds(start);
   return res;
-}
-
-ReplayError ComputeReplayError(const mjModel* base, const ParameterBinding& binding,
-                               const Eigen::VectorXd& values, const std::vector<Episode>& episodes,
-                               double window_seconds, int threads, ControlHold hold) {
-  if (!(window_seconds > 0)) {
-    ThrowExpected("replay window", "a duration > 0", std::to_string(window_seconds));
-  }
-  calib::LayoutOptions lo;
-  lo.segment_seconds = window_seconds;
-  lo.fit_qvel = false;
-  lo.fit_sensors = false;
-  lo.noise["qpos"] = 1.0;
-  Layout layout(base, episodes, lo);
-  std::vector<int> all(layout.segments().size());
-  for (std::size_t s = 0; s < all.size(); ++s) all[s] = static_cast<int>(s);
-  CalibrationOptions options;
-  options.threads = threads;
-  options.control_hold = hold;
-  Context c{base, &binding, &episodes, &layout, &options};
-  Eigen::VectorXd z = values;
-  for (int j = 0; j < binding.size(); ++j) {
-    if (binding.spec(j).log_scale) z[j] = std::log(values[j]);
-  }
-  return Replay(c, all, z);
 }
 
 }  // namespace nextbatch

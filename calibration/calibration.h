@@ -125,6 +125,9 @@ struct CalibrationResult {
   Eigen::VectorXd std;          // standard deviations (infinity where not determined)
   Eigen::MatrixXd covariance;   // of `value`
   Eigen::MatrixXd correlation;  // of `value`
+  // Fisher information of `value` (J^T J of the normalised residuals plus priors) with the
+  // segment start states eliminated; its inverse is the covariance when it is regular.
+  Eigen::MatrixXd information;
   std::vector<bool> at_bound;
   std::map<std::string, double> noise;  // channel -> standard deviation used
   std::vector<PreflightEntry> preflight;

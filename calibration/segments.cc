@@ -78,10 +78,6 @@ bool BadState(const mjData* d) {
          d->warning[mjWARN_BADQACC].number > 0 || d->warning[mjWARN_BADCTRL].number > 0;
 }
 
-bool IsDelayOnly(const ParameterSpec& s) {
-  return s.targets.size() == 1 && s.targets[0] == "ctrl.delay";
-}
-
 std::string Names(const mjModel* m, mjtObj type, int count) {
   std::string out;
   for (int i = 0; i < count; ++i) {
@@ -92,6 +88,10 @@ std::string Names(const mjModel* m, mjtObj type, int count) {
 }
 
 }  // namespace
+
+bool IsDelayOnly(const ParameterSpec& s) {
+  return s.targets.size() == 1 && s.targets[0] == "ctrl.delay";
+}
 
 std::vector<double> NoiseProbes(const std::vector<double>& time, const Eigen::MatrixXd& values,
                                 int column) {

@@ -151,6 +151,19 @@ class Evaluator {
   int jacobian_evaluations_ = 0;
 };
 
+// True for a parameter whose one target is the actuation delay.
+bool IsDelayOnly(const ParameterSpec& s);
+
+// Max position error per segment (|residual| * sigma over qpos rows) of an evaluated set, and
+// their median.
+ReplayError ReplayOf(const Evaluator& ev, const Layout& layout,
+                     const std::vector<Episode>& episodes);
+
+// Eigen-analysis of a parameter information matrix scaled to unit diagonal: directions whose
+// eigenvalue (relative to the largest) is below `weak` are what the data cannot tell apart.
+Identifiability AnalyseInformation(const Eigen::MatrixXd& information,
+                                   const std::vector<std::string>& names, double weak);
+
 }  // namespace nextbatch::calib
 
 #endif  // NEXTBATCH_CALIBRATION_SEGMENTS_H_

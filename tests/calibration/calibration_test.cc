@@ -2,6 +2,7 @@
 
 #include <doctest/doctest.h>
 
+#include <Eigen/LU>
 #include <cmath>
 #include <filesystem>
 
@@ -214,6 +215,52 @@ TEST_CASE("ViperX 300s: joint damping, armature, a servo stiffness and the delay
   CalibrationResult r = Calibrate(m.get(), b, episodes, o);
   CheckRecovered(r, truth);
   CHECK(std::abs(r.value[4] - 0.002) < 0.5 * m->opt.timestep);
+}
+
+TEST_CASE("Ceres' covariance equals the inverse of the information with start states eliminated") {
+  PendulumCase c;
+  ParameterBinding b(c.model.get(), c.specs);
+  CalibrationOptions o;
+  o.loss = LossType::kNone;
+  o.threads = 2;
+  CalibrationResult r = Calibrate(c.model.get(), b, c.Episodes(2, 1.0), o);
+  REQUIRE(r.summary.usable());
+  const Eigen::MatrixXd inverse = r.information.inverse();
+  for (int i = 0; i < 3; ++i) {
+    for (int j = 0; j < 3; ++j) {
+      CHECK(r.covariance(i, j) == doctest::Approx(inverse(i, j))
+                                      .epsilon(1e-6)
+                                      .scale(1e-6 * std::sqrt(inverse(i, i) * inverse(j, j))));
+    }
+  }
+}
+
+TEST_CASE("two gains that only act as a product are reported as not identifiable") {
+  PendulumCase c;
+  c.truth[1] = 0.6;  // the model's own mass, which this fit leaves alone
+  auto episodes = c.Episodes(2, 1.0);
+  // (the bob's mass is left out: with a point-like bob it nearly scales like a gain too)
+  std::vector<ParameterSpec> specs = {c.specs[0], c.specs[2]};
+  specs.push_back(Spec("ctrl_gain", {"ctrl:motor.gain"}, 1.2, 0.2, 5));
+  specs.push_back(Spec("motor_gain", {"actuator:motor.gainprm[0]"}, 0.9, 0.2, 5));
+  ParameterBinding b(c.model.get(), specs);
+  CalibrationOptions o;
+  o.threads = 2;
+  CalibrationResult r = Calibrate(c.model.get(), b, episodes, o);
+  REQUIRE(r.summary.usable());
+  MESSAGE("condition number " << r.identifiability.condition_number);
+  CHECK(r.identifiability.unidentifiable == std::vector<std::string>{"ctrl_gain", "motor_gain"});
+  REQUIRE(r.identifiability.weak.size() == 1);
+  const auto& w = r.identifiability.weak[0];
+  CHECK(w.eigenvalue < 1e-6);
+  REQUIRE(w.combination.size() == 2);
+  CHECK(std::abs(w.combination[0].second) == doctest::Approx(std::sqrt(0.5)).epsilon(1e-3));
+  CHECK(w.combination[0].second * w.combination[1].second < 0);
+  // The product is what the data fix: it comes back to the truth (1).
+  CHECK(r.value[2] * r.value[3] == doctest::Approx(1.0).epsilon(0.01));
+  CHECK(std::abs(r.value[0] - c.truth[0]) < 0.005);
+  CHECK(r.summary.message.find("singular") != std::string::npos);
+  CHECK(std::isinf(r.std[2]));
 }
 
 TEST_CASE("bad episodes and options are refused with the place named") {
