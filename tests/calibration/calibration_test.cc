@@ -263,6 +263,61 @@ TEST_CASE("two gains that only act as a product are reported as not identifiable
   CHECK(std::isinf(r.std[2]));
 }
 
+TEST_CASE("glitches in the logs: the Huber loss keeps the estimate, plain least squares does not") {
+  PendulumCase c;
+  auto episodes = c.Episodes(3);
+  // One sample in 40 jumps by 0.1 rad (100 noise standard deviations), as a glitching encoder.
+  for (auto& e : episodes) {
+    for (int i = 7; i < e.samples(); i += 40) e.qpos.values(i, 0) += 0.1;
+  }
+  ParameterBinding b(c.model.get(), c.specs);
+  CalibrationOptions o;
+  o.threads = 2;
+  o.outlier_threshold = 1e9;  // this test is about samples, not episodes
+  CalibrationResult huber = Calibrate(c.model.get(), b, episodes, o);
+  o.loss = LossType::kNone;
+  CalibrationResult plain = Calibrate(c.model.get(), b, episodes, o);
+  REQUIRE(huber.summary.usable());
+  REQUIRE(plain.summary.usable());
+  double worst_huber = 0, worst_plain = 0;
+  for (int j = 0; j < 3; ++j) {
+    worst_huber = std::max(worst_huber, std::abs(huber.value[j] - c.truth[j]) / huber.std[j]);
+    worst_plain = std::max(worst_plain, std::abs(plain.value[j] - c.truth[j]) / plain.std[j]);
+  }
+  MESSAGE("worst error: huber " << worst_huber << " sigma, plain " << worst_plain << " sigma");
+  CHECK(worst_huber < 3.0);
+  CHECK(worst_plain > worst_huber);
+}
+
+TEST_CASE("a sensor channel with a bias, a log-scale parameter and a prior") {
+  PendulumCase c;
+  auto episodes = c.Episodes(2);
+  // The jointpos sensor "angle" reads the hinge angle plus a bias of 0.05 rad, noise 2 mrad.
+  RandomStream noise(3, Stage::kMeasurementNoise, 0);
+  for (auto& e : episodes) {
+    e.sensors.names = {"angle"};
+    e.sensors.values.resize(e.samples(), 1);
+    for (int i = 0; i < e.samples(); ++i) {
+      e.sensors.values(i, 0) = e.qpos.values(i, 0) + 0.05 + 0.002 * noise.Normal();
+    }
+  }
+  auto specs = c.specs;
+  specs[0].log_scale = true;  // damping fitted as log(damping)
+  specs[0].lower = 1e-3;
+  specs[1].prior_mean = 0.7;  // a prior as tight as the data on the mass
+  specs[1].prior_std = 0.001;
+  specs.push_back(Spec("angle_bias", {"sensor:angle.bias"}, 0.0, -0.2, 0.2));
+  ParameterBinding b(c.model.get(), specs);
+  CalibrationOptions o;
+  o.threads = 2;
+  CalibrationResult r = Calibrate(c.model.get(), b, episodes, o);
+  Eigen::VectorXd truth(4);
+  truth << c.truth, 0.05;
+  CheckRecovered(r, truth);
+  CHECK(r.noise.at("sensor:angle") == doctest::Approx(0.002).epsilon(0.15));
+  CHECK(r.std[1] < 0.001);  // data and prior together know more than the prior alone
+}
+
 TEST_CASE("bad episodes and options are refused with the place named") {
   PendulumCase c;
   ParameterBinding b(c.model.get(), c.specs);
