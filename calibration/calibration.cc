@@ -327,6 +327,7 @@ CalibrationResult Calibrate(const mjModel* base, const ParameterBinding& binding
     return r;
   };
   if (!ev.Evaluate(z0, x0, false)) {
+    sum.termination = "NOT_STARTED";
     sum.message = "the initial parameters do not simulate: " + ev.message();
     sum.total_seconds = Seconds(start);
     return res;

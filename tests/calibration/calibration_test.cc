@@ -318,6 +318,17 @@ TEST_CASE("a sensor channel with a bias, a log-scale parameter and a prior") {
   CHECK(r.std[1] < 0.001);  // data and prior together know more than the prior alone
 }
 
+TEST_CASE("a model that diverges reports a failed fit with the reason, and throws nothing") {
+  PendulumCase c;
+  auto specs = c.specs;
+  specs[0] = Spec("damping", {"joint:hinge.damping"}, -1e4, -1e5, 1);  // explodes in a few steps
+  ParameterBinding b(c.model.get(), specs);
+  CalibrationResult r = Calibrate(c.model.get(), b, c.Episodes(1, 0.5), CalibrationOptions());
+  CHECK(r.summary.status == CalibrationStatus::kFailed);
+  CHECK_FALSE(r.summary.usable());
+  CHECK(r.summary.message.find("diverged") != std::string::npos);
+}
+
 TEST_CASE("bad episodes and options are refused with the place named") {
   PendulumCase c;
   ParameterBinding b(c.model.get(), c.specs);
