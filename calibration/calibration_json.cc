@@ -113,12 +113,15 @@ nlohmann::json CalibrationToJson(const CalibrationResult& res, const ParameterBi
                       {"identifiable", weak.count(res.names[j]) == 0},
                       {"targets", spec.targets}});
   }
-  nlohmann::json corr = nlohmann::json::array();
-  for (int i = 0; i < res.correlation.rows(); ++i) {
-    nlohmann::json row = nlohmann::json::array();
-    for (int j = 0; j < res.correlation.cols(); ++j) row.push_back(Num(res.correlation(i, j)));
-    corr.push_back(row);
-  }
+  auto matrix = [](const Eigen::MatrixXd& m) {
+    nlohmann::json rows = nlohmann::json::array();
+    for (int i = 0; i < m.rows(); ++i) {
+      nlohmann::json row = nlohmann::json::array();
+      for (int j = 0; j < m.cols(); ++j) row.push_back(Num(m(i, j)));
+      rows.push_back(row);
+    }
+    return rows;
+  };
   nlohmann::json episodes = nlohmann::json::array();
   for (const auto& e : res.episodes) {
     episodes.push_back({{"id", e.id},
@@ -148,7 +151,8 @@ nlohmann::json CalibrationToJson(const CalibrationResult& res, const ParameterBi
       {"study", study_name},
       {"status", ToString(s.status)},
       {"parameters", params},
-      {"correlation", corr},
+      {"correlation", matrix(res.correlation)},
+      {"covariance", matrix(res.covariance)},
       {"noise", noise},
       {"episodes", episodes},
       {"fit",
