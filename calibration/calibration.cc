@@ -391,6 +391,7 @@ CalibrationResult Calibrate(const mjModel* base, const ParameterBinding& binding
   auto episode_fits = [&](const FitRun& r, const std::vector<int>& active) {
     std::vector<double> ss(episodes.size(), 0.0);
     std::vector<int> count(episodes.size(), 0);
+    std::vector<std::vector<double>> magnitude(episodes.size());
     std::vector<std::map<std::string, std::pair<double, int>>> per(episodes.size());
     for (std::size_t a = 0; a < active.size(); ++a) {
       const int s = active[a];
@@ -399,6 +400,7 @@ CalibrationResult Calibrate(const mjModel* base, const ParameterBinding& binding
         const double q = r.residuals[a][row] * r.residuals[a][row];
         ss[e] += q;
         ++count[e];
+        magnitude[e].push_back(std::abs(r.residuals[a][row]));
         const auto& seg = layout.segments()[s];
         auto& slot =
             per[e][layout.channels()[layout.maps()[e].columns[seg.rows[row].second].channel].name];
@@ -412,7 +414,12 @@ CalibrationResult Calibrate(const mjModel* base, const ParameterBinding& binding
       out[e].residuals = count[e];
       if (!count[e]) continue;
       out[e].rms = std::sqrt(ss[e] / count[e]);
-      if (out[e].rms > options.outlier_threshold) {
+      // Judged on the bulk of the residuals (1.4826 x median, about 1 for a good episode), so
+      // that a few glitching samples, which the robust loss already handles, do not condemn it.
+      auto& mag = magnitude[e];
+      std::nth_element(mag.begin(), mag.begin() + mag.size() / 2, mag.end());
+      out[e].typical = 1.4826 * mag[mag.size() / 2];
+      if (out[e].typical > options.outlier_threshold) {
         std::string worst;
         double worst_rms = 0;
         for (const auto& [name, acc] : per[e]) {
@@ -421,9 +428,10 @@ CalibrationResult Calibrate(const mjModel* base, const ParameterBinding& binding
         }
         char text[256];
         std::snprintf(text, sizeof(text),
-                      "rms residual %.2f noise std > threshold %.2f after the fit; worst channel "
-                      "%s (rms %.2f)",
-                      out[e].rms, options.outlier_threshold, worst.c_str(), worst_rms);
+                      "typical residual %.2f noise std > threshold %.2f after the fit (rms %.2f); "
+                      "worst channel %s (rms %.2f)",
+                      out[e].typical, options.outlier_threshold, out[e].rms, worst.c_str(),
+                      worst_rms);
         out[e].outlier = true;
         out[e].reason = text;
       }
