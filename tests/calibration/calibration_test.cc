@@ -180,6 +180,34 @@ TEST_CASE("2-link arm: damping, friction loss, armature, masses, gain and delay"
   CHECK(r.replay_after.median < r.replay_before.median);
 }
 
+TEST_CASE("a position servo: stiffness, damping and force limit, each driving two fields") {
+  // MuJoCo's position servo: force = kp (u - q) - kv qdot, clamped to the force range.
+  ModelPtr m = LoadModelString(R"(<mujoco><option timestep="0.002"/>
+    <worldbody><body name="cart"><joint name="x" type="slide" axis="1 0 0" damping="0.5"/>
+    <geom type="box" size="0.05 0.05 0.05" mass="1"/></body></worldbody>
+    <actuator><general name="servo" joint="x" gaintype="fixed" biastype="affine" gainprm="50"
+      biasprm="0 -50 -5" forcelimited="true" forcerange="-8 8"/></actuator></mujoco>)");
+  std::vector<ParameterSpec> specs = {
+      Spec("kp", {"actuator:servo.gainprm[0]", "actuator:servo.biasprm[1]*-1"}, 50, 1, 500),
+      Spec("kv", {"actuator:servo.biasprm[2]*-1"}, 5, 0, 50),
+      Spec("force_limit", {"actuator:servo.forcerange[0]*-1", "actuator:servo.forcerange[1]"}, 8,
+           0.5, 50)};
+  Eigen::VectorXd truth = Eigen::Vector3d(60, 4, 6);
+  ParameterBinding b(m.get(), specs);
+  SyntheticLog log;
+  log.duration = 1.5;
+  log.ctrl_offset = {0.0};
+  log.ctrl_amplitude = {0.3};  // kp * 0.3 m > the limit: the servo saturates part of the time
+  std::vector<Episode> episodes;
+  for (int i = 0; i < 2; ++i) {
+    episodes.push_back(MakeEpisode(m.get(), b, truth, State::Reference(m.get()), log, i));
+  }
+  CalibrationOptions o;
+  o.threads = 2;
+  CalibrationResult r = Calibrate(m.get(), b, episodes, o);
+  CheckRecovered(r, truth);
+}
+
 TEST_CASE("ViperX 300s: joint damping, armature, a servo stiffness and the delay") {
   const std::string path = std::string(NEXTBATCH_SHARED_DIR) + "/models/trossen_vx300s/vx300s.xml";
   if (!std::filesystem::exists(path)) {
