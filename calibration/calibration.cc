@@ -6,6 +6,7 @@
 #include <ceres/ceres.h>
 #include <ceres/covariance.h>
 #include <ceres/evaluation_callback.h>
+#include <ceres/manifold.h>
 
 #include <Eigen/Eigenvalues>
 #include <Eigen/QR>
@@ -154,11 +155,31 @@ FitRun RunFit(const Context& c, const std::vector<int>& active, const Eigen::Vec
   std::vector<std::vector<double>> xs(n);
   for (int a = 0; a < n; ++a) xs[a].assign(x0[a].data(), x0[a].data() + nx);
   Callback cb(&ev, p.data(), &xs);
+  // Start-state components that no logged value depends on (a part of the model the logs never
+  // see) are held at their guess: left free they would make the information matrix singular.
+  // This first evaluation is the one Ceres starts from: the callback keeps it.
+  cb.PrepareForEvaluation(true, true);
+  std::vector<std::vector<int>> constant(n);
+  for (int a = 0; cb.ok() && a < n; ++a) {
+    for (int j = 0; j < nx; ++j) {
+      if (ev.jx(a).rows() && (ev.jx(a).col(j).array() == 0.0).all()) constant[a].push_back(j);
+    }
+  }
   ceres::Problem::Options po;
   po.evaluation_callback = &cb;
   ceres::Problem problem(po);
   problem.AddParameterBlock(p.data(), np);
-  for (int a = 0; a < n; ++a) problem.AddParameterBlock(xs[a].data(), nx);
+  run.unknowns = np;
+  for (int a = 0; a < n; ++a) {
+    problem.AddParameterBlock(xs[a].data(), nx);
+    const int fixed = static_cast<int>(constant[a].size());
+    if (fixed == nx) {
+      problem.SetParameterBlockConstant(xs[a].data());
+    } else if (fixed > 0) {
+      problem.SetManifold(xs[a].data(), new ceres::SubsetManifold(nx, constant[a]));
+    }
+    run.unknowns += nx - fixed;
+  }
   ceres::LossFunction* loss = nullptr;
   if (c.options->loss == LossType::kHuber) loss = new ceres::HuberLoss(c.options->loss_scale);
   if (c.options->loss == LossType::kCauchy) loss = new ceres::CauchyLoss(c.options->loss_scale);
@@ -258,7 +279,6 @@ FitRun RunFit(const Context& c, const std::vector<int>& active, const Eigen::Vec
     }
   }
   run.information_z = 0.5 * (info + info.transpose());
-  run.unknowns = np + n * nx;
   run.residuals.resize(n);
   for (int a = 0; a < n; ++a) run.residuals[a] = ev.residuals(a);
   run.covariance_seconds = Seconds(cov_start);

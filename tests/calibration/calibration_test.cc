@@ -361,6 +361,30 @@ TEST_CASE("a model that diverges reports a failed fit with the reason, and throw
   CHECK(r.summary.message.find("diverged") != std::string::npos);
 }
 
+TEST_CASE("a part of the model that the logs never see does not spoil the covariance") {
+  // The pendulum plus an unlogged, unactuated slider that nothing couples to the pendulum: its
+  // start states are unknowns the data cannot determine.
+  std::string xml = testing::PendulumXml();
+  xml.replace(xml.find("</worldbody>"), 12,
+              R"(<body name="slider" pos="2 0 0"><joint name="s" type="slide" axis="1 0 0"/>
+              <geom type="box" size="0.05 0.05 0.05" mass="1" contype="0" conaffinity="0"/>
+              </body></worldbody>)");
+  PendulumCase c;
+  c.model = LoadModelString(xml);
+  auto episodes = c.Episodes(2);
+  for (auto& e : episodes) {  // log the pendulum only
+    e.qpos.names.resize(1);
+    e.qpos.values.conservativeResize(Eigen::NoChange, 1);
+    e.qvel.names.resize(1);
+    e.qvel.values.conservativeResize(Eigen::NoChange, 1);
+  }
+  ParameterBinding b(c.model.get(), c.specs);
+  CalibrationOptions o;
+  o.threads = 2;
+  CalibrationResult r = Calibrate(c.model.get(), b, episodes, o);
+  CheckRecovered(r, c.truth);
+}
+
 TEST_CASE("bad episodes and options are refused with the place named") {
   PendulumCase c;
   ParameterBinding b(c.model.get(), c.specs);
