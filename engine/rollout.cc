@@ -170,7 +170,11 @@ RolloutResult Rollout(Workspace& ws, Controller* controller, const RolloutOption
         return r;
       }
       r.steps = step;
-      if (every > 0 && step % every == 0) record();
+      if (every > 0 && step % every == 0) {
+        // mj_step leaves sensordata of the state before the step: recompute for this one.
+        if (options.record_sensors) mj_forward(m, d);
+        record();
+      }
       if (observer && !observer(step, m, d)) break;
     }
   } catch (const MujocoError& err) {

@@ -49,7 +49,8 @@ struct RolloutOptions {
   int record_every = 1;  // record the state every k steps (row 0 is the initial state); 0: none
   bool record_qvel = true;
   bool record_ctrl = false;     // the commands applied (after effects), row per record
-  bool record_sensors = false;  // sensordata (plus sensor bias); needs mj_forward-computed values
+  bool record_sensors = false;  // sensordata (plus sensor bias) of the recorded state;
+                                // costs one mj_forward per record
 
   std::string Validate() const;
 };

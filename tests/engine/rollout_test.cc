@@ -168,3 +168,28 @@ TEST_CASE("ParallelFor visits every index once and rethrows the lowest failing o
 
 }  // namespace
 }  // namespace nextbatch
+
+namespace nextbatch {
+namespace {
+
+TEST_CASE("recorded sensors belong to the recorded state, with the sensor bias added") {
+  ModelPtr m = LoadModelString(testing::PendulumXml());
+  ParameterSpec bias{"bias", {"sensor:angle.bias"}};
+  bias.initial = 0.25;
+  ParameterBinding binding(m.get(), {bias});
+  Workspace ws(m.get(), true);
+  ws.Apply(binding, binding.Initial());
+  State s = State::Reference(m.get());
+  s.qpos[0] = 1.0;
+  ws.SetState(s);
+  RolloutOptions o;
+  o.num_steps = 30;
+  o.record_every = 3;
+  o.record_sensors = true;
+  RolloutResult r = Rollout(ws, nullptr, o);
+  REQUIRE(r.ok());
+  for (int i = 0; i < r.qpos.rows(); ++i) CHECK(r.sensors(i, 0) == r.qpos(i, 0) + 0.25);
+}
+
+}  // namespace
+}  // namespace nextbatch

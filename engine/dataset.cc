@@ -1,0 +1,339 @@
+#include "engine/dataset.h"
+
+#include <fnmatch.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+#include <set>
+
+#include "engine/error.h"
+#include "engine/parallel.h"
+
+namespace nextbatch {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::vector<std::string> Glob(const Study& study, const JsonReader& r) {
+  const std::string pattern = r.String("glob");
+  const fs::path full(study.Resolve(pattern));
+  const std::string dir = full.parent_path().string();
+  const std::string name = full.filename().string();
+  if (dir.find_first_of("*?[") != std::string::npos) {
+    ThrowExpected(r.Where("glob"), "wildcards in the file name only", "\"" + pattern + "\"");
+  }
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) {
+    ThrowExpected(r.Where("glob"), "an existing folder", "\"" + dir + "\" (not found)");
+  }
+  std::vector<std::string> out;
+  for (const auto& entry : fs::directory_iterator(dir, ec)) {
+    if (!entry.is_regular_file()) continue;
+    const std::string f = entry.path().filename().string();
+    if (::fnmatch(name.c_str(), f.c_str(), 0) == 0) out.push_back((fs::path(dir) / f).string());
+  }
+  std::sort(out.begin(), out.end());
+  if (out.empty()) ThrowExpected(r.Where("glob"), "at least one matching file", "none");
+  return out;
+}
+
+nlohmann::json ObjectField(const JsonReader& r, const std::string& key) {
+  if (!r.Has(key)) return nlohmann::json::object();
+  const auto& v = r.Raw(key);
+  if (!v.is_object()) ThrowExpected(r.Where(key), "an object", Describe(v));
+  return v;
+}
+
+EpisodeEntry ReadEntry(const Study& study, const JsonReader& r) {
+  EpisodeEntry e;
+  e.where = r.Where();
+  if (r.Has("path") == r.Has("glob")) {
+    ThrowExpected(r.Where(), "exactly one of path, glob", r.Has("path") ? "both" : "neither");
+  }
+  if (r.Has("path")) {
+    e.paths = {study.Resolve(r.String("path"))};
+    std::error_code ec;
+    if (!fs::is_regular_file(e.paths[0], ec)) {
+      ThrowExpected(r.Where("path"), "an existing file (relative to the study)",
+                    "\"" + r.String("path") + "\" (" + e.paths[0] + ": not found)");
+    }
+    e.id = r.String("id", "");
+    if (r.Has("id") && e.id.empty()) ThrowExpected(r.Where("id"), "a non-empty id", "\"\"");
+  } else {
+    e.paths = Glob(study, r);
+    if (r.Has("id"))
+      ThrowExpected(r.Where("id"), "id_prefix with a glob (ids are file stems)", "id");
+    e.id_prefix = r.String("id_prefix", "");
+  }
+  e.importer = r.String("importer", "");
+  e.scenario = ObjectField(r, "scenario");
+  e.outcome = ObjectField(r, "outcome");
+  e.robot = r.String("robot", "");
+  e.site = r.String("site", "");
+  e.date = r.String("date", "");
+  r.CheckAllRead();
+  return e;
+}
+
+std::string Fixed(double x, int digits) {
+  char buf[64];
+  std::snprintf(buf, sizeof(buf), "%.*f", digits, x);
+  return buf;
+}
+
+// Values the model cannot take are kept (the model may be what is wrong) but said: a position
+// beyond a limited joint's range, a command beyond a limited actuator's ctrlrange (MuJoCo clamps
+// it), often a unit or offset mistake in the mapping.
+void CheckAgainstModel(const Episode& e, const mjModel* m, EpisodeQuality* q) {
+  auto check = [&](const Channels& c, const char* group, bool joint) {
+    for (std::size_t k = 0; k < c.names.size(); ++k) {
+      const int id = mj_name2id(m, joint ? mjOBJ_JOINT : mjOBJ_ACTUATOR, c.names[k].c_str());
+      if (id < 0) continue;
+      const bool limited = joint ? m->jnt_limited[id] : m->actuator_ctrllimited[id];
+      if (!limited) continue;
+      const double lo = joint ? m->jnt_range[2 * id] : m->actuator_ctrlrange[2 * id];
+      const double hi = joint ? m->jnt_range[2 * id + 1] : m->actuator_ctrlrange[2 * id + 1];
+      int outside = 0;
+      for (int i = 0; i < c.values.rows(); ++i) {
+        outside += (c.values(i, k) < lo || c.values(i, k) > hi) ? 1 : 0;
+      }
+      if (outside > 0) {
+        q->messages.push_back(std::string(group) + ":" + c.names[k] + " is outside the model's " +
+                              (joint ? "joint range" : "ctrlrange") + " [" + Fixed(lo, 4) + ", " +
+                              Fixed(hi, 4) + "] at " + std::to_string(outside) + " of " +
+                              std::to_string(c.values.rows()) +
+                              " samples (kept; a unit or offset mistake?)");
+      }
+    }
+  };
+  check(e.qpos, "qpos", true);
+  check(e.ctrl, "ctrl", false);
+}
+
+}  // namespace
+
+int Dataset::Find(const std::string& id) const {
+  for (std::size_t i = 0; i < episodes.size(); ++i) {
+    if (episodes[i].id == id) return static_cast<int>(i);
+  }
+  return -1;
+}
+
+DatasetSpec ReadDatasetSpec(const Study& study) {
+  JsonReader r = study.Section("dataset");
+  DatasetSpec s;
+  if (r.Has("importer")) {
+    s.importer = ReadImporterSpec(r.Object("importer"));
+    s.has_importer = true;
+  }
+  if (r.Has("importers")) {
+    JsonReader named = r.Object("importers");
+    const auto& raw = r.Raw("importers");
+    for (auto it = raw.begin(); it != raw.end(); ++it) {
+      s.importers[it.key()] = ReadImporterSpec(named.Object(it.key()));
+    }
+  }
+  for (const auto& entry : r.Objects("episodes")) s.episodes.push_back(ReadEntry(study, entry));
+  if (s.episodes.empty()) ThrowExpected(r.Where("episodes"), "at least one episode", "none");
+  for (const auto& e : s.episodes) {
+    if (e.importer.empty()) {
+      if (!s.has_importer) {
+        ThrowExpected(e.where + ".importer", "an importer name (or a dataset.importer)", "none");
+      }
+    } else if (!s.importers.count(e.importer)) {
+      std::string names;
+      for (const auto& [name, spec] : s.importers) names += (names.empty() ? "" : ", ") + name;
+      ThrowExpected(e.where + ".importer",
+                    "a name in dataset.importers (" + (names.empty() ? "none given" : names) + ")",
+                    "\"" + e.importer + "\"");
+    }
+  }
+  if (r.Has("cleaning")) s.cleaning = ReadCleaningOptions(r.Object("cleaning"));
+  s.on_error = r.Choice("on_error", {"fail", "drop"}, "fail");
+  r.CheckAllRead();
+  return s;
+}
+
+void ValidateEpisodeChannels(const Episode& e, const mjModel* m, const std::string& where) {
+  auto check = [&](const Channels& c, mjtObj type, const char* group, const char* kind) {
+    for (const auto& n : c.names) {
+      if (mj_name2id(m, type, n.c_str()) < 0) {
+        ThrowExpected(where + ": " + group, std::string("the name of a ") + kind + " of the model",
+                      "\"" + n + "\"");
+      }
+    }
+  };
+  check(e.qpos, mjOBJ_JOINT, "qpos", "joint");
+  check(e.qvel, mjOBJ_JOINT, "qvel", "joint");
+  check(e.ctrl, mjOBJ_ACTUATOR, "ctrl", "actuator");
+}
+
+Dataset LoadDataset(const Study& study, const mjModel* model) {
+  NB_CHECK(model != nullptr);
+  const DatasetSpec spec = ReadDatasetSpec(study);
+  if (spec.has_importer) ValidateImporterSpec(spec.importer, model);
+  for (const auto& [name, importer] : spec.importers) ValidateImporterSpec(importer, model);
+  Dataset d;
+  d.cleaning = spec.cleaning;
+  d.timestep = model->opt.timestep;
+  d.sample_period = spec.cleaning.resample ? d.timestep * spec.cleaning.every : 0.0;
+  d.study = study.path;
+  d.model = study.model;
+  // One job per file. Files are read and cleaned in parallel; everything that depends on the
+  // order (unique ids, which error is reported, the order of episodes) is decided afterwards in
+  // file order, so the dataset is the same for any thread count.
+  struct Job {
+    const EpisodeEntry* entry;
+    std::string path;
+    std::string error;  // an InputError's message
+    std::string id;
+    CleanResult clean;
+  };
+  std::vector<Job> jobs;
+  for (const auto& entry : spec.episodes) {
+    for (const auto& path : entry.paths) jobs.push_back({&entry, path, "", "", {}});
+  }
+  ParallelFor(static_cast<int>(jobs.size()), study.threads, [&](int index, int) {
+    Job& job = jobs[index];
+    const EpisodeEntry& entry = *job.entry;
+    const ImporterSpec& importer =
+        entry.importer.empty() ? spec.importer : spec.importers.at(entry.importer);
+    job.id = entry.id.empty() ? entry.id_prefix + fs::path(job.path).stem().string() : entry.id;
+    RawEpisode raw;
+    try {
+      raw = ImportFile(importer, job.path);
+      ValidateEpisodeChannels(raw.episode, model, job.path);
+    } catch (const InputError& error) {
+      job.error = error.what();
+      return;
+    }
+    Episode& e = raw.episode;
+    if (entry.id.empty() && importer.format == "native" && !e.id.empty()) job.id = e.id;
+    e.id = job.id;
+    for (auto it = entry.scenario.begin(); it != entry.scenario.end(); ++it) {
+      e.scenario[it.key()] = it.value();
+    }
+    for (auto it = entry.outcome.begin(); it != entry.outcome.end(); ++it) {
+      e.outcome[it.key()] = it.value();
+    }
+    if (!entry.robot.empty()) e.robot = entry.robot;
+    if (!entry.site.empty()) e.site = entry.site;
+    if (!entry.date.empty()) e.date = entry.date;
+    job.clean = CleanEpisode(raw, spec.cleaning, d.timestep);
+    for (std::size_t k = 0; k < job.clean.episodes.size(); ++k) {
+      CheckAgainstModel(job.clean.episodes[k], model, &job.clean.quality[k]);
+    }
+  });
+  std::set<std::string> ids;
+  for (Job& job : jobs) {
+    if (!job.error.empty()) {
+      if (spec.on_error == "fail") throw InputError(job.error);
+      // on_error drop: the file is reported with the reason, the rest of the dataset loads.
+      EpisodeQuality q;
+      q.id = job.id;
+      q.source = fs::absolute(job.path).lexically_normal().string();
+      q.status = "dropped";
+      q.reason = job.error;
+      d.dropped.push_back(std::move(q));
+      continue;
+    }
+    if (!ids.insert(job.id).second) {
+      ThrowExpected(job.entry->where + ".id", "ids unique in the dataset",
+                    "\"" + job.id + "\" a second time (from " + job.path + ")");
+    }
+    for (auto& x : job.clean.episodes) d.episodes.push_back(std::move(x));
+    for (auto& x : job.clean.quality) d.quality.push_back(std::move(x));
+    for (auto& x : job.clean.dropped) d.dropped.push_back(std::move(x));
+  }
+  return d;
+}
+
+nlohmann::json DatasetToJson(const Dataset& d) {
+  nlohmann::json j;
+  j["schema"] = "nextbatch.dataset/1";
+  j["study"] = d.study;
+  j["model"] = d.model;
+  j["timestep"] = d.timestep;
+  j["sample_period"] = d.sample_period;
+  j["cleaning"] = CleaningOptionsToJson(d.cleaning);
+  nlohmann::json episodes = nlohmann::json::array();
+  long read = 0, out = 0;
+  std::set<std::string> sources;
+  for (std::size_t i = 0; i < d.episodes.size(); ++i) {
+    const Episode& e = d.episodes[i];
+    const EpisodeQuality& q = d.quality[i];
+    nlohmann::json x;
+    x["id"] = e.id;
+    x["source"] = e.source;
+    x["robot"] = e.robot;
+    x["site"] = e.site;
+    x["date"] = e.date;
+    x["scenario"] = e.scenario;
+    x["outcome"] = e.outcome;
+    if (!e.extra.empty()) x["extra"] = e.extra;
+    x["samples"] = e.samples();
+    x["start_time"] = e.time.empty() ? 0.0 : e.time.front();
+    x["duration"] = e.duration();
+    x["rate_hz"] = q.rate_hz;
+    x["channels"] = {{"qpos", e.qpos.names},
+                     {"qvel", e.qvel.names},
+                     {"ctrl", e.ctrl.names},
+                     {"sensors", e.sensors.names}};
+    x["quality"] = QualityToJson(q);
+    episodes.push_back(std::move(x));
+    out += e.samples();
+    if (sources.insert(q.source).second) read += q.samples_read;
+  }
+  nlohmann::json dropped = nlohmann::json::array();
+  for (const auto& q : d.dropped) {
+    dropped.push_back(QualityToJson(q));
+    if (sources.insert(q.source).second) read += q.samples_read;
+  }
+  j["episodes"] = std::move(episodes);
+  j["dropped"] = std::move(dropped);
+  j["totals"] = {{"files", sources.size()},
+                 {"episodes", d.episodes.size()},
+                 {"dropped", d.dropped.size()},
+                 {"samples_read", read},
+                 {"samples_out", out}};
+  return j;
+}
+
+std::string DatasetSummary(const Dataset& d) {
+  char line[320];
+  std::string s;
+  std::snprintf(line, sizeof(line), "%-22s %7s %7s %7s %7s %6s %8s %6s  %s\n", "episode", "read",
+                "kept", "out", "raw Hz", "Hz", "duration", "kept%", "removed, notes");
+  s += line;
+  auto notes = [](const EpisodeQuality& q) {
+    std::string n;
+    for (const auto& [reason, count] : q.removed) {
+      n += (n.empty() ? "" : ", ") + reason + " " + std::to_string(count);
+    }
+    if (!q.gaps.empty()) n += (n.empty() ? "" : ", ") + std::to_string(q.gaps.size()) + " gaps";
+    for (const auto& c : q.stuck_channels) n += (n.empty() ? "" : ", ") + ("stuck " + c);
+    return n;
+  };
+  for (std::size_t i = 0; i < d.episodes.size(); ++i) {
+    const EpisodeQuality& q = d.quality[i];
+    std::snprintf(line, sizeof(line), "%-22s %7d %7d %7d %7.1f %6.1f %7.2fs %5.1f%%  %s\n",
+                  q.id.c_str(), q.samples_read, q.samples_kept, q.samples_out, q.raw_rate_hz,
+                  q.rate_hz, d.episodes[i].duration(), 100.0 * q.fraction_kept, notes(q).c_str());
+    s += line;
+  }
+  for (const auto& q : d.dropped) {
+    std::snprintf(line, sizeof(line), "%-22s %7d %7d %7s %7.1f %6s %8s %6s  DROPPED: %s\n",
+                  q.id.c_str(), q.samples_read, q.samples_kept, "-", q.raw_rate_hz, "-", "-", "-",
+                  q.reason.c_str());
+    s += line;
+  }
+  s += std::to_string(d.episodes.size()) + " episodes, " + std::to_string(d.dropped.size()) +
+       " dropped; " +
+       (d.sample_period > 0 ? "resampled every " + Fixed(d.sample_period * 1000, 3) + " ms"
+                            : std::string("not resampled")) +
+       "\n";
+  return s;
+}
+
+}  // namespace nextbatch
