@@ -320,6 +320,10 @@ std::string DatasetSummary(const Dataset& d) {
     }
     if (!q.gaps.empty()) n += (n.empty() ? "" : ", ") + std::to_string(q.gaps.size()) + " gaps";
     for (const auto& c : q.stuck_channels) n += (n.empty() ? "" : ", ") + ("stuck " + c);
+    if (q.velocity_method.find("local_quadratic") != std::string::npos ||
+        q.velocity_method.find("central_difference") != std::string::npos) {
+      n += (n.empty() ? "" : ", ") + std::string("qvel estimated");
+    }
     return n;
   };
   for (std::size_t i = 0; i < d.episodes.size(); ++i) {
