@@ -221,6 +221,7 @@ nlohmann::json QualityToJson(const EpisodeQuality& q) {
           {"rate_hz", q.rate_hz},
           {"interpolation", q.interpolation},
           {"velocity_method", q.velocity_method},
+          {"qvel_estimated", q.qvel_estimated},
           {"fraction_kept", q.fraction_kept},
           {"messages", q.messages}};
 }
@@ -538,6 +539,7 @@ CleanResult CleanEpisode(const RawEpisode& raw, const CleaningOptions& o, double
       e.qvel.values.conservativeResize(e.samples(), e.qvel.names.size());
       for (int i = 0; i < e.samples(); ++i) e.qvel.values(i, e.qvel.names.size() - 1) = v[i];
       estimated += (estimated.empty() ? "" : ", ") + joint;
+      q.qvel_estimated.push_back(joint);
     }
     std::string method;
     if (!logged.empty()) method = "logged (" + logged + ")";

@@ -79,8 +79,9 @@ struct EpisodeQuality {
   double rate_hz = 0;         // of the delivered episode
   std::string interpolation;  // "linear", ... or "none" when not resampled
   std::string
-      velocity_method;       // "logged", "local_quadratic over 0.0100 s (hinge)", ... per joint set
-  double fraction_kept = 0;  // samples_kept / samples_read
+      velocity_method;  // "logged", "local_quadratic over 0.0100 s (hinge)", ... per joint set
+  std::vector<std::string> qvel_estimated;  // joints whose velocity cleaning derived from qpos
+  double fraction_kept = 0;                 // samples_kept / samples_read
   std::vector<std::string> messages;
 };
 

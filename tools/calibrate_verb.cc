@@ -20,24 +20,13 @@
 namespace nextbatch::tools {
 namespace {
 
-// Keeps the velocity columns that were logged: cleaning reports them as "logged (a, b); ..."
-// in the episode's velocity_method; the others it derived from the positions.
-void KeepLoggedVelocities(const std::string& method, Channels* qvel) {
-  std::set<std::string> logged;
-  const std::string head = "logged (";
-  if (method.rfind(head, 0) == 0) {
-    const std::string list = method.substr(head.size(), method.find(')') - head.size());
-    std::size_t start = 0;
-    while (start <= list.size()) {
-      std::size_t comma = list.find(", ", start);
-      if (comma == std::string::npos) comma = list.size();
-      logged.insert(list.substr(start, comma - start));
-      start = comma + 2;
-    }
-  }
+// Drops the velocity columns that cleaning derived from the positions.
+void DropEstimatedVelocities(const std::vector<std::string>& estimated, Channels* qvel) {
   Channels kept;
-  for (std::size_t c = 0; c < qvel->names.size(); ++c) {
-    if (logged.count(qvel->names[c])) kept.names.push_back(qvel->names[c]);
+  for (const auto& name : qvel->names) {
+    if (std::find(estimated.begin(), estimated.end(), name) == estimated.end()) {
+      kept.names.push_back(name);
+    }
   }
   kept.values.resize(qvel->values.rows(), static_cast<Eigen::Index>(kept.names.size()));
   for (std::size_t c = 0; c < kept.names.size(); ++c) {
@@ -61,8 +50,9 @@ int RunCalibrate(const VerbArgs& args) {
   // Velocities that cleaning derived from the positions are not measurements: fitting them
   // would count the position noise twice.
   for (std::size_t i = 0; i < dataset.episodes.size(); ++i) {
-    KeepLoggedVelocities(i < dataset.quality.size() ? dataset.quality[i].velocity_method : "",
-                         &dataset.episodes[i].qvel);
+    if (i < dataset.quality.size()) {
+      DropEstimatedVelocities(dataset.quality[i].qvel_estimated, &dataset.episodes[i].qvel);
+    }
   }
   if (dataset.episodes.empty()) {
     ThrowExpected(study.path + ": dataset", "at least one usable episode",

@@ -7,6 +7,7 @@ packages=(
   libmujoco-dev libqhull-dev libgl-dev
   libceres-dev libeigen3-dev nlohmann-json3-dev doctest-dev
   libcli11-dev libnanoflann-dev libboost-dev
+  python3 python3-jsonschema
 )
 missing=()
 for p in "${packages[@]}"; do
