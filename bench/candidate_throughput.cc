@@ -23,7 +23,6 @@
 #include "engine/parallel.h"
 #include "engine/posterior.h"
 #include "scenarios/candidates.h"
-#include "scenarios/scene.h"
 #include "scenarios/task_json.h"
 
 namespace nb = nextbatch;
@@ -90,7 +89,7 @@ int main(int argc, char** argv) {
   }
   threads = nb::ResolveThreads(threads);
   const std::string dir = NEXTBATCH_SOURCE_DIR;
-  nb::ModelPtr m = nb::LoadSceneFile(dir + "/examples/dfki_pendulum/pendulum.xml");
+  nb::ModelPtr m = nb::LoadModelFile(dir + "/examples/dfki_pendulum/pendulum.xml");
 
   // Part 1: throughput.
   const double horizon = 4.0;

@@ -1,9 +1,12 @@
 #include "engine/model.h"
 
 #include <cstring>
+#include <filesystem>
 #include <mutex>
+#include <regex>
 #include <vector>
 
+#include "engine/atomic_file.h"
 #include "engine/error.h"
 
 namespace nextbatch {
@@ -39,8 +42,9 @@ void InstallMujocoHandlers() {
   });
 }
 
-ModelPtr LoadModelFile(const std::string& path) {
-  InstallMujocoHandlers();
+namespace {
+
+ModelPtr LoadModelFileOnce(const std::string& path) {
   char error[1024] = "";
   mjModel* m = nullptr;
   {
@@ -55,6 +59,39 @@ ModelPtr LoadModelFile(const std::string& path) {
     throw InputError(path + ": cannot load model: " + (error[0] ? error : "unknown MuJoCo error"));
   }
   return ModelPtr(m);
+}
+
+}  // namespace
+
+ModelPtr LoadModelFile(const std::string& path) {
+  InstallMujocoHandlers();
+  try {
+    return LoadModelFileOnce(path);
+  } catch (const InputError& e) {
+    const std::string what = e.what();
+    // MuJoCo 2.2.2 wants every keyframe to cover the whole composed model, so a robot file
+    // with its own keyframe (Menagerie's "home") fails once a scene that includes it adds
+    // objects with joints; or the scene repeats the keyframe's name.
+    const bool key_size = what.find("invalid qpos size") != std::string::npos;
+    const bool key_name = what.find("repeated name in key") != std::string::npos;
+    if (!key_size && !key_name) throw;
+  }
+  // Load again with the keyframes of the included files removed, through the virtual file
+  // system: the files on disk stay untouched and the scene may declare its own keyframes.
+  const std::string scene = ReadFile(path);
+  const std::filesystem::path dir = std::filesystem::path(path).parent_path();
+  std::map<std::string, std::string> assets;  // MuJoCo's VFS finds files by name alone
+  const std::regex include(R"re(<include\s+file\s*=\s*"([^"]+)")re");
+  const std::regex keyframe(R"re(<keyframe>[\s\S]*?</keyframe>)re");
+  for (auto it = std::sregex_iterator(scene.begin(), scene.end(), include);
+       it != std::sregex_iterator(); ++it) {
+    const std::string file = (*it)[1];
+    const std::string text = ReadFile((dir / file).string());
+    assets[std::filesystem::path(file).filename().string()] =
+        std::regex_replace(text, keyframe, "");
+  }
+  if (assets.empty()) return LoadModelFileOnce(path);  // rethrows the original error
+  return LoadModelString(scene, assets, path);
 }
 
 ModelPtr LoadModelString(const std::string& xml, const std::map<std::string, std::string>& assets,

@@ -24,7 +24,9 @@ using DataPtr = std::unique_ptr<mjData, DataDeleter>;
 // mjData::warning and not printed. Every loader and workspace calls it; calling it again is free.
 void InstallMujocoHandlers();
 
-// Loads an MJCF (or URDF) file. Throws InputError naming the file and MuJoCo's message.
+// Loads an MJCF (or URDF) file. Throws InputError naming the file and MuJoCo's message. A scene
+// whose included robot file carries keyframes that no longer fit the composed model (MuJoCo
+// 2.2.2 refuses those) is loaded again with the included files' keyframes removed.
 ModelPtr LoadModelFile(const std::string& path);
 
 // Compiles MJCF text through MuJoCo's virtual file system. `assets` maps file names that the XML

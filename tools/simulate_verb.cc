@@ -12,7 +12,6 @@
 #include "scenarios/candidates.h"
 #include "scenarios/sampler.h"
 #include "scenarios/scenario_binding.h"
-#include "scenarios/scene.h"
 #include "scenarios/simulate_json.h"
 #include "scenarios/space_json.h"
 #include "scenarios/space_source.h"
@@ -23,7 +22,7 @@ namespace nextbatch::tools {
 
 int RunSimulate(const VerbArgs& args) {
   const Study study = Study::Load(args.study);
-  ModelPtr model = LoadSceneFile(study.model);
+  ModelPtr model = LoadModelFile(study.model);
   const mjModel* m = model.get();
   Task task(m, ReadTaskSpec(study.Section("task")));
   SimulateOptions options;

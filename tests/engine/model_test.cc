@@ -1,8 +1,10 @@
 #include "engine/model.h"
 
 #include <doctest/doctest.h>
+#include <unistd.h>
 
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <string>
 
@@ -77,6 +79,28 @@ TEST_CASE("a MuJoCo error inside a call becomes a MujocoError, not an exit") {
     MESSAGE(std::string(e.what()));
   }
   CHECK(thrown);
+}
+
+}  // namespace
+}  // namespace nextbatch
+
+namespace nextbatch {
+namespace {
+
+TEST_CASE("a scene that adds joints to an included robot with a keyframe loads") {
+  // MuJoCo 2.2.2 rejects the robot's keyframe once the scene has more joints than it covers.
+  const std::string dir = "/tmp/nextbatch_scene_test_" + std::to_string(::getpid());
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir + "/robot.xml") << R"(<mujoco><worldbody><body name="arm">
+    <joint name="j" type="hinge"/><geom type="capsule" size=".02 .1"/></body></worldbody>
+    <keyframe><key name="home" qpos="0.5"/></keyframe></mujoco>)";
+  std::ofstream(dir + "/scene.xml") << R"(<mujoco><include file="robot.xml"/><worldbody>
+    <body name="box" pos="1 0 0"><freejoint/><geom type="box" size=".1 .1 .1"/></body>
+    </worldbody></mujoco>)";
+  ModelPtr m = LoadModelFile(dir + "/scene.xml");
+  CHECK(m->nq == 8);
+  CHECK(m->nkey == 0);
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace

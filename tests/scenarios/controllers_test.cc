@@ -7,7 +7,6 @@
 
 #include "engine/error.h"
 #include "engine/model.h"
-#include "scenarios/scene.h"
 #include "scenarios/task.h"
 #include "scenarios/task_json.h"
 
@@ -206,7 +205,7 @@ TEST_CASE("the vx300s tabletop scene loads, and the scripted pick lifts the box"
     return;
   }
   const std::string dir = NEXTBATCH_SOURCE_DIR "/examples/vx300s_tabletop/";
-  ModelPtr m = LoadSceneFile(dir + "scene.xml");
+  ModelPtr m = LoadModelFile(dir + "scene.xml");
   CHECK(m->nq == 8 + 3 * 7);
   CHECK(m->nu == 7);
   REQUIRE(m->nkey == 1);  // the scene's own home, the arm file's is dropped
@@ -225,15 +224,6 @@ TEST_CASE("the vx300s tabletop scene loads, and the scripted pick lifts the box"
   // metrics in name order: lift (box height at the end), slip (pinch to box)
   CHECK((*e.metrics)[0] > 0.12);
   CHECK((*e.metrics)[1] < 0.05);
-}
-
-TEST_CASE("the scene loader passes other load errors through, naming the file") {
-  try {
-    LoadSceneFile("/nonexistent/scene.xml");
-    FAIL("loaded a missing file");
-  } catch (const InputError& e) {
-    CHECK(std::string(e.what()).find("/nonexistent/scene.xml") != std::string::npos);
-  }
 }
 
 TEST_CASE("controller options are checked, and unknown names list the model's") {
