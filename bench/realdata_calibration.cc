@@ -4,7 +4,8 @@
 // fitted values and with the reference parameter sets, all through ComputeReplayError with the
 // logged commands. Prints the tables of docs/realdata.md.
 // Usage (from the repository root):
-//   realdata_calibration [--dfki] [--xl330] [--only ID] [--threads N] [--shared DIR]
+//   realdata_calibration [--dfki] [--xl330] [--only ID] [--threads N] [--iterations N]
+//                        [--root REPO]
 #include <Eigen/Core>
 #include <algorithm>
 #include <cmath>
@@ -34,25 +35,35 @@ std::string Pm(double v, double s) {
   return b;
 }
 
-int RunDfki(const std::string& root, const std::string& only, int threads) {
+int RunDfki(const std::string& root, const std::string& only, int threads, int iterations) {
   nb::realdata::Problem p =
       nb::realdata::LoadProblem(root + "/examples/dfki_pendulum/calibrate.json", threads);
+  if (iterations > 0) p.options.max_iterations = iterations;
   const auto refs =
       nb::realdata::LoadReferences(root + "/examples/dfki_pendulum/references.json", p.binding);
+  const int fv = p.binding.Find("Fv"), fc = p.binding.Find("Fc_level"),
+            off = p.binding.Find("offset"), del = p.binding.Find("delay"),
+            qo = p.binding.Find("q_offset");
   std::printf(
-      "DFKI pendulum: fit on the first 2/3 of each run, replay the last 1/3 "
-      "(0.3 s windows, median of max |q error|, rad)\n");
-  std::printf("%-11s %5s %4s %6s %7s | %-18s %-18s %-18s %-18s %-18s | %8s %8s %8s %s\n", "run",
-              "fit_s", "iter", "chi2", "time_s", "J", "m*cx", "Fv", "Fc_level", "offset", "fitted",
-              "publish", "apriori", "status");
+      "DFKI pendulum: fit on the first 2/3 of each run, replay the last 1/3 open loop (0.3 s "
+      "windows, median of max |q error|, rad). std: formal (covariance); emp: half-to-half spread "
+      "|a - b| / 2 of separate fits to the 1st and 2nd third\n");
+  std::printf("%-11s %5s %4s %7s | %-26s %-26s %-17s %-17s %-18s %-8s %-8s | %8s %8s %8s | %s\n",
+              "run", "fit_s", "iter", "time_s", "J (std, emp)", "m*cx (std, emp)", "Fv", "Fc_level",
+              "offset", "delay", "q_offset", "fitted", "publish", "apriori", "status");
   for (const nb::Episode& e : p.dataset.episodes) {
     if (!only.empty() && e.id != only) continue;
     const nb::TimeSplit split = nb::SplitByTime({e}, 2.0 / 3.0);
     const nb::CalibrationResult r = nb::Calibrate(p.model.get(), p.binding, split.fit, p.options);
+    // Two independent fits, to the first and the second third, measure how much the estimate
+    // moves with the data: model error included, which the formal std leaves out.
+    const nb::TimeSplit halves = nb::SplitByTime(split.fit, 0.5);
+    const nb::CalibrationResult a = nb::Calibrate(p.model.get(), p.binding, halves.fit, p.options);
+    const nb::CalibrationResult b = nb::Calibrate(p.model.get(), p.binding, halves.test, p.options);
     std::vector<double> replay;
+    std::vector<nb::ReplayError> full;
     std::vector<Eigen::VectorXd> sets = {r.value};
     for (const auto& [name, v] : refs) sets.push_back(v);
-    std::vector<nb::ReplayError> full;
     for (const Eigen::VectorXd& v : sets) {
       full.push_back(nb::ComputeReplayError(p.model.get(), p.binding, v, split.test, 0.3, threads,
                                             p.options.control_hold));
@@ -65,41 +76,37 @@ int RunDfki(const std::string& root, const std::string& only, int threads) {
         std::printf("\n");
       }
     }
-    for (const Eigen::VectorXd& v : sets) {
-      std::printf("  fit-part replay %.4f\n",
-                  nb::ComputeReplayError(p.model.get(), p.binding, v, split.fit, 0.3, threads,
-                                         p.options.control_hold)
-                      .median);
-    }
-    std::printf("  delay %.4f\n", r.value[r.value.size() - 2]);
-    std::printf("  q_offset %.4f\n", r.value[r.value.size() - 1]);
-    const nb::realdata::PendulumQuantities q =
-        nb::realdata::PendulumOf(p.model.get(), p.binding, r.value, r.covariance);
-    const int fv = p.binding.Find("Fv"), fc = p.binding.Find("Fc_level"),
-              off = p.binding.Find("offset");
+    const auto q = nb::realdata::PendulumOf(p.model.get(), p.binding, r.value, r.covariance);
+    const auto qa = nb::realdata::PendulumOf(p.model.get(), p.binding, a.value, {});
+    const auto qb = nb::realdata::PendulumOf(p.model.get(), p.binding, b.value, {});
+    char J[64], M[64];
+    std::snprintf(J, sizeof(J), "%.4f (%.1g, %.2g)", q.J, q.J_std, std::abs(qa.J - qb.J) / 2);
+    std::snprintf(M, sizeof(M), "%.4f (%.1g, %.2g)", q.mcx, q.mcx_std,
+                  std::abs(qa.mcx - qb.mcx) / 2);
     std::printf(
-        "%-11s %5.1f %4d %6.2f %7.1f | %-18s %-18s %-18s %-18s %-18s | %8.4f %8.4f %8.4f %s\n",
-        e.id.c_str(), split.fit[0].duration(), r.summary.iterations, r.summary.reduced_chi2,
-        r.summary.total_seconds, Pm(q.J, q.J_std).c_str(), Pm(q.mcx, q.mcx_std).c_str(),
+        "%-11s %5.1f %4d %7.1f | %-26s %-26s %-17s %-17s %-18s %-8.4f %-8.4f | %8.4f %8.4f %8.4f "
+        "| %s%s\n",
+        e.id.c_str(), split.fit[0].duration(), r.summary.iterations, r.summary.total_seconds, J, M,
         Pm(r.value[fv], r.std[fv]).c_str(), Pm(r.value[fc], r.std[fc]).c_str(),
-        Pm(r.value[off], r.std[off]).c_str(), replay[0], replay[1], replay[2],
-        nb::ToString(r.summary.status));
+        Pm(r.value[off], r.std[off]).c_str(), r.value[del], r.value[qo], replay[0], replay[1],
+        replay[2], nb::ToString(r.summary.status),
+        replay[0] < replay[1] && replay[0] < replay[2] ? ", beats both" : ", does NOT beat both");
+    std::printf("%-11s thirds: J %.4f / %.4f, m*cx %.4f / %.4f\n", "", qa.J, qb.J, qa.mcx, qb.mcx);
     std::fflush(stdout);
   }
   std::printf("references (same parametrisation):\n");
   for (const auto& [name, v] : refs) {
-    const nb::realdata::PendulumQuantities q =
-        nb::realdata::PendulumOf(p.model.get(), p.binding, v, Eigen::MatrixXd());
+    const auto q = nb::realdata::PendulumOf(p.model.get(), p.binding, v, Eigen::MatrixXd());
     std::printf("  %-10s J %.5f  m*cx %.5f  Fv %.5f  Fc_level %.5f  offset %.5f\n", name.c_str(),
-                q.J, q.mcx, v[p.binding.Find("Fv")], v[p.binding.Find("Fc_level")],
-                v[p.binding.Find("offset")]);
+                q.J, q.mcx, v[fv], v[fc], v[off]);
   }
   return 0;
 }
 
-int RunXl330(const std::string& root, int threads) {
+int RunXl330(const std::string& root, int threads, int iterations) {
   nb::realdata::Problem p =
       nb::realdata::LoadProblem(root + "/examples/xl330/calibrate.json", threads);
+  if (iterations > 0) p.options.max_iterations = iterations;
   const auto refs =
       nb::realdata::LoadReferences(root + "/examples/xl330/references.json", p.binding);
   const nb::TimeSplit split = nb::SplitByTime(p.dataset.episodes, 2.0 / 3.0);
@@ -155,7 +162,7 @@ int RunXl330(const std::string& root, int threads) {
 
 int main(int argc, char** argv) {
   std::string root = ".", only;
-  int threads = 2;
+  int threads = 2, iterations = 0;
   bool dfki = false, xl330 = false;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
@@ -167,12 +174,14 @@ int main(int argc, char** argv) {
       only = argv[++i];
     } else if (a == "--threads" && i + 1 < argc) {
       threads = std::atoi(argv[++i]);
+    } else if (a == "--iterations" && i + 1 < argc) {
+      iterations = std::atoi(argv[++i]);
     } else if (a == "--root" && i + 1 < argc) {
       root = argv[++i];
     } else {
       std::fprintf(stderr,
                    "usage: realdata_calibration [--dfki] [--xl330] [--only ID] "
-                   "[--threads N] [--root REPO]\n");
+                   "[--threads N] [--iterations N] [--root REPO]\n");
       return 2;
     }
   }
@@ -182,8 +191,8 @@ int main(int argc, char** argv) {
     return 0;
   }
   try {
-    if (dfki) RunDfki(root, only, threads);
-    if (xl330) RunXl330(root, threads);
+    if (dfki) RunDfki(root, only, threads, iterations);
+    if (xl330) RunXl330(root, threads, iterations);
   } catch (const nb::InputError& e) {
     std::fprintf(stderr, "error: %s\n", e.what());
     return 1;
