@@ -6,6 +6,7 @@
 #include <ceres/ceres.h>
 #include <ceres/covariance.h>
 #include <ceres/evaluation_callback.h>
+#include <ceres/manifold.h>
 
 #include <Eigen/Eigenvalues>
 #include <Eigen/QR>
@@ -154,11 +155,31 @@ FitRun RunFit(const Context& c, const std::vector<int>& active, const Eigen::Vec
   std::vector<std::vector<double>> xs(n);
   for (int a = 0; a < n; ++a) xs[a].assign(x0[a].data(), x0[a].data() + nx);
   Callback cb(&ev, p.data(), &xs);
+  // Start-state components that no logged value depends on (a part of the model the logs never
+  // see) are held at their guess: left free they would make the information matrix singular.
+  // This first evaluation is the one Ceres starts from: the callback keeps it.
+  cb.PrepareForEvaluation(true, true);
+  std::vector<std::vector<int>> constant(n);
+  for (int a = 0; cb.ok() && a < n; ++a) {
+    for (int j = 0; j < nx; ++j) {
+      if (ev.jx(a).rows() && (ev.jx(a).col(j).array() == 0.0).all()) constant[a].push_back(j);
+    }
+  }
   ceres::Problem::Options po;
   po.evaluation_callback = &cb;
   ceres::Problem problem(po);
   problem.AddParameterBlock(p.data(), np);
-  for (int a = 0; a < n; ++a) problem.AddParameterBlock(xs[a].data(), nx);
+  run.unknowns = np;
+  for (int a = 0; a < n; ++a) {
+    problem.AddParameterBlock(xs[a].data(), nx);
+    const int fixed = static_cast<int>(constant[a].size());
+    if (fixed == nx) {
+      problem.SetParameterBlockConstant(xs[a].data());
+    } else if (fixed > 0) {
+      problem.SetManifold(xs[a].data(), new ceres::SubsetManifold(nx, constant[a]));
+    }
+    run.unknowns += nx - fixed;
+  }
   ceres::LossFunction* loss = nullptr;
   if (c.options->loss == LossType::kHuber) loss = new ceres::HuberLoss(c.options->loss_scale);
   if (c.options->loss == LossType::kCauchy) loss = new ceres::CauchyLoss(c.options->loss_scale);
@@ -258,7 +279,6 @@ FitRun RunFit(const Context& c, const std::vector<int>& active, const Eigen::Vec
     }
   }
   run.information_z = 0.5 * (info + info.transpose());
-  run.unknowns = np + n * nx;
   run.residuals.resize(n);
   for (int a = 0; a < n; ++a) run.residuals[a] = ev.residuals(a);
   run.covariance_seconds = Seconds(cov_start);
@@ -392,6 +412,7 @@ CalibrationResult Calibrate(const mjModel* base, const ParameterBinding& binding
   auto episode_fits = [&](const FitRun& r, const std::vector<int>& active) {
     std::vector<double> ss(episodes.size(), 0.0);
     std::vector<int> count(episodes.size(), 0);
+    std::vector<std::vector<double>> magnitude(episodes.size());
     std::vector<std::map<std::string, std::pair<double, int>>> per(episodes.size());
     for (std::size_t a = 0; a < active.size(); ++a) {
       const int s = active[a];
@@ -400,6 +421,7 @@ CalibrationResult Calibrate(const mjModel* base, const ParameterBinding& binding
         const double q = r.residuals[a][row] * r.residuals[a][row];
         ss[e] += q;
         ++count[e];
+        magnitude[e].push_back(std::abs(r.residuals[a][row]));
         const auto& seg = layout.segments()[s];
         auto& slot =
             per[e][layout.channels()[layout.maps()[e].columns[seg.rows[row].second].channel].name];
@@ -413,7 +435,12 @@ CalibrationResult Calibrate(const mjModel* base, const ParameterBinding& binding
       out[e].residuals = count[e];
       if (!count[e]) continue;
       out[e].rms = std::sqrt(ss[e] / count[e]);
-      if (out[e].rms > options.outlier_threshold) {
+      // Judged on the bulk of the residuals (1.4826 x median, about 1 for a good episode), so
+      // that a few glitching samples, which the robust loss already handles, do not condemn it.
+      auto& mag = magnitude[e];
+      std::nth_element(mag.begin(), mag.begin() + mag.size() / 2, mag.end());
+      out[e].typical = 1.4826 * mag[mag.size() / 2];
+      if (out[e].typical > options.outlier_threshold) {
         std::string worst;
         double worst_rms = 0;
         for (const auto& [name, acc] : per[e]) {
@@ -422,9 +449,10 @@ CalibrationResult Calibrate(const mjModel* base, const ParameterBinding& binding
         }
         char text[256];
         std::snprintf(text, sizeof(text),
-                      "rms residual %.2f noise std > threshold %.2f after the fit; worst channel "
-                      "%s (rms %.2f)",
-                      out[e].rms, options.outlier_threshold, worst.c_str(), worst_rms);
+                      "typical residual %.2f noise std > threshold %.2f after the fit (rms %.2f); "
+                      "worst channel %s (rms %.2f)",
+                      out[e].typical, options.outlier_threshold, out[e].rms, worst.c_str(),
+                      worst_rms);
         out[e].outlier = true;
         out[e].reason = text;
       }

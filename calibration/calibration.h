@@ -32,7 +32,8 @@ struct CalibrationOptions {
   // per group ("qpos", "qvel", "sensor"); channels not named are estimated from the data.
   std::map<std::string, double> noise;
   double held_out_fraction = 0.2;  // of the segments, kept out of the fit for validation
-  double outlier_threshold = 3.0;  // an episode whose rms normalised residual exceeds it
+  // An episode whose typical normalised residual (1.4826 x median |r|) exceeds it is an outlier.
+  double outlier_threshold = 3.0;
   bool refit_without_outliers = true;
   bool fit_qpos = true;
   bool fit_qvel = true;                             // when the episodes log velocities
@@ -67,7 +68,8 @@ struct PreflightEntry {
 
 struct EpisodeFit {
   std::string id;
-  double rms = 0.0;  // root mean square normalised residual over its fitted segments
+  double rms = 0.0;      // root mean square normalised residual over its fitted segments
+  double typical = 0.0;  // 1.4826 x median |normalised residual|: robust, about 1 when good
   int residuals = 0;
   bool outlier = false;
   std::string reason;  // why it is an outlier ("" when not)

@@ -133,6 +133,7 @@ nlohmann::json CalibrationToJson(const CalibrationResult& res, const ParameterBi
   for (const auto& e : res.episodes) {
     episodes.push_back({{"id", e.id},
                         {"rms", Num(e.rms)},
+                        {"typical", Num(e.typical)},
                         {"residuals", e.residuals},
                         {"outlier", e.outlier},
                         {"reason", e.reason}});

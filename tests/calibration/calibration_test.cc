@@ -180,6 +180,34 @@ TEST_CASE("2-link arm: damping, friction loss, armature, masses, gain and delay"
   CHECK(r.replay_after.median < r.replay_before.median);
 }
 
+TEST_CASE("a position servo: stiffness, damping and force limit, each driving two fields") {
+  // MuJoCo's position servo: force = kp (u - q) - kv qdot, clamped to the force range.
+  ModelPtr m = LoadModelString(R"(<mujoco><option timestep="0.002"/>
+    <worldbody><body name="cart"><joint name="x" type="slide" axis="1 0 0" damping="0.5"/>
+    <geom type="box" size="0.05 0.05 0.05" mass="1"/></body></worldbody>
+    <actuator><general name="servo" joint="x" gaintype="fixed" biastype="affine" gainprm="50"
+      biasprm="0 -50 -5" forcelimited="true" forcerange="-8 8"/></actuator></mujoco>)");
+  std::vector<ParameterSpec> specs = {
+      Spec("kp", {"actuator:servo.gainprm[0]", "actuator:servo.biasprm[1]*-1"}, 50, 1, 500),
+      Spec("kv", {"actuator:servo.biasprm[2]*-1"}, 5, 0, 50),
+      Spec("force_limit", {"actuator:servo.forcerange[0]*-1", "actuator:servo.forcerange[1]"}, 8,
+           0.5, 50)};
+  Eigen::VectorXd truth = Eigen::Vector3d(60, 4, 6);
+  ParameterBinding b(m.get(), specs);
+  SyntheticLog log;
+  log.duration = 1.5;
+  log.ctrl_offset = {0.0};
+  log.ctrl_amplitude = {0.3};  // kp * 0.3 m > the limit: the servo saturates part of the time
+  std::vector<Episode> episodes;
+  for (int i = 0; i < 2; ++i) {
+    episodes.push_back(MakeEpisode(m.get(), b, truth, State::Reference(m.get()), log, i));
+  }
+  CalibrationOptions o;
+  o.threads = 2;
+  CalibrationResult r = Calibrate(m.get(), b, episodes, o);
+  CheckRecovered(r, truth);
+}
+
 TEST_CASE("ViperX 300s: joint damping, armature, a servo stiffness and the delay") {
   const std::string path = std::string(NEXTBATCH_SHARED_DIR) + "/models/trossen_vx300s/vx300s.xml";
   if (!std::filesystem::exists(path)) {
@@ -273,7 +301,6 @@ TEST_CASE("glitches in the logs: the Huber loss keeps the estimate, plain least 
   ParameterBinding b(c.model.get(), c.specs);
   CalibrationOptions o;
   o.threads = 2;
-  o.outlier_threshold = 1e9;  // this test is about samples, not episodes
   CalibrationResult huber = Calibrate(c.model.get(), b, episodes, o);
   o.loss = LossType::kNone;
   CalibrationResult plain = Calibrate(c.model.get(), b, episodes, o);
@@ -287,6 +314,11 @@ TEST_CASE("glitches in the logs: the Huber loss keeps the estimate, plain least 
   MESSAGE("worst error: huber " << worst_huber << " sigma, plain " << worst_plain << " sigma");
   CHECK(worst_huber < 3.0);
   CHECK(worst_plain > worst_huber);
+  // the glitches make the rms large, but the episodes are not outliers
+  for (const auto& e : huber.episodes) {
+    CHECK(e.rms > 3.0);
+    CHECK_FALSE(e.outlier);
+  }
 }
 
 TEST_CASE("a sensor channel with a bias, a log-scale parameter and a prior") {
@@ -327,6 +359,30 @@ TEST_CASE("a model that diverges reports a failed fit with the reason, and throw
   CHECK(r.summary.status == CalibrationStatus::kFailed);
   CHECK_FALSE(r.summary.usable());
   CHECK(r.summary.message.find("diverged") != std::string::npos);
+}
+
+TEST_CASE("a part of the model that the logs never see does not spoil the covariance") {
+  // The pendulum plus an unlogged, unactuated slider that nothing couples to the pendulum: its
+  // start states are unknowns the data cannot determine.
+  std::string xml = testing::PendulumXml();
+  xml.replace(xml.find("</worldbody>"), 12,
+              R"(<body name="slider" pos="2 0 0"><joint name="s" type="slide" axis="1 0 0"/>
+              <geom type="box" size="0.05 0.05 0.05" mass="1" contype="0" conaffinity="0"/>
+              </body></worldbody>)");
+  PendulumCase c;
+  c.model = LoadModelString(xml);
+  auto episodes = c.Episodes(2);
+  for (auto& e : episodes) {  // log the pendulum only
+    e.qpos.names.resize(1);
+    e.qpos.values.conservativeResize(Eigen::NoChange, 1);
+    e.qvel.names.resize(1);
+    e.qvel.values.conservativeResize(Eigen::NoChange, 1);
+  }
+  ParameterBinding b(c.model.get(), c.specs);
+  CalibrationOptions o;
+  o.threads = 2;
+  CalibrationResult r = Calibrate(c.model.get(), b, episodes, o);
+  CheckRecovered(r, c.truth);
 }
 
 TEST_CASE("bad episodes and options are refused with the place named") {
