@@ -479,10 +479,12 @@ CleanResult CleanEpisode(const RawEpisode& raw, const CleaningOptions& o, double
   if (usable.empty() || fraction_wanted < o.min_fraction_kept) {
     base.samples_kept = kept;
     base.fraction_kept = fraction;
-    out.dropped.push_back(
-        Dropped(base, "keeps " + Fixed(100 * fraction_wanted, 1) +
-                          "% of its samples (filter aside), below min_fraction_kept " +
-                          Fixed(100 * o.min_fraction_kept, 1) + "%"));
+    const std::string why =
+        usable.empty() ? "no piece of at least min_duration " + Fixed(o.min_duration) + " s"
+                       : "keeps " + Fixed(100 * fraction_wanted, 1) +
+                             "% of its samples (filter aside), below min_fraction_kept " +
+                             Fixed(100 * o.min_fraction_kept, 1) + "%";
+    out.dropped.push_back(Dropped(base, why));
     return out;
   }
   const double period = timestep * o.every;

@@ -41,9 +41,10 @@ struct CleaningOptions {
   std::string ctrl_interpolation = "linear";
   // Velocities of joints with positions but no logged velocity: local_quadratic (least-squares
   // parabola over `velocity_window` seconds centred on each sample), central_difference
-  // (derivative of the parabola through a sample and its two neighbours) or none.
+  // (derivative of the parabola through a sample and its two neighbours; also what
+  // local_quadratic does where its window holds fewer than 3 samples) or none.
   std::string velocity_method = "local_quadratic";
-  double velocity_window = 0.02;
+  double velocity_window = 0.01;
 
   std::string Validate() const;
 };
@@ -66,7 +67,8 @@ struct EpisodeQuality {
   int samples_kept = 0;  // samples of this piece after cleaning, before resampling
   int samples_out = 0;   // samples of the episode as delivered (after resampling)
   // Samples of the file removed, per reason: filter, truncated_row, non_finite, out_of_range,
-  // duplicate_time, non_monotonic_time, gap_segment, short_segment. Shared by all pieces.
+  // duplicate_time, non_monotonic_time, gap_segment, short_segment. Shared by all pieces:
+  // samples_read = samples_kept summed over the file's pieces (kept or dropped) + all removed.
   std::map<std::string, int> removed;
   std::vector<std::pair<double, double>> gaps;  // (from, to) times of gaps longer than max_gap
   double longest_step = 0;                      // largest time step of the log (s)
@@ -74,10 +76,11 @@ struct EpisodeQuality {
 
   double raw_rate_hz = 0;  // 1 / median time step of the cleaned log
   double raw_step_min = 0, raw_step_max = 0;
-  double rate_hz = 0;           // of the delivered episode
-  std::string interpolation;    // "linear", ... or "none" when not resampled
-  std::string velocity_method;  // "logged", "local_quadratic (window 0.02 s)", ... per joint set
-  double fraction_kept = 0;     // samples_kept / samples_read
+  double rate_hz = 0;         // of the delivered episode
+  std::string interpolation;  // "linear", ... or "none" when not resampled
+  std::string
+      velocity_method;       // "logged", "local_quadratic over 0.0100 s (hinge)", ... per joint set
+  double fraction_kept = 0;  // samples_kept / samples_read
   std::vector<std::string> messages;
 };
 

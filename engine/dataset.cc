@@ -8,6 +8,7 @@
 #include <set>
 
 #include "engine/error.h"
+#include "engine/parallel.h"
 
 namespace nextbatch {
 namespace {
@@ -52,6 +53,11 @@ EpisodeEntry ReadEntry(const Study& study, const JsonReader& r) {
   }
   if (r.Has("path")) {
     e.paths = {study.Resolve(r.String("path"))};
+    std::error_code ec;
+    if (!fs::is_regular_file(e.paths[0], ec)) {
+      ThrowExpected(r.Where("path"), "an existing file (relative to the study)",
+                    "\"" + r.String("path") + "\" (" + e.paths[0] + ": not found)");
+    }
     e.id = r.String("id", "");
     if (r.Has("id") && e.id.empty()) ThrowExpected(r.Where("id"), "a non-empty id", "\"\"");
   } else {
@@ -74,6 +80,35 @@ std::string Fixed(double x, int digits) {
   char buf[64];
   std::snprintf(buf, sizeof(buf), "%.*f", digits, x);
   return buf;
+}
+
+// Values the model cannot take are kept (the model may be what is wrong) but said: a position
+// beyond a limited joint's range, a command beyond a limited actuator's ctrlrange (MuJoCo clamps
+// it), often a unit or offset mistake in the mapping.
+void CheckAgainstModel(const Episode& e, const mjModel* m, EpisodeQuality* q) {
+  auto check = [&](const Channels& c, const char* group, bool joint) {
+    for (std::size_t k = 0; k < c.names.size(); ++k) {
+      const int id = mj_name2id(m, joint ? mjOBJ_JOINT : mjOBJ_ACTUATOR, c.names[k].c_str());
+      if (id < 0) continue;
+      const bool limited = joint ? m->jnt_limited[id] : m->actuator_ctrllimited[id];
+      if (!limited) continue;
+      const double lo = joint ? m->jnt_range[2 * id] : m->actuator_ctrlrange[2 * id];
+      const double hi = joint ? m->jnt_range[2 * id + 1] : m->actuator_ctrlrange[2 * id + 1];
+      int outside = 0;
+      for (int i = 0; i < c.values.rows(); ++i) {
+        outside += (c.values(i, k) < lo || c.values(i, k) > hi) ? 1 : 0;
+      }
+      if (outside > 0) {
+        q->messages.push_back(std::string(group) + ":" + c.names[k] + " is outside the model's " +
+                              (joint ? "joint range" : "ctrlrange") + " [" + Fixed(lo, 4) + ", " +
+                              Fixed(hi, 4) + "] at " + std::to_string(outside) + " of " +
+                              std::to_string(c.values.rows()) +
+                              " samples (kept; a unit or offset mistake?)");
+      }
+    }
+  };
+  check(e.qpos, "qpos", true);
+  check(e.ctrl, "ctrl", false);
 }
 
 }  // namespace
@@ -115,6 +150,7 @@ DatasetSpec ReadDatasetSpec(const Study& study) {
     }
   }
   if (r.Has("cleaning")) s.cleaning = ReadCleaningOptions(r.Object("cleaning"));
+  s.on_error = r.Choice("on_error", {"fail", "drop"}, "fail");
   r.CheckAllRead();
   return s;
 }
@@ -144,37 +180,71 @@ Dataset LoadDataset(const Study& study, const mjModel* model) {
   d.sample_period = spec.cleaning.resample ? d.timestep * spec.cleaning.every : 0.0;
   d.study = study.path;
   d.model = study.model;
-  std::set<std::string> ids;
+  // One job per file. Files are read and cleaned in parallel; everything that depends on the
+  // order (unique ids, which error is reported, the order of episodes) is decided afterwards in
+  // file order, so the dataset is the same for any thread count.
+  struct Job {
+    const EpisodeEntry* entry;
+    std::string path;
+    std::string error;  // an InputError's message
+    std::string id;
+    CleanResult clean;
+  };
+  std::vector<Job> jobs;
   for (const auto& entry : spec.episodes) {
+    for (const auto& path : entry.paths) jobs.push_back({&entry, path, "", "", {}});
+  }
+  ParallelFor(static_cast<int>(jobs.size()), study.threads, [&](int index, int) {
+    Job& job = jobs[index];
+    const EpisodeEntry& entry = *job.entry;
     const ImporterSpec& importer =
         entry.importer.empty() ? spec.importer : spec.importers.at(entry.importer);
-    for (const auto& path : entry.paths) {
-      RawEpisode raw = ImportFile(importer, path);
-      Episode& e = raw.episode;
-      if (!entry.id.empty()) {
-        e.id = entry.id;
-      } else if (importer.format != "native" || e.id.empty()) {
-        e.id = entry.id_prefix + fs::path(path).stem().string();
-      }
-      if (!ids.insert(e.id).second) {
-        ThrowExpected(entry.where + ".id", "ids unique in the dataset",
-                      "\"" + e.id + "\" a second time (from " + path + ")");
-      }
-      for (auto it = entry.scenario.begin(); it != entry.scenario.end(); ++it) {
-        e.scenario[it.key()] = it.value();
-      }
-      for (auto it = entry.outcome.begin(); it != entry.outcome.end(); ++it) {
-        e.outcome[it.key()] = it.value();
-      }
-      if (!entry.robot.empty()) e.robot = entry.robot;
-      if (!entry.site.empty()) e.site = entry.site;
-      if (!entry.date.empty()) e.date = entry.date;
-      ValidateEpisodeChannels(e, model, path);
-      CleanResult clean = CleanEpisode(raw, spec.cleaning, d.timestep);
-      for (auto& x : clean.episodes) d.episodes.push_back(std::move(x));
-      for (auto& x : clean.quality) d.quality.push_back(std::move(x));
-      for (auto& x : clean.dropped) d.dropped.push_back(std::move(x));
+    job.id = entry.id.empty() ? entry.id_prefix + fs::path(job.path).stem().string() : entry.id;
+    RawEpisode raw;
+    try {
+      raw = ImportFile(importer, job.path);
+      ValidateEpisodeChannels(raw.episode, model, job.path);
+    } catch (const InputError& error) {
+      job.error = error.what();
+      return;
     }
+    Episode& e = raw.episode;
+    if (entry.id.empty() && importer.format == "native" && !e.id.empty()) job.id = e.id;
+    e.id = job.id;
+    for (auto it = entry.scenario.begin(); it != entry.scenario.end(); ++it) {
+      e.scenario[it.key()] = it.value();
+    }
+    for (auto it = entry.outcome.begin(); it != entry.outcome.end(); ++it) {
+      e.outcome[it.key()] = it.value();
+    }
+    if (!entry.robot.empty()) e.robot = entry.robot;
+    if (!entry.site.empty()) e.site = entry.site;
+    if (!entry.date.empty()) e.date = entry.date;
+    job.clean = CleanEpisode(raw, spec.cleaning, d.timestep);
+    for (std::size_t k = 0; k < job.clean.episodes.size(); ++k) {
+      CheckAgainstModel(job.clean.episodes[k], model, &job.clean.quality[k]);
+    }
+  });
+  std::set<std::string> ids;
+  for (Job& job : jobs) {
+    if (!job.error.empty()) {
+      if (spec.on_error == "fail") throw InputError(job.error);
+      // on_error drop: the file is reported with the reason, the rest of the dataset loads.
+      EpisodeQuality q;
+      q.id = job.id;
+      q.source = fs::absolute(job.path).lexically_normal().string();
+      q.status = "dropped";
+      q.reason = job.error;
+      d.dropped.push_back(std::move(q));
+      continue;
+    }
+    if (!ids.insert(job.id).second) {
+      ThrowExpected(job.entry->where + ".id", "ids unique in the dataset",
+                    "\"" + job.id + "\" a second time (from " + job.path + ")");
+    }
+    for (auto& x : job.clean.episodes) d.episodes.push_back(std::move(x));
+    for (auto& x : job.clean.quality) d.quality.push_back(std::move(x));
+    for (auto& x : job.clean.dropped) d.dropped.push_back(std::move(x));
   }
   return d;
 }
@@ -231,30 +301,31 @@ nlohmann::json DatasetToJson(const Dataset& d) {
 }
 
 std::string DatasetSummary(const Dataset& d) {
-  char line[256];
+  char line[320];
   std::string s;
-  std::snprintf(line, sizeof(line), "%-24s %8s %8s %7s %8s %6s  %s\n", "episode", "read", "kept",
-                "raw Hz", "duration", "kept%", "notes");
+  std::snprintf(line, sizeof(line), "%-22s %7s %7s %7s %7s %6s %8s %6s  %s\n", "episode", "read",
+                "kept", "out", "raw Hz", "Hz", "duration", "kept%", "removed, notes");
   s += line;
   auto notes = [](const EpisodeQuality& q) {
     std::string n;
     for (const auto& [reason, count] : q.removed) {
-      n += (n.empty() ? "" : ", ") + reason + " -" + std::to_string(count);
+      n += (n.empty() ? "" : ", ") + reason + " " + std::to_string(count);
     }
     if (!q.gaps.empty()) n += (n.empty() ? "" : ", ") + std::to_string(q.gaps.size()) + " gaps";
-    if (!q.stuck_channels.empty()) n += (n.empty() ? "" : ", ") + std::string("stuck channel");
+    for (const auto& c : q.stuck_channels) n += (n.empty() ? "" : ", ") + ("stuck " + c);
     return n;
   };
   for (std::size_t i = 0; i < d.episodes.size(); ++i) {
     const EpisodeQuality& q = d.quality[i];
-    std::snprintf(line, sizeof(line), "%-24s %8d %8d %7.1f %7.2fs %5.1f%%  %s\n", q.id.c_str(),
-                  q.samples_read, q.samples_kept, q.raw_rate_hz, d.episodes[i].duration(),
-                  100.0 * q.fraction_kept, notes(q).c_str());
+    std::snprintf(line, sizeof(line), "%-22s %7d %7d %7d %7.1f %6.1f %7.2fs %5.1f%%  %s\n",
+                  q.id.c_str(), q.samples_read, q.samples_kept, q.samples_out, q.raw_rate_hz,
+                  q.rate_hz, d.episodes[i].duration(), 100.0 * q.fraction_kept, notes(q).c_str());
     s += line;
   }
   for (const auto& q : d.dropped) {
-    std::snprintf(line, sizeof(line), "%-24s %8d %8s %7.1f %8s %6s  DROPPED: %s\n", q.id.c_str(),
-                  q.samples_read, "-", q.raw_rate_hz, "-", "-", q.reason.c_str());
+    std::snprintf(line, sizeof(line), "%-22s %7d %7d %7s %7.1f %6s %8s %6s  DROPPED: %s\n",
+                  q.id.c_str(), q.samples_read, q.samples_kept, "-", q.raw_rate_hz, "-", "-", "-",
+                  q.reason.c_str());
     s += line;
   }
   s += std::to_string(d.episodes.size()) + " episodes, " + std::to_string(d.dropped.size()) +

@@ -50,15 +50,20 @@ struct DatasetSpec {
   std::map<std::string, ImporterSpec> importers;  // named, for entries that need another layout
   std::vector<EpisodeEntry> episodes;
   CleaningOptions cleaning;
+  // A malformed log file: fail (the whole load throws InputError) or drop (the file is listed in
+  // Dataset::dropped with the error as its reason, and the other files load).
+  std::string on_error = "fail";
 };
 
 // Reads the study's "dataset" section (strict keys); resolves paths and globs relative to the
 // study. Throws InputError naming the file and field.
 DatasetSpec ReadDatasetSpec(const Study& study);
 
-// Reads, validates against the model, cleans and resamples every episode of the study.
-// Throws InputError for bad input (a malformed section or log, a name the model lacks, a
-// duplicate id). Episodes dropped by cleaning are reported in `dropped`, not thrown.
+// Reads, validates against the model, cleans and resamples every episode of the study, files in
+// parallel on study.threads threads (the result does not depend on the count).
+// Throws InputError for bad input (a malformed section, a malformed log unless on_error is drop,
+// a name the model lacks, a duplicate id). Episodes dropped by cleaning are reported in
+// `dropped`, not thrown.
 Dataset LoadDataset(const Study& study, const mjModel* model);
 
 // Checks an episode's channel names against the model (qpos/qvel: joints, ctrl: actuators).

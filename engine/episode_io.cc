@@ -6,8 +6,8 @@
 #include <limits>
 
 #include "engine/atomic_file.h"
+#include "engine/csv_table.h"
 #include "engine/error.h"
-#include "engine/importer.h"
 #include "engine/json_reader.h"
 
 namespace nextbatch {
@@ -67,7 +67,11 @@ void ReadInline(const JsonReader& r, Episode* e) {
     std::vector<JsonReader> list = r.Objects(kGroups[g]);
     c->values.resize(n, list.size());
     for (std::size_t j = 0; j < list.size(); ++j) {
-      c->names.push_back(list[j].String("name"));
+      const std::string name = list[j].String("name");
+      if (c->Find(name) >= 0) {
+        ThrowExpected(list[j].Where("name"), "each channel once", "\"" + name + "\" again");
+      }
+      c->names.push_back(name);
       const auto& v = list[j].Raw("values");
       if (!v.is_array() || static_cast<int>(v.size()) != n) {
         ThrowExpected(list[j].Where("values"),
@@ -82,18 +86,16 @@ void ReadInline(const JsonReader& r, Episode* e) {
 }
 
 void ReadCsvData(const std::string& csv_path, Episode* e) {
-  CsvTable t = ParseCsv(ReadFile(csv_path), csv_path);
-  if (t.truncated_last) {
-    ThrowExpected(csv_path + ": last line", std::to_string(t.header.size()) + " fields",
-                  "fewer (a cut-off file)");
-  }
-  if (t.header.empty() || t.header[0] != "time") {
+  const std::string text = ReadFile(csv_path);
+  CsvCursor csv(text, csv_path);
+  const std::vector<std::string>& header = csv.header();
+  if (header.empty() || header[0] != "time") {
     ThrowExpected(csv_path + ": header", "\"time\" as the first column",
-                  t.header.empty() ? "none" : "\"" + t.header[0] + "\"");
+                  header.empty() ? "none" : "\"" + header[0] + "\"");
   }
-  std::vector<std::pair<int, int>> where(t.header.size(), {-1, -1});  // (group, column)
-  for (std::size_t k = 1; k < t.header.size(); ++k) {
-    const std::string& h = t.header[k];
+  std::vector<std::pair<int, int>> where(header.size(), {-1, -1});  // (group, column)
+  for (std::size_t k = 1; k < header.size(); ++k) {
+    const std::string& h = header[k];
     const auto colon = h.find(':');
     int g = -1;
     for (int i = 0; i < 4 && colon != std::string::npos; ++i) {
@@ -113,23 +115,28 @@ void ReadCsvData(const std::string& csv_path, Episode* e) {
     where[k] = {g, static_cast<int>(c->names.size())};
     c->names.push_back(name);
   }
-  const int n = static_cast<int>(t.rows.size());
-  e->time.resize(n);
-  for (int g = 0; g < 4; ++g) Group(e, g)->values.resize(n, Group(e, g)->names.size());
-  for (int i = 0; i < n; ++i) {
-    for (std::size_t k = 0; k < t.header.size(); ++k) {
+  std::vector<std::vector<double>> columns(header.size());
+  while (csv.Next()) {
+    for (std::size_t k = 0; k < header.size(); ++k) {
       double x;
-      if (!ParseCsvNumber(t.rows[i][k], &x)) {
+      if (!ParseCsvNumber(csv.fields()[k], &x)) {
         ThrowExpected(
-            csv_path + ": line " + std::to_string(t.lines[i]) + ", column \"" + t.header[k] + "\"",
-            "a number", "\"" + t.rows[i][k] + "\"");
+            csv_path + ": line " + std::to_string(csv.line()) + ", column \"" + header[k] + "\"",
+            "a number", "\"" + std::string(csv.fields()[k]) + "\"");
       }
-      if (k == 0) {
-        e->time[i] = x;
-      } else {
-        Group(e, where[k].first)->values(i, where[k].second) = x;
-      }
+      columns[k].push_back(x);
     }
+  }
+  if (csv.truncated_last()) {
+    ThrowExpected(csv_path + ": last line", std::to_string(header.size()) + " fields",
+                  "fewer (a cut-off file)");
+  }
+  const int n = csv.rows();
+  e->time = std::move(columns[0]);
+  for (int g = 0; g < 4; ++g) Group(e, g)->values.resize(n, Group(e, g)->names.size());
+  for (std::size_t k = 1; k < header.size(); ++k) {
+    Eigen::MatrixXd& m = Group(e, where[k].first)->values;
+    for (int i = 0; i < n; ++i) m(i, where[k].second) = columns[k][i];
   }
 }
 

@@ -76,7 +76,7 @@ ColumnMap ReadColumnMap(const JsonReader& r, const std::string& target_key, Unit
     std::vector<double> b = r.Numbers("range");
     if (b.size() != 2 || !(b[0] < b[1])) {
       ThrowExpected(r.Where("range"), "[lower, upper] with lower < upper (SI units)",
-                    std::to_string(b.size()) + " numbers");
+                    r.Raw("range").dump());
     }
     c.has_range = true;
     c.lower = b[0];
@@ -182,41 +182,37 @@ std::vector<Slot> Slots(const ImporterSpec& spec, Episode* e) {
 }
 
 void Store(const Slot& s, Episode* e, int row, double raw) {
-  const double v = s.map->Convert(raw);
   if (s.values == nullptr) {
-    e->time[row] = v;
+    // A wrapping time counter is unwrapped over the whole log (UnwrapTime), not made signed.
+    e->time[row] = s.map->wrap_bits > 0 ? raw : s.map->Convert(raw);
   } else {
+    const double v = s.map->Convert(raw);
     (*s.values)(row, s.col) = v;
   }
 }
 
-int CsvIndex(const ColumnMap& c, const CsvTable& t, const std::string& path) {
+int CsvIndex(const ColumnMap& c, const std::vector<std::string>& header, const std::string& path) {
   if (c.index >= 0) {
-    if (c.index >= static_cast<int>(t.header.size())) {
+    if (c.index >= static_cast<int>(header.size())) {
       ThrowExpected(path + ": column " + std::to_string(c.index) + " (" + c.where + ")",
-                    "a column index below " + std::to_string(t.header.size()),
+                    "a column index below " + std::to_string(header.size()),
                     std::to_string(c.index));
     }
     return c.index;
   }
-  for (std::size_t i = 0; i < t.header.size(); ++i) {
-    if (t.header[i] == c.column) return static_cast<int>(i);
+  for (std::size_t i = 0; i < header.size(); ++i) {
+    if (header[i] == c.column) return static_cast<int>(i);
   }
   std::string cols;
-  for (const auto& h : t.header) cols += (cols.empty() ? "" : ", ") + Quote(h);
+  for (const auto& h : header) cols += (cols.empty() ? "" : ", ") + Quote(h);
   ThrowExpected(path + ": header (" + c.where + ")", "a column " + Quote(c.column),
                 "the columns " + cols);
 }
 
 void ImportCsv(const ImporterSpec& spec, const std::string& path, RawEpisode* raw) {
-  CsvTable t = ParseCsv(ReadFile(path), path, spec.delimiter);
-  raw->samples_read = static_cast<int>(t.rows.size()) + (t.truncated_last ? 1 : 0);
-  if (t.truncated_last) {
-    raw->removed["truncated_row"] += 1;
-    raw->messages.push_back(
-        "the last line has fewer fields than the header (a log cut off "
-        "mid-line): left out");
-  }
+  const std::string text = ReadFile(path);
+  CsvCursor csv(text, path, spec.delimiter, spec.header);
+  const std::vector<std::string>& header = csv.header();
   Episode& e = raw->episode;
   int filter_col = -1;
   if (spec.filter.active) {
@@ -224,46 +220,56 @@ void ImportCsv(const ImporterSpec& spec, const std::string& path, RawEpisode* ra
     f.column = spec.filter.column;
     f.index = spec.filter.index;
     f.where = spec.where + ".filter";
-    filter_col = CsvIndex(f, t, path);
+    filter_col = CsvIndex(f, header, path);
   }
-  std::vector<int> keep;
-  keep.reserve(t.rows.size());
-  for (std::size_t r = 0; r < t.rows.size(); ++r) {
+  SetChannelNames(spec, &e, 0);
+  const std::vector<Slot> slots = Slots(spec, &e);
+  std::vector<int> cols;
+  for (const auto& s : slots) cols.push_back(CsvIndex(*s.map, header, path));
+  // Raw numbers per mapped column, converted once the sample count is known.
+  std::vector<std::vector<double>> columns(slots.size());
+  std::vector<int> rows;  // index of each kept row among all rows (times from `rate`)
+  int filtered = 0;
+  for (int row = 0; csv.Next(); ++row) {
     if (filter_col >= 0) {
       bool ok;
-      const std::string& cell = t.rows[r][filter_col];
-      bool match = CellMatchesFilter(spec.filter.equals, cell, &ok);
+      const std::string cell(csv.fields()[filter_col]);
+      const bool match = CellMatchesFilter(spec.filter.equals, cell, &ok);
       if (!ok) {
-        ThrowExpected(path + ": line " + std::to_string(t.lines[r]) + ", column " +
-                          Quote(t.header[filter_col]),
-                      "a value comparable with " + spec.filter.equals.dump(), Quote(cell));
-      }
-      if (!match) continue;
-    }
-    keep.push_back(static_cast<int>(r));
-  }
-  SetChannelNames(spec, &e, static_cast<int>(keep.size()));
-  std::vector<Slot> slots = Slots(spec, &e);
-  std::vector<int> cols;
-  for (const auto& s : slots) cols.push_back(CsvIndex(*s.map, t, path));
-  for (std::size_t k = 0; k < keep.size(); ++k) {
-    const int r = keep[k];
-    for (std::size_t j = 0; j < slots.size(); ++j) {
-      const std::string& cell = t.rows[r][cols[j]];
-      double x;
-      if (!ParseCsvNumber(cell, &x)) {
         ThrowExpected(
-            path + ": line " + std::to_string(t.lines[r]) + ", column " + Quote(t.header[cols[j]]),
-            "a number", Quote(cell));
+            path + ": line " + std::to_string(csv.line()) + ", column " + Quote(header[filter_col]),
+            "a value comparable with " + spec.filter.equals.dump(), Quote(cell));
       }
-      Store(slots[j], &e, static_cast<int>(k), x);
+      if (!match) {
+        ++filtered;
+        continue;
+      }
     }
+    for (std::size_t j = 0; j < slots.size(); ++j) {
+      double x;
+      if (!ParseCsvNumber(csv.fields()[cols[j]], &x)) {
+        ThrowExpected(
+            path + ": line " + std::to_string(csv.line()) + ", column " + Quote(header[cols[j]]),
+            "a number", Quote(std::string(csv.fields()[cols[j]])));
+      }
+      columns[j].push_back(x);
+    }
+    rows.push_back(row);
+  }
+  raw->samples_read = csv.rows() + (csv.truncated_last() ? 1 : 0);
+  if (csv.truncated_last()) {
+    raw->removed["truncated_row"] += 1;
+    raw->messages.push_back(
+        "the last line has fewer fields than the header (a log cut off mid-line): left out");
+  }
+  const int n = static_cast<int>(rows.size());
+  SetChannelNames(spec, &e, n);
+  for (std::size_t j = 0; j < slots.size(); ++j) {
+    for (int k = 0; k < n; ++k) Store(slots[j], &e, k, columns[j][k]);
   }
   if (!spec.has_time) {
-    for (std::size_t k = 0; k < keep.size(); ++k)
-      e.time[k] = static_cast<double>(keep[k]) / spec.rate;
+    for (int k = 0; k < n; ++k) e.time[k] = static_cast<double>(rows[k]) / spec.rate;
   }
-  const int filtered = static_cast<int>(t.rows.size() - keep.size());
   if (filtered > 0) {
     raw->removed["filter"] += filtered;
     raw->messages.push_back(
@@ -292,11 +298,36 @@ void ImportJson(const ImporterSpec& spec, const std::string& path, RawEpisode* r
     list = &*it;
   }
   const std::string list_name = spec.records.empty() ? "(top level)" : spec.records;
-  if (!list->is_array()) {
-    ThrowExpected(path + ": " + list_name, "a list of sample records", Describe(*list));
+  // Records: a list of sample objects. Columnar: an object of equal-length arrays, one per key.
+  const bool columnar = list->is_object();
+  if (!list->is_array() && !columnar) {
+    ThrowExpected(path + ": " + list_name,
+                  "a list of sample records (or an object of equal-length arrays)",
+                  Describe(*list));
   }
-  raw->samples_read = static_cast<int>(list->size());
+  std::size_t n = list->size();
+  if (columnar) {
+    std::vector<std::string> keys;
+    if (spec.has_time) keys.push_back(spec.time.column);
+    for (const auto* maps : {&spec.qpos, &spec.qvel, &spec.ctrl, &spec.sensors}) {
+      for (const auto& c : *maps) keys.push_back(c.column);
+    }
+    if (spec.filter.active) keys.push_back(spec.filter.column);
+    for (std::size_t k = 0; k < keys.size(); ++k) {
+      const std::string where = path + ": " + list_name + "." + keys[k];
+      auto it = list->find(keys[k]);
+      if (it == list->end()) ThrowExpected(where, "an array of values", "none");
+      if (!it->is_array()) ThrowExpected(where, "an array of values", Describe(*it));
+      if (k == 0) n = it->size();
+      if (it->size() != n) {
+        ThrowExpected(where, "an array of " + std::to_string(n) + " values (as " + keys[0] + ")",
+                      Describe(*it));
+      }
+    }
+  }
+  raw->samples_read = static_cast<int>(n);
   auto field = [&](std::size_t i, const std::string& key) -> const nlohmann::json& {
+    if (columnar) return (*list)[key][i];
     const nlohmann::json& rec = (*list)[i];
     const std::string where = path + ": " + list_name + "[" + std::to_string(i) + "]";
     if (!rec.is_object()) ThrowExpected(where, "a sample record (an object)", Describe(rec));
@@ -305,7 +336,7 @@ void ImportJson(const ImporterSpec& spec, const std::string& path, RawEpisode* r
     return *it;
   };
   std::vector<std::size_t> keep;
-  for (std::size_t i = 0; i < list->size(); ++i) {
+  for (std::size_t i = 0; i < n; ++i) {
     if (spec.filter.active) {
       const auto& v = field(i, spec.filter.column);
       if (!MatchesFilter(spec.filter.equals, v)) continue;
@@ -317,8 +348,10 @@ void ImportJson(const ImporterSpec& spec, const std::string& path, RawEpisode* r
   std::vector<Slot> slots = Slots(spec, &e);
   for (std::size_t k = 0; k < keep.size(); ++k) {
     for (const auto& s : slots) {
+      const std::string index = "[" + std::to_string(keep[k]) + "]";
       const std::string where =
-          path + ": " + list_name + "[" + std::to_string(keep[k]) + "]." + s.map->column;
+          path + ": " + list_name +
+          (columnar ? "." + s.map->column + index : index + "." + s.map->column);
       Store(s, &e, static_cast<int>(k), JsonNumber(field(keep[k], s.map->column), where));
     }
     if (!spec.has_time) e.time[k] = static_cast<double>(keep[k]) / spec.rate;
@@ -328,8 +361,8 @@ void ImportJson(const ImporterSpec& spec, const std::string& path, RawEpisode* r
     raw->removed["filter"] += filtered;
     std::string from;
     if (!keep.empty() && keep.back() + 1 == keep.size()) {
-      from = " (the tail: records " + std::to_string(keep.size()) + " to " +
-             std::to_string(list->size() - 1) + ")";
+      from = " (the tail: records " + std::to_string(keep.size()) + " to " + std::to_string(n - 1) +
+             ")";
     }
     raw->messages.push_back("removed " + std::to_string(filtered) + " samples where " +
                             spec.filter.column + " != " + spec.filter.equals.dump() + from);
@@ -414,6 +447,10 @@ ImporterSpec ReadImporterSpec(const JsonReader& r) {
   const std::string delim = r.String("delimiter", ",");
   if (delim.size() != 1) ThrowExpected(r.Where("delimiter"), "one character", Quote(delim));
   s.delimiter = delim[0];
+  s.header = r.Bool("header", true);
+  if (!s.header && s.format != "csv") {
+    ThrowExpected(r.Where("header"), "header only for format csv", "false");
+  }
   if (r.Has("time")) {
     s.time = ReadColumnMap(r.Object("time"), "", UnitKind::kTime);
     if (r.Has("rate")) ThrowExpected(r.Where("rate"), "either time or rate", "both");
@@ -455,6 +492,22 @@ ImporterSpec ReadImporterSpec(const JsonReader& r) {
     s.date_key = m.String("date", "");
     if (m.Has("extra")) s.extra_keys = m.Strings("extra");
     m.CheckAllRead();
+  }
+  if (!s.header) {
+    std::vector<const ColumnMap*> all = {&s.time};
+    for (const auto* maps : {&s.qpos, &s.qvel, &s.ctrl, &s.sensors}) {
+      for (const auto& c : *maps) all.push_back(&c);
+    }
+    for (const ColumnMap* c : all) {
+      if (!c->column.empty()) {
+        ThrowExpected(c->where + ".column", "a 0-based column index (the file has no header)",
+                      Quote(c->column));
+      }
+    }
+    if (s.filter.active && !s.filter.column.empty()) {
+      ThrowExpected(r.Where("filter") + ".column",
+                    "a 0-based column index (the file has no header)", Quote(s.filter.column));
+    }
   }
   if (s.format == "json") {
     auto check = [&](const std::vector<ColumnMap>& maps, const std::string& key) {
@@ -506,6 +559,14 @@ void ValidateImporterSpec(const ImporterSpec& spec, const mjModel* m) {
   };
   check_joints(spec.qpos, false);
   check_joints(spec.qvel, true);
+  for (const auto& c : spec.sensors) {
+    const int id = mj_name2id(m, mjOBJ_SENSOR, c.target.c_str());
+    if (id >= 0 && m->sensor_dim[id] != 1) {
+      ThrowExpected(
+          c.where + ".sensor", "a logged channel or a model sensor of dimension 1",
+          Quote(c.target) + " (a sensor of dimension " + std::to_string(m->sensor_dim[id]) + ")");
+    }
+  }
   for (const auto& c : spec.ctrl) {
     if (mj_name2id(m, mjOBJ_ACTUATOR, c.target.c_str()) < 0) {
       ThrowExpected(c.where + ".actuator", "an actuator of the model (" + actuators + ")",
@@ -513,6 +574,34 @@ void ValidateImporterSpec(const ImporterSpec& spec, const mjModel* m) {
     }
   }
 }
+
+namespace {
+
+// A counter of `wrap_bits` bits (e.g. a servo's millisecond tick) restarts at 0 when it
+// overflows: each drop by more than half its span adds one span. Then scale, offset and unit.
+void UnwrapTime(const ColumnMap& c, RawEpisode* raw) {
+  const double span = std::ldexp(1.0, c.wrap_bits);
+  double turns = 0, previous = kNaN;
+  int wraps = 0;
+  for (double& t : raw->episode.time) {
+    if (!std::isfinite(t) || t < 0 || t >= span || t != std::floor(t)) {
+      t = kNaN;  // not a value of the counter: removed by cleaning as non-finite
+      continue;
+    }
+    if (std::isfinite(previous) && t < previous - span / 2) {
+      turns += span;
+      ++wraps;
+    }
+    previous = t;
+    t = c.unit_factor * (c.scale * (t + turns) + c.offset);
+  }
+  if (wraps > 0) {
+    raw->messages.push_back("the " + std::to_string(c.wrap_bits) + "-bit time counter " +
+                            c.Label() + " wrapped " + std::to_string(wraps) + " times: unwrapped");
+  }
+}
+
+}  // namespace
 
 RawEpisode ImportFile(const ImporterSpec& spec, const std::string& path) {
   RawEpisode raw;
@@ -524,6 +613,8 @@ RawEpisode ImportFile(const ImporterSpec& spec, const std::string& path) {
   } else {
     ImportJson(spec, path, &raw);
   }
+  if (spec.format != "native" && spec.has_time && spec.time.wrap_bits > 0)
+    UnwrapTime(spec.time, &raw);
   raw.episode.source = std::filesystem::absolute(path).lexically_normal().string();
   AddLimits(spec.qpos, "qpos", &raw);
   AddLimits(spec.qvel, "qvel", &raw);
@@ -536,73 +627,6 @@ RawEpisode ImportFile(const ImporterSpec& spec, const std::string& path) {
     }
   }
   return raw;
-}
-
-bool ParseCsvNumber(const std::string& field, double* value) {
-  std::size_t b = 0, e = field.size();
-  while (b < e && (field[b] == ' ' || field[b] == '\t' || field[b] == '"')) ++b;
-  while (e > b && (field[e - 1] == ' ' || field[e - 1] == '\t' || field[e - 1] == '\r' ||
-                   field[e - 1] == '"'))
-    --e;
-  if (b == e) {
-    *value = kNaN;
-    return true;
-  }
-  const std::string s = field.substr(b, e - b);
-  char* end = nullptr;
-  *value = std::strtod(s.c_str(), &end);
-  return end == s.c_str() + s.size();
-}
-
-CsvTable ParseCsv(const std::string& text, const std::string& path, char delimiter) {
-  CsvTable t;
-  auto split = [delimiter](const std::string& line) {
-    std::vector<std::string> f;
-    std::size_t start = 0;
-    for (std::size_t i = 0; i <= line.size(); ++i) {
-      if (i == line.size() || line[i] == delimiter) {
-        f.push_back(line.substr(start, i - start));
-        start = i + 1;
-      }
-    }
-    return f;
-  };
-  std::size_t pos = 0;
-  int line_no = 0;
-  bool have_header = false;
-  while (pos < text.size()) {
-    std::size_t nl = text.find('\n', pos);
-    if (nl == std::string::npos) nl = text.size();
-    std::string line = text.substr(pos, nl - pos);
-    pos = nl + 1;
-    ++line_no;
-    if (!line.empty() && line.back() == '\r') line.pop_back();
-    if (line.find_first_not_of(" \t") == std::string::npos || line[0] == '#') continue;
-    std::vector<std::string> f = split(line);
-    if (!have_header) {
-      for (auto& h : f) {
-        while (!h.empty() && (h.front() == ' ' || h.front() == '"')) h.erase(h.begin());
-        while (!h.empty() && (h.back() == ' ' || h.back() == '"')) h.pop_back();
-      }
-      t.header = f;
-      have_header = true;
-      continue;
-    }
-    if (f.size() != t.header.size()) {
-      const bool last = text.find_first_not_of(" \t\r\n", pos) == std::string::npos;
-      if (last && f.size() < t.header.size()) {
-        t.truncated_last = true;
-        break;
-      }
-      ThrowExpected(path + ": line " + std::to_string(line_no),
-                    std::to_string(t.header.size()) + " fields (as the header)",
-                    std::to_string(f.size()));
-    }
-    t.rows.push_back(std::move(f));
-    t.lines.push_back(line_no);
-  }
-  if (!have_header) ThrowExpected(path, "a header line and samples", "an empty file");
-  return t;
 }
 
 }  // namespace nextbatch

@@ -15,6 +15,7 @@
 #include <utility>
 #include <vector>
 
+#include "engine/csv_table.h"
 #include "engine/episode.h"
 #include "engine/json_reader.h"
 
@@ -74,6 +75,7 @@ struct ImporterSpec {
   std::string format = "csv";  // csv | json | native
   std::string records;         // json: key of the sample list; empty: the document is the list
   char delimiter = ',';
+  bool header = true;  // csv: the first line names the columns; false: columns by index only
   bool has_time = true;
   ColumnMap time;   // seconds after conversion
   double rate = 0;  // Hz, when the log has no time column
@@ -107,23 +109,6 @@ struct RawEpisode {
 // Reads one log file by the spec. Malformed content throws InputError "file: where: expected X,
 // got Y"; a truncated last CSV row or a filtered sample is removed and counted instead.
 RawEpisode ImportFile(const ImporterSpec& spec, const std::string& path);
-
-// A CSV file split into fields; used by the importer and the native CSV episode reader.
-struct CsvTable {
-  std::vector<std::string> header;
-  std::vector<std::vector<std::string>> rows;
-  std::vector<int> lines;       // 1-based line number of each row
-  bool truncated_last = false;  // the last row had fewer fields and was left out
-};
-
-// Splits `text` (the content of `path`) into a header and rows. Blank lines and lines starting
-// with '#' are skipped. A row with a different field count is an error, except the last row with
-// fewer fields (a logger killed mid-line), which is left out and flagged.
-CsvTable ParseCsv(const std::string& text, const std::string& path, char delimiter = ',');
-
-// Parses one CSV field as a number: empty, "nan" -> NaN; "inf" -> inf. Returns false for text
-// that is not a number.
-bool ParseCsvNumber(const std::string& field, double* value);
 
 }  // namespace nextbatch
 

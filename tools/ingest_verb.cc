@@ -30,7 +30,8 @@ std::string FileStem(const std::string& id) {
 }  // namespace
 
 int RunIngest(const VerbArgs& args) {
-  const Study study = Study::Load(args.study);
+  Study study = Study::Load(args.study);
+  if (args.threads >= 0) study.threads = args.threads;
   ModelPtr model = LoadModelFile(study.model);
   const Dataset dataset = LoadDataset(study, model.get());
   EnsureDirectory(args.out);

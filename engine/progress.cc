@@ -1,0 +1,84 @@
+#include "engine/progress.h"
+
+#include <unistd.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <iostream>
+
+#include "engine/error.h"
+
+namespace nextbatch {
+
+std::string ProgressOptions::Validate() const {
+  if (!(min_interval >= 0) || !std::isfinite(min_interval)) {
+    return Expected("progress.min_interval", "a finite number >= 0", std::to_string(min_interval));
+  }
+  if (terminal < -1 || terminal > 1) {
+    return Expected("progress.terminal", "-1, 0 or 1", std::to_string(terminal));
+  }
+  return "";
+}
+
+std::string FormatDuration(double seconds) {
+  const long s = seconds > 0 ? static_cast<long>(std::ceil(seconds)) : 0;
+  char buf[64];
+  if (s < 60) {
+    std::snprintf(buf, sizeof buf, "%ld s", s);
+  } else if (s < 3600) {
+    std::snprintf(buf, sizeof buf, "%ldm %02lds", s / 60, s % 60);
+  } else {
+    std::snprintf(buf, sizeof buf, "%ldh %02ldm", s / 3600, (s % 3600) / 60);
+  }
+  return buf;
+}
+
+std::string FormatProgress(const std::string& stage, long done, long total, double elapsed) {
+  std::string line = stage + ": " + std::to_string(done) + "/" + std::to_string(total) + " (";
+  if (done >= total) return line + "took " + FormatDuration(elapsed) + ")";
+  if (done <= 0 || !(elapsed > 0)) return line + "eta ?)";
+  return line + "eta " + FormatDuration(elapsed * (total - done) / done) + ")";
+}
+
+Progress::Progress(std::string stage, long total, ProgressOptions options)
+    : stage_(std::move(stage)), total_(total), options_(std::move(options)) {
+  const std::string error = options_.Validate();
+  if (!error.empty()) throw InputError(error);
+  if (total_ < 0) ThrowExpected("progress: " + stage_ + ": total", ">= 0", std::to_string(total));
+  if (!options_.out) options_.out = &std::cerr;
+  enabled_ = options_.terminal == -1 ? isatty(STDERR_FILENO) == 1 : options_.terminal == 1;
+  start_ = Now();
+}
+
+Progress::~Progress() {
+  if (open_) *options_.out << "\n" << std::flush;
+}
+
+double Progress::Now() const {
+  if (options_.clock) return options_.clock();
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+void Progress::Update(long done) {
+  NB_CHECK(done >= 0 && done <= total_);
+  if (!enabled_) return;
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (finished_) return;
+  const double now = Now();
+  const bool last = done == total_;
+  if (!last && now - last_ < options_.min_interval) return;
+  last_ = now;
+  // \r and "erase to end of line" rewrite the one line in place.
+  *options_.out << "\r" << FormatProgress(stage_, done, total_, now - start_) << "\033[K";
+  if (last) {
+    *options_.out << "\n";
+    finished_ = true;
+    open_ = false;
+  } else {
+    open_ = true;
+  }
+  options_.out->flush();
+}
+
+}  // namespace nextbatch

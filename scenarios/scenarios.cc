@@ -1,2 +1,0 @@
-// The scenarios module; see DESIGN.md for what it holds.
-namespace nextbatch {}
