@@ -98,10 +98,10 @@ TEST_CASE("XL330, four kp through one servo gain: the fit beats upstream m1 on t
       realdata::LoadProblem(NEXTBATCH_SOURCE_DIR "/examples/xl330/calibrate.json", 2);
   const auto refs =
       realdata::LoadReferences(NEXTBATCH_SOURCE_DIR "/examples/xl330/references.json", p.binding);
-  // One trajectory at each of the four firmware gains.
+  // One trajectory (sin_sin, the richest excitation) at each of the four firmware gains.
   std::vector<Episode> logs;
   for (const Episode& e : p.dataset.episodes) {
-    if (e.scenario.value("trajectory", std::string()) == "up_and_down") logs.push_back(e);
+    if (e.scenario.value("trajectory", std::string()) == "sin_sin") logs.push_back(e);
   }
   REQUIRE(logs.size() == 4);
   const TimeSplit split = SplitByTime(logs, 2.0 / 3.0);
