@@ -137,7 +137,8 @@ std::string CalibrationOptions::Validate() const {
 
 ReplayError ComputeReplayError(const mjModel* base, const ParameterBinding& binding,
                                const Eigen::VectorXd& values, const std::vector<Episode>& episodes,
-                               double window_seconds, int threads, ControlHold hold) {
+                               double window_seconds, int threads, ControlHold hold,
+                               const std::map<std::string, std::string>& episode_scale) {
   if (!(window_seconds > 0)) {
     ThrowExpected("replay window", "a duration > 0", std::to_string(window_seconds));
   }
@@ -146,6 +147,7 @@ ReplayError ComputeReplayError(const mjModel* base, const ParameterBinding& bind
   lo.fit_qvel = false;
   lo.fit_sensors = false;
   lo.noise["qpos"] = 1.0;
+  lo.scale_keys = calib::ScaleKeys(binding, episode_scale);
   Layout layout(base, episodes, lo);
   std::vector<int> all(layout.segments().size());
   for (std::size_t s = 0; s < all.size(); ++s) all[s] = static_cast<int>(s);

@@ -312,6 +312,7 @@ CalibrationResult Calibrate(const mjModel* base, const ParameterBinding& binding
   lo.fit_sensors = options.fit_sensors;
   lo.held_out_fraction = options.held_out_fraction;
   lo.noise = options.noise;
+  lo.scale_keys = calib::ScaleKeys(binding, options.episode_scale);
   Layout layout(base, episodes, lo);
   Context c{base, &binding, &episodes, &layout, &options};
 

@@ -41,6 +41,11 @@ struct CalibrationOptions {
   ControlHold control_hold = ControlHold::kLinear;  // how logged commands vary between samples
   double preflight_min_effect = 1e-3;  // change of the residual norm (sigmas) a parameter must make
   int threads = 0;                     // 0: all available
+  // Per-episode factors: parameter name -> key of Episode::scenario whose number multiplies that
+  // parameter's value in that episode. For one physical constant acting through a setting that
+  // differs per episode and is known, e.g. a servo stiffness = gain per firmware unit x the
+  // episode's firmware kp.
+  std::map<std::string, std::string> episode_scale;
 
   std::string Validate() const;
 };
@@ -153,7 +158,8 @@ CalibrationResult Calibrate(const mjModel* base, const ParameterBinding& binding
 ReplayError ComputeReplayError(const mjModel* base, const ParameterBinding& binding,
                                const Eigen::VectorXd& values, const std::vector<Episode>& episodes,
                                double window_seconds, int threads,
-                               ControlHold hold = ControlHold::kLinear);
+                               ControlHold hold = ControlHold::kLinear,
+                               const std::map<std::string, std::string>& episode_scale = {});
 
 }  // namespace nextbatch
 

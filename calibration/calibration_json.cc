@@ -76,6 +76,13 @@ CalibrationOptions ReadCalibrationOptions(const JsonReader& r) {
                        : ControlHold::kLinear;
   o.preflight_min_effect = r.Number("preflight_min_effect", o.preflight_min_effect);
   o.threads = r.Integer("threads", o.threads);
+  if (r.Has("episode_scale")) {
+    JsonReader s = r.Object("episode_scale");
+    for (const auto& [name, key] : r.Raw("episode_scale").items()) {
+      o.episode_scale[name] = s.String(name);
+    }
+    s.CheckAllRead();
+  }
   r.CheckAllRead();
   if (std::string e = o.Validate(); !e.empty()) throw InputError(r.file() + ": " + e);
   return o;

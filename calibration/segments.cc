@@ -161,6 +161,20 @@ Layout::Layout(const mjModel* m, const std::vector<Episode>& episodes,
       ThrowExpected(where, "logged joint positions, velocities or sensors", "none");
     }
     EpisodeMap map;
+    if (!options.scale_keys.empty()) {
+      map.scale = Eigen::VectorXd::Ones(static_cast<int>(options.scale_keys.size()));
+      for (std::size_t j = 0; j < options.scale_keys.size(); ++j) {
+        const std::string& key = options.scale_keys[j];
+        if (key.empty()) continue;
+        const auto it = ep.scenario.find(key);
+        if (it == ep.scenario.end() || !it->is_number() || !std::isfinite(it->get<double>()) ||
+            it->get<double>() == 0.0) {
+          ThrowExpected(where + ": scenario." + key, "a finite non-zero number (episode_scale)",
+                        it == ep.scenario.end() ? std::string("nothing") : it->dump());
+        }
+        map.scale[j] = it->get<double>();
+      }
+    }
     auto joint = [&](const std::string& name, const char* what) {
       int j = mj_name2id(m, mjOBJ_JOINT, name.c_str());
       if (j < 0) {
@@ -393,13 +407,15 @@ Eigen::VectorXd Evaluator::ValueDerivative(const Eigen::VectorXd& z) const {
 bool Evaluator::Simulate(int thread, const Eigen::VectorXd& z, int a, const double* x,
                          double* out) {
   Workspace& ws = pool_->ws[thread];
+  const Segment& seg = layout_->segments()[segments_[a]];
   Eigen::VectorXd values = Values(z);
+  const Eigen::VectorXd& scale = layout_->maps()[seg.episode].scale;
+  if (scale.size() == values.size()) values = values.cwiseProduct(scale);
   Eigen::VectorXd& applied = pool_->applied[thread];
   if (applied.size() != values.size() || (applied.array() != values.array()).any()) {
     ws.Apply(*binding_, values);
     applied = values;
   }
-  const Segment& seg = layout_->segments()[segments_[a]];
   const Episode& ep = (*episodes_)[seg.episode];
   const EpisodeMap& map = layout_->maps()[seg.episode];
   const mjModel* m = ws.model();
@@ -543,6 +559,23 @@ double Evaluator::SumSquares() const {
   double sum = 0;
   for (const auto& r : r_) sum += r.squaredNorm();
   return sum;
+}
+
+std::vector<std::string> ScaleKeys(const ParameterBinding& binding,
+                                   const std::map<std::string, std::string>& episode_scale) {
+  if (episode_scale.empty()) return {};
+  std::vector<std::string> keys(binding.size());
+  for (const auto& [name, key] : episode_scale) {
+    const int j = binding.Find(name);
+    if (j < 0) {
+      std::string names;
+      for (const auto& s : binding.specs()) names += (names.empty() ? "" : ", ") + s.name;
+      ThrowExpected("calibration.episode_scale", "a parameter name (" + names + ")",
+                    "'" + name + "'");
+    }
+    keys[j] = key;
+  }
+  return keys;
 }
 
 }  // namespace nextbatch::calib

@@ -38,7 +38,8 @@ struct EpisodeMap {
     int column;
   };
   std::vector<Column> columns;
-  Eigen::MatrixXd ctrl;  // samples x nu (actuators the log lacks stay 0)
+  Eigen::MatrixXd ctrl;   // samples x nu (actuators the log lacks stay 0)
+  Eigen::VectorXd scale;  // per parameter, multiplies its value in this episode (empty: none)
 };
 
 // One shooting segment: logged samples [first, end) of an episode, simulated from an unknown
@@ -61,7 +62,15 @@ struct LayoutOptions {
   bool fit_sensors = true;
   double held_out_fraction = 0.0;
   std::map<std::string, double> noise;  // channel or group -> sigma; others estimated
+  // Per parameter: the Episode::scenario key that scales it per episode ("" for none); empty
+  // when no parameter is scaled.
+  std::vector<std::string> scale_keys;
 };
+
+// scale_keys for LayoutOptions from CalibrationOptions::episode_scale (throws InputError for a
+// name that is not a parameter).
+std::vector<std::string> ScaleKeys(const ParameterBinding& binding,
+                                   const std::map<std::string, std::string>& episode_scale);
 
 class Layout {
  public:

@@ -1,0 +1,201 @@
+// Real-data proof of calibration: fits the DFKI pendulum to each measured run and the XL330 servo
+// to its 16 logs, each on the first two thirds of every run, and replays the last third open loop
+// from logged states (0.3 s windows, median over windows of the largest position error) with the
+// fitted values and with the reference parameter sets, all through ComputeReplayError with the
+// logged commands. Prints the tables of docs/realdata.md.
+// Usage (from the repository root):
+//   realdata_calibration [--dfki] [--xl330] [--only ID] [--threads N] [--iterations N]
+//                        [--root REPO]
+#include <Eigen/Core>
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "calibration/calibration.h"
+#include "calibration/holdout.h"
+#include "engine/error.h"
+#include "tests/calibration/realdata_problems.h"
+
+namespace nb = nextbatch;
+
+namespace {
+
+std::string Pm(double v, double s) {
+  char b[64];
+  if (std::isfinite(s)) {
+    std::snprintf(b, sizeof(b), "%.4g ± %.2g", v, s);
+  } else {
+    std::snprintf(b, sizeof(b), "%.4g ± ?", v);
+  }
+  return b;
+}
+
+int RunDfki(const std::string& root, const std::string& only, int threads, int iterations) {
+  nb::realdata::Problem p =
+      nb::realdata::LoadProblem(root + "/examples/dfki_pendulum/calibrate.json", threads);
+  if (iterations > 0) p.options.max_iterations = iterations;
+  const auto refs =
+      nb::realdata::LoadReferences(root + "/examples/dfki_pendulum/references.json", p.binding);
+  const int fv = p.binding.Find("Fv"), fc = p.binding.Find("Fc_level"),
+            off = p.binding.Find("offset"), del = p.binding.Find("delay"),
+            qo = p.binding.Find("q_offset");
+  std::printf(
+      "DFKI pendulum: fit on the first 2/3 of each run, replay the last 1/3 open loop (0.3 s "
+      "windows, median of max |q error|, rad). std: formal (covariance); emp: half-to-half spread "
+      "|a - b| / 2 of separate fits to the 1st and 2nd third\n");
+  std::printf("%-11s %5s %4s %7s | %-26s %-26s %-17s %-17s %-18s %-8s %-8s | %8s %8s %8s | %s\n",
+              "run", "fit_s", "iter", "time_s", "J (std, emp)", "m*cx (std, emp)", "Fv", "Fc_level",
+              "offset", "delay", "q_offset", "fitted", "publish", "apriori", "status");
+  for (const nb::Episode& e : p.dataset.episodes) {
+    if (!only.empty() && e.id != only) continue;
+    const nb::TimeSplit split = nb::SplitByTime({e}, 2.0 / 3.0);
+    const nb::CalibrationResult r = nb::Calibrate(p.model.get(), p.binding, split.fit, p.options);
+    // Two independent fits, to the first and the second third, measure how much the estimate
+    // moves with the data: model error included, which the formal std leaves out.
+    const nb::TimeSplit halves = nb::SplitByTime(split.fit, 0.5);
+    const nb::CalibrationResult a = nb::Calibrate(p.model.get(), p.binding, halves.fit, p.options);
+    const nb::CalibrationResult b = nb::Calibrate(p.model.get(), p.binding, halves.test, p.options);
+    std::vector<double> replay;
+    std::vector<nb::ReplayError> full;
+    std::vector<Eigen::VectorXd> sets = {r.value};
+    for (const auto& [name, v] : refs) sets.push_back(v);
+    for (const Eigen::VectorXd& v : sets) {
+      full.push_back(nb::ComputeReplayError(p.model.get(), p.binding, v, split.test, 0.3, threads,
+                                            p.options.control_hold));
+      replay.push_back(full.back().median);
+    }
+    if (std::getenv("REALDATA_WINDOWS")) {
+      for (std::size_t w = 0; w < full[0].windows.size(); ++w) {
+        std::printf("  window %7.2f", full[0].windows[w].start_time);
+        for (const auto& f : full) std::printf(" %8.4f", f.windows[w].max_error);
+        std::printf("\n");
+      }
+    }
+    const auto q = nb::realdata::PendulumOf(p.model.get(), p.binding, r.value, r.covariance);
+    const auto qa = nb::realdata::PendulumOf(p.model.get(), p.binding, a.value, {});
+    const auto qb = nb::realdata::PendulumOf(p.model.get(), p.binding, b.value, {});
+    char J[64], M[64];
+    std::snprintf(J, sizeof(J), "%.4f (%.1g, %.2g)", q.J, q.J_std, std::abs(qa.J - qb.J) / 2);
+    std::snprintf(M, sizeof(M), "%.4f (%.1g, %.2g)", q.mcx, q.mcx_std,
+                  std::abs(qa.mcx - qb.mcx) / 2);
+    std::printf(
+        "%-11s %5.1f %4d %7.1f | %-26s %-26s %-17s %-17s %-18s %-8.4f %-8.4f | %8.4f %8.4f %8.4f "
+        "| %s%s\n",
+        e.id.c_str(), split.fit[0].duration(), r.summary.iterations, r.summary.total_seconds, J, M,
+        Pm(r.value[fv], r.std[fv]).c_str(), Pm(r.value[fc], r.std[fc]).c_str(),
+        Pm(r.value[off], r.std[off]).c_str(), r.value[del], r.value[qo], replay[0], replay[1],
+        replay[2], nb::ToString(r.summary.status),
+        replay[0] < replay[1] && replay[0] < replay[2] ? ", beats both" : ", does NOT beat both");
+    std::printf("%-11s thirds: J %.4f / %.4f, m*cx %.4f / %.4f\n", "", qa.J, qb.J, qa.mcx, qb.mcx);
+    std::fflush(stdout);
+  }
+  std::printf("references (same parametrisation):\n");
+  for (const auto& [name, v] : refs) {
+    const auto q = nb::realdata::PendulumOf(p.model.get(), p.binding, v, Eigen::MatrixXd());
+    std::printf("  %-10s J %.5f  m*cx %.5f  Fv %.5f  Fc_level %.5f  offset %.5f\n", name.c_str(),
+                q.J, q.mcx, v[fv], v[fc], v[off]);
+  }
+  return 0;
+}
+
+int RunXl330(const std::string& root, int threads, int iterations) {
+  nb::realdata::Problem p =
+      nb::realdata::LoadProblem(root + "/examples/xl330/calibrate.json", threads);
+  if (iterations > 0) p.options.max_iterations = iterations;
+  const auto refs =
+      nb::realdata::LoadReferences(root + "/examples/xl330/references.json", p.binding);
+  const nb::TimeSplit split = nb::SplitByTime(p.dataset.episodes, 2.0 / 3.0);
+  const nb::CalibrationResult r = nb::Calibrate(p.model.get(), p.binding, split.fit, p.options);
+  std::printf(
+      "\nXL330: one fit over the first 2/3 of all %zu logs (%s, %d iterations, reduced "
+      "chi2 %.2f, %.1f s)\n",
+      split.fit.size(), nb::ToString(r.summary.status), r.summary.iterations,
+      r.summary.reduced_chi2, r.summary.total_seconds);
+  std::printf("%-13s %-20s", "parameter", "fitted");
+  for (const auto& [name, v] : refs) std::printf(" %-14s", name.c_str());
+  std::printf("\n");
+  for (int j = 0; j < p.binding.size(); ++j) {
+    std::printf("%-13s %-20s", r.names[j].c_str(), Pm(r.value[j], r.std[j]).c_str());
+    for (const auto& [name, v] : refs) std::printf(" %-14.6g", v[j]);
+    std::printf("\n");
+  }
+  std::vector<std::pair<std::string, Eigen::VectorXd>> sets = {{"fitted", r.value}};
+  sets.insert(sets.end(), refs.begin(), refs.end());
+  std::vector<nb::ReplayError> replay;
+  for (const auto& [name, v] : sets) {
+    replay.push_back(nb::ComputeReplayError(p.model.get(), p.binding, v, split.test, 0.3, threads,
+                                            p.options.control_hold, p.options.episode_scale));
+  }
+  std::printf("replay of the last 1/3 (0.3 s windows, median of max |q error|, rad)\n");
+  std::printf("%-16s %4s %-15s", "log", "kp", "trajectory");
+  for (const auto& [name, v] : sets) std::printf(" %14s", name.c_str());
+  std::printf("\n");
+  for (std::size_t e = 0; e < split.test.size(); ++e) {
+    const nb::Episode& ep = split.test[e];
+    std::printf("%-16s %4g %-15s", ep.id.c_str(), ep.scenario.value("kp", 0.0),
+                ep.scenario.value("trajectory", std::string()).c_str());
+    for (const nb::ReplayError& re : replay) {
+      std::vector<double> w;
+      for (const auto& win : re.windows) {
+        if (win.episode == static_cast<int>(e)) w.push_back(win.max_error);
+      }
+      std::sort(w.begin(), w.end());
+      const double med = w.empty()      ? NAN
+                         : w.size() % 2 ? w[w.size() / 2]
+                                        : 0.5 * (w[w.size() / 2 - 1] + w[w.size() / 2]);
+      std::printf(" %14.4f", med);
+    }
+    std::printf("\n");
+  }
+  std::printf("%-36s", "all windows");
+  for (const nb::ReplayError& re : replay) std::printf(" %14.4f", re.median);
+  std::printf("\n");
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string root = ".", only;
+  int threads = 2, iterations = 0;
+  bool dfki = false, xl330 = false;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a == "--dfki") {
+      dfki = true;
+    } else if (a == "--xl330") {
+      xl330 = true;
+    } else if (a == "--only" && i + 1 < argc) {
+      only = argv[++i];
+    } else if (a == "--threads" && i + 1 < argc) {
+      threads = std::atoi(argv[++i]);
+    } else if (a == "--iterations" && i + 1 < argc) {
+      iterations = std::atoi(argv[++i]);
+    } else if (a == "--root" && i + 1 < argc) {
+      root = argv[++i];
+    } else {
+      std::fprintf(stderr,
+                   "usage: realdata_calibration [--dfki] [--xl330] [--only ID] "
+                   "[--threads N] [--iterations N] [--root REPO]\n");
+      return 2;
+    }
+  }
+  if (!dfki && !xl330) dfki = xl330 = true;
+  if (!std::filesystem::exists(root + "/../shared/realdata")) {
+    std::printf("../shared/realdata not found next to %s: nothing to do\n", root.c_str());
+    return 0;
+  }
+  try {
+    if (dfki) RunDfki(root, only, threads, iterations);
+    if (xl330) RunXl330(root, threads, iterations);
+  } catch (const nb::InputError& e) {
+    std::fprintf(stderr, "error: %s\n", e.what());
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,131 @@
+// Calibration on real robot logs (../shared/realdata): the fitted model must predict the held-out
+// last third of a run better than the published reference parameters. The full tables come from
+// bench/realdata_calibration (docs/realdata.md); these cases are small enough for the suite.
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <filesystem>
+
+#include "calibration/calibration.h"
+#include "calibration/holdout.h"
+#include "engine/error.h"
+#include "tests/calibration/realdata_problems.h"
+
+namespace nextbatch {
+namespace {
+
+bool HaveRealData() {
+  if (std::filesystem::exists(NEXTBATCH_SHARED_DIR "/realdata")) return true;
+  MESSAGE("skipped: " NEXTBATCH_SHARED_DIR "/realdata is absent (real robot logs not available)");
+  return false;
+}
+
+Episode Ramp(int n, double dt) {
+  Episode e;
+  e.id = "ramp";
+  e.qpos.names = {"q"};
+  e.ctrl.names = {"u"};
+  e.qpos.values.resize(n, 1);
+  e.ctrl.values.resize(n, 1);
+  for (int i = 0; i < n; ++i) {
+    e.time.push_back(i * dt);
+    e.qpos.values(i, 0) = i;
+    e.ctrl.values(i, 0) = -i;
+  }
+  return e;
+}
+
+TEST_CASE("SplitByTime cuts every episode at a fraction of its duration") {
+  // 10 samples at 0.1 s: duration 0.9, cut at 0.6: samples 0..5 fit, 6..9 test.
+  TimeSplit s = SplitByTime({Ramp(10, 0.1), Ramp(4, 0.5)}, 2.0 / 3.0);
+  REQUIRE(s.fit.size() == 2);
+  REQUIRE(s.test.size() == 2);
+  CHECK(s.fit[0].samples() == 6);
+  CHECK(s.test[0].samples() == 4);
+  CHECK(s.test[0].time.front() == doctest::Approx(0.6));
+  CHECK(s.test[0].qpos.values(0, 0) == 6);
+  CHECK(s.test[0].ctrl.values(3, 0) == -9);
+  CHECK(s.test[0].qvel.empty());
+  CHECK(s.fit[0].id == "ramp");
+  // 4 samples at 0.5 s: cut at 1.0 s exactly: 0, 0.5 fit; 1.0, 1.5 test.
+  CHECK(s.fit[1].samples() == 2);
+  CHECK(s.test[1].time.front() == 1.0);
+  // Nothing is lost or repeated.
+  CHECK(s.fit[0].samples() + s.test[0].samples() == 10);
+
+  CHECK_THROWS_AS(SplitByTime({Ramp(10, 0.1)}, 0.0), InputError);
+  CHECK_THROWS_AS(SplitByTime({Ramp(10, 0.1)}, 1.0), InputError);
+  CHECK_THROWS_WITH_AS(SliceEpisode(Ramp(10, 0.1), 0.25, 0.35),
+                       doctest::Contains("at least 2 samples"), InputError);
+  CHECK_THROWS_AS(SplitByTime({Ramp(2, 0.1)}, 0.5), InputError);
+}
+
+TEST_CASE(
+    "DFKI pendulum, identification run: the fit beats both reference sets on its last third") {
+  if (!HaveRealData()) return;
+  realdata::Problem p = realdata::LoadProblem(
+      NEXTBATCH_SOURCE_DIR "/examples/dfki_pendulum/calibrate.json", /*threads=*/2);
+  const auto refs = realdata::LoadReferences(
+      NEXTBATCH_SOURCE_DIR "/examples/dfki_pendulum/references.json", p.binding);
+  REQUIRE(refs.size() == 2);
+  const int run = p.dataset.Find("sysid");
+  REQUIRE(run >= 0);
+  const TimeSplit split = SplitByTime({p.dataset.episodes[run]}, 2.0 / 3.0);
+  p.options.max_iterations = 20;
+  const CalibrationResult r = Calibrate(p.model.get(), p.binding, split.fit, p.options);
+  REQUIRE(r.summary.usable());
+  const double fitted =
+      ComputeReplayError(p.model.get(), p.binding, r.value, split.test, 0.3, 2).median;
+  MESSAGE("replay of the last third: fitted " << fitted);
+  for (const auto& [name, values] : refs) {
+    const double ref =
+        ComputeReplayError(p.model.get(), p.binding, values, split.test, 0.3, 2).median;
+    MESSAGE("  " << name << " " << ref);
+    CHECK(fitted < ref);
+  }
+  // The references map exactly onto J and m*cx of SOURCE.md.
+  const auto pub = realdata::PendulumOf(p.model.get(), p.binding, refs[0].second, {});
+  CHECK(pub.J == doctest::Approx(0.06259).epsilon(1e-6));
+  CHECK(pub.mcx == doctest::Approx(0.1022).epsilon(1e-6));
+  const auto apr = realdata::PendulumOf(p.model.get(), p.binding, refs[1].second, {});
+  CHECK(apr.J == doctest::Approx(0.0137 + 0.676 * 0.45 * 0.45 + 36 * 6.0719e-5).epsilon(1e-5));
+  CHECK(apr.mcx == doctest::Approx(0.676 * 0.45).epsilon(1e-6));
+}
+
+TEST_CASE("XL330, four kp through one servo gain: the fit beats upstream m1 on the last thirds") {
+  if (!HaveRealData()) return;
+  realdata::Problem p =
+      realdata::LoadProblem(NEXTBATCH_SOURCE_DIR "/examples/xl330/calibrate.json", 2);
+  const auto refs =
+      realdata::LoadReferences(NEXTBATCH_SOURCE_DIR "/examples/xl330/references.json", p.binding);
+  // One trajectory (sin_sin, the richest excitation) at each of the four firmware gains.
+  std::vector<Episode> logs;
+  for (const Episode& e : p.dataset.episodes) {
+    if (e.scenario.value("trajectory", std::string()) == "sin_sin") logs.push_back(e);
+  }
+  REQUIRE(logs.size() == 4);
+  const TimeSplit split = SplitByTime(logs, 2.0 / 3.0);
+  p.options.max_iterations = 15;
+  const CalibrationResult r = Calibrate(p.model.get(), p.binding, split.fit, p.options);
+  REQUIRE(r.summary.usable());
+  auto replay = [&](const Eigen::VectorXd& v) {
+    return ComputeReplayError(p.model.get(), p.binding, v, split.test, 0.3, 2,
+                              p.options.control_hold, p.options.episode_scale)
+        .median;
+  };
+  const double fitted = replay(r.value);
+  MESSAGE("replay of the last thirds: fitted " << fitted);
+  for (const auto& [name, values] : refs) {
+    const double ref = replay(values);
+    MESSAGE("  " << name << " " << ref);
+    CHECK(fitted < ref);
+  }
+  const int gain = p.binding.Find("servo_gain");
+  MESSAGE("servo gain " << r.value[gain] << " +- " << r.std[gain] << " N m/rad per kp unit");
+  // Within a factor 2 of both upstream fits (0.00144 and 0.00205).
+  CHECK(r.value[gain] > 0.0007);
+  CHECK(r.value[gain] < 0.004);
+}
+
+}  // namespace
+}  // namespace nextbatch
