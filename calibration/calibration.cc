@@ -1,2 +1,549 @@
-// The calibration module; see DESIGN.md for what it holds.
-namespace nextbatch {}
+// The Ceres side of calibration: one residual block per logged scalar (so that the robust loss
+// acts on single samples), all blocks of a segment served from one parallel evaluation that an
+// EvaluationCallback runs before Ceres asks for them.
+#include "calibration/calibration.h"
+
+#include <ceres/ceres.h>
+#include <ceres/covariance.h>
+#include <ceres/evaluation_callback.h>
+#include <ceres/manifold.h>
+
+#include <Eigen/Eigenvalues>
+#include <Eigen/QR>
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <limits>
+
+#include "calibration/segments.h"
+#include "engine/error.h"
+
+namespace nextbatch {
+namespace {
+
+using calib::ChannelKind;
+using calib::Evaluator;
+using calib::Layout;
+using Clock = std::chrono::steady_clock;
+
+double Seconds(Clock::time_point since) {
+  return std::chrono::duration<double>(Clock::now() - since).count();
+}
+
+bool Bounded(double b) { return std::abs(b) < 1e299; }
+
+class Callback : public ceres::EvaluationCallback {
+ public:
+  Callback(Evaluator* ev, const double* p, const std::vector<std::vector<double>>* xs)
+      : ev_(ev), p_(p), xs_(xs) {}
+
+  void PrepareForEvaluation(bool jacobians, bool) override {
+    Eigen::VectorXd z = Eigen::Map<const Eigen::VectorXd>(p_, ev_->P());
+    std::vector<Eigen::VectorXd> x(xs_->size());
+    for (std::size_t a = 0; a < x.size(); ++a) {
+      x[a] = Eigen::Map<const Eigen::VectorXd>((*xs_)[a].data(), ev_->nx());
+    }
+    // Ceres may come back to the same point (e.g. the covariance): reuse what is there.
+    bool same = have_ && z.size() == z_.size() && (z.array() == z_.array()).all();
+    for (std::size_t a = 0; same && a < x.size(); ++a) same = (x[a].array() == x_[a].array()).all();
+    if (same && (!jacobians || have_jacobians_)) return;
+    ok_ = ev_->Evaluate(z, x, jacobians);
+    have_ = true;
+    have_jacobians_ = jacobians;
+    z_ = std::move(z);
+    x_ = std::move(x);
+  }
+  bool ok() const { return ok_; }
+
+ private:
+  Evaluator* ev_;
+  const double* p_;
+  const std::vector<std::vector<double>>* xs_;
+  bool have_ = false, have_jacobians_ = false, ok_ = false;
+  Eigen::VectorXd z_;
+  std::vector<Eigen::VectorXd> x_;
+};
+
+// One normalised residual (simulated minus logged, over sigma) of one segment.
+class RowCost : public ceres::CostFunction {
+ public:
+  RowCost(const Evaluator* ev, const Callback* cb, int a, int row)
+      : ev_(ev), cb_(cb), a_(a), row_(row) {
+    set_num_residuals(1);
+    mutable_parameter_block_sizes()->push_back(ev->P());
+    mutable_parameter_block_sizes()->push_back(ev->nx());
+  }
+  bool Evaluate(double const* const*, double* residuals, double** jacobians) const override {
+    if (!cb_->ok()) return false;
+    residuals[0] = ev_->residuals(a_)[row_];
+    if (jacobians && jacobians[0]) {
+      for (int j = 0; j < ev_->P(); ++j) jacobians[0][j] = ev_->jp(a_)(row_, j);
+    }
+    if (jacobians && jacobians[1]) {
+      for (int j = 0; j < ev_->nx(); ++j) jacobians[1][j] = ev_->jx(a_)(row_, j);
+    }
+    return true;
+  }
+
+ private:
+  const Evaluator* ev_;
+  const Callback* cb_;
+  int a_, row_;
+};
+
+// A Gaussian prior on a parameter's value, as one residual.
+class PriorCost : public ceres::CostFunction {
+ public:
+  PriorCost(int p, int j, double mean, double std, bool log_scale)
+      : j_(j), mean_(mean), std_(std), log_(log_scale) {
+    set_num_residuals(1);
+    mutable_parameter_block_sizes()->push_back(p);
+  }
+  bool Evaluate(double const* const* parameters, double* residuals,
+                double** jacobians) const override {
+    const double z = parameters[0][j_];
+    const double v = log_ ? std::exp(z) : z;
+    residuals[0] = (v - mean_) / std_;
+    if (jacobians && jacobians[0]) {
+      const int p = parameter_block_sizes()[0];
+      for (int k = 0; k < p; ++k) jacobians[0][k] = 0.0;
+      jacobians[0][j_] = (log_ ? v : 1.0) / std_;
+    }
+    return true;
+  }
+
+ private:
+  int j_;
+  double mean_, std_;
+  bool log_;
+};
+
+struct FitRun {
+  CalibrationStatus status = CalibrationStatus::kFailed;
+  std::string termination, message;
+  int iterations = 0;
+  double initial_cost = 0, final_cost = 0;
+  Eigen::VectorXd z;
+  std::vector<Eigen::VectorXd> x;
+  bool covariance_ok = false;
+  std::string covariance_message;
+  Eigen::MatrixXd covariance_z;
+  Eigen::MatrixXd information_z;  // parameter block, start states eliminated, priors added
+  double chi2 = 0;
+  int data = 0, priors = 0, unknowns = 0;
+  std::vector<Eigen::VectorXd> residuals;
+  double solve_seconds = 0, covariance_seconds = 0;
+  int residual_evaluations = 0, jacobian_evaluations = 0;
+};
+
+struct Context {
+  const mjModel* base;
+  const ParameterBinding* binding;
+  const std::vector<Episode>* episodes;
+  const Layout* layout;
+  const CalibrationOptions* options;
+};
+
+FitRun RunFit(const Context& c, const std::vector<int>& active, const Eigen::VectorXd& z0,
+              const std::vector<Eigen::VectorXd>& x0) {
+  FitRun run;
+  const auto start = Clock::now();
+  Evaluator ev(c.base, *c.binding, *c.episodes, *c.layout, active, c.options->threads,
+               c.options->control_hold);
+  const int np = ev.P(), nx = ev.nx(), n = ev.size();
+  std::vector<double> p(z0.data(), z0.data() + np);
+  std::vector<std::vector<double>> xs(n);
+  for (int a = 0; a < n; ++a) xs[a].assign(x0[a].data(), x0[a].data() + nx);
+  Callback cb(&ev, p.data(), &xs);
+  // Start-state components that no logged value depends on (a part of the model the logs never
+  // see) are held at their guess: left free they would make the information matrix singular.
+  // This first evaluation is the one Ceres starts from: the callback keeps it.
+  cb.PrepareForEvaluation(true, true);
+  std::vector<std::vector<int>> constant(n);
+  for (int a = 0; cb.ok() && a < n; ++a) {
+    for (int j = 0; j < nx; ++j) {
+      if (ev.jx(a).rows() && (ev.jx(a).col(j).array() == 0.0).all()) constant[a].push_back(j);
+    }
+  }
+  ceres::Problem::Options po;
+  po.evaluation_callback = &cb;
+  ceres::Problem problem(po);
+  problem.AddParameterBlock(p.data(), np);
+  run.unknowns = np;
+  for (int a = 0; a < n; ++a) {
+    problem.AddParameterBlock(xs[a].data(), nx);
+    const int fixed = static_cast<int>(constant[a].size());
+    if (fixed == nx) {
+      problem.SetParameterBlockConstant(xs[a].data());
+    } else if (fixed > 0) {
+      problem.SetManifold(xs[a].data(), new ceres::SubsetManifold(nx, constant[a]));
+    }
+    run.unknowns += nx - fixed;
+  }
+  ceres::LossFunction* loss = nullptr;
+  if (c.options->loss == LossType::kHuber) loss = new ceres::HuberLoss(c.options->loss_scale);
+  if (c.options->loss == LossType::kCauchy) loss = new ceres::CauchyLoss(c.options->loss_scale);
+  for (int a = 0; a < n; ++a) {
+    for (int row = 0; row < static_cast<int>(ev.residuals(a).size()); ++row) {
+      problem.AddResidualBlock(new RowCost(&ev, &cb, a, row), loss, p.data(), xs[a].data());
+      ++run.data;
+    }
+  }
+  if (run.data == 0 && loss) delete loss;
+  for (int j = 0; j < np; ++j) {
+    const ParameterSpec& s = c.binding->spec(j);
+    if (Bounded(s.lower)) {
+      problem.SetParameterLowerBound(p.data(), j, s.log_scale ? std::log(s.lower) : s.lower);
+    }
+    if (Bounded(s.upper)) {
+      problem.SetParameterUpperBound(p.data(), j, s.log_scale ? std::log(s.upper) : s.upper);
+    }
+    if (s.prior_std > 0) {
+      problem.AddResidualBlock(new PriorCost(np, j, s.prior_mean, s.prior_std, s.log_scale),
+                               nullptr, p.data());
+      ++run.priors;
+    }
+  }
+  ceres::Solver::Options so;
+  so.linear_solver_type = ceres::DENSE_SCHUR;
+  so.max_num_iterations = c.options->max_iterations;
+  so.num_threads = 1;  // the parallel work is the simulation, done in the callback
+  so.logging_type = ceres::SILENT;
+  so.function_tolerance = 1e-10;
+  so.gradient_tolerance = 1e-12;
+  so.parameter_tolerance = 1e-10;
+  ceres::Solver::Summary summary;
+  ceres::Solve(so, &problem, &summary);
+  run.termination = ceres::TerminationTypeToString(summary.termination_type);
+  run.message = summary.message;
+  run.iterations = static_cast<int>(summary.iterations.size()) - 1;
+  run.initial_cost = summary.initial_cost;
+  run.final_cost = summary.final_cost;
+  run.solve_seconds = Seconds(start);
+  if (!summary.IsSolutionUsable()) {
+    if (!ev.message().empty()) run.message += " (" + ev.message() + ")";
+    run.residual_evaluations = ev.residual_evaluations();
+    run.jacobian_evaluations = ev.jacobian_evaluations();
+    return run;
+  }
+  run.status = summary.termination_type == ceres::CONVERGENCE ? CalibrationStatus::kConverged
+                                                              : CalibrationStatus::kNoConvergence;
+  run.z = Eigen::Map<const Eigen::VectorXd>(p.data(), np);
+  run.x.resize(n);
+  for (int a = 0; a < n; ++a) run.x[a] = Eigen::Map<const Eigen::VectorXd>(xs[a].data(), nx);
+
+  // Residuals and Jacobians at the solution (the last evaluation may have been a rejected step).
+  const auto cov_start = Clock::now();
+  cb.PrepareForEvaluation(true, true);
+  if (!cb.ok()) {
+    run.status = CalibrationStatus::kFailed;
+    run.message = "the solution does not simulate: " + ev.message();
+    return run;
+  }
+  ceres::Covariance::Options co;
+  co.num_threads = 1;
+  // Eigen's SVD, not SuiteSparse QR through BLAS: its last bits must not depend on what BLAS
+  // threads did before (1 and N threads give identical results).
+  co.algorithm_type = ceres::DENSE_SVD;
+  ceres::Covariance covariance(co);
+  std::vector<std::pair<const double*, const double*>> blocks = {{p.data(), p.data()}};
+  if (covariance.Compute(blocks, &problem)) {
+    Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> m(np, np);
+    run.covariance_ok = covariance.GetCovarianceBlock(p.data(), p.data(), m.data());
+    run.covariance_z = m;
+  }
+  if (!run.covariance_ok) {
+    run.covariance_message =
+        "the information matrix is singular: some parameters or start states "
+        "are not determined by the data";
+  }
+
+  // The parameter block's information with the start states eliminated (Schur complement).
+  Eigen::MatrixXd info = Eigen::MatrixXd::Zero(np, np);
+  for (int a = 0; a < n; ++a) {
+    const Eigen::MatrixXd& jp = ev.jp(a);
+    const Eigen::MatrixXd& jx = ev.jx(a);
+    const Eigen::MatrixXd hxx = jx.transpose() * jx;
+    const Eigen::MatrixXd hxp = jx.transpose() * jp;
+    info +=
+        jp.transpose() * jp - hxp.transpose() * hxx.completeOrthogonalDecomposition().solve(hxp);
+    run.chi2 += ev.residuals(a).squaredNorm();
+  }
+  const Eigen::VectorXd dv = ev.ValueDerivative(run.z);
+  const Eigen::VectorXd v = ev.Values(run.z);
+  for (int j = 0; j < np; ++j) {
+    const ParameterSpec& s = c.binding->spec(j);
+    if (s.prior_std > 0) {
+      info(j, j) += std::pow(dv[j] / s.prior_std, 2);
+      run.chi2 += std::pow((v[j] - s.prior_mean) / s.prior_std, 2);
+    }
+  }
+  run.information_z = 0.5 * (info + info.transpose());
+  run.residuals.resize(n);
+  for (int a = 0; a < n; ++a) run.residuals[a] = ev.residuals(a);
+  run.covariance_seconds = Seconds(cov_start);
+  run.residual_evaluations = ev.residual_evaluations();
+  run.jacobian_evaluations = ev.jacobian_evaluations();
+  return run;
+}
+
+ReplayError Replay(const Context& c, const std::vector<int>& segments, const Eigen::VectorXd& z) {
+  Evaluator ev(c.base, *c.binding, *c.episodes, *c.layout, segments, c.options->threads,
+               c.options->control_hold);
+  std::vector<Eigen::VectorXd> x;
+  for (int s : segments) x.push_back(c.layout->segments()[s].x_init);
+  ev.Evaluate(z, x, false);
+  return calib::ReplayOf(ev, *c.layout, *c.episodes);
+}
+
+}  // namespace
+
+CalibrationResult Calibrate(const mjModel* base, const ParameterBinding& binding,
+                            const std::vector<Episode>& episodes,
+                            const CalibrationOptions& options) {
+  const auto start = Clock::now();
+  if (std::string e = options.Validate(); !e.empty()) throw InputError(e);
+  if (binding.size() == 0) ThrowExpected("calibration", "at least one parameter", "none");
+  if (episodes.empty()) ThrowExpected("calibration", "at least one episode", "none");
+  calib::LayoutOptions lo;
+  lo.segment_seconds = options.segment_seconds;
+  lo.fit_qpos = options.fit_qpos;
+  lo.fit_qvel = options.fit_qvel;
+  lo.fit_sensors = options.fit_sensors;
+  lo.held_out_fraction = options.held_out_fraction;
+  lo.noise = options.noise;
+  Layout layout(base, episodes, lo);
+  Context c{base, &binding, &episodes, &layout, &options};
+
+  CalibrationResult res;
+  CalibrationSummary& sum = res.summary;
+  const int np = binding.size();
+  for (int j = 0; j < np; ++j) res.names.push_back(binding.spec(j).name);
+  res.initial = binding.Initial();
+  res.value = res.initial;
+  res.std = Eigen::VectorXd::Constant(np, std::numeric_limits<double>::infinity());
+  res.at_bound.assign(np, false);
+  for (const auto& ch : layout.channels()) res.noise[ch.name] = ch.sigma;
+  std::vector<int> fitted, held;
+  for (int s = 0; s < static_cast<int>(layout.segments().size()); ++s) {
+    (layout.segments()[s].held_out ? held : fitted).push_back(s);
+  }
+  sum.segments = static_cast<int>(fitted.size());
+  sum.held_out_segments = static_cast<int>(held.size());
+
+  // Pre-flight: every parameter must move the simulated logs before anything is solved.
+  const auto pre_start = Clock::now();
+  Evaluator ev(base, binding, episodes, layout, fitted, options.threads, options.control_hold);
+  Eigen::VectorXd z0 = ev.Internal(res.initial);
+  std::vector<Eigen::VectorXd> x0;
+  for (int s : fitted) x0.push_back(layout.segments()[s].x_init);
+  auto stacked = [&]() {
+    Eigen::VectorXd r(0);
+    for (int a = 0; a < ev.size(); ++a) {
+      Eigen::VectorXd next(r.size() + ev.residuals(a).size());
+      next << r, ev.residuals(a);
+      r = std::move(next);
+    }
+    return r;
+  };
+  if (!ev.Evaluate(z0, x0, false)) {
+    sum.termination = "NOT_STARTED";
+    sum.message = "the initial parameters do not simulate: " + ev.message();
+    sum.total_seconds = Seconds(start);
+    return res;
+  }
+  const Eigen::VectorXd r0 = stacked();
+  const double dt = base->opt.timestep;
+  std::string ineffective;
+  for (int j = 0; j < np; ++j) {
+    const ParameterSpec& s = binding.spec(j);
+    PreflightEntry e;
+    e.name = s.name;
+    double step = calib::IsDelayOnly(s) ? dt
+                  : s.log_scale         ? 0.1
+                                        : 0.1 * std::max(std::abs(z0[j]), 1e-2);
+    const double hi = s.log_scale ? std::log(s.upper) : s.upper;
+    if (z0[j] + step > hi) step = -step;
+    Eigen::VectorXd z = z0;
+    z[j] += step;
+    e.step = ev.Values(z)[j] - res.initial[j];
+    e.effect = ev.Evaluate(z, x0, false) ? (stacked() - r0).norm()
+                                         : std::numeric_limits<double>::infinity();
+    e.ok = e.effect >= options.preflight_min_effect;
+    if (!e.ok) ineffective += (ineffective.empty() ? "" : ", ") + ("'" + s.name + "'");
+    res.preflight.push_back(e);
+  }
+  sum.preflight_seconds = Seconds(pre_start);
+  if (!ineffective.empty()) {
+    sum.status = CalibrationStatus::kPreflightFailed;
+    sum.message = "parameter " + ineffective +
+                  " does not change the simulated logs (pre-flight check): remove it, or log "
+                  "episodes that excite it";
+    sum.total_seconds = Seconds(start);
+    return res;
+  }
+
+  // A delay makes the cost non-convex over many steps: start from the best whole step.
+  for (int j = 0; j < np; ++j) {
+    const ParameterSpec& s = binding.spec(j);
+    if (!calib::IsDelayOnly(s) || s.log_scale) continue;
+    const int lo_step = static_cast<int>(std::ceil(std::max(0.0, s.lower) / dt - 1e-9));
+    const int hi_step = static_cast<int>(std::floor(std::min(s.upper, 60 * dt) / dt + 1e-9));
+    double best = ev.Evaluate(z0, x0, false) ? ev.SumSquares() : HUGE_VAL;
+    for (int k = lo_step; k <= hi_step; ++k) {
+      Eigen::VectorXd z = z0;
+      z[j] = k * dt;
+      if (ev.Evaluate(z, x0, false) && ev.SumSquares() < best) {
+        best = ev.SumSquares();
+        z0[j] = z[j];
+      }
+    }
+  }
+
+  FitRun run = RunFit(c, fitted, z0, x0);
+  sum.initial_cost = run.initial_cost;
+  sum.iterations = run.iterations;
+  sum.residual_evaluations = run.residual_evaluations;
+  sum.jacobian_evaluations = run.jacobian_evaluations;
+  sum.solve_seconds = run.solve_seconds;
+
+  // Outlier episodes: their residuals stay far out after the fit.
+  auto episode_fits = [&](const FitRun& r, const std::vector<int>& active) {
+    std::vector<double> ss(episodes.size(), 0.0);
+    std::vector<int> count(episodes.size(), 0);
+    std::vector<std::vector<double>> magnitude(episodes.size());
+    std::vector<std::map<std::string, std::pair<double, int>>> per(episodes.size());
+    for (std::size_t a = 0; a < active.size(); ++a) {
+      const int s = active[a];
+      const int e = layout.segments()[s].episode;
+      for (int row = 0; row < r.residuals[a].size(); ++row) {
+        const double q = r.residuals[a][row] * r.residuals[a][row];
+        ss[e] += q;
+        ++count[e];
+        magnitude[e].push_back(std::abs(r.residuals[a][row]));
+        const auto& seg = layout.segments()[s];
+        auto& slot =
+            per[e][layout.channels()[layout.maps()[e].columns[seg.rows[row].second].channel].name];
+        slot.first += q;
+        ++slot.second;
+      }
+    }
+    std::vector<EpisodeFit> out(episodes.size());
+    for (std::size_t e = 0; e < episodes.size(); ++e) {
+      out[e].id = episodes[e].id;
+      out[e].residuals = count[e];
+      if (!count[e]) continue;
+      out[e].rms = std::sqrt(ss[e] / count[e]);
+      // Judged on the bulk of the residuals (1.4826 x median, about 1 for a good episode), so
+      // that a few glitching samples, which the robust loss already handles, do not condemn it.
+      auto& mag = magnitude[e];
+      std::nth_element(mag.begin(), mag.begin() + mag.size() / 2, mag.end());
+      out[e].typical = 1.4826 * mag[mag.size() / 2];
+      if (out[e].typical > options.outlier_threshold) {
+        std::string worst;
+        double worst_rms = 0;
+        for (const auto& [name, acc] : per[e]) {
+          const double rms = std::sqrt(acc.first / acc.second);
+          if (rms > worst_rms) worst_rms = rms, worst = name;
+        }
+        char text[256];
+        std::snprintf(text, sizeof(text),
+                      "typical residual %.2f noise std > threshold %.2f after the fit (rms %.2f); "
+                      "worst channel %s (rms %.2f)",
+                      out[e].typical, options.outlier_threshold, out[e].rms, worst.c_str(),
+                      worst_rms);
+        out[e].outlier = true;
+        out[e].reason = text;
+      }
+    }
+    return out;
+  };
+
+  if (run.status == CalibrationStatus::kConverged ||
+      run.status == CalibrationStatus::kNoConvergence) {
+    res.episodes = episode_fits(run, fitted);
+    bool any = false, all = true;
+    for (const auto& e : res.episodes) {
+      any = any || e.outlier;
+      all = all && (e.outlier || e.residuals == 0);
+    }
+    if (any && !all && options.refit_without_outliers) {
+      std::vector<int> keep;
+      std::vector<Eigen::VectorXd> xk;
+      for (std::size_t a = 0; a < fitted.size(); ++a) {
+        if (!res.episodes[layout.segments()[fitted[a]].episode].outlier) {
+          keep.push_back(fitted[a]);
+          xk.push_back(run.x[a]);
+        }
+      }
+      FitRun again = RunFit(c, keep, run.z, xk);
+      sum.refit = true;
+      sum.iterations += again.iterations;
+      sum.residual_evaluations += again.residual_evaluations;
+      sum.jacobian_evaluations += again.jacobian_evaluations;
+      sum.solve_seconds += again.solve_seconds;
+      if (again.status != CalibrationStatus::kFailed) {
+        std::vector<EpisodeFit> kept = episode_fits(again, keep);
+        for (std::size_t e = 0; e < kept.size(); ++e) {
+          if (!res.episodes[e].outlier) res.episodes[e] = kept[e];
+        }
+        for (auto& e : res.episodes) {
+          if (e.outlier) e.reason += "; excluded from the refit";
+        }
+        fitted = keep;
+      }
+      run = std::move(again);
+    }
+  }
+  sum.status = run.status;
+  sum.termination = run.termination;
+  sum.message = run.message;
+  sum.final_cost = run.final_cost;
+  if (run.status == CalibrationStatus::kFailed) {
+    sum.total_seconds = Seconds(start);
+    return res;
+  }
+  sum.segments = static_cast<int>(fitted.size());
+  sum.residuals = run.data;
+  sum.unknowns = run.unknowns;
+  const int dof = run.data + run.priors - run.unknowns;
+  sum.reduced_chi2 = dof > 0 ? run.chi2 / dof : std::numeric_limits<double>::quiet_NaN();
+  sum.covariance_seconds = run.covariance_seconds;
+
+  res.value = ev.Values(run.z);
+  const Eigen::VectorXd dv = ev.ValueDerivative(run.z);
+  for (int j = 0; j < np; ++j) {
+    const ParameterSpec& s = binding.spec(j);
+    const double tol = 1e-6 * std::max({1.0, std::abs(s.lower), std::abs(s.upper)});
+    res.at_bound[j] = (Bounded(s.lower) && res.value[j] - s.lower <= tol) ||
+                      (Bounded(s.upper) && s.upper - res.value[j] <= tol);
+  }
+  if (run.covariance_ok) {
+    res.covariance = dv.asDiagonal() * run.covariance_z * dv.asDiagonal();
+    res.std = res.covariance.diagonal().cwiseMax(0.0).cwiseSqrt();
+    res.correlation = res.covariance;
+    for (int i = 0; i < np; ++i) {
+      for (int j = 0; j < np; ++j) {
+        const double d = res.std[i] * res.std[j];
+        res.correlation(i, j) = d > 0 ? res.covariance(i, j) / d : (i == j ? 1.0 : 0.0);
+      }
+    }
+  } else {
+    res.covariance = Eigen::MatrixXd::Constant(np, np, std::numeric_limits<double>::infinity());
+    res.correlation = Eigen::MatrixXd::Identity(np, np);
+    sum.message += (sum.message.empty() ? "" : "; ") + run.covariance_message;
+  }
+  res.information =
+      dv.cwiseInverse().asDiagonal() * run.information_z * dv.cwiseInverse().asDiagonal();
+  res.identifiability = calib::AnalyseInformation(run.information_z, res.names, 1e-4);
+
+  // Held-out check: open-loop replay from the logged states, before and after the fit.
+  if (!held.empty()) {
+    res.replay_before = Replay(c, held, ev.Internal(res.initial));
+    res.replay_after = Replay(c, held, run.z);
+  }
+  sum.total_seconds = Seconds(start);
+  return res;
+}
+
+}  // namespace nextbatch

@@ -6,17 +6,14 @@
 #include <cstdio>
 #include <limits>
 
+#include "engine/episode_io.h"
 #include "engine/error.h"
 
 namespace nextbatch {
 namespace {
 
-const char* const kGroups[] = {"qpos", "qvel", "ctrl", "sensors"};
-
-Channels& Group(Episode& e, int g) {
-  return g == 0 ? e.qpos : g == 1 ? e.qvel : g == 2 ? e.ctrl : e.sensors;
-}
-const Channels& Group(const Episode& e, int g) { return Group(const_cast<Episode&>(e), g); }
+Channels& Group(Episode& e, int g) { return ChannelGroup(e, g); }
+const Channels& Group(const Episode& e, int g) { return ChannelGroup(e, g); }
 
 std::string Fixed(double x, int digits = 3) {
   char buf[64];
@@ -35,7 +32,7 @@ Episode TakeRows(const Episode& in, const std::vector<int>& rows) {
   Episode e = in;
   e.time.resize(rows.size());
   for (std::size_t i = 0; i < rows.size(); ++i) e.time[i] = in.time[rows[i]];
-  for (int g = 0; g < 4; ++g) {
+  for (int g = 0; g < kChannelGroups; ++g) {
     const Eigen::MatrixXd& src = Group(in, g).values;
     Eigen::MatrixXd& dst = Group(e, g).values;
     dst.resize(rows.size(), src.cols());
@@ -309,12 +306,12 @@ std::vector<int> UsableRows(const RawEpisode& raw, EpisodeQuality* q) {
       keep[i] = 0;
       ++bad["time"];
     }
-    for (int g = 0; g < 4; ++g) {
+    for (int g = 0; g < kChannelGroups; ++g) {
       const Channels& c = Group(in, g);
       for (std::size_t k = 0; k < c.names.size(); ++k) {
         if (!std::isfinite(c.values(i, k))) {
           keep[i] = 0;
-          ++bad[std::string(kGroups[g]) + ":" + c.names[k]];
+          ++bad[std::string(ChannelGroupName(g)) + ":" + c.names[k]];
         }
       }
     }
@@ -333,8 +330,8 @@ std::vector<int> UsableRows(const RawEpisode& raw, EpisodeQuality* q) {
   for (const auto& [key, range] : raw.limits) {
     const auto colon = key.find(':');
     int g = 0;
-    while (g < 4 && key.compare(0, colon, kGroups[g]) != 0) ++g;
-    if (g == 4) continue;
+    while (g < kChannelGroups && key.compare(0, colon, ChannelGroupName(g)) != 0) ++g;
+    if (g == kChannelGroups) continue;
     const Channels& c = Group(in, g);
     const int col = c.Find(key.substr(colon + 1));
     if (col < 0) continue;
@@ -387,7 +384,7 @@ std::vector<int> UsableRows(const RawEpisode& raw, EpisodeQuality* q) {
 
 void Resample(const CleaningOptions& o, double period, Episode* e) {
   const std::vector<double> grid = UniformGrid(e->time.front(), e->time.back(), period);
-  for (int g = 0; g < 4; ++g) {
+  for (int g = 0; g < kChannelGroups; ++g) {
     Channels& c = Group(*e, g);
     const Interpolation method =
         ParseInterpolation(g == 2 ? o.ctrl_interpolation : o.interpolation);
@@ -505,12 +502,12 @@ CleanResult CleanEpisode(const RawEpisode& raw, const CleaningOptions& o, double
                            std::to_string(usable.size()) + " (" + Fixed(q.start_time) + " to " +
                            Fixed(q.end_time) + " s)");
     }
-    for (int g = 0; g < 4; ++g) {
+    for (int g = 0; g < kChannelGroups; ++g) {
       const Channels& c = Group(e, g);
       for (std::size_t j = 0; j < c.names.size(); ++j) {
         if (e.samples() >= o.stuck_min_samples &&
             c.values.col(j).maxCoeff() == c.values.col(j).minCoeff()) {
-          q.stuck_channels.push_back(std::string(kGroups[g]) + ":" + c.names[j]);
+          q.stuck_channels.push_back(std::string(ChannelGroupName(g)) + ":" + c.names[j]);
         }
       }
     }

@@ -167,6 +167,12 @@ void ValidateEpisodeChannels(const Episode& e, const mjModel* m, const std::stri
   check(e.qpos, mjOBJ_JOINT, "qpos", "joint");
   check(e.qvel, mjOBJ_JOINT, "qvel", "joint");
   check(e.ctrl, mjOBJ_ACTUATOR, "ctrl", "actuator");
+  check(e.sensors, mjOBJ_SENSOR, "sensors", "sensor");
+  for (const auto& n : e.sensors.names) {
+    if (m->sensor_dim[mj_name2id(m, mjOBJ_SENSOR, n.c_str())] != 1) {
+      ThrowExpected(where + ": sensors", "a scalar sensor of the model", "\"" + n + "\"");
+    }
+  }
 }
 
 Dataset LoadDataset(const Study& study, const mjModel* model) {
@@ -279,7 +285,8 @@ nlohmann::json DatasetToJson(const Dataset& d) {
     x["channels"] = {{"qpos", e.qpos.names},
                      {"qvel", e.qvel.names},
                      {"ctrl", e.ctrl.names},
-                     {"sensors", e.sensors.names}};
+                     {"sensors", e.sensors.names},
+                     {"logged", e.logged.names}};
     x["quality"] = QualityToJson(q);
     episodes.push_back(std::move(x));
     out += e.samples();
@@ -313,6 +320,10 @@ std::string DatasetSummary(const Dataset& d) {
     }
     if (!q.gaps.empty()) n += (n.empty() ? "" : ", ") + std::to_string(q.gaps.size()) + " gaps";
     for (const auto& c : q.stuck_channels) n += (n.empty() ? "" : ", ") + ("stuck " + c);
+    if (q.velocity_method.find("local_quadratic") != std::string::npos ||
+        q.velocity_method.find("central_difference") != std::string::npos) {
+      n += (n.empty() ? "" : ", ") + std::string("qvel estimated");
+    }
     return n;
   };
   for (std::size_t i = 0; i < d.episodes.size(); ++i) {

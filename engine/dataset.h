@@ -66,7 +66,8 @@ DatasetSpec ReadDatasetSpec(const Study& study);
 // `dropped`, not thrown.
 Dataset LoadDataset(const Study& study, const mjModel* model);
 
-// Checks an episode's channel names against the model (qpos/qvel: joints, ctrl: actuators).
+// Checks an episode's channel names against the model (qpos/qvel: joints, ctrl: actuators,
+// sensors: scalar sensors; logged channels are free).
 void ValidateEpisodeChannels(const Episode& e, const mjModel* model, const std::string& where);
 
 // The "nextbatch.dataset/1" summary: episodes, lengths, rates, quality, dropped.

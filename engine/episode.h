@@ -33,7 +33,9 @@ struct Episode {
   Channels qpos;
   Channels qvel;  // may be empty (estimated by cleaning when asked)
   Channels ctrl;
-  Channels sensors;  // may be empty
+  Channels sensors;  // may be empty; names are model sensors (scalar)
+  Channels logged;   // other logged channels that no model quantity matches (e.g. a servo's
+                     // PWM register); kept, cleaned and resampled like the rest, never fitted
 
   int samples() const { return static_cast<int>(time.size()); }
   double duration() const { return time.empty() ? 0.0 : time.back() - time.front(); }

@@ -14,22 +14,8 @@ namespace nextbatch {
 namespace {
 
 constexpr const char* kSchema = "nextbatch.episode/1";
-const char* const kGroups[] = {"qpos", "qvel", "ctrl", "sensors"};
-
-Channels* Group(Episode* e, int g) {
-  switch (g) {
-    case 0:
-      return &e->qpos;
-    case 1:
-      return &e->qvel;
-    case 2:
-      return &e->ctrl;
-    default:
-      return &e->sensors;
-  }
-}
-
-const Channels& Group(const Episode& e, int g) { return *Group(const_cast<Episode*>(&e), g); }
+Channels* Group(Episode* e, int g) { return &ChannelGroup(*e, g); }
+const Channels& Group(const Episode& e, int g) { return ChannelGroup(e, g); }
 
 nlohmann::json Finite(double x) { return std::isfinite(x) ? nlohmann::json(x) : nullptr; }
 
@@ -61,10 +47,10 @@ void ReadInline(const JsonReader& r, Episode* e) {
     e->time.push_back(ReadValue(t[i], r.Where("time") + "[" + std::to_string(i) + "]"));
   }
   const int n = e->samples();
-  for (int g = 0; g < 4; ++g) {
-    if (!r.Has(kGroups[g])) continue;
+  for (int g = 0; g < kChannelGroups; ++g) {
+    if (!r.Has(ChannelGroupName(g))) continue;
     Channels* c = Group(e, g);
-    std::vector<JsonReader> list = r.Objects(kGroups[g]);
+    std::vector<JsonReader> list = r.Objects(ChannelGroupName(g));
     c->values.resize(n, list.size());
     for (std::size_t j = 0; j < list.size(); ++j) {
       const std::string name = list[j].String("name");
@@ -98,12 +84,12 @@ void ReadCsvData(const std::string& csv_path, Episode* e) {
     const std::string& h = header[k];
     const auto colon = h.find(':');
     int g = -1;
-    for (int i = 0; i < 4 && colon != std::string::npos; ++i) {
-      if (h.compare(0, colon, kGroups[i]) == 0) g = i;
+    for (int i = 0; i < kChannelGroups && colon != std::string::npos; ++i) {
+      if (h.compare(0, colon, ChannelGroupName(i)) == 0) g = i;
     }
     if (g < 0 || colon + 1 >= h.size()) {
       ThrowExpected(csv_path + ": header column " + std::to_string(k + 1),
-                    "qpos:<joint>, qvel:<joint>, ctrl:<actuator> or sensors:<name>",
+                    "qpos:<joint>, qvel:<joint>, ctrl:<actuator>, sensors:<name> or logged:<name>",
                     "\"" + h + "\"");
     }
     Channels* c = Group(e, g);
@@ -133,7 +119,7 @@ void ReadCsvData(const std::string& csv_path, Episode* e) {
   }
   const int n = csv.rows();
   e->time = std::move(columns[0]);
-  for (int g = 0; g < 4; ++g) Group(e, g)->values.resize(n, Group(e, g)->names.size());
+  for (int g = 0; g < kChannelGroups; ++g) Group(e, g)->values.resize(n, Group(e, g)->names.size());
   for (std::size_t k = 1; k < header.size(); ++k) {
     Eigen::MatrixXd& m = Group(e, where[k].first)->values;
     for (int i = 0; i < n; ++i) m(i, where[k].second) = columns[k][i];
@@ -149,6 +135,32 @@ std::string Number(double x) {
 
 }  // namespace
 
+const char* ChannelGroupName(int g) {
+  static const char* const names[kChannelGroups] = {"qpos", "qvel", "ctrl", "sensors", "logged"};
+  NB_CHECK(g >= 0 && g < kChannelGroups);
+  return names[g];
+}
+
+Channels& ChannelGroup(Episode& e, int g) {
+  switch (g) {
+    case 0:
+      return e.qpos;
+    case 1:
+      return e.qvel;
+    case 2:
+      return e.ctrl;
+    case 3:
+      return e.sensors;
+    default:
+      NB_CHECK(g == 4);
+      return e.logged;
+  }
+}
+
+const Channels& ChannelGroup(const Episode& e, int g) {
+  return ChannelGroup(const_cast<Episode&>(e), g);
+}
+
 nlohmann::json EpisodeToJson(const Episode& e, bool with_data) {
   nlohmann::json j;
   j["schema"] = kSchema;
@@ -163,7 +175,7 @@ nlohmann::json EpisodeToJson(const Episode& e, bool with_data) {
   if (!with_data) return j;
   j["time"] = nlohmann::json::array();
   for (double t : e.time) j["time"].push_back(Finite(t));
-  for (int g = 0; g < 4; ++g) {
+  for (int g = 0; g < kChannelGroups; ++g) {
     const Channels& c = Group(e, g);
     if (c.empty()) continue;
     nlohmann::json list = nlohmann::json::array();
@@ -172,7 +184,7 @@ nlohmann::json EpisodeToJson(const Episode& e, bool with_data) {
       for (int i = 0; i < c.values.rows(); ++i) v.push_back(Finite(c.values(i, k)));
       list.push_back({{"name", c.names[k]}, {"values", std::move(v)}});
     }
-    j[kGroups[g]] = std::move(list);
+    j[ChannelGroupName(g)] = std::move(list);
   }
   return j;
 }
@@ -216,13 +228,14 @@ void WriteEpisodeCsv(const Episode& e, const std::string& sidecar_path) {
   std::filesystem::path csv = side;
   csv.replace_extension(".csv");
   std::string text = "time";
-  for (int g = 0; g < 4; ++g) {
-    for (const auto& n : Group(e, g).names) text += std::string(",") + kGroups[g] + ":" + n;
+  for (int g = 0; g < kChannelGroups; ++g) {
+    for (const auto& n : Group(e, g).names)
+      text += std::string(",") + ChannelGroupName(g) + ":" + n;
   }
   text += "\n";
   for (int i = 0; i < e.samples(); ++i) {
     text += Number(e.time[i]);
-    for (int g = 0; g < 4; ++g) {
+    for (int g = 0; g < kChannelGroups; ++g) {
       const Channels& c = Group(e, g);
       for (std::size_t k = 0; k < c.names.size(); ++k) text += "," + Number(c.values(i, k));
     }

@@ -2,7 +2,8 @@
 // docs/formats/episode.schema.json. Two shapes, the same metadata:
 //  - one JSON file with the time series inline (small logs);
 //  - a JSON sidecar whose "data" names a CSV file beside it (large logs), CSV header
-//    "time,qpos:<joint>,...,qvel:<joint>,...,ctrl:<actuator>,...,sensors:<name>,...".
+//    "time,qpos:<joint>,...,qvel:<joint>,...,ctrl:<actuator>,...,sensors:<name>,...,
+//    logged:<name>,...".
 // Values are SI (seconds, rad, m, rad/s, m/s, the actuator's own control unit).
 #ifndef NEXTBATCH_ENGINE_EPISODE_IO_H_
 #define NEXTBATCH_ENGINE_EPISODE_IO_H_
@@ -13,6 +14,12 @@
 #include "engine/episode.h"
 
 namespace nextbatch {
+
+// The channel groups of an episode, in file order: qpos, qvel, ctrl, sensors, logged.
+constexpr int kChannelGroups = 5;
+const char* ChannelGroupName(int g);
+Channels& ChannelGroup(Episode& e, int g);
+const Channels& ChannelGroup(const Episode& e, int g);
 
 // Metadata and, when `with_data`, the time series inline. NaN values are written as null.
 nlohmann::json EpisodeToJson(const Episode& e, bool with_data = true);

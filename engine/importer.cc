@@ -154,10 +154,12 @@ void SetChannelNames(const ImporterSpec& spec, Episode* e, int rows) {
   e->qvel.names = names(spec.qvel);
   e->ctrl.names = names(spec.ctrl);
   e->sensors.names = names(spec.sensors);
+  e->logged.names = names(spec.logged);
   e->qpos.values.resize(rows, spec.qpos.size());
   e->qvel.values.resize(rows, spec.qvel.size());
   e->ctrl.values.resize(rows, spec.ctrl.size());
   e->sensors.values.resize(rows, spec.sensors.size());
+  e->logged.values.resize(rows, spec.logged.size());
   e->time.resize(rows);
 }
 
@@ -178,6 +180,7 @@ std::vector<Slot> Slots(const ImporterSpec& spec, Episode* e) {
   add(spec.qvel, &e->qvel.values);
   add(spec.ctrl, &e->ctrl.values);
   add(spec.sensors, &e->sensors.values);
+  add(spec.logged, &e->logged.values);
   return s;
 }
 
@@ -309,7 +312,7 @@ void ImportJson(const ImporterSpec& spec, const std::string& path, RawEpisode* r
   if (columnar) {
     std::vector<std::string> keys;
     if (spec.has_time) keys.push_back(spec.time.column);
-    for (const auto* maps : {&spec.qpos, &spec.qvel, &spec.ctrl, &spec.sensors}) {
+    for (const auto* maps : {&spec.qpos, &spec.qvel, &spec.ctrl, &spec.sensors, &spec.logged}) {
       for (const auto& c : *maps) keys.push_back(c.column);
     }
     if (spec.filter.active) keys.push_back(spec.filter.column);
@@ -465,6 +468,7 @@ ImporterSpec ReadImporterSpec(const JsonReader& r) {
   s.qvel = ReadColumnMaps(r, "qvel", "joint", UnitKind::kAny);
   s.ctrl = ReadColumnMaps(r, "ctrl", "actuator", UnitKind::kAny);
   s.sensors = ReadColumnMaps(r, "sensors", "sensor", UnitKind::kAny);
+  s.logged = ReadColumnMaps(r, "logged", "name", UnitKind::kAny);
   if (s.qpos.empty()) ThrowExpected(r.Where("qpos"), "at least one joint position column", "none");
   if (r.Has("filter")) {
     JsonReader f = r.Object("filter");
@@ -495,7 +499,7 @@ ImporterSpec ReadImporterSpec(const JsonReader& r) {
   }
   if (!s.header) {
     std::vector<const ColumnMap*> all = {&s.time};
-    for (const auto* maps : {&s.qpos, &s.qvel, &s.ctrl, &s.sensors}) {
+    for (const auto* maps : {&s.qpos, &s.qvel, &s.ctrl, &s.sensors, &s.logged}) {
       for (const auto& c : *maps) all.push_back(&c);
     }
     for (const ColumnMap* c : all) {
@@ -520,6 +524,7 @@ ImporterSpec ReadImporterSpec(const JsonReader& r) {
     check(s.qvel, "qvel");
     check(s.ctrl, "ctrl");
     check(s.sensors, "sensors");
+    check(s.logged, "logged");
     if (s.has_time && s.time.index >= 0) check({s.time}, "time");
   }
   r.CheckAllRead();
@@ -559,11 +564,22 @@ void ValidateImporterSpec(const ImporterSpec& spec, const mjModel* m) {
   };
   check_joints(spec.qpos, false);
   check_joints(spec.qvel, true);
+  std::string sensors;
+  for (int i = 0; i < m->nsensor; ++i) {
+    const char* n = mj_id2name(m, mjOBJ_SENSOR, i);
+    if (n && m->sensor_dim[i] == 1) sensors += (sensors.empty() ? "" : ", ") + std::string(n);
+  }
   for (const auto& c : spec.sensors) {
     const int id = mj_name2id(m, mjOBJ_SENSOR, c.target.c_str());
-    if (id >= 0 && m->sensor_dim[id] != 1) {
+    if (id < 0) {
+      ThrowExpected(c.where + ".sensor",
+                    "a scalar sensor of the model (" + (sensors.empty() ? "none" : sensors) +
+                        "; a channel the model has no sensor for goes under logged)",
+                    Quote(c.target));
+    }
+    if (m->sensor_dim[id] != 1) {
       ThrowExpected(
-          c.where + ".sensor", "a logged channel or a model sensor of dimension 1",
+          c.where + ".sensor", "a scalar sensor of the model",
           Quote(c.target) + " (a sensor of dimension " + std::to_string(m->sensor_dim[id]) + ")");
     }
   }
@@ -620,7 +636,10 @@ RawEpisode ImportFile(const ImporterSpec& spec, const std::string& path) {
   AddLimits(spec.qvel, "qvel", &raw);
   AddLimits(spec.ctrl, "ctrl", &raw);
   AddLimits(spec.sensors, "sensors", &raw);
-  for (const auto& c : spec.sensors) {
+  AddLimits(spec.logged, "logged", &raw);
+  std::vector<ColumnMap> wrapped = spec.sensors;
+  wrapped.insert(wrapped.end(), spec.logged.begin(), spec.logged.end());
+  for (const auto& c : wrapped) {
     if (c.wrap_bits > 0) {
       raw.messages.push_back(c.Label() + ": unsigned " + std::to_string(c.wrap_bits) +
                              "-bit register read as signed");

@@ -47,7 +47,8 @@ bool LookUpUnit(const std::string& unit, UnitInfo* info);
 struct ColumnMap {
   std::string column;  // name; empty when `index` is used
   int index = -1;      // CSV column index when the column is given as a number
-  std::string target;  // joint (qpos, qvel), actuator (ctrl), sensor name (sensors)
+  std::string target;  // joint (qpos, qvel), actuator (ctrl), model sensor (sensors), a name
+                       // of its own (logged)
   double scale = 1.0;
   double offset = 0.0;
   std::string unit;  // empty: already SI
@@ -77,9 +78,10 @@ struct ImporterSpec {
   char delimiter = ',';
   bool header = true;  // csv: the first line names the columns; false: columns by index only
   bool has_time = true;
-  ColumnMap time;   // seconds after conversion
-  double rate = 0;  // Hz, when the log has no time column
-  std::vector<ColumnMap> qpos, qvel, ctrl, sensors;
+  ColumnMap time;                                    // seconds after conversion
+  double rate = 0;                                   // Hz, when the log has no time column
+  std::vector<ColumnMap> qpos, qvel, ctrl, sensors;  // sensors: scalar model sensors
+  std::vector<ColumnMap> logged;  // other channels, by a name of their own ("name")
   FilterSpec filter;
   // json only: top-level keys of the file that fill the episode's metadata.
   std::map<std::string, std::string> scenario_keys;  // factor -> key
@@ -93,7 +95,8 @@ struct ImporterSpec {
 ImporterSpec ReadImporterSpec(const JsonReader& r);
 
 // Checks every target against the model: qpos/qvel joints exist and are hinge or slide with a
-// unit of the matching kind, ctrl actuators exist. Throws InputError naming the field.
+// unit of the matching kind, ctrl actuators exist, sensors are scalar model sensors (a logged
+// quantity the model has no sensor for goes under "logged"). Throws InputError naming the field.
 void ValidateImporterSpec(const ImporterSpec& spec, const mjModel* model);
 
 // A log as read, before cleaning: SI values, raw timestamps (may be unsorted, repeated, NaN).
@@ -102,7 +105,7 @@ struct RawEpisode {
   int samples_read = 0;                // rows or records in the file
   std::map<std::string, int> removed;  // reason -> samples (filter, truncated_row, ...)
   std::vector<std::string> messages;   // what the importer did, for the quality report
-  // Valid ranges per channel, keyed "qpos:name", "ctrl:name", ... (SI).
+  // Valid ranges per channel, keyed "qpos:name", "ctrl:name", "logged:name", ... (SI).
   std::map<std::string, std::pair<double, double>> limits;
 };
 

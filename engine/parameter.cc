@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <cstddef>
+#include <cstdlib>
 #include <sstream>
 
 #include "engine/error.h"
@@ -216,7 +217,29 @@ std::string ParameterSpec::Validate() const {
   return "";
 }
 
+namespace {
+std::vector<FieldRef> ResolveUnscaled(const mjModel* m, const std::string& target);
+}  // namespace
+
 std::vector<FieldRef> ResolveTarget(const mjModel* m, const std::string& target) {
+  auto star = target.find('*');
+  if (star == std::string::npos) return ResolveUnscaled(m, target);
+  const std::string where = "target '" + target + "'";
+  const std::string text = target.substr(star + 1);
+  char* end = nullptr;
+  const double factor = std::strtod(text.c_str(), &end);
+  if (text.empty() || end != text.c_str() + text.size() || !std::isfinite(factor) ||
+      factor == 0.0) {
+    ThrowExpected(where, "a finite non-zero factor after '*'", "'" + text + "'");
+  }
+  std::vector<FieldRef> refs = ResolveUnscaled(m, target.substr(0, star));
+  for (auto& f : refs) f.factor = factor;
+  return refs;
+}
+
+namespace {
+
+std::vector<FieldRef> ResolveUnscaled(const mjModel* m, const std::string& target) {
   const std::string where = "target '" + target + "'";
   if (target == "ctrl.delay") {
     FieldRef f;
@@ -314,6 +337,8 @@ std::vector<FieldRef> ResolveTarget(const mjModel* m, const std::string& target)
   kinds.push_back("sensor");
   ThrowExpected(where, "an element kind (" + Join(kinds) + ") or opt", "'" + kind + "'");
 }
+
+}  // namespace
 
 double ReadField(const mjModel* m, const Effects& e, const FieldRef& f) {
   switch (f.where) {
@@ -421,7 +446,8 @@ void ParameterBinding::Apply(const Eigen::VectorXd& values, mjModel* m, mjData* 
   for (int i = 0; i < size(); ++i) {
     for (std::size_t k = 0; k < refs_[i].size(); ++k) {
       const FieldRef& f = refs_[i][k];
-      double v = specs_[i].mode == BindMode::kScale ? values[i] * nominal_[i][k] : values[i];
+      double v =
+          specs_[i].mode == BindMode::kScale ? values[i] * nominal_[i][k] : values[i] * f.factor;
       WriteField(m, e, f, v);
       inertial = inertial || f.inertial;
     }
@@ -436,7 +462,7 @@ Eigen::VectorXd ParameterBinding::Read(const mjModel* m, const Effects& e) const
   Eigen::VectorXd v(size());
   for (int i = 0; i < size(); ++i) {
     double x = ReadField(m, e, refs_[i][0]);
-    v[i] = specs_[i].mode == BindMode::kScale ? x / nominal_[i][0] : x;
+    v[i] = specs_[i].mode == BindMode::kScale ? x / nominal_[i][0] : x / refs_[i][0].factor;
   }
   return v;
 }

@@ -14,6 +14,10 @@
 //   ctrl:     `ctrl:<actuator>.gain`, `ctrl:<actuator>.bias` (applied ctrl = gain*u + bias),
 //             `ctrl.delay` (seconds; fractional steps interpolate)
 //   sensor:   `sensor:<sensor>.bias` (added to every value of that sensor)
+// Any target may end in `*k` (a finite non-zero number): in mode "set" that slot receives
+// k * value, so one parameter can drive fields that MuJoCo stores with different signs, e.g. a
+// servo stiffness kp as `actuator:a.gainprm[0]` and `actuator:a.biasprm[1]*-1`. In mode "scale"
+// the slot's own base value already carries the sign and k is not used.
 #ifndef NEXTBATCH_ENGINE_PARAMETER_H_
 #define NEXTBATCH_ENGINE_PARAMETER_H_
 
@@ -67,6 +71,7 @@ struct FieldRef {
   int index = 0;                      // into the array (or into Effects' vectors, or mjOption)
   int count = 1;                      // consecutive slots (sensor bias spans the sensor's dims)
   bool inertial = false;              // needs mj_setConst after a change
+  double factor = 1.0;                // from a `*k` suffix: slot = factor * value (mode set)
 };
 
 // Parses and resolves one target string against a model. Throws InputError naming the target,

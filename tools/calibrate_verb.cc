@@ -1,13 +1,144 @@
+// `nextbatch calibrate study.json -o out/`: fits the study's parameters to its dataset and writes
+// out/calibration.json ("nextbatch.calibration/1") and out/calibrated_model.xml. A failed fit
+// writes nothing, so an earlier good result is never overwritten.
+#include <algorithm>
+#include <cmath>
 #include <cstdio>
+#include <filesystem>
+#include <set>
+#include <string>
 
+#include "calibration/calibration.h"
+#include "calibration/calibration_json.h"
+#include "engine/atomic_file.h"
+#include "engine/dataset.h"
+#include "engine/error.h"
+#include "engine/model.h"
+#include "engine/study.h"
 #include "tools/verbs.h"
 
 namespace nextbatch::tools {
+namespace {
+
+// Keeps the velocity columns that were logged: cleaning reports them as "logged (a, b); ..."
+// in the episode's velocity_method; the others it derived from the positions.
+void KeepLoggedVelocities(const std::string& method, Channels* qvel) {
+  std::set<std::string> logged;
+  const std::string head = "logged (";
+  if (method.rfind(head, 0) == 0) {
+    const std::string list = method.substr(head.size(), method.find(')') - head.size());
+    std::size_t start = 0;
+    while (start <= list.size()) {
+      std::size_t comma = list.find(", ", start);
+      if (comma == std::string::npos) comma = list.size();
+      logged.insert(list.substr(start, comma - start));
+      start = comma + 2;
+    }
+  }
+  Channels kept;
+  for (std::size_t c = 0; c < qvel->names.size(); ++c) {
+    if (logged.count(qvel->names[c])) kept.names.push_back(qvel->names[c]);
+  }
+  kept.values.resize(qvel->values.rows(), static_cast<Eigen::Index>(kept.names.size()));
+  for (std::size_t c = 0; c < kept.names.size(); ++c) {
+    kept.values.col(static_cast<Eigen::Index>(c)) = qvel->values.col(qvel->Find(kept.names[c]));
+  }
+  *qvel = std::move(kept);
+}
+
+}  // namespace
 
 int RunCalibrate(const VerbArgs& args) {
-  (void)args;
-  std::fprintf(stderr, "nextbatch calibrate: not built yet\n");
-  return 1;
+  const Study study = Study::Load(args.study);
+  CalibrationOptions options = ReadCalibrationOptions(study);
+  if (args.threads > 0) options.threads = args.threads;
+  if (study.parameters.empty()) {
+    ThrowExpected(study.path + ": parameters", "at least one parameter to calibrate", "none");
+  }
+  ModelPtr model = LoadModelFile(study.model);
+  const ParameterBinding binding(model.get(), study.parameters);
+  Dataset dataset = LoadDataset(study, model.get());
+  // Velocities that cleaning derived from the positions are not measurements: fitting them
+  // would count the position noise twice.
+  for (std::size_t i = 0; i < dataset.episodes.size(); ++i) {
+    KeepLoggedVelocities(i < dataset.quality.size() ? dataset.quality[i].velocity_method : "",
+                         &dataset.episodes[i].qvel);
+  }
+  if (dataset.episodes.empty()) {
+    ThrowExpected(study.path + ": dataset", "at least one usable episode",
+                  "none (every episode was dropped by cleaning; run nextbatch ingest to see why)");
+  }
+  const CalibrationResult result = Calibrate(model.get(), binding, dataset.episodes, options);
+  const CalibrationSummary& s = result.summary;
+  if (s.status == CalibrationStatus::kPreflightFailed) {
+    std::fprintf(stderr, "nextbatch calibrate: %s\n", s.message.c_str());
+    for (const auto& p : result.preflight) {
+      std::fprintf(stderr, "  %-24s effect %.3g for a step of %.3g%s\n", p.name.c_str(), p.effect,
+                   p.step, p.ok ? "" : "  <- no effect");
+    }
+    return 2;
+  }
+  if (!s.usable()) {
+    std::fprintf(stderr, "nextbatch calibrate: the fit failed (%s): %s\n", s.termination.c_str(),
+                 s.message.c_str());
+    return 1;
+  }
+
+  EnsureDirectory(args.out);
+  const std::filesystem::path out(args.out);
+  // The calibrated model: fitted values written into the study's MJCF (model-level effects such
+  // as the delay have no MJCF field and live in calibration.json only).
+  ModelPtr fitted = CopyModel(model.get());
+  DataPtr data = MakeData(fitted.get());
+  Effects effects = Effects::Identity(fitted.get());
+  binding.Apply(result.value, fitted.get(), data.get(), &effects);
+  const std::string xml = (out / "calibrated_model.xml").string();
+  const std::string tmp = xml + ".tmp";
+  SaveModelXml(study.model, fitted.get(), tmp);
+  // MuJoCo's writer keeps only what the XML states (e.g. a body's mass only with an explicit
+  // <inertial>): read the file back and say which fitted values it does not carry.
+  nlohmann::json not_saved = nlohmann::json::array(), effects_only = nlohmann::json::array();
+  {
+    ModelPtr saved = LoadModelFile(tmp);
+    const Eigen::VectorXd back = binding.Read(saved.get(), Effects::Identity(saved.get()));
+    for (int j = 0; j < binding.size(); ++j) {
+      bool model_field = true;
+      for (const auto& t : binding.spec(j).targets) {
+        for (const auto& f : ResolveTarget(saved.get(), t)) {
+          model_field = model_field && (f.where == FieldRef::Where::kModelArray ||
+                                        f.where == FieldRef::Where::kOption);
+        }
+      }
+      const double v = result.value[j];
+      if (!model_field) {
+        effects_only.push_back(binding.spec(j).name);
+      } else if (!(std::abs(back[j] - v) <= 1e-5 * std::max(1.0, std::abs(v)))) {
+        not_saved.push_back({{"name", binding.spec(j).name}, {"fitted", v}, {"in_model", back[j]}});
+      }
+    }
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, xml, ec);
+  if (ec) throw RunError(xml + ": cannot write: " + ec.message());
+
+  nlohmann::json doc = CalibrationToJson(result, binding, study.name);
+  doc["model"] = "calibrated_model.xml";
+  doc["model_not_saved"] = not_saved;        // fitted values the MJCF writer could not keep
+  doc["model_effects_only"] = effects_only;  // delay, command gain/bias, sensor bias
+  // Written last: its presence means the calibration finished.
+  const std::string path = (out / "calibration.json").string();
+  WriteFileAtomic(path, doc.dump(1) + "\n");
+  if (!args.quiet) {
+    std::printf("%s", CalibrationSummaryText(result).c_str());
+    for (const auto& p : not_saved) {
+      std::printf(
+          "  note: %s is not kept by the saved MJCF (MuJoCo writes what the XML states, "
+          "e.g. a body mass only with an explicit <inertial>); use calibration.json\n",
+          p["name"].get<std::string>().c_str());
+    }
+    std::printf("wrote %s and %s\n", path.c_str(), xml.c_str());
+  }
+  return 0;
 }
 
 }  // namespace nextbatch::tools

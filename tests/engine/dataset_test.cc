@@ -106,6 +106,7 @@ TEST_CASE("a dataset reads paths, globs and native files; splits at gaps; report
   const std::string table = DatasetSummary(d);
   CHECK(table.find("g_run2#2") != std::string::npos);
   CHECK(table.find("5 episodes, 0 dropped") != std::string::npos);
+  CHECK(table.find("qvel estimated") != std::string::npos);
 }
 
 TEST_CASE("a dataset loaded on one thread equals the one loaded on three, bit for bit") {

@@ -30,6 +30,10 @@ Episode Sample() {
   e.qvel.values.resize(n, 1);
   e.ctrl.names = {"a1"};
   e.ctrl.values.resize(n, 1);
+  e.sensors.names = {"angle"};
+  e.sensors.values = Eigen::VectorXd::LinSpaced(n, -1.0, 1.0);
+  e.logged.names = {"pwm", "volts"};
+  e.logged.values = Eigen::MatrixXd::Constant(n, 2, 7.25);
   for (int i = 0; i < n; ++i) {
     e.qpos.values(i, 0) = std::sin(i) / 7.0;
     e.qpos.values(i, 1) = -i * 1e-17;
@@ -54,6 +58,9 @@ void CheckSame(const Episode& a, const Episode& b) {
   CHECK(a.sensors.names == b.sensors.names);
   CHECK(a.qpos.values == b.qpos.values);
   CHECK(a.qvel.values == b.qvel.values);
+  CHECK(a.logged.names == b.logged.names);
+  CHECK(a.sensors.values == b.sensors.values);
+  CHECK(a.logged.values == b.logged.values);
   REQUIRE(a.ctrl.values.rows() == b.ctrl.values.rows());
   for (int i = 0; i < a.ctrl.values.rows(); ++i) {
     const double x = a.ctrl.values(i, 0), y = b.ctrl.values(i, 0);
@@ -112,8 +119,11 @@ TEST_CASE("malformed native episodes give errors naming file, field, expected an
   CheckError([&] { ReadEpisodeFile(p); }, {"d.json: colour: unknown key"});
   write("e.csv", "time,qpos:j,velocity\n0,1,2\n");
   p = write("e.json", R"({"schema": "nextbatch.episode/1", "id": "x", "data": "e.csv"})");
-  CheckError([&] { ReadEpisodeFile(p); },
-             {"e.csv: header column 3", "expected qpos:<joint>", "got \"velocity\""});
+  CheckError(
+      [&] { ReadEpisodeFile(p); },
+      {"e.csv: header column 3",
+       "expected qpos:<joint>, qvel:<joint>, ctrl:<actuator>, sensors:<name> or logged:<name>",
+       "got \"velocity\""});
   write("f.csv", "time,qpos:j\n0,1\n0.1,x\n");
   p = write("f.json", R"({"schema": "nextbatch.episode/1", "id": "x", "data": "f.csv"})");
   CheckError([&] { ReadEpisodeFile(p); },

@@ -40,7 +40,7 @@ const char* kXlSpec = R"({"format": "json", "records": "entries",
   "qpos": [{"column": "position", "joint": "hinge", "unit": "rad"}],
   "qvel": [{"column": "speed", "joint": "hinge", "unit": "rad/s"}],
   "ctrl": [{"column": "goal_position", "actuator": "motor", "unit": "rad"}],
-  "sensors": [{"column": "load", "sensor": "load", "wrap_bits": 16}],
+  "logged": [{"column": "load", "name": "load", "wrap_bits": 16}],
   "filter": {"column": "torque_enable", "equals": true},
   "metadata": {"scenario": {"kp": "kp", "trajectory": "trajectory"}, "robot": "motor"}})";
 
@@ -177,13 +177,13 @@ TEST_CASE("the 16 XL330 logs: counts, unwrapped load, torque-off tail removed, m
     }
     CHECK(raw.episode.robot == "xl330");
     // A signed 16-bit load stays within +-1000 once unwrapped (raw values reach 65535).
-    CHECK(raw.episode.sensors.values.cwiseAbs().maxCoeff() < 1000);
+    CHECK(raw.episode.logged.values.cwiseAbs().maxCoeff() < 1000);
   }
   RawEpisode raw = ImportFile(spec, kXl330 + "2026-01-15_10h28m10.json");
   CHECK(raw.episode.scenario.at("kp") == 100);
-  CHECK(raw.episode.sensors.values(510, 0) == -2.0);  // raw register 65534
-  CHECK(raw.episode.sensors.values.minCoeff() == -328.0);
-  CHECK(raw.episode.sensors.values.maxCoeff() == 335.0);
+  CHECK(raw.episode.logged.values(510, 0) == -2.0);  // raw register 65534
+  CHECK(raw.episode.logged.values.minCoeff() == -328.0);
+  CHECK(raw.episode.logged.values.maxCoeff() == 335.0);
   CleanResult c = CleanEpisode(raw, CleaningOptions(), 0.002);
   REQUIRE(c.episodes.size() == 1);
   CHECK(c.quality[0].raw_rate_hz == doctest::Approx(188.6).epsilon(2e-3));
@@ -429,7 +429,7 @@ TEST_CASE("null readings and impossible register values are removed and reported
                               entries + "]}");
   RawEpisode raw = ImportFile(Spec(kXlSpec), p);
   CHECK(raw.samples_read == 50);
-  CHECK(raw.episode.sensors.values(0, 0) == -36);  // 65500 - 65536
+  CHECK(raw.episode.logged.values(0, 0) == -36);  // 65500 - 65536
   CleanResult c = CleanEpisode(raw, CleaningOptions(), 0.005);
   REQUIRE(c.episodes.size() == 1);
   CHECK(c.quality[0].removed.at("non_finite") == 2);
@@ -520,9 +520,21 @@ TEST_CASE("malformed importer specs name the study field, what it expected and w
                 R"({"time": {"column": "t"}, "qpos": [{"column": "q", "joint": "hinge"}], "sensors": [{"column": "p", "sensor": "tip"}]})"),
             with_frame.get());
       },
-      {"sensors[0].sensor", "expected a logged channel or a model sensor of dimension 1",
+      {"sensors[0].sensor", "expected a scalar sensor of the model",
        "got \"tip\" (a sensor of dimension 3)"});
-  // 28. an unknown format
+  // 28. a sensor the model lacks (a logged quantity without a model sensor goes under logged)
+  CheckError(
+      [&] {
+        ValidateImporterSpec(
+            Spec(
+                R"({"time": {"column": "t"}, "qpos": [{"column": "q", "joint": "hinge"}], "sensors": [{"column": "p", "sensor": "load"}]})"),
+            m.get());
+      },
+      {"sensors[0].sensor",
+       "expected a scalar sensor of the model (angle; a channel the model has no sensor for goes "
+       "under logged)",
+       "got \"load\""});
+  // 29. an unknown format
   CheckError([] { Spec(R"({"format": "xlsx", "qpos": []})"); },
              {"dataset.importer.format", "expected one of csv, json, native", "got \"xlsx\""});
 }

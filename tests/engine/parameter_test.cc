@@ -83,6 +83,27 @@ TEST_CASE("a joint field drives every dof of a free joint; one parameter drives 
   CHECK(m->dof_damping[m->jnt_dofadr[mj_name2id(m, mjOBJ_JOINT, "j1")]] == 1.0);
 }
 
+TEST_CASE("a *k suffix drives a slot with k times the value: one servo stiffness, two fields") {
+  ModelPtr base = LoadModelString(testing::ArmBoxXml());
+  Workspace ws(base.get(), true);
+  ParameterBinding binding(
+      base.get(), {Spec("kp", {"actuator:a1.gainprm[0]", "actuator:a1.biasprm[1]*-1"}, 35.0),
+                   Spec("kv", {"actuator:a1.biasprm[2]*-1"}, 2.0)});
+  ws.Apply(binding, binding.Initial());
+  CHECK(ws.model()->actuator_gainprm[0] == 35.0);
+  CHECK(ws.model()->actuator_biasprm[1] == -35.0);
+  CHECK(ws.model()->actuator_biasprm[2] == -2.0);
+  Eigen::VectorXd back = binding.Read(ws.model(), ws.effects());
+  CHECK(back[0] == 35.0);
+  CHECK(back[1] == 2.0);
+  CHECK_THROWS_WITH(ParameterBinding(base.get(), {Spec("x", {"actuator:a1.biasprm[1]*0"}, 1.0)}),
+                    doctest::Contains("a finite non-zero factor after '*', got '0'"));
+  CHECK_THROWS_WITH(ParameterBinding(base.get(), {Spec("x", {"actuator:a1.biasprm[1]*"}, 1.0)}),
+                    doctest::Contains("a finite non-zero factor"));
+  CHECK_THROWS_WITH(ParameterBinding(base.get(), {Spec("x", {"actuator:a9.biasprm[1]*2"}, 1.0)}),
+                    doctest::Contains("'a9'"));
+}
+
 TEST_CASE("scale mode multiplies the base model's value") {
   ModelPtr base = LoadModelString(testing::PendulumXml());
   Workspace ws(base.get(), true);

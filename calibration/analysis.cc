@@ -1,0 +1,163 @@
+// The parts of calibration that need no Ceres: options, held-out replay error, identifiability.
+#include <Eigen/Eigenvalues>
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "calibration/calibration.h"
+#include "calibration/segments.h"
+#include "engine/error.h"
+
+namespace nextbatch {
+namespace calib {
+
+// Max position error per window (residual times sigma on qpos rows) of an evaluated set.
+ReplayError ReplayOf(const Evaluator& ev, const Layout& layout, const std::vector<Episode>& eps) {
+  ReplayError out;
+  std::vector<double> errors;
+  for (int a = 0; a < ev.size(); ++a) {
+    const int s = ev.segment(a);
+    const calib::Segment& seg = layout.segments()[s];
+    ReplayWindow w;
+    w.episode = seg.episode;
+    w.start_time = eps[seg.episode].time[seg.first];
+    w.ok = ev.ok(a);
+    w.max_error = w.ok ? 0.0 : std::numeric_limits<double>::infinity();
+    for (int row = 0; w.ok && row < static_cast<int>(seg.rows.size()); ++row) {
+      if (layout.Kind(s, row) != ChannelKind::kQpos) continue;
+      w.max_error = std::max(w.max_error, std::abs(ev.residuals(a)[row]) * layout.Sigma(s, row));
+    }
+    errors.push_back(w.max_error);
+    out.windows.push_back(w);
+  }
+  if (!errors.empty()) {
+    std::sort(errors.begin(), errors.end());
+    const std::size_t k = errors.size();
+    out.median = k % 2 ? errors[k / 2] : 0.5 * (errors[k / 2 - 1] + errors[k / 2]);
+  }
+  return out;
+}
+
+Identifiability AnalyseInformation(const Eigen::MatrixXd& info,
+                                   const std::vector<std::string>& names, double weak) {
+  Identifiability id;
+  const int np = static_cast<int>(info.rows());
+  Eigen::VectorXd d = info.diagonal();
+  Eigen::VectorXd scale(np);
+  for (int j = 0; j < np; ++j) scale[j] = d[j] > 0 ? 1.0 / std::sqrt(d[j]) : 0.0;
+  // Scale-free form: unit diagonal, so eigenvalues compare directions, not units.
+  Eigen::MatrixXd f = scale.asDiagonal() * info * scale.asDiagonal();
+  Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> es(f);
+  Eigen::VectorXd ev = es.eigenvalues().reverse();
+  Eigen::MatrixXd vec = es.eigenvectors().rowwise().reverse();
+  const double top = ev.size() && ev[0] > 0 ? ev[0] : 1.0;
+  id.eigenvalues = (ev / top).cwiseMax(0.0);
+  const double smallest = id.eigenvalues.size() ? id.eigenvalues[np - 1] : 1.0;
+  id.condition_number = smallest > 0 ? 1.0 / smallest : std::numeric_limits<double>::infinity();
+  std::vector<bool> flagged(np, false);
+  for (int k = 0; k < np; ++k) {
+    if (id.eigenvalues[k] >= weak) continue;
+    WeakDirection w;
+    w.eigenvalue = id.eigenvalues[k];
+    for (int j = 0; j < np; ++j) {
+      if (std::abs(vec(j, k)) < 0.1) continue;
+      w.combination.emplace_back(names[j], vec(j, k));
+      flagged[j] = flagged[j] || std::abs(vec(j, k)) >= 0.3;
+    }
+    id.weak.push_back(w);
+  }
+  for (int j = 0; j < np; ++j) {
+    if (flagged[j] || d[j] <= 0) id.unidentifiable.push_back(names[j]);
+  }
+  return id;
+}
+
+}  // namespace calib
+
+using calib::Evaluator;
+using calib::Layout;
+using calib::LayoutOptions;
+
+const char* ToString(LossType t) {
+  switch (t) {
+    case LossType::kNone:
+      return "none";
+    case LossType::kHuber:
+      return "huber";
+    case LossType::kCauchy:
+      return "cauchy";
+  }
+  return "?";
+}
+
+const char* ToString(CalibrationStatus s) {
+  switch (s) {
+    case CalibrationStatus::kConverged:
+      return "converged";
+    case CalibrationStatus::kNoConvergence:
+      return "no_convergence";
+    case CalibrationStatus::kPreflightFailed:
+      return "preflight_failed";
+    case CalibrationStatus::kFailed:
+      return "failed";
+  }
+  return "?";
+}
+
+std::string CalibrationOptions::Validate() const {
+  auto bad = [](const std::string& field, const std::string& expected, double got) {
+    return Expected("calibration." + field, expected, std::to_string(got));
+  };
+  if (!(segment_seconds > 0) || !std::isfinite(segment_seconds)) {
+    return bad("segment_seconds", "a duration > 0", segment_seconds);
+  }
+  if (!(loss_scale > 0) || !std::isfinite(loss_scale)) {
+    return bad("loss_scale", "a number > 0 (noise standard deviations)", loss_scale);
+  }
+  if (max_iterations < 1) return bad("max_iterations", "an integer >= 1", max_iterations);
+  for (const auto& [key, sigma] : noise) {
+    if (!(sigma > 0) || !std::isfinite(sigma)) return bad("noise." + key, "a number > 0", sigma);
+  }
+  if (!(held_out_fraction >= 0 && held_out_fraction < 1)) {
+    return bad("held_out_fraction", "a fraction in [0, 1)", held_out_fraction);
+  }
+  if (!(outlier_threshold > 0) || !std::isfinite(outlier_threshold)) {
+    return bad("outlier_threshold", "a number > 0 (rms in noise standard deviations)",
+               outlier_threshold);
+  }
+  if (!fit_qpos && !fit_qvel && !fit_sensors) {
+    return Expected("calibration.channels", "at least one of qpos, qvel, sensors", "none");
+  }
+  if (!(preflight_min_effect >= 0) || !std::isfinite(preflight_min_effect)) {
+    return bad("preflight_min_effect", "a number >= 0", preflight_min_effect);
+  }
+  if (threads < 0) return bad("threads", "0 (all) or more", threads);
+  return "";
+}
+
+ReplayError ComputeReplayError(const mjModel* base, const ParameterBinding& binding,
+                               const Eigen::VectorXd& values, const std::vector<Episode>& episodes,
+                               double window_seconds, int threads, ControlHold hold) {
+  if (!(window_seconds > 0)) {
+    ThrowExpected("replay window", "a duration > 0", std::to_string(window_seconds));
+  }
+  LayoutOptions lo;
+  lo.segment_seconds = window_seconds;
+  lo.fit_qvel = false;
+  lo.fit_sensors = false;
+  lo.noise["qpos"] = 1.0;
+  Layout layout(base, episodes, lo);
+  std::vector<int> all(layout.segments().size());
+  for (std::size_t s = 0; s < all.size(); ++s) all[s] = static_cast<int>(s);
+  Eigen::VectorXd z = values;
+  for (int j = 0; j < binding.size(); ++j) {
+    if (binding.spec(j).log_scale) z[j] = std::log(values[j]);
+  }
+  Evaluator ev(base, binding, episodes, layout, all, threads, hold);
+  std::vector<Eigen::VectorXd> x;
+  for (const auto& seg : layout.segments()) x.push_back(seg.x_init);
+  ev.Evaluate(z, x, false);
+  return ReplayOf(ev, layout, episodes);
+}
+
+}  // namespace nextbatch

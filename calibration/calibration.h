@@ -1,0 +1,160 @@
+// Calibration: fits a study's parameters to logged episodes by nonlinear least squares through
+// the simulator (multiple shooting, central differences, Ceres), with covariance, identifiability,
+// outlier episodes and a held-out replay check. The method is described in docs/calibration.md.
+#ifndef NEXTBATCH_CALIBRATION_CALIBRATION_H_
+#define NEXTBATCH_CALIBRATION_CALIBRATION_H_
+
+#include <mujoco/mujoco.h>
+
+#include <Eigen/Core>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "engine/episode.h"
+#include "engine/parameter.h"
+
+namespace nextbatch {
+
+enum class LossType { kNone, kHuber, kCauchy };
+enum class ControlHold { kLinear, kZeroOrder };
+
+const char* ToString(LossType t);
+
+struct CalibrationOptions {
+  // Multiple shooting: each episode is cut into segments of about this length, each starting
+  // from its own unknown state.
+  double segment_seconds = 0.5;
+  LossType loss = LossType::kHuber;
+  double loss_scale = 3.0;  // in noise standard deviations
+  int max_iterations = 50;
+  // Noise standard deviation per channel ("qpos:<joint>", "qvel:<joint>", "sensor:<name>") or
+  // per group ("qpos", "qvel", "sensor"); channels not named are estimated from the data.
+  std::map<std::string, double> noise;
+  double held_out_fraction = 0.2;  // of the segments, kept out of the fit for validation
+  // An episode whose typical normalised residual (1.4826 x median |r|) exceeds it is an outlier.
+  double outlier_threshold = 3.0;
+  bool refit_without_outliers = true;
+  bool fit_qpos = true;
+  bool fit_qvel = true;                             // when the episodes log velocities
+  bool fit_sensors = true;                          // when the episodes log sensors of the model
+  ControlHold control_hold = ControlHold::kLinear;  // how logged commands vary between samples
+  double preflight_min_effect = 1e-3;  // change of the residual norm (sigmas) a parameter must make
+  int threads = 0;                     // 0: all available
+
+  std::string Validate() const;
+};
+
+enum class CalibrationStatus {
+  kConverged,        // Ceres converged (function, gradient or parameter tolerance)
+  kNoConvergence,    // iteration limit reached: the estimate is usable but not settled
+  kPreflightFailed,  // a parameter does not change the simulated logs: nothing was solved
+  kFailed,           // the solver failed (see message); no estimate
+};
+
+const char* ToString(CalibrationStatus s);
+
+struct PreflightEntry {
+  std::string name;
+  double effect = 0.0;  // norm of the residual change (sigmas) for a step of the parameter
+  double step = 0.0;    // the step taken, in the parameter's units
+  bool ok = true;
+};
+
+struct EpisodeFit {
+  std::string id;
+  double rms = 0.0;      // root mean square normalised residual over its fitted segments
+  double typical = 0.0;  // 1.4826 x median |normalised residual|: robust, about 1 when good
+  int residuals = 0;
+  bool outlier = false;
+  std::string reason;  // why it is an outlier ("" when not)
+};
+
+struct WeakDirection {
+  double eigenvalue = 0.0;  // relative to the largest (normalised information)
+  std::vector<std::pair<std::string, double>> combination;  // parameter -> unit-vector weight
+};
+
+struct Identifiability {
+  Eigen::VectorXd eigenvalues;  // of the normalised information matrix, descending, max = 1
+  double condition_number = 0.0;
+  std::vector<WeakDirection> weak;          // directions the data cannot tell apart
+  std::vector<std::string> unidentifiable;  // parameters that take part in a weak direction
+};
+
+struct ReplayWindow {
+  int episode = 0;
+  double start_time = 0.0;
+  double max_error = 0.0;  // max over samples and logged joints of |simulated - logged| qpos
+  bool ok = true;          // false when the simulation diverged
+};
+
+struct ReplayError {
+  double median = 0.0;  // over windows of their max error
+  std::vector<ReplayWindow> windows;
+};
+
+struct CalibrationSummary {
+  CalibrationStatus status = CalibrationStatus::kFailed;
+  std::string termination;  // Ceres' termination type
+  std::string message;      // Ceres' message, or why it failed
+  int iterations = 0;
+  double initial_cost = 0.0;  // Ceres cost (robustified, 1/2 sum) at the start of the first fit
+  double final_cost = 0.0;
+  double reduced_chi2 = 0.0;  // sum of squared normalised residuals / degrees of freedom
+  int residuals = 0;
+  int unknowns = 0;  // parameters plus segment start states
+  int segments = 0;
+  int held_out_segments = 0;
+  bool refit = false;  // the fit was repeated without outlier episodes
+  double preflight_seconds = 0.0;
+  double solve_seconds = 0.0;
+  double covariance_seconds = 0.0;
+  double total_seconds = 0.0;
+  int jacobian_evaluations = 0;
+  int residual_evaluations = 0;
+
+  bool usable() const {
+    return status == CalibrationStatus::kConverged || status == CalibrationStatus::kNoConvergence;
+  }
+};
+
+struct CalibrationResult {
+  CalibrationSummary summary;
+  std::vector<std::string> names;
+  Eigen::VectorXd initial;
+  Eigen::VectorXd value;        // the estimate, in the parameters' units
+  Eigen::VectorXd std;          // standard deviations (infinity where not determined)
+  Eigen::MatrixXd covariance;   // of `value`
+  Eigen::MatrixXd correlation;  // of `value`
+  // Fisher information of `value` (J^T J of the normalised residuals plus priors) with the
+  // segment start states eliminated; its inverse is the covariance when it is regular.
+  Eigen::MatrixXd information;
+  std::vector<bool> at_bound;
+  std::map<std::string, double> noise;  // channel -> standard deviation used
+  std::vector<PreflightEntry> preflight;
+  std::vector<EpisodeFit> episodes;
+  Identifiability identifiability;
+  ReplayError replay_before;  // held-out segments, initial values
+  ReplayError replay_after;   // held-out segments, fitted values
+};
+
+// Fits `binding`'s parameters to `episodes` (channels named by the model's joints, actuators
+// and sensors; any sample times). Throws InputError for episodes or options that cannot be
+// used; numerical outcomes are in the summary.
+CalibrationResult Calibrate(const mjModel* base, const ParameterBinding& binding,
+                            const std::vector<Episode>& episodes,
+                            const CalibrationOptions& options);
+
+// Open-loop replay error of a parameter vector: windows of `window_seconds` start from the
+// logged state (positions and velocities from a local fit to the logs) and run on the logged
+// commands; every episode is cut into consecutive windows. The median over windows is robust to
+// a few windows that start from a badly estimated state.
+ReplayError ComputeReplayError(const mjModel* base, const ParameterBinding& binding,
+                               const Eigen::VectorXd& values, const std::vector<Episode>& episodes,
+                               double window_seconds, int threads,
+                               ControlHold hold = ControlHold::kLinear);
+
+}  // namespace nextbatch
+
+#endif  // NEXTBATCH_CALIBRATION_CALIBRATION_H_

@@ -1,0 +1,223 @@
+#include "calibration/calibration_json.h"
+
+#include <cmath>
+#include <cstdio>
+#include <set>
+
+#include "engine/error.h"
+
+namespace nextbatch {
+namespace {
+
+nlohmann::json Num(double x) { return std::isfinite(x) ? nlohmann::json(x) : nlohmann::json(); }
+
+nlohmann::json Replay(const ReplayError& r) {
+  nlohmann::json windows = nlohmann::json::array();
+  for (const auto& w : r.windows) {
+    windows.push_back({{"episode", w.episode},
+                       {"start_time", w.start_time},
+                       {"max_error", Num(w.max_error)},
+                       {"ok", w.ok}});
+  }
+  return {{"median_max_error", Num(r.median)}, {"windows", windows}};
+}
+
+}  // namespace
+
+CalibrationOptions ReadCalibrationOptions(const JsonReader& r) {
+  CalibrationOptions o;
+  o.segment_seconds = r.Number("segment_seconds", o.segment_seconds);
+  const std::string loss = r.Choice("loss", {"huber", "cauchy", "none"}, ToString(o.loss));
+  o.loss = loss == "huber"    ? LossType::kHuber
+           : loss == "cauchy" ? LossType::kCauchy
+                              : LossType::kNone;
+  o.loss_scale = r.Number("loss_scale", o.loss_scale);
+  o.max_iterations = r.Integer("max_iterations", o.max_iterations);
+  if (r.Has("noise")) {
+    const nlohmann::json& v = r.Raw("noise");
+    if (v.is_string()) {
+      if (v.get<std::string>() != "estimate") {
+        ThrowExpected(r.Where("noise"), "\"estimate\" or an object {channel: std}", Describe(v));
+      }
+    } else if (v.is_object()) {
+      for (auto it = v.begin(); it != v.end(); ++it) {
+        if (!it->is_number() || !(it->get<double>() > 0)) {
+          ThrowExpected(r.Where("noise") + "." + it.key(), "a standard deviation > 0",
+                        Describe(*it));
+        }
+        o.noise[it.key()] = it->get<double>();
+      }
+    } else {
+      ThrowExpected(r.Where("noise"), "\"estimate\" or an object {channel: std}", Describe(v));
+    }
+  }
+  o.held_out_fraction = r.Number("held_out_fraction", o.held_out_fraction);
+  o.outlier_threshold = r.Number("outlier_threshold", o.outlier_threshold);
+  o.refit_without_outliers = r.Bool("refit_without_outliers", o.refit_without_outliers);
+  if (r.Has("channels")) {
+    std::vector<std::string> channels = r.Strings("channels");
+    std::set<std::string> seen;
+    o.fit_qpos = o.fit_qvel = o.fit_sensors = false;
+    for (const auto& c : channels) {
+      if (c != "qpos" && c != "qvel" && c != "sensors") {
+        ThrowExpected(r.Where("channels"), "qpos, qvel or sensors", "\"" + c + "\"");
+      }
+      if (!seen.insert(c).second)
+        ThrowExpected(r.Where("channels"), "each channel once", "\"" + c + "\" twice");
+      o.fit_qpos = o.fit_qpos || c == "qpos";
+      o.fit_qvel = o.fit_qvel || c == "qvel";
+      o.fit_sensors = o.fit_sensors || c == "sensors";
+    }
+    if (channels.empty())
+      ThrowExpected(r.Where("channels"), "at least one of qpos, qvel, sensors", "[]");
+  }
+  o.control_hold = r.Choice("control_hold", {"linear", "zero_order"}, "linear") == "zero_order"
+                       ? ControlHold::kZeroOrder
+                       : ControlHold::kLinear;
+  o.preflight_min_effect = r.Number("preflight_min_effect", o.preflight_min_effect);
+  o.threads = r.Integer("threads", o.threads);
+  r.CheckAllRead();
+  if (std::string e = o.Validate(); !e.empty()) throw InputError(r.file() + ": " + e);
+  return o;
+}
+
+CalibrationOptions ReadCalibrationOptions(const Study& study) {
+  if (!study.HasSection("calibration")) {
+    CalibrationOptions o;
+    o.threads = study.threads;
+    return o;
+  }
+  JsonReader r = study.Section("calibration");
+  const bool threads_given = r.Has("threads");
+  CalibrationOptions o = ReadCalibrationOptions(r);
+  if (!threads_given) o.threads = study.threads;
+  return o;
+}
+
+nlohmann::json CalibrationToJson(const CalibrationResult& res, const ParameterBinding& binding,
+                                 const std::string& study_name) {
+  const CalibrationSummary& s = res.summary;
+  nlohmann::json params = nlohmann::json::array();
+  std::set<std::string> weak(res.identifiability.unidentifiable.begin(),
+                             res.identifiability.unidentifiable.end());
+  for (std::size_t j = 0; j < res.names.size(); ++j) {
+    const ParameterSpec& spec = binding.spec(static_cast<int>(j));
+    params.push_back({{"name", res.names[j]},
+                      {"value", Num(res.value[j])},
+                      {"std", Num(res.std[j])},
+                      {"initial", Num(res.initial[j])},
+                      {"bounds",
+                       {Num(std::abs(spec.lower) < 1e299 ? spec.lower : NAN),
+                        Num(std::abs(spec.upper) < 1e299 ? spec.upper : NAN)}},
+                      {"at_bound", static_cast<bool>(res.at_bound[j])},
+                      {"identifiable", weak.count(res.names[j]) == 0},
+                      {"targets", spec.targets}});
+  }
+  auto matrix = [](const Eigen::MatrixXd& m) {
+    nlohmann::json rows = nlohmann::json::array();
+    for (int i = 0; i < m.rows(); ++i) {
+      nlohmann::json row = nlohmann::json::array();
+      for (int j = 0; j < m.cols(); ++j) row.push_back(Num(m(i, j)));
+      rows.push_back(row);
+    }
+    return rows;
+  };
+  nlohmann::json episodes = nlohmann::json::array();
+  for (const auto& e : res.episodes) {
+    episodes.push_back({{"id", e.id},
+                        {"rms", Num(e.rms)},
+                        {"typical", Num(e.typical)},
+                        {"residuals", e.residuals},
+                        {"outlier", e.outlier},
+                        {"reason", e.reason}});
+  }
+  nlohmann::json pre = nlohmann::json::array();
+  for (const auto& p : res.preflight) {
+    pre.push_back({{"name", p.name}, {"effect", Num(p.effect)}, {"step", p.step}, {"ok", p.ok}});
+  }
+  nlohmann::json weak_dirs = nlohmann::json::array();
+  for (const auto& w : res.identifiability.weak) {
+    nlohmann::json comb = nlohmann::json::object();
+    for (const auto& [name, weight] : w.combination) comb[name] = weight;
+    weak_dirs.push_back({{"eigenvalue", w.eigenvalue}, {"combination", comb}});
+  }
+  nlohmann::json eig = nlohmann::json::array();
+  for (int k = 0; k < res.identifiability.eigenvalues.size(); ++k) {
+    eig.push_back(res.identifiability.eigenvalues[k]);
+  }
+  nlohmann::json noise = nlohmann::json::object();
+  for (const auto& [name, sigma] : res.noise) noise[name] = sigma;
+  return {
+      {"schema", "nextbatch.calibration/1"},
+      {"study", study_name},
+      {"status", ToString(s.status)},
+      {"parameters", params},
+      {"correlation", matrix(res.correlation)},
+      {"covariance", matrix(res.covariance)},
+      {"noise", noise},
+      {"episodes", episodes},
+      {"fit",
+       {{"initial_cost", Num(s.initial_cost)},
+        {"final_cost", Num(s.final_cost)},
+        {"iterations", s.iterations},
+        {"termination", s.termination},
+        {"message", s.message},
+        {"reduced_chi2", Num(s.reduced_chi2)},
+        {"residuals", s.residuals},
+        {"unknowns", s.unknowns},
+        {"segments", s.segments},
+        {"refit", s.refit},
+        {"seconds",
+         {{"preflight", s.preflight_seconds},
+          {"solve", s.solve_seconds},
+          {"covariance", s.covariance_seconds},
+          {"total", s.total_seconds}}}}},
+      {"validation",
+       {{"held_out_segments", s.held_out_segments},
+        {"replay_error_before", Num(res.replay_before.median)},
+        {"replay_error_after", Num(res.replay_after.median)},
+        {"before", Replay(res.replay_before)},
+        {"after", Replay(res.replay_after)}}},
+      {"identifiability",
+       {{"eigenvalues", eig},
+        {"condition_number", Num(res.identifiability.condition_number)},
+        {"weak_directions", weak_dirs},
+        {"unidentifiable", res.identifiability.unidentifiable}}},
+      {"preflight", pre},
+  };
+}
+
+std::string CalibrationSummaryText(const CalibrationResult& res) {
+  const CalibrationSummary& s = res.summary;
+  std::string out;
+  char line[512];
+  std::snprintf(line, sizeof(line), "calibration: %s (%s), %d iterations, cost %.6g -> %.6g\n",
+                ToString(s.status), s.termination.c_str(), s.iterations, s.initial_cost,
+                s.final_cost);
+  out += line;
+  if (!s.usable()) return out + "  " + s.message + "\n";
+  std::snprintf(line, sizeof(line),
+                "  reduced chi2 %.3f over %d residuals, %d segments (+%d held out), %.2f s\n",
+                s.reduced_chi2, s.residuals, s.segments, s.held_out_segments, s.total_seconds);
+  out += line;
+  for (std::size_t j = 0; j < res.names.size(); ++j) {
+    std::snprintf(line, sizeof(line), "  %-24s %12.6g +- %-10.3g (initial %.6g)%s\n",
+                  res.names[j].c_str(), res.value[j], res.std[j], res.initial[j],
+                  res.at_bound[j] ? " at bound" : "");
+    out += line;
+  }
+  for (const auto& e : res.episodes) {
+    if (e.outlier) out += "  outlier episode '" + e.id + "': " + e.reason + "\n";
+  }
+  for (const auto& name : res.identifiability.unidentifiable) {
+    out += "  not identifiable from these data: " + name + "\n";
+  }
+  if (s.held_out_segments > 0) {
+    std::snprintf(line, sizeof(line), "  held-out replay error (median of max): %.4g -> %.4g\n",
+                  res.replay_before.median, res.replay_after.median);
+    out += line;
+  }
+  return out;
+}
+
+}  // namespace nextbatch

@@ -1,0 +1,548 @@
+#include "calibration/segments.h"
+
+#include <Eigen/QR>
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "engine/error.h"
+#include "engine/model.h"
+#include "engine/parallel.h"
+
+namespace nextbatch::calib {
+namespace {
+
+const char* GroupOf(ChannelKind k) {
+  switch (k) {
+    case ChannelKind::kQpos:
+      return "qpos";
+    case ChannelKind::kQvel:
+      return "qvel";
+    case ChannelKind::kSensor:
+      return "sensor";
+  }
+  return "?";
+}
+
+// Value and slope at `t` of the least-squares quadratic through the samples nearest to t.
+void LocalFit(const std::vector<double>& time, const Eigen::MatrixXd& values, int column, double t,
+              double* value, double* slope) {
+  const int n = static_cast<int>(time.size());
+  const int width = std::min(n, 9);
+  int mid = static_cast<int>(std::lower_bound(time.begin(), time.end(), t) - time.begin());
+  int lo = std::clamp(mid - width / 2, 0, n - width);
+  Eigen::MatrixXd a(width, 3);
+  Eigen::VectorXd b(width);
+  int rows = 0;
+  for (int i = lo; i < lo + width; ++i) {
+    const double y = values(i, column);
+    if (!std::isfinite(y)) continue;
+    const double dt = time[i] - t;
+    a.row(rows) << 1.0, dt, dt * dt;
+    b[rows++] = y;
+  }
+  if (rows < 3) {
+    *value = rows > 0 ? b[0] : 0.0;
+    *slope = 0.0;
+    return;
+  }
+  Eigen::Vector3d c = a.topRows(rows).colPivHouseholderQr().solve(b.head(rows));
+  *value = c[0];
+  *slope = c[1];
+}
+
+// Logged commands at time t (clamped to the first and last sample).
+void CommandAt(const std::vector<double>& time, const Eigen::MatrixXd& ctrl, double t,
+               ControlHold hold, double* out) {
+  const int n = static_cast<int>(time.size());
+  const int nu = static_cast<int>(ctrl.cols());
+  if (t <= time[0] || n == 1) {
+    for (int k = 0; k < nu; ++k) out[k] = ctrl(0, k);
+    return;
+  }
+  if (t >= time[n - 1]) {
+    for (int k = 0; k < nu; ++k) out[k] = ctrl(n - 1, k);
+    return;
+  }
+  const int i = static_cast<int>(std::upper_bound(time.begin(), time.end(), t) - time.begin()) - 1;
+  if (hold == ControlHold::kZeroOrder) {
+    for (int k = 0; k < nu; ++k) out[k] = ctrl(i, k);
+    return;
+  }
+  const double w = (t - time[i]) / (time[i + 1] - time[i]);
+  for (int k = 0; k < nu; ++k) out[k] = (1 - w) * ctrl(i, k) + w * ctrl(i + 1, k);
+}
+
+bool BadState(const mjData* d) {
+  return d->warning[mjWARN_BADQPOS].number > 0 || d->warning[mjWARN_BADQVEL].number > 0 ||
+         d->warning[mjWARN_BADQACC].number > 0 || d->warning[mjWARN_BADCTRL].number > 0;
+}
+
+std::string Names(const mjModel* m, mjtObj type, int count) {
+  std::string out;
+  for (int i = 0; i < count; ++i) {
+    std::string n = ElementName(m, type, i);
+    if (!n.empty()) out += (out.empty() ? "" : ", ") + n;
+  }
+  return out.empty() ? "(none)" : out;
+}
+
+}  // namespace
+
+bool IsDelayOnly(const ParameterSpec& s) {
+  return s.targets.size() == 1 && s.targets[0] == "ctrl.delay";
+}
+
+std::vector<double> NoiseProbes(const std::vector<double>& time, const Eigen::MatrixXd& values,
+                                int column) {
+  std::vector<double> probes;
+  const int n = static_cast<int>(time.size());
+  for (int i = 2; i + 2 < n; ++i) {
+    const int idx[4] = {i - 2, i - 1, i + 1, i + 2};
+    double pred = 0.0, gain = 1.0;
+    bool finite = std::isfinite(values(i, column));
+    for (int a = 0; a < 4 && finite; ++a) {
+      double l = 1.0;  // Lagrange basis of node a at time[i]
+      for (int b = 0; b < 4; ++b) {
+        if (b != a) l *= (time[i] - time[idx[b]]) / (time[idx[a]] - time[idx[b]]);
+      }
+      const double y = values(idx[a], column);
+      finite = std::isfinite(y);
+      pred += l * y;
+      gain += l * l;
+    }
+    if (finite) probes.push_back((values(i, column) - pred) / std::sqrt(gain));
+  }
+  return probes;
+}
+
+Layout::Layout(const mjModel* m, const std::vector<Episode>& episodes,
+               const LayoutOptions& options) {
+  const int nq = m->nq, nv = m->nv;
+  nx_ = nq + nv;
+  const double dt = m->opt.timestep;
+  std::map<std::string, int> index;
+  auto channel = [&](const std::string& name, ChannelKind kind, int model_index) {
+    auto it = index.find(name);
+    if (it != index.end()) return it->second;
+    Channel c;
+    c.name = name;
+    c.kind = kind;
+    c.model_index = model_index;
+    channels_.push_back(c);
+    return index[name] = static_cast<int>(channels_.size()) - 1;
+  };
+  std::map<int, std::vector<double>> probes;  // channel -> pooled noise probes
+
+  for (std::size_t e = 0; e < episodes.size(); ++e) {
+    const Episode& ep = episodes[e];
+    const std::string where = "episode '" + ep.id + "'";
+    const int n = ep.samples();
+    if (n < 5) ThrowExpected(where + ": time", "at least 5 samples", std::to_string(n));
+    for (int i = 0; i < n; ++i) {
+      if (!std::isfinite(ep.time[i]) || (i > 0 && !(ep.time[i] > ep.time[i - 1]))) {
+        ThrowExpected(where + ": time[" + std::to_string(i) + "]",
+                      "finite, strictly increasing times", std::to_string(ep.time[i]));
+      }
+    }
+    auto check = [&](const Channels& c, const char* what) {
+      if (c.empty()) return;
+      if (c.values.rows() != n || c.values.cols() != static_cast<Eigen::Index>(c.names.size())) {
+        ThrowExpected(where + ": " + what,
+                      std::to_string(n) + " x " + std::to_string(c.names.size()) + " values",
+                      std::to_string(c.values.rows()) + " x " + std::to_string(c.values.cols()));
+      }
+    };
+    check(ep.qpos, "qpos");
+    check(ep.qvel, "qvel");
+    check(ep.ctrl, "ctrl");
+    check(ep.sensors, "sensors");
+    if (ep.qpos.empty() && ep.qvel.empty() && ep.sensors.empty()) {
+      ThrowExpected(where, "logged joint positions, velocities or sensors", "none");
+    }
+    EpisodeMap map;
+    auto joint = [&](const std::string& name, const char* what) {
+      int j = mj_name2id(m, mjOBJ_JOINT, name.c_str());
+      if (j < 0) {
+        ThrowExpected(where + ": " + what + " channel",
+                      "a joint of the model (" + Names(m, mjOBJ_JOINT, m->njnt) + ")",
+                      "'" + name + "'");
+      }
+      if (m->jnt_type[j] != mjJNT_HINGE && m->jnt_type[j] != mjJNT_SLIDE) {
+        ThrowExpected(where + ": " + what + " channel '" + name + "'", "a hinge or slide joint",
+                      "a free or ball joint");
+      }
+      return j;
+    };
+    for (std::size_t c = 0; c < ep.qpos.names.size(); ++c) {
+      const int j = joint(ep.qpos.names[c], "qpos");
+      if (options.fit_qpos) {
+        int ch = channel("qpos:" + ep.qpos.names[c], ChannelKind::kQpos, m->jnt_qposadr[j]);
+        map.columns.push_back({ch, &ep.qpos.values, static_cast<int>(c)});
+      }
+    }
+    for (std::size_t c = 0; c < ep.qvel.names.size(); ++c) {
+      const int j = joint(ep.qvel.names[c], "qvel");
+      if (options.fit_qvel) {
+        int ch = channel("qvel:" + ep.qvel.names[c], ChannelKind::kQvel, m->jnt_dofadr[j]);
+        map.columns.push_back({ch, &ep.qvel.values, static_cast<int>(c)});
+      }
+    }
+    for (std::size_t c = 0; c < ep.sensors.names.size(); ++c) {
+      const std::string& name = ep.sensors.names[c];
+      const int s = mj_name2id(m, mjOBJ_SENSOR, name.c_str());
+      if (s < 0) {
+        ThrowExpected(where + ": sensor channel",
+                      "a sensor of the model (" + Names(m, mjOBJ_SENSOR, m->nsensor) + ")",
+                      "'" + name + "'");
+      }
+      if (m->sensor_dim[s] != 1) {
+        ThrowExpected(where + ": sensor channel '" + name + "'", "a scalar sensor",
+                      std::to_string(m->sensor_dim[s]) + " values");
+      }
+      if (options.fit_sensors) {
+        int ch = channel("sensor:" + name, ChannelKind::kSensor, m->sensor_adr[s]);
+        map.columns.push_back({ch, &ep.sensors.values, static_cast<int>(c)});
+      }
+    }
+    if (map.columns.empty()) ThrowExpected(where, "at least one channel to fit", "none");
+    map.ctrl = Eigen::MatrixXd::Zero(n, m->nu);
+    for (std::size_t c = 0; c < ep.ctrl.names.size(); ++c) {
+      const int a = mj_name2id(m, mjOBJ_ACTUATOR, ep.ctrl.names[c].c_str());
+      if (a < 0) {
+        ThrowExpected(where + ": ctrl channel",
+                      "an actuator of the model (" + Names(m, mjOBJ_ACTUATOR, m->nu) + ")",
+                      "'" + ep.ctrl.names[c] + "'");
+      }
+      map.ctrl.col(a) = ep.ctrl.values.col(c);
+      if (!map.ctrl.col(a).allFinite()) {
+        ThrowExpected(where + ": ctrl channel '" + ep.ctrl.names[c] + "'", "finite commands",
+                      "NaN or infinity");
+      }
+    }
+    for (const auto& col : map.columns) {
+      auto p = NoiseProbes(ep.time, *col.values, col.column);
+      probes[col.channel].insert(probes[col.channel].end(), p.begin(), p.end());
+    }
+
+    // Segments: consecutive samples spanning segment_seconds; a short tail joins the last one.
+    const double t0 = ep.time[0];
+    int i = 0;
+    while (i < n) {
+      int j = i;
+      while (j < n && ep.time[j] - ep.time[i] < options.segment_seconds) ++j;
+      if (j < n && ep.time[n - 1] - ep.time[j] < 0.5 * options.segment_seconds) j = n;
+      if (j - i < 2) j = std::min(n, i + 2);
+      Segment s;
+      s.episode = static_cast<int>(e);
+      s.first = i;
+      s.end = j;
+      s.start_step = static_cast<int>(std::floor((ep.time[i] - t0) / dt + 1e-9));
+      const int last = static_cast<int>(std::ceil((ep.time[j - 1] - t0) / dt - 1e-9));
+      s.num_steps = std::max(1, last - s.start_step);
+      for (int k = i; k < j; ++k) {
+        for (std::size_t c = 0; c < map.columns.size(); ++c) {
+          if (std::isfinite((*map.columns[c].values)(k, map.columns[c].column))) {
+            s.rows.emplace_back(k, static_cast<int>(c));
+          }
+        }
+      }
+      // The start state's first guess: a local fit to the logs at the grid time.
+      const double tg = t0 + s.start_step * dt;
+      s.x_init.resize(nx_);
+      s.x_init.head(nq) = Eigen::Map<const Eigen::VectorXd>(m->qpos0, nq);
+      s.x_init.tail(nv).setZero();
+      for (std::size_t c = 0; c < ep.qpos.names.size(); ++c) {
+        const int jt = mj_name2id(m, mjOBJ_JOINT, ep.qpos.names[c].c_str());
+        LocalFit(ep.time, ep.qpos.values, static_cast<int>(c), tg, &s.x_init[m->jnt_qposadr[jt]],
+                 &s.x_init[nq + m->jnt_dofadr[jt]]);
+      }
+      for (std::size_t c = 0; c < ep.qvel.names.size(); ++c) {
+        const int jt = mj_name2id(m, mjOBJ_JOINT, ep.qvel.names[c].c_str());
+        double slope;
+        LocalFit(ep.time, ep.qvel.values, static_cast<int>(c), tg,
+                 &s.x_init[nq + m->jnt_dofadr[jt]], &slope);
+      }
+      segments_.push_back(std::move(s));
+      i = j;
+    }
+    maps_.push_back(std::move(map));
+  }
+
+  // Held-out segments, evenly spread and reproducible without random numbers.
+  const int count = static_cast<int>(segments_.size());
+  int hold = static_cast<int>(std::lround(options.held_out_fraction * count));
+  if (options.held_out_fraction > 0 && hold == 0 && count >= 2) hold = 1;
+  hold = std::min(hold, count - 1);
+  for (int s = 0; s < count && hold > 0; ++s) {
+    segments_[s].held_out =
+        (static_cast<long>(s + 1) * hold) / count > (static_cast<long>(s) * hold) / count;
+  }
+
+  // Noise levels: given by name or group, else estimated from the pooled probes.
+  for (const auto& [key, sigma] : options.noise) {
+    bool known = key == "qpos" || key == "qvel" || key == "sensor";
+    for (const auto& c : channels_) known = known || c.name == key;
+    if (!known) {
+      std::string list;
+      for (const auto& c : channels_) list += (list.empty() ? "" : ", ") + c.name;
+      ThrowExpected("calibration.noise",
+                    "a fitted channel or group (qpos, qvel, sensor, " + list + ")",
+                    "'" + key + "'");
+    }
+    if (!(sigma > 0) || !std::isfinite(sigma)) {
+      ThrowExpected("calibration.noise." + key, "a standard deviation > 0", std::to_string(sigma));
+    }
+  }
+  for (std::size_t c = 0; c < channels_.size(); ++c) {
+    Channel& ch = channels_[c];
+    auto named = options.noise.find(ch.name);
+    auto group = options.noise.find(GroupOf(ch.kind));
+    if (named != options.noise.end()) {
+      ch.sigma = named->second;
+    } else if (group != options.noise.end()) {
+      ch.sigma = group->second;
+    } else {
+      std::vector<double> a = probes[static_cast<int>(c)];
+      for (double& v : a) v = std::abs(v);
+      double sigma = 0.0;
+      if (!a.empty()) {
+        std::nth_element(a.begin(), a.begin() + a.size() / 2, a.end());
+        sigma = 1.4826 * a[a.size() / 2];
+        if (!(sigma > 0)) {  // quantised or noise-free logs: fall back on the mean
+          double sum = 0;
+          for (double v : a) sum += v;
+          sigma = 1.2533 * sum / a.size();
+        }
+      }
+      ch.sigma = sigma > 0 ? sigma : 1e-9;
+      ch.estimated = true;
+    }
+  }
+}
+
+struct Evaluator::Pool {
+  Pool(const mjModel* base, int threads) : ws(base, threads, true), applied(threads) {}
+  WorkspacePool ws;
+  std::vector<Eigen::VectorXd> applied;       // values last written into each workspace
+  std::vector<std::vector<double>> traj;      // per thread: states (and sensors) per step
+  std::vector<std::vector<double>> commands;  // per thread: two command rows
+};
+
+Evaluator::Evaluator(const mjModel* base, const ParameterBinding& binding,
+                     const std::vector<Episode>& episodes, const Layout& layout,
+                     std::vector<int> segments, int threads, ControlHold hold)
+    : binding_(&binding),
+      episodes_(&episodes),
+      layout_(&layout),
+      segments_(std::move(segments)),
+      threads_(ResolveThreads(threads)),
+      hold_(hold) {
+  pool_ = std::make_unique<Pool>(base, threads_);
+  pool_->traj.resize(threads_);
+  pool_->commands.resize(threads_);
+  const Eigen::VectorXd z0 = Internal(binding.Initial());
+  hz_.resize(P());
+  for (int j = 0; j < P(); ++j) {
+    const ParameterSpec& s = binding.spec(j);
+    if (IsDelayOnly(s)) {
+      hz_[j] = 0.05 * base->opt.timestep;  // the response is piecewise linear in the delay
+    } else if (s.log_scale) {
+      hz_[j] = 1e-4;
+    } else {
+      hz_[j] = 1e-4 * std::max(std::abs(z0[j]), 1e-2);
+    }
+  }
+  const int n = size();
+  r_.resize(n);
+  jp_.resize(n);
+  jx_.resize(n);
+  ok_.assign(n, 0);
+  for (int a = 0; a < n; ++a) {
+    const int rows = static_cast<int>(layout.segments()[segments_[a]].rows.size());
+    r_[a].setZero(rows);
+  }
+}
+
+Evaluator::~Evaluator() = default;
+
+Eigen::VectorXd Evaluator::Values(const Eigen::VectorXd& z) const {
+  Eigen::VectorXd v = z;
+  for (int j = 0; j < P(); ++j) {
+    if (binding_->spec(j).log_scale) v[j] = std::exp(z[j]);
+  }
+  return v;
+}
+
+Eigen::VectorXd Evaluator::Internal(const Eigen::VectorXd& values) const {
+  Eigen::VectorXd z = values;
+  for (int j = 0; j < P(); ++j) {
+    if (binding_->spec(j).log_scale) z[j] = std::log(values[j]);
+  }
+  return z;
+}
+
+Eigen::VectorXd Evaluator::ValueDerivative(const Eigen::VectorXd& z) const {
+  Eigen::VectorXd d = Eigen::VectorXd::Ones(P());
+  for (int j = 0; j < P(); ++j) {
+    if (binding_->spec(j).log_scale) d[j] = std::exp(z[j]);
+  }
+  return d;
+}
+
+bool Evaluator::Simulate(int thread, const Eigen::VectorXd& z, int a, const double* x,
+                         double* out) {
+  Workspace& ws = pool_->ws[thread];
+  Eigen::VectorXd values = Values(z);
+  Eigen::VectorXd& applied = pool_->applied[thread];
+  if (applied.size() != values.size() || (applied.array() != values.array()).any()) {
+    ws.Apply(*binding_, values);
+    applied = values;
+  }
+  const Segment& seg = layout_->segments()[segments_[a]];
+  const Episode& ep = (*episodes_)[seg.episode];
+  const EpisodeMap& map = layout_->maps()[seg.episode];
+  const mjModel* m = ws.model();
+  mjData* d = ws.data();
+  const Effects& e = ws.effects();
+  const int nq = m->nq, nv = m->nv, ns = m->nsensordata, nu = m->nu;
+  const int stride = nq + nv + ns;
+  const double dt = m->opt.timestep;
+  const double t0 = ep.time[0];
+  const double tg = t0 + seg.start_step * dt;
+  std::vector<double>& traj = pool_->traj[thread];
+  traj.resize(static_cast<std::size_t>(seg.num_steps + 1) * stride);
+  std::vector<double>& cmd = pool_->commands[thread];
+  cmd.resize(2 * static_cast<std::size_t>(nu));
+  bool sensors = false;
+  for (const auto& col : map.columns) {
+    sensors = sensors || layout_->channels()[col.channel].kind == ChannelKind::kSensor;
+  }
+
+  State s;
+  s.time = tg;
+  s.qpos = Eigen::Map<const Eigen::VectorXd>(x, nq);
+  s.qvel = Eigen::Map<const Eigen::VectorXd>(x + nq, nv);
+  ws.SetState(s);
+  // The delay as CommandPipeline applies it: n whole steps plus an interpolated fraction.
+  const double steps = std::max(0.0, e.delay / dt);
+  const int lag = static_cast<int>(std::floor(steps));
+  const double frac = steps - lag;
+  auto record_state = [&](int k) {
+    double* row = &traj[static_cast<std::size_t>(k) * stride];
+    std::copy(d->qpos, d->qpos + nq, row);
+    std::copy(d->qvel, d->qvel + nv, row + nq);
+  };
+  try {
+    record_state(0);
+    for (int k = 0; k < seg.num_steps; ++k) {
+      const int g = seg.start_step + k;
+      CommandAt(ep.time, map.ctrl, t0 + (g - lag) * dt, hold_, cmd.data());
+      if (frac > 0) CommandAt(ep.time, map.ctrl, t0 + (g - lag - 1) * dt, hold_, cmd.data() + nu);
+      for (int u = 0; u < nu; ++u) {
+        const double c = frac > 0 ? (1 - frac) * cmd[u] + frac * cmd[nu + u] : cmd[u];
+        d->ctrl[u] = e.ctrl_gain[u] * c + e.ctrl_bias[u];
+      }
+      mj_step(m, d);
+      if (BadState(d)) {
+        ws.HardReset();
+        return false;
+      }
+      // mj_step computed the sensors of the state it started from (state k).
+      if (sensors) std::copy(d->sensordata, d->sensordata + ns, &traj[k * stride + nq + nv]);
+      record_state(k + 1);
+    }
+    if (sensors) {
+      mj_forward(m, d);
+      std::copy(d->sensordata, d->sensordata + ns, &traj[seg.num_steps * stride + nq + nv]);
+    }
+  } catch (const MujocoError&) {
+    ws.HardReset();
+    return false;
+  }
+  for (std::size_t r = 0; r < seg.rows.size(); ++r) {
+    const auto [sample, c] = seg.rows[r];
+    const EpisodeMap::Column& col = map.columns[c];
+    const Channel& ch = layout_->channels()[col.channel];
+    const double u = (ep.time[sample] - tg) / dt;
+    const int k = std::clamp(static_cast<int>(std::floor(u)), 0, seg.num_steps - 1);
+    const double w = u - k;
+    int idx = ch.model_index;
+    double bias = 0.0;
+    if (ch.kind == ChannelKind::kQvel) idx += nq;
+    if (ch.kind == ChannelKind::kSensor) {
+      idx += nq + nv;
+      bias = e.sensor_bias[ch.model_index];
+    }
+    const double sim = (1 - w) * traj[k * stride + idx] + w * traj[(k + 1) * stride + idx] + bias;
+    out[r] = (sim - (*col.values)(sample, col.column)) / ch.sigma;
+    if (!std::isfinite(out[r])) return false;
+  }
+  return true;
+}
+
+bool Evaluator::Evaluate(const Eigen::VectorXd& z, const std::vector<Eigen::VectorXd>& x,
+                         bool jacobians) {
+  NB_CHECK(static_cast<int>(x.size()) == size() && z.size() == P());
+  const int n = size(), np = P(), nxx = nx();
+  const int per = 1 + (jacobians ? 2 * (np + nxx) : 0);
+  const int total = n * per;
+  if (static_cast<int>(task_out_.size()) < total) task_out_.resize(total);
+  std::vector<char> task_ok(total, 0);
+  auto x_step = [](double v) { return 1e-6 * std::max(1.0, std::abs(v)); };
+  ParallelFor(total, threads_, [&](int idx, int thread) {
+    const int a = idx / per, k = idx % per;
+    std::vector<double>& out = task_out_[idx];
+    out.resize(r_[a].size());
+    Eigen::VectorXd zz = z, xx = x[a];
+    if (k > 0) {
+      const int j = (k - 1) / 2;
+      const double sign = (k - 1) % 2 == 0 ? 1.0 : -1.0;
+      if (j < np) {
+        zz[j] += sign * hz_[j];
+      } else {
+        xx[j - np] += sign * x_step(x[a][j - np]);
+      }
+    }
+    task_ok[idx] = Simulate(thread, zz, a, xx.data(), out.data()) ? 1 : 0;
+  });
+  ++residual_evaluations_;
+  if (jacobians) ++jacobian_evaluations_;
+  bool all = true;
+  message_.clear();
+  for (int a = 0; a < n; ++a) {
+    bool ok = true;
+    for (int k = 0; k < per; ++k) ok = ok && task_ok[a * per + k];
+    ok_[a] = ok ? 1 : 0;
+    if (!ok && all) {
+      const Segment& seg = layout_->segments()[segments_[a]];
+      message_ = "simulation of episode '" + (*episodes_)[seg.episode].id + "' from sample " +
+                 std::to_string(seg.first) + " diverged or produced a non-finite value";
+    }
+    all = all && ok;
+    const int rows = static_cast<int>(r_[a].size());
+    r_[a] = Eigen::Map<const Eigen::VectorXd>(task_out_[a * per].data(), rows);
+    if (!jacobians || !ok) continue;
+    jp_[a].resize(rows, np);
+    jx_[a].resize(rows, nxx);
+    for (int j = 0; j < np + nxx; ++j) {
+      const double h = j < np ? hz_[j] : x_step(x[a][j - np]);
+      Eigen::Map<const Eigen::VectorXd> plus(task_out_[a * per + 1 + 2 * j].data(), rows);
+      Eigen::Map<const Eigen::VectorXd> minus(task_out_[a * per + 2 + 2 * j].data(), rows);
+      if (j < np) {
+        jp_[a].col(j) = (plus - minus) / (2 * h);
+      } else {
+        jx_[a].col(j - np) = (plus - minus) / (2 * h);
+      }
+    }
+  }
+  return all;
+}
+
+double Evaluator::SumSquares() const {
+  double sum = 0;
+  for (const auto& r : r_) sum += r.squaredNorm();
+  return sum;
+}
+
+}  // namespace nextbatch::calib

@@ -1,0 +1,169 @@
+// Internal to the calibration module: the residual layout of multiple shooting (channels,
+// segments, which logged sample each residual compares with) and its parallel evaluation through
+// the simulator with central-difference Jacobians. No Ceres here: calibration.cc drives it.
+#ifndef NEXTBATCH_CALIBRATION_SEGMENTS_H_
+#define NEXTBATCH_CALIBRATION_SEGMENTS_H_
+
+#include <mujoco/mujoco.h>
+
+#include <Eigen/Core>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "calibration/calibration.h"
+#include "engine/episode.h"
+#include "engine/parameter.h"
+#include "engine/workspace.h"
+
+namespace nextbatch::calib {
+
+enum class ChannelKind { kQpos, kQvel, kSensor };
+
+// One fitted scalar signal, shared by every episode that logs it.
+struct Channel {
+  std::string name;  // "qpos:<joint>", "qvel:<joint>", "sensor:<sensor>"
+  ChannelKind kind = ChannelKind::kQpos;
+  int model_index = 0;  // qpos address, dof address or sensordata address
+  double sigma = 1.0;   // noise standard deviation
+  bool estimated = false;
+};
+
+// Where an episode keeps each fitted channel, and its commands in actuator order.
+struct EpisodeMap {
+  struct Column {
+    int channel;  // into Layout::channels
+    const Eigen::MatrixXd* values;
+    int column;
+  };
+  std::vector<Column> columns;
+  Eigen::MatrixXd ctrl;  // samples x nu (actuators the log lacks stay 0)
+};
+
+// One shooting segment: logged samples [first, end) of an episode, simulated from an unknown
+// start state placed on the episode's simulation grid (time[0] + k * timestep).
+struct Segment {
+  int episode = 0;
+  int first = 0;
+  int end = 0;
+  int start_step = 0;  // grid index of the start state
+  int num_steps = 0;
+  bool held_out = false;
+  std::vector<std::pair<int, int>> rows;  // (sample, column of the EpisodeMap) per residual
+  Eigen::VectorXd x_init;                 // nq + nv: a local fit to the logs at the start
+};
+
+struct LayoutOptions {
+  double segment_seconds = 0.5;
+  bool fit_qpos = true;
+  bool fit_qvel = true;
+  bool fit_sensors = true;
+  double held_out_fraction = 0.0;
+  std::map<std::string, double> noise;  // channel or group -> sigma; others estimated
+};
+
+class Layout {
+ public:
+  // Checks the episodes against the model (throws InputError naming the episode and channel).
+  Layout(const mjModel* m, const std::vector<Episode>& episodes, const LayoutOptions& options);
+
+  int nx() const { return nx_; }
+  const std::vector<Channel>& channels() const { return channels_; }
+  const std::vector<EpisodeMap>& maps() const { return maps_; }
+  const std::vector<Segment>& segments() const { return segments_; }
+  // Sigma of a residual row of segment s.
+  double Sigma(int s, int row) const {
+    return channels_[maps_[segments_[s].episode].columns[segments_[s].rows[row].second].channel]
+        .sigma;
+  }
+  ChannelKind Kind(int s, int row) const {
+    return channels_[maps_[segments_[s].episode].columns[segments_[s].rows[row].second].channel]
+        .kind;
+  }
+
+ private:
+  int nx_ = 0;
+  std::vector<Channel> channels_;
+  std::vector<EpisodeMap> maps_;
+  std::vector<Segment> segments_;
+};
+
+// Robust noise level of a sampled signal (any sample times): each sample is predicted from its
+// four neighbours by the cubic through them; the prediction errors, scaled to unit noise gain,
+// give sigma through their median absolute value. Returns the scaled errors.
+std::vector<double> NoiseProbes(const std::vector<double>& time, const Eigen::MatrixXd& values,
+                                int column);
+
+// The parallel evaluator of a set of segments for parameter vector z (internal coordinates:
+// log of the value for log-scale parameters) and start states x (one per segment).
+class Evaluator {
+ public:
+  Evaluator(const mjModel* base, const ParameterBinding& binding,
+            const std::vector<Episode>& episodes, const Layout& layout, std::vector<int> segments,
+            int threads, ControlHold hold);
+  ~Evaluator();
+
+  int size() const { return static_cast<int>(segments_.size()); }
+  int segment(int a) const { return segments_[a]; }
+  int P() const { return binding_->size(); }
+  int nx() const { return layout_->nx(); }
+
+  Eigen::VectorXd Values(const Eigen::VectorXd& z) const;
+  Eigen::VectorXd Internal(const Eigen::VectorXd& values) const;
+  // d value / d z per parameter.
+  Eigen::VectorXd ValueDerivative(const Eigen::VectorXd& z) const;
+
+  // Residuals (sim - log) / sigma of every segment, and with `jacobians` their central-difference
+  // derivatives. Returns false when any simulation failed (see ok(a) and message()).
+  bool Evaluate(const Eigen::VectorXd& z, const std::vector<Eigen::VectorXd>& x, bool jacobians);
+
+  const Eigen::VectorXd& residuals(int a) const { return r_[a]; }
+  const Eigen::MatrixXd& jp(int a) const { return jp_[a]; }
+  const Eigen::MatrixXd& jx(int a) const { return jx_[a]; }
+  bool ok(int a) const { return ok_[a] != 0; }
+  const std::string& message() const { return message_; }
+  int residual_evaluations() const { return residual_evaluations_; }
+  int jacobian_evaluations() const { return jacobian_evaluations_; }
+  double SumSquares() const;
+
+  // The finite-difference steps (internal coordinates) used for z.
+  const Eigen::VectorXd& z_steps() const { return hz_; }
+
+ private:
+  struct Pool;
+  bool Simulate(int thread, const Eigen::VectorXd& z, int a, const double* x, double* out);
+
+  const ParameterBinding* binding_;
+  const std::vector<Episode>* episodes_;
+  const Layout* layout_;
+  std::vector<int> segments_;
+  int threads_;
+  ControlHold hold_;
+  std::unique_ptr<Pool> pool_;
+  Eigen::VectorXd hz_;
+  std::vector<Eigen::VectorXd> r_;
+  std::vector<Eigen::MatrixXd> jp_, jx_;
+  std::vector<char> ok_;
+  std::vector<std::vector<double>> task_out_;
+  std::string message_;
+  int residual_evaluations_ = 0;
+  int jacobian_evaluations_ = 0;
+};
+
+// True for a parameter whose one target is the actuation delay.
+bool IsDelayOnly(const ParameterSpec& s);
+
+// Max position error per segment (|residual| * sigma over qpos rows) of an evaluated set, and
+// their median.
+ReplayError ReplayOf(const Evaluator& ev, const Layout& layout,
+                     const std::vector<Episode>& episodes);
+
+// Eigen-analysis of a parameter information matrix scaled to unit diagonal: directions whose
+// eigenvalue (relative to the largest) is below `weak` are what the data cannot tell apart.
+Identifiability AnalyseInformation(const Eigen::MatrixXd& information,
+                                   const std::vector<std::string>& names, double weak);
+
+}  // namespace nextbatch::calib
+
+#endif  // NEXTBATCH_CALIBRATION_SEGMENTS_H_

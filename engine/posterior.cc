@@ -1,0 +1,246 @@
+#include "engine/posterior.h"
+
+#include <Eigen/Cholesky>
+#include <Eigen/Eigenvalues>
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <map>
+
+#include "engine/error.h"
+#include "engine/json_reader.h"
+#include "engine/random.h"
+
+namespace nextbatch {
+namespace {
+
+std::string Num(double x) {
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%.6g", x);
+  return buf;
+}
+
+// Prior of one study parameter: mean and std (0 when it has none).
+void PriorOf(const ParameterSpec& s, double* mean, double* std) {
+  if (s.prior_std > 0) {
+    *mean = s.prior_mean;
+    *std = s.prior_std;
+  } else {
+    *mean = s.initial;
+    *std = 0.0;
+  }
+}
+
+}  // namespace
+
+Posterior::Posterior(std::vector<std::string> names, Eigen::VectorXd mean,
+                     Eigen::MatrixXd covariance, Eigen::VectorXd lower, Eigen::VectorXd upper,
+                     const std::string& where)
+    : names_(std::move(names)),
+      mean_(std::move(mean)),
+      lower_(std::move(lower)),
+      upper_(std::move(upper)),
+      covariance_(std::move(covariance)) {
+  const Eigen::Index n = mean_.size();
+  if (static_cast<Eigen::Index>(names_.size()) != n || lower_.size() != n || upper_.size() != n) {
+    ThrowExpected(where, std::to_string(n) + " names and bounds",
+                  std::to_string(names_.size()) + " names");
+  }
+  if (covariance_.rows() != n || covariance_.cols() != n) {
+    ThrowExpected(where + ": covariance", std::to_string(n) + " x " + std::to_string(n),
+                  std::to_string(covariance_.rows()) + " x " + std::to_string(covariance_.cols()));
+  }
+  for (Eigen::Index i = 0; i < n; ++i) {
+    if (!std::isfinite(mean_[i])) ThrowExpected(where + ": " + names_[i], "a finite value", "NaN");
+    if (!(lower_[i] <= mean_[i] && mean_[i] <= upper_[i])) {
+      ThrowExpected(where + ": " + names_[i],
+                    "a value within [" + Num(lower_[i]) + ", " + Num(upper_[i]) + "]",
+                    Num(mean_[i]));
+    }
+    for (Eigen::Index j = 0; j < n; ++j) {
+      const double a = covariance_(i, j), b = covariance_(j, i);
+      if (!std::isfinite(a) || std::abs(a - b) > 1e-9 * (1 + std::abs(a) + std::abs(b))) {
+        ThrowExpected(where + ": covariance", "a finite symmetric matrix",
+                      "entry (" + std::to_string(i) + ", " + std::to_string(j) + ") = " + Num(a) +
+                          " against " + Num(b));
+      }
+    }
+  }
+  factor_ = Eigen::MatrixXd::Zero(n, n);
+  if (n == 0) return;
+  // Work on the correlation so that the tolerance does not depend on the parameters' units.
+  Eigen::VectorXd sd = covariance_.diagonal().cwiseMax(0.0).cwiseSqrt();
+  std::vector<Eigen::Index> free;
+  for (Eigen::Index i = 0; i < n; ++i) {
+    if (covariance_(i, i) < 0) {
+      ThrowExpected(where + ": covariance of " + names_[i], "a variance >= 0",
+                    Num(covariance_(i, i)));
+    }
+    if (sd[i] > 0) free.push_back(i);
+  }
+  const Eigen::Index k = static_cast<Eigen::Index>(free.size());
+  Eigen::MatrixXd corr(k, k);
+  for (Eigen::Index a = 0; a < k; ++a) {
+    for (Eigen::Index b = 0; b < k; ++b) {
+      corr(a, b) = covariance_(free[a], free[b]) / (sd[free[a]] * sd[free[b]]);
+    }
+  }
+  Eigen::MatrixXd f(k, k);
+  Eigen::LLT<Eigen::MatrixXd> llt(corr);
+  if (llt.info() == Eigen::Success) {
+    f = llt.matrixL();
+  } else {
+    // Singular (e.g. a perfectly correlated pair or rounding in the file): an eigen factor.
+    Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> eig(corr);
+    const double smallest = k ? eig.eigenvalues().minCoeff() : 0.0;
+    if (smallest < -1e-6) {
+      ThrowExpected(where + ": correlation", "a positive semi-definite matrix",
+                    "smallest eigenvalue " + Num(smallest));
+    }
+    f = eig.eigenvectors() * eig.eigenvalues().cwiseMax(0.0).cwiseSqrt().asDiagonal();
+  }
+  for (Eigen::Index a = 0; a < k; ++a) {
+    for (Eigen::Index b = 0; b < k; ++b) factor_(free[a], free[b]) = sd[free[a]] * f(a, b);
+  }
+}
+
+Posterior Posterior::FromSpecs(const std::vector<ParameterSpec>& specs) {
+  const Eigen::Index n = static_cast<Eigen::Index>(specs.size());
+  std::vector<std::string> names;
+  Eigen::VectorXd mean(n), lower(n), upper(n);
+  Eigen::MatrixXd cov = Eigen::MatrixXd::Zero(n, n);
+  for (Eigen::Index i = 0; i < n; ++i) {
+    double sd = 0;
+    names.push_back(specs[i].name);
+    PriorOf(specs[i], &mean[i], &sd);
+    mean[i] = std::clamp(mean[i], specs[i].lower, specs[i].upper);
+    cov(i, i) = sd * sd;
+    lower[i] = specs[i].lower;
+    upper[i] = specs[i].upper;
+  }
+  return Posterior(names, mean, cov, lower, upper, "parameters");
+}
+
+Posterior Posterior::ReadCalibration(const std::string& path,
+                                     const std::vector<ParameterSpec>& specs) {
+  nlohmann::json doc = ReadJsonFile(path);
+  JsonReader r(doc, path, "");
+  const std::string schema = r.String("schema");
+  if (schema != "nextbatch.calibration/1") {
+    ThrowExpected(r.Where("schema"), "\"nextbatch.calibration/1\"", "\"" + schema + "\"");
+  }
+  // a fit that produced no estimate must not pass for a posterior
+  if (r.Has("status") && r.Raw("status").is_string()) {
+    const std::string status = r.String("status");
+    if (status == "failed" || status == "preflight_failed") {
+      ThrowExpected(r.Where("status"), "a usable fit (converged or no_convergence)",
+                    "\"" + status + "\"");
+    }
+  }
+  std::map<std::string, int> study_index;
+  std::string study_names;
+  for (std::size_t i = 0; i < specs.size(); ++i) {
+    study_index[specs[i].name] = static_cast<int>(i);
+    study_names += (study_names.empty() ? "" : ", ") + specs[i].name;
+  }
+  // The file's parameters, in the file's order, mapped onto the study's.
+  std::vector<JsonReader> params = r.Objects("parameters");
+  const int nf = static_cast<int>(params.size());
+  std::vector<int> to_study(nf);
+  std::vector<double> value(nf), sd(nf);
+  std::vector<bool> calibrated(specs.size(), false);
+  for (int i = 0; i < nf; ++i) {
+    const JsonReader& p = params[i];
+    const std::string name = p.String("name");
+    auto it = study_index.find(name);
+    if (it == study_index.end()) {
+      ThrowExpected(
+          p.Where("name"),
+          "a parameter of the study (" + (study_names.empty() ? "none" : study_names) + ")",
+          "\"" + name + "\"");
+    }
+    if (calibrated[it->second]) ThrowExpected(p.Where("name"), "a unique name", "\"" + name + "\"");
+    calibrated[it->second] = true;
+    to_study[i] = it->second;
+    value[i] = p.Number("value");
+    // the calibrator writes null for a std it could not determine (an unidentifiable
+    // parameter): fall back to the prior's std, or hold the value
+    if (p.Has("std") && p.Raw("std").is_null()) {
+      double prior_mean = 0;
+      PriorOf(specs[it->second], &prior_mean, &sd[i]);
+    } else {
+      sd[i] = p.Number("std");
+      if (!(sd[i] >= 0)) ThrowExpected(p.Where("std"), "a number >= 0", Num(sd[i]));
+    }
+  }
+  const nlohmann::json& c = r.Raw("correlation");
+  const std::string where = r.Where("correlation");
+  if (!c.is_array() || static_cast<int>(c.size()) != nf) {
+    ThrowExpected(where, "a " + std::to_string(nf) + " x " + std::to_string(nf) + " matrix",
+                  Describe(c));
+  }
+  Eigen::MatrixXd corr(nf, nf);
+  for (int i = 0; i < nf; ++i) {
+    const std::string row_where = where + "[" + std::to_string(i) + "]";
+    if (!c[i].is_array() || static_cast<int>(c[i].size()) != nf) {
+      ThrowExpected(row_where, "an array of " + std::to_string(nf) + " numbers", Describe(c[i]));
+    }
+    for (int j = 0; j < nf; ++j) {
+      const auto& v = c[i][j];
+      // null (not determined): uncorrelated
+      if (v.is_null()) {
+        corr(i, j) = i == j ? 1.0 : 0.0;
+        continue;
+      }
+      if (!v.is_number() || !std::isfinite(v.get<double>()) || std::abs(v.get<double>()) > 1) {
+        ThrowExpected(row_where + "[" + std::to_string(j) + "]", "a number in [-1, 1]",
+                      Describe(v));
+      }
+      corr(i, j) = v.get<double>();
+    }
+    if (std::abs(corr(i, i) - 1) > 1e-9) {
+      ThrowExpected(row_where + "[" + std::to_string(i) + "]", "1 on the diagonal",
+                    Num(corr(i, i)));
+    }
+  }
+  const Eigen::Index n = static_cast<Eigen::Index>(specs.size());
+  std::vector<std::string> names;
+  Eigen::VectorXd mean(n), lower(n), upper(n);
+  Eigen::MatrixXd cov = Eigen::MatrixXd::Zero(n, n);
+  for (Eigen::Index i = 0; i < n; ++i) {
+    names.push_back(specs[i].name);
+    lower[i] = specs[i].lower;
+    upper[i] = specs[i].upper;
+    double s = 0;
+    PriorOf(specs[i], &mean[i], &s);
+    mean[i] = std::clamp(mean[i], lower[i], upper[i]);
+    cov(i, i) = s * s;
+  }
+  for (int i = 0; i < nf; ++i) {
+    mean[to_study[i]] = value[i];
+    for (int j = 0; j < nf; ++j) cov(to_study[i], to_study[j]) = corr(i, j) * sd[i] * sd[j];
+  }
+  return Posterior(names, mean, cov, lower, upper, path);
+}
+
+void Posterior::Sample(std::uint64_t seed, std::uint64_t index, Eigen::VectorXd* out) const {
+  const Eigen::Index n = mean_.size();
+  out->resize(n);
+  RandomStream rng(seed, Stage::kPosteriorSampling, index);
+  // z drawn in a fixed order and F applied row by row: no temporaries beyond `out`.
+  double z_small[16];
+  std::vector<double> z_large;
+  double* z = z_small;
+  if (n > 16) {
+    z_large.resize(n);
+    z = z_large.data();
+  }
+  for (Eigen::Index i = 0; i < n; ++i) z[i] = rng.Normal();
+  for (Eigen::Index i = 0; i < n; ++i) {
+    double x = mean_[i];
+    for (Eigen::Index j = 0; j < n; ++j) x += factor_(i, j) * z[j];
+    (*out)[i] = std::clamp(x, lower_[i], upper_[i]);
+  }
+}
+
+}  // namespace nextbatch

@@ -1,0 +1,335 @@
+#include "scenarios/candidates.h"
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <memory>
+
+#include "engine/error.h"
+#include "engine/parallel.h"
+#include "engine/random.h"
+#include "scenarios/policy.h"
+
+namespace nextbatch {
+
+std::string NuisanceOptions::Validate() const {
+  if (!(qpos_std >= 0) || !std::isfinite(qpos_std)) {
+    return Expected("simulate.nuisance.qpos_std", "a number >= 0", std::to_string(qpos_std));
+  }
+  if (!(qvel_std >= 0) || !std::isfinite(qvel_std)) {
+    return Expected("simulate.nuisance.qvel_std", "a number >= 0", std::to_string(qvel_std));
+  }
+  return "";
+}
+
+std::string SimulateOptions::Validate() const {
+  if (candidates < 1) return Expected("simulate.candidates", ">= 1", std::to_string(candidates));
+  if (posterior_samples < 1) {
+    return Expected("simulate.posterior_samples", ">= 1", std::to_string(posterior_samples));
+  }
+  if (chunk < 1) return Expected("simulate.chunk", ">= 1", std::to_string(chunk));
+  if (num_threads < 0) return Expected("simulate.threads", ">= 0", std::to_string(num_threads));
+  return nuisance.Validate();
+}
+
+namespace {
+
+// Per-rollout results of a chunk, flat so that a chunk is a few allocations.
+struct ChunkBuffer {
+  std::vector<char> success, safe, diverged;
+  std::vector<int> steps;
+  std::vector<double> metrics;  // rollout-major
+};
+
+void Perturb(const mjModel* m, const NuisanceOptions& n, std::uint64_t seed, std::uint64_t index,
+             State* s) {
+  if (n.qpos_std == 0 && n.qvel_std == 0) return;
+  RandomStream rng(seed, Stage::kNuisance, index);
+  for (int j = 0; j < m->njnt; ++j) {
+    const int type = m->jnt_type[j];
+    if (type != mjJNT_HINGE && type != mjJNT_SLIDE) continue;
+    const double a = rng.Normal(), b = rng.Normal();
+    s->qpos[m->jnt_qposadr[j]] += n.qpos_std * a;
+    s->qvel[m->jnt_dofadr[j]] += n.qvel_std * b;
+  }
+}
+
+}  // namespace
+
+namespace {
+
+// Prepares rollout k of candidate i (chunk-relative) on a workspace: the posterior sample, the
+// scenario and the nuisance perturbation, keyed by (seed, stage, candidate * K + k).
+void PrepareRollout(const Task& task, const ParameterBinding& binding, const Posterior& posterior,
+                    const ScenarioSource& source, const SimulateOptions& options,
+                    std::int64_t candidate, int i, int k, Workspace& ws, Eigen::VectorXd* theta) {
+  const std::uint64_t key =
+      static_cast<std::uint64_t>(candidate) * options.posterior_samples + static_cast<unsigned>(k);
+  ws.RestoreBase();
+  if (binding.size() > 0) {
+    posterior.Sample(options.seed, key, theta);
+    ws.Apply(binding, *theta);
+  }
+  State initial = task.InitialState(ws.model());
+  source.Apply(i, ws, &initial);
+  Perturb(ws.model(), options.nuisance, options.seed, key, &initial);
+  ws.SetState(initial);
+}
+
+void Record(const EpisodeOutcome& e, int r, int nm, ChunkBuffer* buf) {
+  buf->steps[r] = e.steps;
+  if (!e.ok()) {
+    buf->diverged[r] = 1;
+    return;
+  }
+  buf->success[r] = e.success;
+  buf->safe[r] = e.safe;
+  for (int q = 0; q < nm; ++q) buf->metrics[static_cast<std::size_t>(r) * nm + q] = (*e.metrics)[q];
+}
+
+// The chunk loop shared by the per-rollout and the batched simulation: draws each chunk,
+// lets `simulate` fill the per-rollout buffer, reduces it per candidate and hands it on.
+SimulateSummary RunChunks(
+    const Task& task, ScenarioSource& source, const SimulateOptions& options,
+    const CandidateSink& sink, const ProgressFn& progress,
+    const std::function<void(std::int64_t first, int count, ChunkBuffer*)>& simulate) {
+  {
+    const std::string error = options.Validate();
+    if (!error.empty()) throw InputError(error);
+  }
+  const auto t0 = std::chrono::steady_clock::now();
+  const int K = options.posterior_samples;
+  const int nm = task.outcome().num_metrics();
+  SimulateSummary summary;
+  ChunkBuffer buf;
+  std::vector<CandidateStats> stats;
+  double success_sum = 0;
+  for (std::int64_t first = 0; first < options.candidates; first += options.chunk) {
+    int count = static_cast<int>(std::min<std::int64_t>(options.chunk, options.candidates - first));
+    const int drawn = source.Draw(first, count);
+    NB_CHECK(drawn >= 0 && drawn <= count);
+    const bool last = drawn < count;
+    count = drawn;
+    const int n = count * K;
+    buf.success.assign(n, 0);
+    buf.safe.assign(n, 0);
+    buf.diverged.assign(n, 0);
+    buf.steps.assign(n, 0);
+    buf.metrics.assign(static_cast<std::size_t>(n) * nm, 0.0);
+    simulate(first, count, &buf);
+    stats.resize(count);
+    for (int i = 0; i < count; ++i) {
+      CandidateStats& c = stats[i];
+      c.index = first + i;
+      c.rollouts = K;
+      c.successes = c.safe = c.diverged = 0;
+      c.metric_mean.assign(nm, 0.0);
+      c.metric_std.assign(nm, 0.0);
+      int ok = 0;
+      for (int k = 0; k < K; ++k) {
+        const int r = i * K + k;
+        summary.steps += buf.steps[r];
+        if (buf.diverged[r]) {
+          ++c.diverged;
+          continue;
+        }
+        ++ok;
+        c.successes += buf.success[r];
+        c.safe += buf.safe[r];
+        for (int q = 0; q < nm; ++q) {
+          c.metric_mean[q] += buf.metrics[static_cast<std::size_t>(r) * nm + q];
+        }
+      }
+      for (int q = 0; q < nm; ++q) {
+        if (ok == 0) {
+          c.metric_mean[q] = std::nan("");
+          c.metric_std[q] = std::nan("");
+          continue;
+        }
+        c.metric_mean[q] /= ok;
+        double ss = 0;
+        for (int k = 0; k < K; ++k) {
+          const int r = i * K + k;
+          if (buf.diverged[r]) continue;
+          const double dx = buf.metrics[static_cast<std::size_t>(r) * nm + q] - c.metric_mean[q];
+          ss += dx * dx;
+        }
+        c.metric_std[q] = ok > 1 ? std::sqrt(ss / (ok - 1)) : 0.0;
+      }
+      summary.diverged += c.diverged;
+      success_sum += c.success_probability();
+    }
+    summary.candidates += count;
+    summary.rollouts += n;
+    if (sink) sink(stats, source);
+    if (progress) progress(summary.candidates, options.candidates);
+    if (last) break;
+  }
+  summary.mean_success = summary.candidates ? success_sum / summary.candidates : 0.0;
+  summary.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  if (summary.rollouts > 0 && summary.diverged == summary.rollouts) {
+    summary.termination = SimulateSummary::Termination::kFailed;
+    summary.message = "every rollout diverged";
+  }
+  return summary;
+}
+
+}  // namespace
+
+SimulateSummary SimulateCandidates(const mjModel* base, const Task& task,
+                                   const ParameterBinding& binding, const Posterior& posterior,
+                                   ScenarioSource& source, const SimulateOptions& options,
+                                   const CandidateSink& sink, const ProgressFn& progress,
+                                   const ControllerFactory& controllers) {
+  NB_CHECK(posterior.size() == binding.size());
+  const int threads = ResolveThreads(options.num_threads);
+  const int K = options.posterior_samples;
+  const int nm = task.outcome().num_metrics();
+  WorkspacePool pool(base, threads, true);
+  std::vector<std::unique_ptr<Outcome::Evaluator>> evaluators;
+  for (int t = 0; t < threads; ++t) {
+    evaluators.push_back(std::make_unique<Outcome::Evaluator>(&task.outcome()));
+  }
+  std::vector<Eigen::VectorXd> theta(threads);
+  return RunChunks(task, source, options, sink, progress,
+                   [&](std::int64_t first, int count, ChunkBuffer* buf) {
+                     ParallelFor(count * K, threads, [&](int r, int thread) {
+                       const int i = r / K, k = r % K;
+                       Workspace& ws = pool[thread];
+                       PrepareRollout(task, binding, posterior, source, options, first + i, i, k,
+                                      ws, &theta[thread]);
+                       std::unique_ptr<Controller> own;
+                       if (controllers) own = controllers(ws.model(), first + i, k);
+                       Record(task.Run(ws, *evaluators[thread], own.get()), r, nm, buf);
+                     });
+                   });
+}
+
+SimulateSummary SimulateCandidatesBatched(const mjModel* base, const Task& task,
+                                          const ParameterBinding& binding,
+                                          const Posterior& posterior, ScenarioSource& source,
+                                          const SimulateOptions& options, BatchPolicy& policy,
+                                          const ObservationSpec& observation,
+                                          const CandidateSink& sink, const ProgressFn& progress) {
+  NB_CHECK(posterior.size() == binding.size());
+  const int threads = ResolveThreads(options.num_threads);
+  const int K = options.posterior_samples;
+  const int nm = task.outcome().num_metrics();
+  // one workspace and one evaluator per rollout of a chunk, made once and reused
+  std::vector<std::unique_ptr<Workspace>> workspaces;
+  std::vector<std::unique_ptr<Outcome::Evaluator>> evaluators;
+  std::vector<Eigen::VectorXd> theta;
+  return RunChunks(
+      task, source, options, sink, progress, [&](std::int64_t first, int count, ChunkBuffer* buf) {
+        const int n = count * K;
+        while (static_cast<int>(workspaces.size()) < n) {
+          workspaces.push_back(std::make_unique<Workspace>(base, true));
+          evaluators.push_back(std::make_unique<Outcome::Evaluator>(&task.outcome()));
+          theta.emplace_back();
+        }
+        std::vector<char> started(n, 0);
+        ParallelFor(n, threads, [&](int r, int) {
+          Workspace& ws = *workspaces[r];
+          PrepareRollout(task, binding, posterior, source, options, first + r / K, r / K, r % K, ws,
+                         &theta[r]);
+          try {
+            mj_forward(ws.model(), ws.data());
+          } catch (const MujocoError&) {
+            ws.HardReset();
+            return;
+          }
+          evaluators[r]->Begin(ws.model(), ws.data());
+          started[r] = 1;
+        });
+        std::vector<Workspace*> batch;
+        for (int r = 0; r < n; ++r) batch.push_back(workspaces[r].get());
+        BatchRolloutOptions o;
+        o.num_steps = task.NumSteps(base);
+        o.observation = observation;
+        o.num_threads = threads;
+        const std::vector<RolloutResult> results =
+            BatchRollout(batch, policy, o, [&](int r, int, const mjModel* m, const mjData* d) {
+              evaluators[r]->Observe(m, d);
+              return true;
+            });
+        ParallelFor(n, threads, [&](int r, int) {
+          EpisodeOutcome e;
+          e.status = started[r] ? results[r].status : RolloutStatus::kMujocoError;
+          e.steps = results[r].steps;
+          if (e.ok()) {
+            Workspace& ws = *workspaces[r];
+            try {
+              evaluators[r]->Finish(ws.model(), ws.data());
+              e.success = evaluators[r]->success();
+              e.safe = evaluators[r]->safe();
+              e.metrics = &evaluators[r]->metrics();
+            } catch (const MujocoError&) {
+              ws.HardReset();
+              e.status = RolloutStatus::kMujocoError;
+            }
+          }
+          Record(e, r, nm, buf);
+        });
+      });
+}
+
+CandidateWriter::CandidateWriter(std::string path, std::vector<std::string> metric_names)
+    : path_(std::move(path)), tmp_(path_ + ".tmp"), metrics_(std::move(metric_names)) {
+  out_.open(tmp_, std::ios::out | std::ios::trunc);
+  if (!out_) throw RunError(tmp_ + ": cannot open for writing");
+}
+
+CandidateWriter::~CandidateWriter() {
+  if (!committed_) {
+    out_.close();
+    std::error_code ec;
+    std::filesystem::remove(tmp_, ec);
+  }
+}
+
+std::string CandidateWriter::Line(const CandidateStats& c, const nlohmann::json& scenario,
+                                  const std::vector<std::string>& names) {
+  // ordered: a person reading the file sees index and scenario first
+  nlohmann::ordered_json j;
+  j["index"] = c.index;
+  j["scenario"] = scenario;
+  j["rollouts"] = c.rollouts;
+  j["success"] = c.success_probability();
+  j["safety"] = c.safety_probability();
+  j["diverged"] = c.diverged;
+  nlohmann::ordered_json m = nlohmann::ordered_json::object();
+  for (std::size_t q = 0; q < names.size(); ++q) {
+    // JSON has no NaN: a metric of a candidate whose every rollout diverged is null
+    if (std::isfinite(c.metric_mean[q])) {
+      m[names[q]] = {{"mean", c.metric_mean[q]}, {"std", c.metric_std[q]}};
+    } else {
+      m[names[q]] = nullptr;
+    }
+  }
+  j["metrics"] = m;
+  return j.dump();
+}
+
+void CandidateWriter::Write(const std::vector<CandidateStats>& chunk,
+                            const ScenarioSource& source) {
+  std::string text;
+  for (std::size_t i = 0; i < chunk.size(); ++i) {
+    text += Line(chunk[i], source.Values(static_cast<int>(i)), metrics_);
+    text += '\n';
+  }
+  out_ << text;
+  if (!out_) throw RunError(tmp_ + ": write failed (disk full?)");
+}
+
+void CandidateWriter::Commit() {
+  out_.flush();
+  out_.close();
+  if (!out_) throw RunError(tmp_ + ": write failed (disk full?)");
+  std::error_code ec;
+  std::filesystem::rename(tmp_, path_, ec);
+  if (ec) throw RunError(path_ + ": cannot rename from " + tmp_ + ": " + ec.message());
+  committed_ = true;
+}
+
+}  // namespace nextbatch

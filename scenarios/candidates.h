@@ -1,0 +1,141 @@
+// Candidate simulation: many scenarios, each simulated under K samples of the calibration
+// posterior (and the study's nuisance randomisation), reduced to an outcome distribution per
+// candidate and streamed to disk chunk by chunk so that memory does not grow with their number.
+#ifndef NEXTBATCH_SCENARIOS_CANDIDATES_H_
+#define NEXTBATCH_SCENARIOS_CANDIDATES_H_
+
+#include <mujoco/mujoco.h>
+
+#include <cstdint>
+#include <fstream>
+#include <functional>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "engine/parameter.h"
+#include "engine/posterior.h"
+#include "engine/workspace.h"
+#include "scenarios/policy.h"
+#include "scenarios/task.h"
+
+namespace nextbatch {
+
+// Where candidates' scenarios come from (a scenario space and its sampler, or a test's list).
+class ScenarioSource {
+ public:
+  virtual ~ScenarioSource() = default;
+  // Prepares scenarios [first, first + count): called serially before each chunk. Returns how
+  // many there are (fewer than count only at the end of a finite design: simulation stops).
+  virtual int Draw(std::int64_t first, int count) = 0;
+  // Writes scenario `i` of the chunk into the workspace's private model and into `initial`.
+  // Called concurrently for different workspaces: must not change the source.
+  virtual void Apply(int i, Workspace& ws, State* initial) const = 0;
+  // The scenario's factor values, {factor: value}.
+  virtual nlohmann::json Values(int i) const = 0;
+};
+
+// Random perturbations of the initial state beyond the scenario (hinge and slide joints only),
+// drawn from RandomStream(seed, Stage::kNuisance, candidate * K + k).
+struct NuisanceOptions {
+  double qpos_std = 0.0;  // rad or m
+  double qvel_std = 0.0;  // rad/s or m/s
+
+  std::string Validate() const;
+};
+
+struct SimulateOptions {
+  std::int64_t candidates = 100;
+  int posterior_samples = 8;  // K rollouts per candidate
+  int chunk = 256;            // candidates simulated (and held in memory) at a time
+  int num_threads = 0;        // 0: all available
+  std::uint64_t seed = 0;
+  std::string calibration;  // calibration.json ("" the parameters' priors)
+  NuisanceOptions nuisance;
+
+  std::string Validate() const;
+};
+
+// One candidate's outcome distribution over its K rollouts.
+struct CandidateStats {
+  std::int64_t index = 0;
+  int rollouts = 0;
+  int successes = 0;                // diverged rollouts count as failures
+  int safe = 0;                     // and as unsafe
+  int diverged = 0;                 // diverged or MuJoCo error
+  std::vector<double> metric_mean;  // over the rollouts that did not diverge
+  std::vector<double> metric_std;   // sample std (0 with fewer than 2)
+
+  double success_probability() const { return rollouts ? double(successes) / rollouts : 0.0; }
+  double safety_probability() const { return rollouts ? double(safe) / rollouts : 0.0; }
+};
+
+struct SimulateSummary {
+  enum class Termination { kDone, kFailed };
+  Termination termination = Termination::kDone;
+  std::string message;
+  std::int64_t candidates = 0;
+  std::int64_t rollouts = 0;
+  std::int64_t diverged = 0;
+  std::int64_t steps = 0;
+  double mean_success = 0.0;
+  double seconds = 0.0;
+};
+
+// Called with each finished chunk, in candidate order; `source` still holds that chunk.
+using CandidateSink =
+    std::function<void(const std::vector<CandidateStats>& chunk, const ScenarioSource& source)>;
+// Called after each chunk with the candidates done so far.
+using ProgressFn = std::function<void(std::int64_t done, std::int64_t total)>;
+
+// Makes the controller of one rollout (a caller's policy, e.g. through PolicyController) in
+// place of the task's; called inside the parallel loop with the thread's model.
+using ControllerFactory =
+    std::function<std::unique_ptr<Controller>(const mjModel* m, std::int64_t candidate, int k)>;
+
+// Simulates options.candidates candidates. `binding` places posterior samples in each
+// thread's private model copy (RestoreBase, posterior sample, then the scenario). The results
+// do not depend on the thread count or the chunk size. Throws InputError for bad options.
+SimulateSummary SimulateCandidates(const mjModel* base, const Task& task,
+                                   const ParameterBinding& binding, const Posterior& posterior,
+                                   ScenarioSource& source, const SimulateOptions& options,
+                                   const CandidateSink& sink, const ProgressFn& progress = nullptr,
+                                   const ControllerFactory& controllers = nullptr);
+
+// The same, with a caller's batched policy instead of the task's controller: each chunk's
+// rollouts (chunk x K workspaces, kept between chunks: size the chunk to the model) step in
+// lockstep, and `policy` is called once per step with all their observations, as evaluation
+// harnesses run neural policies. The horizon in steps is the base model's. The statistics equal
+// those of SimulateCandidates with each rollout driven by the same law through a Policy.
+SimulateSummary SimulateCandidatesBatched(const mjModel* base, const Task& task,
+                                          const ParameterBinding& binding,
+                                          const Posterior& posterior, ScenarioSource& source,
+                                          const SimulateOptions& options, BatchPolicy& policy,
+                                          const ObservationSpec& observation,
+                                          const CandidateSink& sink,
+                                          const ProgressFn& progress = nullptr);
+
+// Writes candidates as JSON lines into `path`.tmp and renames it to `path` on Commit (a killed
+// run leaves no half file under the final name).
+class CandidateWriter {
+ public:
+  CandidateWriter(std::string path, std::vector<std::string> metric_names);
+  ~CandidateWriter();  // removes the temporary file when not committed
+  void Write(const std::vector<CandidateStats>& chunk, const ScenarioSource& source);
+  void Commit();
+
+  // One candidate as its JSON line (without the newline).
+  static std::string Line(const CandidateStats& c, const nlohmann::json& scenario,
+                          const std::vector<std::string>& metric_names);
+
+ private:
+  std::string path_, tmp_;
+  std::vector<std::string> metrics_;
+  std::ofstream out_;
+  bool committed_ = false;
+};
+
+}  // namespace nextbatch
+
+#endif  // NEXTBATCH_SCENARIOS_CANDIDATES_H_

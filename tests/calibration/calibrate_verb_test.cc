@@ -1,0 +1,178 @@
+// `nextbatch calibrate` end to end on a small synthetic study: native episode files written by
+// the engine from a pendulum with hidden values, read back through the study's dataset section.
+#include <doctest/doctest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "engine/atomic_file.h"
+#include "engine/episode_io.h"
+#include "engine/error.h"
+#include "engine/json_reader.h"
+#include "engine/model.h"
+#include "tests/calibration/synthetic.h"
+#include "tests/fixtures/models.h"
+#include "tools/verbs.h"
+
+namespace nextbatch {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct StudyDir {
+  fs::path dir;
+  Eigen::VectorXd truth = Eigen::Vector3d(0.08, 0.7, 0.002);
+
+  explicit StudyDir(bool log_velocities = true) {
+    dir = fs::temp_directory_path() /
+          ("nextbatch_calibrate_verb_" + std::to_string(reinterpret_cast<std::uintptr_t>(this)));
+    fs::remove_all(dir);
+    fs::create_directories(dir);
+    WriteFileAtomic((dir / "pendulum.xml").string(), testing::PendulumXml());
+    ModelPtr m = LoadModelFile((dir / "pendulum.xml").string());
+    ParameterBinding b(m.get(), Parameters(false));
+    testing::SyntheticLog log;
+    log.duration = 1.5;
+    log.qvel_noise = log_velocities ? 0.02 : 0.0;
+    log.ctrl_offset = {0.0};
+    log.ctrl_amplitude = {2.0};
+    for (int i = 0; i < 3; ++i) {
+      State s = State::Reference(m.get());
+      s.qpos[0] = 0.4 * i - 0.3;
+      Episode e = testing::MakeEpisode(m.get(), b, truth, s, log, i);
+      WriteEpisodeJson(e, (dir / ("ep" + std::to_string(i) + ".json")).string());
+    }
+  }
+  ~StudyDir() { fs::remove_all(dir); }
+
+  static std::vector<ParameterSpec> Parameters(bool with_friction) {
+    auto spec = [](const char* name, const char* target, double init, double lo, double hi) {
+      ParameterSpec s;
+      s.name = name;
+      s.targets = {target};
+      s.initial = init;
+      s.lower = lo;
+      s.upper = hi;
+      return s;
+    };
+    std::vector<ParameterSpec> out = {spec("damping", "joint:hinge.damping", 0.05, 0, 1),
+                                      spec("mass", "body:link.mass", 0.6, 0.1, 3),
+                                      spec("delay", "ctrl.delay", 0.0, 0, 0.02)};
+    if (with_friction) out.push_back(spec("bob_friction", "geom:bob.friction[0]", 1, 0.1, 2));
+    return out;
+  }
+
+  // Writes a study; `calibration` is the section's JSON text.
+  std::string Study(const std::string& name, const std::string& parameters,
+                    const std::string& calibration = "{}") const {
+    std::string text = R"({"schema": "nextbatch.study/1", "name": ")" + name +
+                       R"(", "seed": 1, "model": "pendulum.xml", "threads": 2,
+      "parameters": )" +
+                       parameters +
+                       R"(,
+      "dataset": {"importer": {"format": "native"},
+                  "episodes": [{"path": "ep0.json"}, {"path": "ep1.json"}, {"path": "ep2.json"}],
+                  "cleaning": {"resample": false}},
+      "calibration": )" +
+                       calibration + "}";
+    const std::string path = (dir / (name + ".json")).string();
+    WriteFileAtomic(path, text);
+    return path;
+  }
+};
+
+const char* kParameters = R"([
+  {"name": "damping", "targets": ["joint:hinge.damping"], "initial": 0.05, "bounds": [0, 1]},
+  {"name": "mass", "targets": ["body:link.mass"], "initial": 0.6, "bounds": [0.1, 3]},
+  {"name": "delay", "targets": ["ctrl.delay"], "initial": 0, "bounds": [0, 0.02]}])";
+
+TEST_CASE("calibrate writes calibration.json and a calibrated model that recover the truth") {
+  StudyDir s;
+  tools::VerbArgs args;
+  args.study = s.Study("good", kParameters, R"({"segment_seconds": 0.5})");
+  args.out = (s.dir / "out").string();
+  args.quiet = true;
+  REQUIRE(tools::RunCalibrate(args) == 0);
+  const nlohmann::json doc = ReadJsonFile((s.dir / "out" / "calibration.json").string());
+  CHECK(doc.at("schema") == "nextbatch.calibration/1");
+  CHECK(doc.at("study") == "good");
+  REQUIRE(doc.at("parameters").size() == 3);
+  for (int j = 0; j < 3; ++j) {
+    const auto& p = doc["parameters"][j];
+    for (const char* key : {"name", "value", "std", "initial", "bounds", "at_bound"}) {
+      CHECK(p.contains(key));
+    }
+    CAPTURE(p.dump());
+    CHECK(std::abs(p["value"].get<double>() - s.truth[j]) < 3 * p["std"].get<double>());
+  }
+  CHECK(doc["correlation"].size() == 3);
+  CHECK(doc["correlation"][1][1].get<double>() == doctest::Approx(1.0));
+  REQUIRE(doc["episodes"].size() == 3);
+  CHECK(doc["episodes"][0]["id"] == "ep0");
+  CHECK(doc["episodes"][0]["outlier"] == false);
+  const auto& fit = doc["fit"];
+  for (const char* key : {"initial_cost", "final_cost", "iterations", "termination"}) {
+    CHECK(fit.contains(key));
+  }
+  CHECK(fit["reduced_chi2"].get<double>() > 0.8);
+  CHECK(fit["reduced_chi2"].get<double>() < 1.2);
+  CHECK(doc["validation"]["replay_error_after"].get<double>() <
+        doc["validation"]["replay_error_before"].get<double>());
+  CHECK(doc["identifiability"]["unidentifiable"].empty());
+  // the logged velocities are fitted, with their own noise level
+  CHECK(doc["noise"]["qvel:hinge"].get<double>() == doctest::Approx(0.02).epsilon(0.15));
+  // The calibrated model carries the fitted damping; the mass of a body whose inertia comes from
+  // its geoms is not kept by MuJoCo's writer, and the file says so; the delay is no MJCF field.
+  ModelPtr fitted = LoadModelFile((s.dir / "out" / "calibrated_model.xml").string());
+  CHECK(fitted->dof_damping[0] ==
+        doctest::Approx(doc["parameters"][0]["value"].get<double>()).epsilon(1e-5));
+  REQUIRE(doc["model_not_saved"].size() == 1);
+  CHECK(doc["model_not_saved"][0]["name"] == "mass");
+  CHECK(doc["model_effects_only"] == nlohmann::json::array({"delay"}));
+}
+
+TEST_CASE("velocities that cleaning derived from the positions are not fitted as measurements") {
+  StudyDir s(false);
+  tools::VerbArgs args;
+  args.study = s.Study("positions_only", kParameters);
+  args.out = (s.dir / "out").string();
+  args.quiet = true;
+  REQUIRE(tools::RunCalibrate(args) == 0);
+  const nlohmann::json doc = ReadJsonFile((s.dir / "out" / "calibration.json").string());
+  CHECK(doc["noise"].contains("qpos:hinge"));
+  CHECK_FALSE(doc["noise"].contains("qvel:hinge"));
+  for (int j = 0; j < 3; ++j) {
+    const auto& p = doc["parameters"][j];
+    CHECK(std::abs(p["value"].get<double>() - s.truth[j]) < 3 * p["std"].get<double>());
+  }
+}
+
+TEST_CASE("a failed fit exits 1 and leaves the earlier good result alone") {
+  StudyDir s;
+  tools::VerbArgs args;
+  args.out = (s.dir / "out").string();
+  args.quiet = true;
+  args.study = s.Study("good", kParameters);
+  REQUIRE(tools::RunCalibrate(args) == 0);
+  const std::string before = ReadFile((s.dir / "out" / "calibration.json").string());
+  // A damping that makes the simulation explode within a few steps.
+  args.study = s.Study("diverging", R"([
+    {"name": "damping", "targets": ["joint:hinge.damping"], "initial": -1e4,
+     "bounds": [-1e5, 1]}])");
+  CHECK(tools::RunCalibrate(args) == 1);
+  CHECK(ReadFile((s.dir / "out" / "calibration.json").string()) == before);
+  // A parameter without effect stops before solving: bad input, exit 2, nothing written.
+  args.study = s.Study("ineffective", R"([
+    {"name": "damping", "targets": ["joint:hinge.damping"], "initial": 0.05, "bounds": [0, 1]},
+    {"name": "bob_friction", "targets": ["geom:bob.friction[0]"], "initial": 1,
+     "bounds": [0.1, 2]}])");
+  CHECK(tools::RunCalibrate(args) == 2);
+  CHECK(ReadFile((s.dir / "out" / "calibration.json").string()) == before);
+  // A typo in the section is an input error naming the key.
+  args.study = s.Study("typo", kParameters, R"({"segment_secs": 0.5})");
+  CHECK_THROWS_WITH_AS(tools::RunCalibrate(args), doctest::Contains("calibration.segment_secs"),
+                       InputError);
+}
+
+}  // namespace
+}  // namespace nextbatch

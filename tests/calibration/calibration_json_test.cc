@@ -1,0 +1,74 @@
+#include "calibration/calibration_json.h"
+
+#include <doctest/doctest.h>
+
+#include "engine/error.h"
+
+namespace nextbatch {
+namespace {
+
+CalibrationOptions Read(const std::string& text) {
+  nlohmann::json doc = ParseJson(text, "study.json");
+  return ReadCalibrationOptions(JsonReader(doc, "study.json", "calibration"));
+}
+
+TEST_CASE("a calibration section maps one to one onto the options") {
+  CalibrationOptions o = Read(R"({"segment_seconds": 0.8, "loss": "cauchy", "loss_scale": 2,
+      "max_iterations": 20, "noise": {"qpos": 0.002, "qvel:elbow": 0.05},
+      "held_out_fraction": 0.25, "outlier_threshold": 4, "refit_without_outliers": false,
+      "channels": ["qpos", "sensors"], "control_hold": "zero_order",
+      "preflight_min_effect": 0.01, "threads": 3})");
+  CHECK(o.segment_seconds == 0.8);
+  CHECK(o.loss == LossType::kCauchy);
+  CHECK(o.loss_scale == 2);
+  CHECK(o.max_iterations == 20);
+  CHECK(o.noise.at("qpos") == 0.002);
+  CHECK(o.noise.at("qvel:elbow") == 0.05);
+  CHECK(o.held_out_fraction == 0.25);
+  CHECK(o.outlier_threshold == 4);
+  CHECK_FALSE(o.refit_without_outliers);
+  CHECK(o.fit_qpos);
+  CHECK_FALSE(o.fit_qvel);
+  CHECK(o.fit_sensors);
+  CHECK(o.control_hold == ControlHold::kZeroOrder);
+  CHECK(o.preflight_min_effect == 0.01);
+  CHECK(o.threads == 3);
+  CalibrationOptions d = Read(R"({"noise": "estimate"})");
+  CHECK(d.noise.empty());
+  CHECK(d.segment_seconds == CalibrationOptions().segment_seconds);
+  CHECK(d.loss == LossType::kHuber);
+}
+
+TEST_CASE("malformed calibration sections are refused with file, field and what was expected") {
+  auto fails = [](const std::string& text, const std::string& message) {
+    CAPTURE(text);
+    CHECK_THROWS_WITH_AS(Read(text), doctest::Contains(message.c_str()), InputError);
+  };
+  fails(R"({"segment_secs": 0.5})", "study.json: calibration.segment_secs: unknown key");
+  fails(R"({"segment_seconds": -1})",
+        "study.json: calibration.segment_seconds: expected a duration > 0, got -1");
+  fails(R"({"segment_seconds": "long"})", "calibration.segment_seconds");
+  fails(R"({"loss": "l1"})",
+        "study.json: calibration.loss: expected one of huber, cauchy, none, got \"l1\"");
+  fails(R"({"loss_scale": 0})", "calibration.loss_scale: expected a number > 0");
+  fails(R"({"max_iterations": 0})", "calibration.max_iterations: expected an integer >= 1");
+  fails(R"({"noise": "guess"})",
+        "study.json: calibration.noise: expected \"estimate\" or an object {channel: std}");
+  fails(R"({"noise": {"qpos": -0.1}})",
+        "study.json: calibration.noise.qpos: expected a standard deviation > 0");
+  fails(R"({"noise": 3})", "calibration.noise: expected \"estimate\" or an object");
+  fails(R"({"held_out_fraction": 1.0})",
+        "calibration.held_out_fraction: expected a fraction in [0, 1)");
+  fails(R"({"outlier_threshold": 0})", "calibration.outlier_threshold: expected a number > 0");
+  fails(R"({"channels": ["qpos", "torque"]})",
+        "study.json: calibration.channels: expected qpos, qvel or sensors, got \"torque\"");
+  fails(R"({"channels": []})", "calibration.channels: expected at least one of");
+  fails(R"({"channels": ["qpos", "qpos"]})", "calibration.channels: expected each channel once");
+  fails(R"({"control_hold": "cubic"})", "calibration.control_hold: expected one of linear");
+  fails(R"({"threads": -2})", "calibration.threads: expected 0 (all) or more");
+  fails(R"({"refit_without_outliers": "yes"})", "calibration.refit_without_outliers");
+  fails(R"([1, 2])", "study.json: calibration: expected an object");
+}
+
+}  // namespace
+}  // namespace nextbatch

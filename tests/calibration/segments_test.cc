@@ -1,0 +1,121 @@
+#include "calibration/segments.h"
+
+#include <doctest/doctest.h>
+
+#include <cmath>
+
+#include "engine/model.h"
+#include "engine/random.h"
+
+namespace nextbatch::calib {
+namespace {
+
+// A free mass on a slide, no gravity, pushed by a motor: semi-implicit Euler gives closed forms.
+std::string SlideXml() {
+  return R"(<mujoco><option timestep="0.01" gravity="0 0 0" integrator="Euler"/>
+    <worldbody><body name="cart"><joint name="x" type="slide" axis="1 0 0"/>
+    <geom type="sphere" size="0.1" mass="2"/></body></worldbody>
+    <actuator><motor name="push" joint="x"/></actuator></mujoco>)";
+}
+
+Episode SlideEpisode(int samples, std::uint64_t seed) {
+  Episode e;
+  e.id = "slide";
+  RandomStream rng(seed, Stage::kTest, 0);
+  double t = 0;
+  for (int i = 0; i < samples; ++i, t += 0.02 * rng.Uniform(0.6, 1.4)) e.time.push_back(t);
+  e.qpos.names = {"x"};
+  e.qpos.values = Eigen::MatrixXd::Zero(samples, 1);
+  e.ctrl.names = {"push"};
+  e.ctrl.values = Eigen::MatrixXd::Constant(samples, 1, 4.0);  // 2 m/s^2 on 2 kg
+  return e;
+}
+
+TEST_CASE("central-difference Jacobians match the closed form of semi-implicit Euler") {
+  ModelPtr m = LoadModelString(SlideXml());
+  ParameterSpec gain;
+  gain.name = "gain";
+  gain.targets = {"ctrl:push.gain"};
+  gain.initial = 1.0;
+  gain.lower = 0.1;
+  gain.upper = 10;
+  ParameterBinding b(m.get(), {gain});
+  std::vector<Episode> eps = {SlideEpisode(40, 1)};
+  LayoutOptions lo;
+  lo.segment_seconds = 0.3;
+  lo.noise["qpos"] = 0.5;  // sigma: residuals are (sim - log) / 0.5
+  Layout layout(m.get(), eps, lo);
+  REQUIRE(layout.segments().size() >= 2);
+  Evaluator ev(m.get(), b, eps, layout, {0, 1}, 2, ControlHold::kLinear);
+  std::vector<Eigen::VectorXd> x = {Eigen::Vector2d(0.1, -0.3), Eigen::Vector2d(0.2, 0.5)};
+  REQUIRE(ev.Evaluate(Eigen::VectorXd::Constant(1, 1.0), x, true));
+  const double dt = 0.01, a = 2.0, sigma = 0.5;
+  for (int s = 0; s < 2; ++s) {
+    const Segment& seg = layout.segments()[s];
+    const double tg = seg.start_step * dt;
+    for (std::size_t row = 0; row < seg.rows.size(); ++row) {
+      const double t = eps[0].time[seg.rows[row].first] - tg;
+      // q(k) = q0 + k dt v0 + a dt^2 k(k+1)/2, linear in between grid points
+      const double u = t / dt;
+      const int k = static_cast<int>(std::floor(u));
+      const double w = u - k;
+      auto drive = [&](int n) { return dt * dt * n * (n + 1) / 2.0; };
+      const double q = x[s][0] + t * x[s][1] + a * ((1 - w) * drive(k) + w * drive(k + 1));
+      CHECK(ev.residuals(s)[row] == doctest::Approx(q / sigma).epsilon(1e-9));
+      CHECK(ev.jx(s)(row, 0) == doctest::Approx(1 / sigma).epsilon(1e-6));
+      CHECK(ev.jx(s)(row, 1) == doctest::Approx(t / sigma).epsilon(1e-6));
+      // d q / d gain = a (per unit gain) times the drive term
+      CHECK(ev.jp(s)(row, 0) ==
+            doctest::Approx(a * ((1 - w) * drive(k) + w * drive(k + 1)) / sigma).epsilon(1e-6));
+    }
+  }
+}
+
+TEST_CASE("noise probes vanish on a cubic and give sigma on white noise, at irregular times") {
+  RandomStream rng(5, Stage::kTest, 1);
+  const int n = 3000;
+  std::vector<double> t(n);
+  Eigen::MatrixXd y(n, 2);
+  double time = 0;
+  for (int i = 0; i < n; ++i) {
+    t[i] = time;
+    time += 0.01 * rng.Uniform(0.5, 1.5);
+    y(i, 0) = 1 + 2 * t[i] - 0.5 * t[i] * t[i] + 0.1 * t[i] * t[i] * t[i];
+    y(i, 1) = std::sin(t[i]) + 0.003 * rng.Normal();
+  }
+  for (double p : NoiseProbes(t, y, 0)) CHECK(std::abs(p) < 1e-9);
+  std::vector<double> probes = NoiseProbes(t, y, 1);
+  for (double& p : probes) p = std::abs(p);
+  std::nth_element(probes.begin(), probes.begin() + probes.size() / 2, probes.end());
+  CHECK(1.4826 * probes[probes.size() / 2] == doctest::Approx(0.003).epsilon(0.05));
+}
+
+TEST_CASE("segments cover every sample once, a short tail joins, held-out ones are spread") {
+  ModelPtr m = LoadModelString(SlideXml());
+  std::vector<Episode> eps = {SlideEpisode(200, 2), SlideEpisode(120, 3)};
+  eps[1].id = "second";
+  LayoutOptions lo;
+  lo.segment_seconds = 0.5;
+  lo.held_out_fraction = 0.25;
+  Layout layout(m.get(), eps, lo);
+  std::vector<int> seen0(200, 0), seen1(120, 0);
+  int held = 0;
+  for (const auto& s : layout.segments()) {
+    for (int i = s.first; i < s.end; ++i) ++(s.episode == 0 ? seen0 : seen1)[i];
+    const double span = eps[s.episode].time[s.end - 1] - eps[s.episode].time[s.first];
+    CHECK(span < 1.5 * lo.segment_seconds + 0.03);
+    CHECK(s.rows.size() == static_cast<std::size_t>(s.end - s.first));
+    held += s.held_out;
+    const double tg = s.start_step * 0.01;
+    CHECK(tg <= eps[s.episode].time[s.first] + 1e-12);
+    CHECK(tg + s.num_steps * 0.01 >= eps[s.episode].time[s.end - 1] - 1e-12);
+  }
+  for (int v : seen0) CHECK(v == 1);
+  for (int v : seen1) CHECK(v == 1);
+  const int count = static_cast<int>(layout.segments().size());
+  CHECK(held == static_cast<int>(std::lround(0.25 * count)));
+  CHECK_FALSE(layout.segments().front().held_out);
+}
+
+}  // namespace
+}  // namespace nextbatch::calib

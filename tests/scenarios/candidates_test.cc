@@ -1,0 +1,419 @@
+#include "scenarios/candidates.h"
+
+#include <doctest/doctest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+
+#include "engine/error.h"
+#include "engine/model.h"
+#include "engine/random.h"
+#include "scenarios/policy.h"
+#include "scenarios/simulate_json.h"
+#include "scenarios/task_json.h"
+#include "tests/fixtures/models.h"
+
+namespace nextbatch {
+namespace {
+
+// Scenario i: the pendulum released from angle 0.1 + 0.01 i, a function of the index alone.
+class AngleSource : public ScenarioSource {
+ public:
+  int Draw(std::int64_t first, int count) override {
+    angles_.clear();
+    for (int i = 0; i < count; ++i) angles_.push_back(0.1 + 0.01 * static_cast<double>(first + i));
+    return count;
+  }
+  void Apply(int i, Workspace&, State* initial) const override { initial->qpos[0] = angles_[i]; }
+  nlohmann::json Values(int i) const override { return {{"angle", angles_[i]}}; }
+
+ protected:
+  std::vector<double> angles_;
+};
+
+nlohmann::json TaskJson() {
+  return nlohmann::json::parse(R"({"horizon": 0.6,
+    "controller": {"type": "energy_swing_up", "joint": "hinge", "actuator": "motor",
+                   "torque_limit": 0.8},
+    "outcome": {
+      "success": {"quantity": {"joint": "hinge", "abs": true}, "op": ">", "value": 0.6,
+                  "when": "ever"},
+      "safety": {"quantity": {"joint": "hinge", "field": "vel", "abs": true}, "op": "<",
+                 "value": 6, "when": "always"},
+      "metrics": {"peak": {"quantity": {"joint": "hinge", "abs": true}, "reduce": "max"}}}})");
+}
+
+struct Fixture {
+  ModelPtr m = LoadModelString(testing::PendulumXml(0.002));
+  Task task{m.get(), ReadTaskSpec(JsonReader(TaskJson(), "study.json", "task"))};
+  std::vector<ParameterSpec> specs;
+  ParameterBinding binding;
+  Posterior posterior;
+  Fixture() {
+    ParameterSpec mass{"bob_mass", {"body:link.mass"}};
+    mass.mode = BindMode::kScale;
+    mass.initial = 1.0;
+    mass.lower = 0.5;
+    mass.upper = 1.5;
+    mass.prior_mean = 1.0;
+    mass.prior_std = 0.3;
+    ParameterSpec damping{"damping", {"joint:hinge.damping"}};
+    damping.initial = 0.05;
+    damping.lower = 0;
+    damping.upper = 1;
+    damping.prior_mean = 0.1;
+    damping.prior_std = 0.05;
+    specs = {mass, damping};
+    binding = ParameterBinding(m.get(), specs);
+    posterior = Posterior::FromSpecs(specs);
+  }
+  std::vector<CandidateStats> Run(int threads, int chunk, SimulateSummary* summary = nullptr) {
+    SimulateOptions o;
+    o.candidates = 23;
+    o.posterior_samples = 4;
+    o.chunk = chunk;
+    o.num_threads = threads;
+    o.seed = 11;
+    o.nuisance.qvel_std = 0.3;
+    AngleSource source;
+    std::vector<CandidateStats> all;
+    SimulateSummary s =
+        SimulateCandidates(m.get(), task, binding, posterior, source, o,
+                           [&](const std::vector<CandidateStats>& c, const ScenarioSource&) {
+                             all.insert(all.end(), c.begin(), c.end());
+                           });
+    if (summary) *summary = s;
+    return all;
+  }
+};
+
+void CheckSame(const std::vector<CandidateStats>& a, const std::vector<CandidateStats>& b) {
+  REQUIRE(a.size() == b.size());
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    CHECK(a[i].index == b[i].index);
+    CHECK(a[i].successes == b[i].successes);
+    CHECK(a[i].safe == b[i].safe);
+    CHECK(a[i].diverged == b[i].diverged);
+    CHECK(a[i].metric_mean == b[i].metric_mean);  // bit-identical
+    CHECK(a[i].metric_std == b[i].metric_std);
+  }
+}
+
+TEST_CASE("candidate statistics are bit-identical for 1 and 2 threads and any chunk size") {
+  Fixture f;
+  SimulateSummary s;
+  std::vector<CandidateStats> one = f.Run(1, 5, &s);
+  CheckSame(one, f.Run(2, 5));
+  CheckSame(one, f.Run(2, 23));
+  CHECK(s.candidates == 23);
+  CHECK(s.rollouts == 92);
+  CHECK(s.steps == 92 * 300);
+  // the outcome is not trivial: some candidates succeed, some not, spreads are non-zero
+  int some = 0, none = 0;
+  for (const auto& c : one) {
+    some += c.successes > 0;
+    none += c.successes == 0;
+  }
+  CHECK(some > 0);
+  CHECK(none > 0);
+  CHECK(one[5].metric_std[0] > 0);
+}
+
+TEST_CASE("a candidate's statistics equal its rollouts simulated by hand") {
+  Fixture f;
+  std::vector<CandidateStats> all = f.Run(2, 7);
+  const int candidate = 9, K = 4;
+  Workspace ws(f.m.get(), true);
+  Outcome::Evaluator ev(&f.task.outcome());
+  int successes = 0;
+  double peak_sum = 0;
+  std::vector<double> peaks;
+  for (int k = 0; k < K; ++k) {
+    const std::uint64_t key = candidate * K + k;
+    Eigen::VectorXd theta;
+    f.posterior.Sample(11, key, &theta);
+    ws.RestoreBase();
+    ws.Apply(f.binding, theta);
+    State s = f.task.InitialState(ws.model());
+    s.qpos[0] = 0.1 + 0.01 * candidate;
+    RandomStream rng(11, Stage::kNuisance, key);
+    rng.Normal();  // the qpos draw (std 0)
+    s.qvel[0] += 0.3 * rng.Normal();
+    ws.SetState(s);
+    EpisodeOutcome e = f.task.Run(ws, ev);
+    REQUIRE(e.ok());
+    successes += e.success;
+    peaks.push_back((*e.metrics)[0]);
+    peak_sum += (*e.metrics)[0];
+  }
+  CHECK(all[candidate].successes == successes);
+  CHECK(all[candidate].metric_mean[0] == doctest::Approx(peak_sum / K).epsilon(1e-14));
+  double ss = 0;
+  for (double p : peaks) ss += (p - peak_sum / K) * (p - peak_sum / K);
+  CHECK(all[candidate].metric_std[0] == doctest::Approx(std::sqrt(ss / (K - 1))).epsilon(1e-12));
+}
+
+// The PD law of the task's "pd" controller, written as a caller's policy on [qpos, qvel].
+class PdPolicy : public Policy {
+ public:
+  void Act(const double* obs, int, double* ctrl, int) override {
+    ctrl[0] = 3.0 * (0.8 - obs[0]) - 0.4 * obs[1];
+  }
+};
+
+TEST_CASE("a caller's policy runs candidates; it matches the built-in controller it mirrors") {
+  Fixture f;
+  nlohmann::json j = TaskJson();
+  j["controller"] = nlohmann::json::parse(R"({"type": "pd", "joints": ["hinge"],
+      "actuators": ["motor"], "waypoints": [{"time": 0, "positions": [0.8]}], "kp": 3, "kd": 0.4})");
+  Task pd(f.m.get(), ReadTaskSpec(JsonReader(j, "study.json", "task")));
+  SimulateOptions o;
+  o.candidates = 9;
+  o.posterior_samples = 3;
+  o.chunk = 4;
+  o.num_threads = 2;
+  auto run = [&](const ControllerFactory& factory) {
+    AngleSource source;
+    std::vector<CandidateStats> all;
+    SimulateCandidates(
+        f.m.get(), pd, f.binding, f.posterior, source, o,
+        [&](const std::vector<CandidateStats>& c, const ScenarioSource&) {
+          all.insert(all.end(), c.begin(), c.end());
+        },
+        nullptr, factory);
+    return all;
+  };
+  std::vector<CandidateStats> builtin = run(nullptr);
+  std::vector<std::unique_ptr<PdPolicy>> policies;
+  std::mutex mutex;
+  std::vector<CandidateStats> policy = run([&](const mjModel*, std::int64_t, int) {
+    std::lock_guard<std::mutex> lock(mutex);
+    policies.push_back(std::make_unique<PdPolicy>());
+    return std::make_unique<PolicyController>(policies.back().get(), ObservationSpec{});
+  });
+  CheckSame(builtin, policy);
+  CHECK(policies.size() == 27);
+  CHECK(builtin[0].metric_mean[0] > 0.5);  // the peak angle: it swings toward 0.8 rad
+}
+
+// A nonlinear law, the same arithmetic row by row for the batched and the single policy.
+double Law(const double* obs) { return 1.5 * std::tanh(2.0 * obs[1] - 0.7 * obs[0]) + 0.2; }
+
+class LawPolicy : public Policy {
+ public:
+  void Act(const double* obs, int, double* ctrl, int) override { ctrl[0] = Law(obs); }
+};
+
+class LawBatchPolicy : public BatchPolicy {
+ public:
+  int calls = 0;
+  void Act(int batch, const double* obs, int n, double* ctrl, int) override {
+    ++calls;
+    for (int b = 0; b < batch; ++b) ctrl[b] = Law(obs + b * n);
+  }
+};
+
+TEST_CASE("candidates under a batched policy equal one-at-a-time rollouts of the same law") {
+  Fixture f;
+  SimulateOptions o;
+  o.candidates = 11;
+  o.posterior_samples = 3;
+  o.chunk = 4;
+  o.num_threads = 2;
+  o.seed = 5;
+  o.nuisance.qpos_std = 0.05;
+  auto collect = [](std::vector<CandidateStats>* all) {
+    return [all](const std::vector<CandidateStats>& c, const ScenarioSource&) {
+      all->insert(all->end(), c.begin(), c.end());
+    };
+  };
+  std::vector<CandidateStats> single, batched, batched1;
+  std::vector<std::unique_ptr<LawPolicy>> policies;
+  std::mutex mutex;
+  {
+    AngleSource source;
+    SimulateCandidates(f.m.get(), f.task, f.binding, f.posterior, source, o, collect(&single),
+                       nullptr, [&](const mjModel*, std::int64_t, int) {
+                         std::lock_guard<std::mutex> lock(mutex);
+                         policies.push_back(std::make_unique<LawPolicy>());
+                         return std::make_unique<PolicyController>(policies.back().get(),
+                                                                   ObservationSpec{});
+                       });
+  }
+  LawBatchPolicy p;
+  {
+    AngleSource source;
+    SimulateCandidatesBatched(f.m.get(), f.task, f.binding, f.posterior, source, o, p,
+                              ObservationSpec{}, collect(&batched));
+  }
+  CHECK(p.calls == 3 * 300);  // three chunks (4, 4, 3 candidates) of 300 steps
+  CheckSame(single, batched);
+  o.num_threads = 1;
+  {
+    AngleSource source;
+    SimulateCandidatesBatched(f.m.get(), f.task, f.binding, f.posterior, source, o, p,
+                              ObservationSpec{}, collect(&batched1));
+  }
+  CheckSame(batched, batched1);
+}
+
+// Candidate 1 starts with a speed MuJoCo rejects (above mjMAXVAL): every rollout diverges.
+class DivergingSource : public AngleSource {
+ public:
+  int Draw(std::int64_t first, int count) override {
+    first_ = first;
+    return AngleSource::Draw(first, count);
+  }
+  void Apply(int i, Workspace& ws, State* initial) const override {
+    AngleSource::Apply(i, ws, initial);
+    if (first_ + i == 1) initial->qvel[0] = 1e12;
+  }
+
+ private:
+  std::int64_t first_ = 0;
+};
+
+TEST_CASE("diverged rollouts are counted, fail, and leave the metrics undefined") {
+  Fixture f;
+  SimulateOptions o;
+  o.candidates = 3;
+  o.posterior_samples = 2;
+  DivergingSource source;
+  std::vector<CandidateStats> all;
+  SimulateSummary s =
+      SimulateCandidates(f.m.get(), f.task, f.binding, f.posterior, source, o,
+                         [&](const std::vector<CandidateStats>& c, const ScenarioSource&) {
+                           all.insert(all.end(), c.begin(), c.end());
+                         });
+  REQUIRE(all.size() == 3);
+  CHECK(all[1].diverged == 2);
+  CHECK(all[1].successes == 0);
+  CHECK(all[1].safe == 0);
+  CHECK(std::isnan(all[1].metric_mean[0]));
+  CHECK(all[0].diverged == 0);
+  CHECK(s.diverged == 2);
+  CHECK(s.termination == SimulateSummary::Termination::kDone);
+  const nlohmann::json line = nlohmann::json::parse(CandidateWriter::Line(all[1], {}, {"peak"}));
+  CHECK(line["metrics"]["peak"].is_null());
+  CHECK(line["diverged"] == 2);
+}
+
+TEST_CASE("candidates stream into a temporary file renamed on commit") {
+  Fixture f;
+  const std::string path =
+      (std::filesystem::temp_directory_path() / "nb_candidates_test.jsonl").string();
+  std::filesystem::remove(path);
+  {
+    CandidateWriter w(path, {"peak"});
+    SimulateOptions o;
+    o.candidates = 10;
+    o.posterior_samples = 2;
+    o.chunk = 4;
+    AngleSource source;
+    SimulateCandidates(f.m.get(), f.task, f.binding, f.posterior, source, o,
+                       [&](const std::vector<CandidateStats>& c, const ScenarioSource& s) {
+                         w.Write(c, s);
+                         CHECK(std::filesystem::exists(path + ".tmp"));
+                         CHECK_FALSE(std::filesystem::exists(path));
+                       });
+    w.Commit();
+  }
+  CHECK_FALSE(std::filesystem::exists(path + ".tmp"));
+  std::ifstream in(path);
+  std::string line;
+  int n = 0;
+  while (std::getline(in, line)) {
+    nlohmann::json j = nlohmann::json::parse(line);
+    CHECK(j["index"] == n);
+    CHECK(j["scenario"]["angle"].get<double>() == doctest::Approx(0.1 + 0.01 * n));
+    CHECK(j["rollouts"] == 2);
+    CHECK(j["metrics"]["peak"]["mean"].is_number());
+    ++n;
+  }
+  CHECK(n == 10);
+  // an abandoned writer leaves nothing behind
+  const std::string other = path + ".abandoned";
+  { CandidateWriter w(other, {}); }
+  CHECK_FALSE(std::filesystem::exists(other));
+  CHECK_FALSE(std::filesystem::exists(other + ".tmp"));
+}
+
+std::string TaskError(const std::string& text, const mjModel* m = nullptr) {
+  try {
+    nlohmann::json j = nlohmann::json::parse(text);
+    TaskSpec s = ReadTaskSpec(JsonReader(j, "study.json", "task"));
+    if (m) Task t(m, s);
+  } catch (const InputError& e) {
+    return e.what();
+  }
+  return "(accepted)";
+}
+
+TEST_CASE("malformed task sections are rejected with the field and the file") {
+  ModelPtr m = LoadModelString(testing::PendulumXml());
+  CHECK(TaskError(R"({"controller": {"type": "none"}})")
+            .find("study.json: task.horizon: expected a value") != std::string::npos);
+  CHECK(TaskError(R"({"horizon": -1})").find("task.horizon: expected seconds > 0") !=
+        std::string::npos);
+  CHECK(TaskError(R"({"horizon": 1, "horizn": 2})").find("horizn") != std::string::npos);
+  CHECK(TaskError(R"({"horizon": 1, "controller": {"type": "mpc"}})")
+            .find("task.controller.type: expected one of none, open_loop, pd") !=
+        std::string::npos);
+  CHECK(TaskError(R"({"horizon": 1, "controller": {"type": "open_loop", "times": [0, 1],
+                      "values": [[1]]}})")
+            .find("as many value rows as times") != std::string::npos);
+  CHECK(TaskError(R"({"horizon": 1, "controller": {"type": "open_loop", "times": [0],
+                      "values": [[1, 2]]}})",
+                  m.get())
+            .find("rows of 1 commands") != std::string::npos);
+  CHECK(TaskError(R"({"horizon": 1, "controller": {"type": "pd", "joints": ["knee"],
+                      "actuators": ["motor"], "waypoints": [{"time": 0, "positions": [1]}],
+                      "kp": 1, "kd": 1}})",
+                  m.get())
+            .find("controller.joints[0]: expected a joint of the model (hinge)") !=
+        std::string::npos);
+  CHECK(TaskError(R"({"horizon": 1, "controller": {"type": "energy_swing_up", "joint": "hinge",
+                      "actuator": "motor", "gain": 2}})")
+            .find("task.controller.gain") != std::string::npos);
+  CHECK(TaskError(R"({"horizon": 1, "keyframe": "home"})", m.get())
+            .find("task.keyframe: expected a keyframe") != std::string::npos);
+  CHECK(TaskError(R"({"horizon": 1, "outcome": []})").find("task.outcome: expected an object") !=
+        std::string::npos);
+}
+
+std::string SimulateError(const std::string& text) {
+  try {
+    nlohmann::json j = nlohmann::json::parse(text);
+    ReadSimulateOptions(JsonReader(j, "study.json", "simulate"), nullptr);
+  } catch (const InputError& e) {
+    return e.what();
+  }
+  return "(accepted)";
+}
+
+TEST_CASE("malformed simulate sections are rejected with the field and the file") {
+  CHECK(SimulateError(R"({"candidates": 0})")
+            .find("study.json: simulate.candidates: expected an integer >= 1") !=
+        std::string::npos);
+  CHECK(SimulateError(R"({"candidates": 1.5})").find("simulate.candidates") != std::string::npos);
+  CHECK(SimulateError(R"({"posterior_samples": 0})").find("simulate.posterior_samples") !=
+        std::string::npos);
+  CHECK(SimulateError(R"({"chunk": "big"})").find("simulate.chunk: expected an integer") !=
+        std::string::npos);
+  CHECK(SimulateError(R"({"candidtes": 3})").find("candidtes") != std::string::npos);
+  CHECK(SimulateError(R"({"nuisance": {"qpos_std": -1}})").find("nuisance.qpos_std") !=
+        std::string::npos);
+  CHECK(SimulateError(R"({"nuisance": {"qacc_std": 1}})").find("qacc_std") != std::string::npos);
+  nlohmann::json ok = nlohmann::json::parse(
+      R"({"candidates": 1000000, "posterior_samples": 3, "chunk": 64, "calibration": "c.json"})");
+  SimulateOptions o = ReadSimulateOptions(JsonReader(ok, "study.json", "simulate"),
+                                          [](const std::string& p) { return "dir/" + p; });
+  CHECK(o.candidates == 1000000);
+  CHECK(o.posterior_samples == 3);
+  CHECK(o.chunk == 64);
+  CHECK(o.calibration == "dir/c.json");
+}
+
+}  // namespace
+}  // namespace nextbatch

@@ -1,0 +1,90 @@
+// Runs `nextbatch simulate` as a user would: exit codes, outputs, determinism across threads.
+#include <doctest/doctest.h>
+#include <sys/wait.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include "engine/atomic_file.h"
+#include "engine/json_reader.h"
+#include "tests/fixtures/temp_files.h"
+
+namespace nextbatch {
+namespace {
+
+int Run(const std::string& args, const std::string& log) {
+  const std::string command = std::string(NEXTBATCH_BINARY) + " " + args + " >" + log + " 2>&1";
+  const int status = std::system(command.c_str());
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+// A small swing-up study over the DFKI pendulum: 10 candidates x 3 posterior samples, 1 s.
+nlohmann::json SmallStudy() {
+  return nlohmann::json::parse(R"({"schema": "nextbatch.study/1", "seed": 4,
+    "model": "pendulum.xml",
+    "parameters": [{"name": "damping", "targets": ["joint:shoulder.damping"], "initial": 0.05,
+                    "bounds": [0, 1], "prior": {"mean": 0.05, "std": 0.02}}],
+    "scenarios": {"factors": [
+      {"name": "initial_angle", "range": [-0.5, 0.5],
+       "binding": {"kind": "qpos", "target": "shoulder"}},
+      {"name": "torque_limit", "range": [0.5, 3.0],
+       "binding": {"kind": "parameter", "target": "actuator:motor.ctrlrange[1]"}}]},
+    "task": {"horizon": 1.0,
+      "controller": {"type": "energy_swing_up", "joint": "shoulder", "actuator": "motor"},
+      "outcome": {
+        "success": {"quantity": {"joint": "shoulder", "abs": true}, "op": ">", "value": 1.5,
+                    "when": "ever"},
+        "metrics": {"peak": {"quantity": {"joint": "shoulder", "abs": true}, "reduce": "max"}}}},
+    "simulate": {"candidates": 10, "posterior_samples": 3, "chunk": 4}})");
+}
+
+TEST_CASE("simulate writes one line per candidate, the same for 1 and 2 threads") {
+  testing::TempDir dir("simulate_ok");
+  dir.Write("pendulum.xml", ReadFile(NEXTBATCH_SOURCE_DIR "/examples/dfki_pendulum/pendulum.xml"));
+  const std::string study = dir.Write("study.json", SmallStudy().dump());
+  REQUIRE(Run("simulate " + study + " -o " + dir.File("one") + " -j 1", dir.File("log1")) == 0);
+  REQUIRE(Run("simulate " + study + " -o " + dir.File("two") + " -j 2", dir.File("log2")) == 0);
+  const std::string one = ReadFile(dir.File("one/candidates.jsonl"));
+  CHECK(one == ReadFile(dir.File("two/candidates.jsonl")));
+  CHECK(!std::filesystem::exists(dir.File("one/candidates.jsonl.tmp")));
+  const nlohmann::json summary = ReadJsonFile(dir.File("one/candidates.json"));
+  CHECK(summary.at("schema") == "nextbatch.candidates/1");
+  CHECK(summary.at("candidates") == 10);
+  CHECK(summary.at("summary").at("rollouts") == 30);
+  CHECK(summary.at("summary").at("steps") == 30 * 1000);
+  std::ifstream in(dir.File("one/candidates.jsonl"));
+  std::string line;
+  int n = 0;
+  while (std::getline(in, line)) {
+    const nlohmann::json c = nlohmann::json::parse(line);
+    CHECK(c.at("index") == n);
+    CHECK(c.at("rollouts") == 3);
+    CHECK(c.at("scenario").contains("torque_limit"));
+    CHECK(c.at("success").get<double>() >= 0.0);
+    CHECK(c.at("metrics").at("peak").at("mean").get<double>() > 0.0);
+    ++n;
+  }
+  CHECK(n == 10);
+}
+
+TEST_CASE("simulate on a malformed study exits 2, names the field and writes nothing") {
+  testing::TempDir dir("simulate_bad");
+  dir.Write("pendulum.xml", ReadFile(NEXTBATCH_SOURCE_DIR "/examples/dfki_pendulum/pendulum.xml"));
+  nlohmann::json j = SmallStudy();
+  j["simulate"]["candiates"] = 5;
+  const std::string study = dir.Write("study.json", j.dump());
+  CHECK(Run("simulate " + study + " -o " + dir.File("out"), dir.File("log")) == 2);
+  CHECK(ReadFile(dir.File("log")).find("simulate.candiates") != std::string::npos);
+  CHECK(!std::filesystem::exists(dir.File("out/candidates.jsonl")));
+  j = SmallStudy();
+  j["task"]["outcome"]["success"]["quantity"]["joint"] = "elbow";
+  dir.Write("study.json", j.dump());
+  CHECK(Run("simulate " + study + " -o " + dir.File("out"), dir.File("log")) == 2);
+  CHECK(ReadFile(dir.File("log")).find("expected a joint of the model (shoulder)") !=
+        std::string::npos);
+}
+
+}  // namespace
+}  // namespace nextbatch
