@@ -244,8 +244,7 @@ struct Options {
   int record_every = 1;
   std::vector<std::string> models = {"pendulum", "arm_box", "vx300s"};
   std::vector<int> threads = {1, 2};
-  std::string vx300s =
-      std::string(NEXTBATCH_SOURCE_DIR) + "/../shared/models/trossen_vx300s/scene.xml";
+  std::string vx300s = std::string(NEXTBATCH_SHARED_DIR) + "/models/trossen_vx300s/scene.xml";
 };
 
 int Main(int argc, char** argv) {
