@@ -37,6 +37,9 @@ class LogicError : public std::logic_error {
 // "where: expected X, got Y", the one shape of every input message.
 std::string Expected(const std::string& where, const std::string& expected, const std::string& got);
 
+// A number for messages: up to 12 significant digits, no trailing zeros ("0.25", "1e-09").
+std::string FormatNumber(double x);
+
 // Throws InputError(Expected(where, expected, got)).
 [[noreturn]] void ThrowExpected(const std::string& where, const std::string& expected,
                                 const std::string& got);

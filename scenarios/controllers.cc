@@ -80,17 +80,28 @@ std::string PdWaypointOptions::Validate() const {
   return "";
 }
 
+namespace {
+
+// Addresses of the controlled joints (hinge or slide) and their actuators, in order.
+void ResolveJoints(const mjModel* m, const std::vector<std::string>& joints,
+                   const std::vector<std::string>& actuators, std::vector<int>* qpos,
+                   std::vector<int>* dof, std::vector<int>* act) {
+  for (std::size_t i = 0; i < joints.size(); ++i) {
+    const int j = HingeOrSlide(m, joints[i], "controller.joints[" + std::to_string(i) + "]");
+    qpos->push_back(m->jnt_qposadr[j]);
+    dof->push_back(m->jnt_dofadr[j]);
+    act->push_back(NeedId(m, mjOBJ_ACTUATOR, "actuator", actuators[i],
+                          "controller.actuators[" + std::to_string(i) + "]"));
+  }
+}
+
+}  // namespace
+
 PdWaypointController::PdWaypointController(const mjModel* m, PdWaypointOptions options)
     : o_(std::move(options)) {
   const std::string err = o_.Validate();
   if (!err.empty()) throw InputError(err);
-  for (std::size_t i = 0; i < o_.joints.size(); ++i) {
-    const int j = HingeOrSlide(m, o_.joints[i], "controller.joints[" + std::to_string(i) + "]");
-    qpos_.push_back(m->jnt_qposadr[j]);
-    dof_.push_back(m->jnt_dofadr[j]);
-    act_.push_back(NeedId(m, mjOBJ_ACTUATOR, "actuator", o_.actuators[i],
-                          "controller.actuators[" + std::to_string(i) + "]"));
-  }
+  ResolveJoints(m, o_.joints, o_.actuators, &qpos_, &dof_, &act_);
   ref_.resize(o_.joints.size());
 }
 
@@ -239,13 +250,7 @@ ScriptedArmController::ScriptedArmController(const mjModel* m, ScriptedArmOption
     : o_(std::move(options)) {
   const std::string err = o_.Validate();
   if (!err.empty()) throw InputError(err);
-  for (std::size_t i = 0; i < o_.joints.size(); ++i) {
-    const int j = HingeOrSlide(m, o_.joints[i], "controller.joints[" + std::to_string(i) + "]");
-    qpos_.push_back(m->jnt_qposadr[j]);
-    dof_.push_back(m->jnt_dofadr[j]);
-    act_.push_back(NeedId(m, mjOBJ_ACTUATOR, "actuator", o_.actuators[i],
-                          "controller.actuators[" + std::to_string(i) + "]"));
-  }
+  ResolveJoints(m, o_.joints, o_.actuators, &qpos_, &dof_, &act_);
   site_ = NeedId(m, mjOBJ_SITE, "site", o_.site, "controller.site");
   for (const std::string& name : o_.objects) {
     bodies_.push_back(NeedId(m, mjOBJ_BODY, "body", name, "controller.object"));

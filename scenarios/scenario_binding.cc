@@ -11,13 +11,6 @@ namespace {
 
 constexpr double kParkDepth = -100.0;  // metres under the world origin
 
-std::string Num(double x) {
-  std::ostringstream s;
-  s.precision(12);
-  s << x;
-  return s.str();
-}
-
 std::string BodiesWithFreeJoints(const mjModel* m) {
   std::string out;
   for (int b = 1; b < m->nbody; ++b) {
@@ -113,9 +106,10 @@ ScenarioBinding::ScenarioBinding(const mjModel* m, const ScenarioSpace& space) :
         if (m->jnt_limited[j] && f.numeric() &&
             (f.lower < m->jnt_range[2 * j] || f.upper > m->jnt_range[2 * j + 1])) {
           ThrowExpected("scenarios: factor '" + f.name + "'.range",
-                        "a range within joint '" + name + "' limits [" + Num(m->jnt_range[2 * j]) +
-                            ", " + Num(m->jnt_range[2 * j + 1]) + "]",
-                        "[" + Num(f.lower) + ", " + Num(f.upper) + "]");
+                        "a range within joint '" + name + "' limits [" +
+                            FormatNumber(m->jnt_range[2 * j]) + ", " +
+                            FormatNumber(m->jnt_range[2 * j + 1]) + "]",
+                        "[" + FormatNumber(f.lower) + ", " + FormatNumber(f.upper) + "]");
         }
         joints_.push_back({i, m->jnt_qposadr[j]});
         break;

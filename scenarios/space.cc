@@ -11,13 +11,6 @@
 namespace nextbatch {
 namespace {
 
-std::string Num(double x) {
-  std::ostringstream s;
-  s.precision(12);
-  s << x;
-  return s.str();
-}
-
 std::string LevelList(const Factor& f) {
   std::string out;
   for (const auto& l : f.levels) out += (out.empty() ? "" : ", ") + l.name;
@@ -146,23 +139,24 @@ std::string ScenarioSpace::Validate() const {
     if (f.name.empty()) return Expected("factor", "a non-empty name", "''");
     if (!names.insert(f.name).second) return Expected(where, "a unique name", "a second factor");
     if (!std::isfinite(f.cost_seconds) || f.cost_seconds < 0) {
-      return Expected(where + ".cost_seconds", "a number >= 0", Num(f.cost_seconds));
+      return Expected(where + ".cost_seconds", "a number >= 0", FormatNumber(f.cost_seconds));
     }
     switch (f.kind) {
       case FactorKind::kContinuous:
         if (!std::isfinite(f.upper - f.lower) || !(f.lower < f.upper)) {
           return Expected(where + ".range", "[lower, upper] with lower < upper, a finite width",
-                          "[" + Num(f.lower) + ", " + Num(f.upper) + "]");
+                          "[" + FormatNumber(f.lower) + ", " + FormatNumber(f.upper) + "]");
         }
         if (f.log_scale && !(f.lower > 0)) {
-          return Expected(where + ".log_scale", "a range with lower > 0", "lower " + Num(f.lower));
+          return Expected(where + ".log_scale", "a range with lower > 0",
+                          "lower " + FormatNumber(f.lower));
         }
         break;
       case FactorKind::kInteger:
         if (f.lower != std::floor(f.lower) || f.upper != std::floor(f.upper) ||
             std::abs(f.lower) > 1e9 || std::abs(f.upper) > 1e9 || f.lower > f.upper) {
           return Expected(where + ".range", "[lower, upper], integers with lower <= upper",
-                          "[" + Num(f.lower) + ", " + Num(f.upper) + "]");
+                          "[" + FormatNumber(f.lower) + ", " + FormatNumber(f.upper) + "]");
         }
         if (f.log_scale)
           return Expected(where + ".log_scale", "false for an integer factor", "true");
@@ -196,7 +190,7 @@ std::string ScenarioSpace::Validate() const {
     if (lc.factors.empty() || lc.factors.size() != lc.coefficients.size()) {
       return Expected(where + ".terms", "at least one factor with a coefficient", "none");
     }
-    if (!std::isfinite(lc.upper)) return Expected(where, "a finite bound", Num(lc.upper));
+    if (!std::isfinite(lc.upper)) return Expected(where, "a finite bound", FormatNumber(lc.upper));
     // The smallest left-hand side over the box: if even that exceeds the bound, nothing passes.
     double lowest = 0.0;
     for (std::size_t k = 0; k < lc.factors.size(); ++k) {
@@ -212,12 +206,13 @@ std::string ScenarioSpace::Validate() const {
       }
       double a = lc.coefficients[k];
       if (!std::isfinite(a))
-        return Expected(where + ".terms." + f.name, "a finite coefficient", Num(a));
+        return Expected(where + ".terms." + f.name, "a finite coefficient", FormatNumber(a));
       lowest += std::min(a * f.lower, a * f.upper);
     }
     if (lowest > lc.upper + 1e-12 * (std::abs(lc.upper) + std::abs(lowest))) {
-      return Expected(where, "a constraint that some point of the ranges meets",
-                      "a smallest left-hand side of " + Num(lowest) + " > " + Num(lc.upper));
+      return Expected(
+          where, "a constraint that some point of the ranges meets",
+          "a smallest left-hand side of " + FormatNumber(lowest) + " > " + FormatNumber(lc.upper));
     }
   }
   return "";
@@ -301,19 +296,21 @@ std::string ScenarioSpace::Check(const Scenario& s) const {
     const Factor& f = factors_[i];
     const double v = s.values[i];
     const std::string where = "scenario." + f.name;
-    if (!std::isfinite(v)) return Expected(where, "a finite value", Num(v));
+    if (!std::isfinite(v)) return Expected(where, "a finite value", FormatNumber(v));
     if (f.kind == FactorKind::kCategorical) {
       if (v != std::floor(v) || v < 0 || v >= f.Cardinality()) {
         return Expected(where, "a level index in [0, " + std::to_string(f.Cardinality() - 1) + "]",
-                        Num(v));
+                        FormatNumber(v));
       }
       continue;
     }
     if (f.kind == FactorKind::kInteger && v != std::floor(v)) {
-      return Expected(where, "an integer", Num(v));
+      return Expected(where, "an integer", FormatNumber(v));
     }
     if (v < f.lower || v > f.upper) {
-      return Expected(where, "a value in [" + Num(f.lower) + ", " + Num(f.upper) + "]", Num(v));
+      return Expected(where,
+                      "a value in [" + FormatNumber(f.lower) + ", " + FormatNumber(f.upper) + "]",
+                      FormatNumber(v));
     }
   }
   return "";
@@ -369,9 +366,10 @@ Scenario ScenarioSpace::FromJson(const nlohmann::json& j, const std::string& whe
     }
     const double x = v.get<double>();
     if (f.kind == FactorKind::kInteger && x != std::floor(x))
-      ThrowExpected(w, "an integer", Num(x));
+      ThrowExpected(w, "an integer", FormatNumber(x));
     if (x < f.lower || x > f.upper) {
-      ThrowExpected(w, "a value in [" + Num(f.lower) + ", " + Num(f.upper) + "]", Num(x));
+      ThrowExpected(w, "a value in [" + FormatNumber(f.lower) + ", " + FormatNumber(f.upper) + "]",
+                    FormatNumber(x));
     }
     s.values[i] = x;
   }

@@ -9,13 +9,6 @@
 namespace nextbatch {
 namespace {
 
-std::string Num(double x) {
-  std::ostringstream s;
-  s.precision(12);
-  s << x;
-  return s.str();
-}
-
 FactorBinding ReadBinding(const JsonReader& r) {
   FactorBinding b;
   const std::string kind =
@@ -116,16 +109,16 @@ Factor ReadFactor(const JsonReader& r) {
     f.upper = range[1];
     if (f.kind == FactorKind::kContinuous && !(f.lower < f.upper)) {
       ThrowExpected(r.Where("range"), "[lower, upper] with lower < upper",
-                    "[" + Num(f.lower) + ", " + Num(f.upper) + "]");
+                    "[" + FormatNumber(f.lower) + ", " + FormatNumber(f.upper) + "]");
     }
     if (f.kind == FactorKind::kInteger) {
       if (f.lower != std::floor(f.lower) || f.upper != std::floor(f.upper)) {
         ThrowExpected(r.Where("range"), "integer bounds",
-                      "[" + Num(f.lower) + ", " + Num(f.upper) + "]");
+                      "[" + FormatNumber(f.lower) + ", " + FormatNumber(f.upper) + "]");
       }
       if (f.lower > f.upper) {
         ThrowExpected(r.Where("range"), "[lower, upper] with lower <= upper",
-                      "[" + Num(f.lower) + ", " + Num(f.upper) + "]");
+                      "[" + FormatNumber(f.lower) + ", " + FormatNumber(f.upper) + "]");
       }
     }
   }
@@ -137,7 +130,7 @@ Factor ReadFactor(const JsonReader& r) {
     }
     if (f.log_scale && !(f.lower > 0)) {
       ThrowExpected(r.Where("log_scale"), "a range with lower > 0 for a log scale",
-                    "lower " + Num(f.lower));
+                    "lower " + FormatNumber(f.lower));
     }
   }
   if (r.Has("binding")) f.binding = ReadBinding(r.Object("binding"));
@@ -145,7 +138,7 @@ Factor ReadFactor(const JsonReader& r) {
                                                                   : FactorTag::kReset;
   f.cost_seconds = r.Number("cost_seconds", 0.0);
   if (f.cost_seconds < 0)
-    ThrowExpected(r.Where("cost_seconds"), "a number >= 0", Num(f.cost_seconds));
+    ThrowExpected(r.Where("cost_seconds"), "a number >= 0", FormatNumber(f.cost_seconds));
   r.CheckAllRead();
   return f;
 }
@@ -182,7 +175,8 @@ LinearConstraint ReadConstraint(const JsonReader& r, const ScenarioSpace& space,
     if (r.Has("max")) {
       c.upper = r.Number("max");
       if (c.upper < -lower.upper) {
-        ThrowExpected(r.Where("min"), "min <= max", Num(-lower.upper) + " > " + Num(c.upper));
+        ThrowExpected(r.Where("min"), "min <= max",
+                      FormatNumber(-lower.upper) + " > " + FormatNumber(c.upper));
       }
       extra->push_back(lower);
     } else {
