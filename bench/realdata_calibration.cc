@@ -4,7 +4,7 @@
 // fitted values and with the reference parameter sets, all through ComputeReplayError with the
 // logged commands. Prints the tables of docs/realdata.md.
 // Usage (from the repository root):
-//   realdata_calibration [--dfki] [--xl330] [--only ID] [--threads N] [--iterations N]
+//   realdata_calibration [--dfki] [--xl330] [--only ID[,ID...]] [--threads N] [--iterations N]
 //                        [--root REPO]
 #include <Eigen/Core>
 #include <algorithm>
@@ -52,7 +52,7 @@ int RunDfki(const std::string& root, const std::string& only, int threads, int i
               "run", "fit_s", "iter", "time_s", "J (std, emp)", "m*cx (std, emp)", "Fv", "Fc_level",
               "offset", "delay", "q_offset", "fitted", "publish", "apriori", "status");
   for (const nb::Episode& e : p.dataset.episodes) {
-    if (!only.empty() && e.id != only) continue;
+    if (!only.empty() && ("," + only + ",").find("," + e.id + ",") == std::string::npos) continue;
     const nb::TimeSplit split = nb::SplitByTime({e}, 2.0 / 3.0);
     const nb::CalibrationResult r = nb::Calibrate(p.model.get(), p.binding, split.fit, p.options);
     // Two independent fits, to the first and the second third, measure how much the estimate
@@ -89,9 +89,14 @@ int RunDfki(const std::string& root, const std::string& only, int threads, int i
         e.id.c_str(), split.fit[0].duration(), r.summary.iterations, r.summary.total_seconds, J, M,
         Pm(r.value[fv], r.std[fv]).c_str(), Pm(r.value[fc], r.std[fc]).c_str(),
         Pm(r.value[off], r.std[off]).c_str(), r.value[del], r.value[qo], replay[0], replay[1],
-        replay[2], nb::ToString(r.summary.status),
+        replay[2],
+        (std::string(nb::ToString(r.summary.status)) + ", start " + std::to_string(r.summary.start))
+            .c_str(),
         replay[0] < replay[1] && replay[0] < replay[2] ? ", beats both" : ", does NOT beat both");
-    std::printf("%-11s thirds: J %.4f / %.4f, m*cx %.4f / %.4f\n", "", qa.J, qb.J, qa.mcx, qb.mcx);
+    std::printf("%-11s thirds: J %.4f / %.4f, m*cx %.4f / %.4f; %s, reduced chi2 %.3g; cost", "",
+                qa.J, qb.J, qa.mcx, qb.mcx, r.summary.termination.c_str(), r.summary.reduced_chi2);
+    for (double c : r.summary.start_costs) std::printf(" %.6g", c);
+    std::printf(" (start 0: initial values)\n");
     std::fflush(stdout);
   }
   std::printf("references (same parametrisation):\n");
@@ -180,7 +185,7 @@ int main(int argc, char** argv) {
       root = argv[++i];
     } else {
       std::fprintf(stderr,
-                   "usage: realdata_calibration [--dfki] [--xl330] [--only ID] "
+                   "usage: realdata_calibration [--dfki] [--xl330] [--only ID[,ID...]] "
                    "[--threads N] [--iterations N] [--root REPO]\n");
       return 2;
     }
