@@ -4,8 +4,12 @@
 // fitted values and with the reference parameter sets, all through ComputeReplayError with the
 // logged commands. Prints the tables of docs/realdata.md.
 // Usage (from the repository root):
-//   realdata_calibration [--dfki] [--xl330] [--only ID] [--threads N] [--iterations N]
-//                        [--root REPO]
+//   realdata_calibration [--dfki] [--xl330] [--only ID[,ID...]] [--reference-starts]
+//                        [--threads N] [--iterations N] [--root REPO]
+// --reference-starts: the DFKI fits also start from each reference set (CalibrationOptions::
+// starts, kept by final cost). Environment: REALDATA_WINDOWS=1 prints every window;
+// REALDATA_NO_SPREAD=1 skips the two fits to the thirds; REALDATA_SELECT_REPLAY=1 keeps the start
+// whose replay of the fitted part is the smallest instead.
 #include <Eigen/Core>
 #include <algorithm>
 #include <cmath>
@@ -35,12 +39,54 @@ std::string Pm(double v, double s) {
   return b;
 }
 
-int RunDfki(const std::string& root, const std::string& only, int threads, int iterations) {
+// A variant for comparison (REALDATA_SELECT_REPLAY=1): one fit per start, the one kept whose
+// open-loop replay of the fitted part itself (0.3 s windows) is the smallest; the held-out part
+// plays no part.
+nb::CalibrationResult FitByTrainingReplay(const nb::realdata::Problem& p,
+                                          const std::vector<nb::Episode>& fit, int threads) {
+  nb::CalibrationOptions o = p.options;
+  o.starts.clear();
+  std::vector<Eigen::VectorXd> starts = {p.binding.Initial()};
+  for (const auto& start : p.options.starts) {
+    starts.push_back(p.binding.Initial());
+    for (const auto& [name, value] : start) starts.back()[p.binding.Find(name)] = value;
+  }
+  nb::CalibrationResult best;
+  double best_replay = HUGE_VAL;
+  for (std::size_t k = 0; k < starts.size(); ++k) {
+    std::vector<nb::ParameterSpec> specs = p.binding.specs();
+    for (std::size_t j = 0; j < specs.size(); ++j) specs[j].initial = starts[k][j];
+    const nb::ParameterBinding b(p.model.get(), specs);
+    nb::CalibrationResult r = nb::Calibrate(p.model.get(), b, fit, o);
+    const double replay =
+        nb::ComputeReplayError(p.model.get(), b, r.value, fit, 0.3, threads, o.control_hold).median;
+    std::printf("  start %zu: cost %.6g, replay of the fitted part %.4f\n", k, r.summary.final_cost,
+                replay);
+    if (r.summary.usable() && replay < best_replay) {
+      best_replay = replay;
+      best = std::move(r);
+      best.summary.start = static_cast<int>(k);
+    }
+  }
+  return best;
+}
+
+int RunDfki(const std::string& root, const std::string& only, int threads, int iterations,
+            bool reference_starts) {
   nb::realdata::Problem p =
       nb::realdata::LoadProblem(root + "/examples/dfki_pendulum/calibrate.json", threads);
   if (iterations > 0) p.options.max_iterations = iterations;
   const auto refs =
       nb::realdata::LoadReferences(root + "/examples/dfki_pendulum/references.json", p.binding);
+  // Multi-start from the reference sets (prior knowledge a user has), chosen by the fit's cost.
+  if (reference_starts) {
+    for (const auto& [name, v] : refs) {
+      if (v == p.binding.Initial()) continue;  // apriori: the study's initial values
+      std::map<std::string, double> start;
+      for (int j = 0; j < p.binding.size(); ++j) start[p.binding.spec(j).name] = v[j];
+      p.options.starts.push_back(start);
+    }
+  }
   const int fv = p.binding.Find("Fv"), fc = p.binding.Find("Fc_level"),
             off = p.binding.Find("offset"), del = p.binding.Find("delay"),
             qo = p.binding.Find("q_offset");
@@ -52,14 +98,21 @@ int RunDfki(const std::string& root, const std::string& only, int threads, int i
               "run", "fit_s", "iter", "time_s", "J (std, emp)", "m*cx (std, emp)", "Fv", "Fc_level",
               "offset", "delay", "q_offset", "fitted", "publish", "apriori", "status");
   for (const nb::Episode& e : p.dataset.episodes) {
-    if (!only.empty() && e.id != only) continue;
+    if (!only.empty() && ("," + only + ",").find("," + e.id + ",") == std::string::npos) continue;
     const nb::TimeSplit split = nb::SplitByTime({e}, 2.0 / 3.0);
-    const nb::CalibrationResult r = nb::Calibrate(p.model.get(), p.binding, split.fit, p.options);
+    const nb::CalibrationResult r =
+        std::getenv("REALDATA_SELECT_REPLAY")
+            ? FitByTrainingReplay(p, split.fit, threads)
+            : nb::Calibrate(p.model.get(), p.binding, split.fit, p.options);
     // Two independent fits, to the first and the second third, measure how much the estimate
     // moves with the data: model error included, which the formal std leaves out.
+    // (REALDATA_NO_SPREAD=1 skips them, for quick comparisons of variants.)
     const nb::TimeSplit halves = nb::SplitByTime(split.fit, 0.5);
-    const nb::CalibrationResult a = nb::Calibrate(p.model.get(), p.binding, halves.fit, p.options);
-    const nb::CalibrationResult b = nb::Calibrate(p.model.get(), p.binding, halves.test, p.options);
+    const bool spread = !std::getenv("REALDATA_NO_SPREAD");
+    const nb::CalibrationResult a =
+        spread ? nb::Calibrate(p.model.get(), p.binding, halves.fit, p.options) : r;
+    const nb::CalibrationResult b =
+        spread ? nb::Calibrate(p.model.get(), p.binding, halves.test, p.options) : r;
     std::vector<double> replay;
     std::vector<nb::ReplayError> full;
     std::vector<Eigen::VectorXd> sets = {r.value};
@@ -89,9 +142,14 @@ int RunDfki(const std::string& root, const std::string& only, int threads, int i
         e.id.c_str(), split.fit[0].duration(), r.summary.iterations, r.summary.total_seconds, J, M,
         Pm(r.value[fv], r.std[fv]).c_str(), Pm(r.value[fc], r.std[fc]).c_str(),
         Pm(r.value[off], r.std[off]).c_str(), r.value[del], r.value[qo], replay[0], replay[1],
-        replay[2], nb::ToString(r.summary.status),
+        replay[2],
+        (std::string(nb::ToString(r.summary.status)) + ", start " + std::to_string(r.summary.start))
+            .c_str(),
         replay[0] < replay[1] && replay[0] < replay[2] ? ", beats both" : ", does NOT beat both");
-    std::printf("%-11s thirds: J %.4f / %.4f, m*cx %.4f / %.4f\n", "", qa.J, qb.J, qa.mcx, qb.mcx);
+    std::printf("%-11s thirds: J %.4f / %.4f, m*cx %.4f / %.4f; %s, reduced chi2 %.3g; cost", "",
+                qa.J, qb.J, qa.mcx, qb.mcx, r.summary.termination.c_str(), r.summary.reduced_chi2);
+    for (double c : r.summary.start_costs) std::printf(" %.6g", c);
+    std::printf(" (start 0: initial values)\n");
     std::fflush(stdout);
   }
   std::printf("references (same parametrisation):\n");
@@ -163,13 +221,15 @@ int RunXl330(const std::string& root, int threads, int iterations) {
 int main(int argc, char** argv) {
   std::string root = ".", only;
   int threads = 2, iterations = 0;
-  bool dfki = false, xl330 = false;
+  bool dfki = false, xl330 = false, reference_starts = false;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     if (a == "--dfki") {
       dfki = true;
     } else if (a == "--xl330") {
       xl330 = true;
+    } else if (a == "--reference-starts") {
+      reference_starts = true;
     } else if (a == "--only" && i + 1 < argc) {
       only = argv[++i];
     } else if (a == "--threads" && i + 1 < argc) {
@@ -180,8 +240,8 @@ int main(int argc, char** argv) {
       root = argv[++i];
     } else {
       std::fprintf(stderr,
-                   "usage: realdata_calibration [--dfki] [--xl330] [--only ID] "
-                   "[--threads N] [--iterations N] [--root REPO]\n");
+                   "usage: realdata_calibration [--dfki] [--xl330] [--only ID[,ID...]] "
+                   "[--reference-starts] [--threads N] [--iterations N] [--root REPO]\n");
       return 2;
     }
   }
@@ -191,7 +251,7 @@ int main(int argc, char** argv) {
     return 0;
   }
   try {
-    if (dfki) RunDfki(root, only, threads, iterations);
+    if (dfki) RunDfki(root, only, threads, iterations, reference_starts);
     if (xl330) RunXl330(root, threads, iterations);
   } catch (const nb::InputError& e) {
     std::fprintf(stderr, "error: %s\n", e.what());

@@ -132,6 +132,13 @@ std::string CalibrationOptions::Validate() const {
     return bad("preflight_min_effect", "a number >= 0", preflight_min_effect);
   }
   if (threads < 0) return bad("threads", "0 (all) or more", threads);
+  for (std::size_t k = 0; k < starts.size(); ++k) {
+    for (const auto& [name, value] : starts[k]) {
+      if (!std::isfinite(value)) {
+        return bad("starts[" + std::to_string(k) + "]." + name, "a finite number", value);
+      }
+    }
+  }
   return "";
 }
 

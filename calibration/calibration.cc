@@ -14,6 +14,7 @@
 #include <chrono>
 #include <cmath>
 #include <limits>
+#include <memory>
 
 #include "calibration/segments.h"
 #include "engine/error.h"
@@ -332,6 +333,23 @@ CalibrationResult Calibrate(const mjModel* base, const ParameterBinding& binding
   sum.segments = static_cast<int>(fitted.size());
   sum.held_out_segments = static_cast<int>(held.size());
 
+  // Start values: the initial ones, then each of the options' starts.
+  std::vector<Eigen::VectorXd> start_values = {res.initial};
+  for (std::size_t k = 0; k < options.starts.size(); ++k) {
+    Eigen::VectorXd v = res.initial;
+    for (const auto& [name, value] : options.starts[k]) {
+      const std::string where = "calibration.starts[" + std::to_string(k) + "]." + name;
+      const int j = binding.Find(name);
+      if (j < 0) ThrowExpected(where, "a parameter of the study", "an unknown name");
+      const ParameterSpec& s = binding.spec(j);
+      if (!(value >= s.lower && value <= s.upper) || (s.log_scale && !(value > 0))) {
+        ThrowExpected(where, "a value within the parameter's bounds", std::to_string(value));
+      }
+      v[j] = value;
+    }
+    start_values.push_back(v);
+  }
+
   // Pre-flight: every parameter must move the simulated logs before anything is solved.
   const auto pre_start = Clock::now();
   Evaluator ev(base, binding, episodes, layout, fitted, options.threads, options.control_hold);
@@ -385,28 +403,59 @@ CalibrationResult Calibrate(const mjModel* base, const ParameterBinding& binding
   }
 
   // A delay makes the cost non-convex over many steps: start from the best whole step.
-  for (int j = 0; j < np; ++j) {
-    const ParameterSpec& s = binding.spec(j);
-    if (!calib::IsDelayOnly(s) || s.log_scale) continue;
-    const int lo_step = static_cast<int>(std::ceil(std::max(0.0, s.lower) / dt - 1e-9));
-    const int hi_step = static_cast<int>(std::floor(std::min(s.upper, 60 * dt) / dt + 1e-9));
-    double best = ev.Evaluate(z0, x0, false) ? ev.SumSquares() : HUGE_VAL;
-    for (int k = lo_step; k <= hi_step; ++k) {
-      Eigen::VectorXd z = z0;
-      z[j] = k * dt;
-      if (ev.Evaluate(z, x0, false) && ev.SumSquares() < best) {
-        best = ev.SumSquares();
-        z0[j] = z[j];
+  auto best_delay = [&](Eigen::VectorXd z) {
+    for (int j = 0; j < np; ++j) {
+      const ParameterSpec& s = binding.spec(j);
+      if (!calib::IsDelayOnly(s) || s.log_scale) continue;
+      const int lo_step = static_cast<int>(std::ceil(std::max(0.0, s.lower) / dt - 1e-9));
+      const int hi_step = static_cast<int>(std::floor(std::min(s.upper, 60 * dt) / dt + 1e-9));
+      double best = ev.Evaluate(z, x0, false) ? ev.SumSquares() : HUGE_VAL;
+      for (int k = lo_step; k <= hi_step; ++k) {
+        Eigen::VectorXd t = z;
+        t[j] = k * dt;
+        if (ev.Evaluate(t, x0, false) && ev.SumSquares() < best) {
+          best = ev.SumSquares();
+          z[j] = t[j];
+        }
       }
     }
-  }
+    return z;
+  };
 
-  FitRun run = RunFit(c, fitted, z0, x0);
+  FitRun run;
+  std::unique_ptr<ParameterBinding> kept_binding;
+  Context kept = c;  // the kept start's fit, for the refit without outliers
+  int evaluations = 0, jacobians = 0;
+  double solve_seconds = 0;
+  for (std::size_t k = 0; k < start_values.size(); ++k) {
+    // From each start, exactly the fit a study with those initial values would do (the
+    // Jacobian's difference steps scale with the initial values).
+    std::vector<ParameterSpec> specs = binding.specs();
+    for (int j = 0; j < np; ++j) specs[j].initial = start_values[k][j];
+    auto from = std::make_unique<ParameterBinding>(base, specs);
+    Context ck = c;
+    ck.binding = from.get();
+    FitRun trial = RunFit(ck, fitted, best_delay(ev.Internal(start_values[k])), x0);
+    const bool usable = trial.status == CalibrationStatus::kConverged ||
+                        trial.status == CalibrationStatus::kNoConvergence;
+    evaluations += trial.residual_evaluations;
+    jacobians += trial.jacobian_evaluations;
+    solve_seconds += trial.solve_seconds;
+    sum.start_costs.push_back(usable ? trial.final_cost : std::numeric_limits<double>::quiet_NaN());
+    const bool run_usable = run.status == CalibrationStatus::kConverged ||
+                            run.status == CalibrationStatus::kNoConvergence;
+    if (k == 0 || (usable && (!run_usable || trial.final_cost < run.final_cost))) {
+      run = std::move(trial);
+      sum.start = static_cast<int>(k);
+      kept_binding = std::move(from);
+      kept = ck;
+    }
+  }
   sum.initial_cost = run.initial_cost;
   sum.iterations = run.iterations;
-  sum.residual_evaluations = run.residual_evaluations;
-  sum.jacobian_evaluations = run.jacobian_evaluations;
-  sum.solve_seconds = run.solve_seconds;
+  sum.residual_evaluations = evaluations;
+  sum.jacobian_evaluations = jacobians;
+  sum.solve_seconds = solve_seconds;
 
   // Outlier episodes: their residuals stay far out after the fit.
   auto episode_fits = [&](const FitRun& r, const std::vector<int>& active) {
@@ -477,7 +526,7 @@ CalibrationResult Calibrate(const mjModel* base, const ParameterBinding& binding
           xk.push_back(run.x[a]);
         }
       }
-      FitRun again = RunFit(c, keep, run.z, xk);
+      FitRun again = RunFit(kept, keep, run.z, xk);
       sum.refit = true;
       sum.iterations += again.iterations;
       sum.residual_evaluations += again.residual_evaluations;

@@ -46,6 +46,12 @@ struct CalibrationOptions {
   // differs per episode and is known, e.g. a servo stiffness = gain per firmware unit x the
   // episode's firmware kp.
   std::map<std::string, std::string> episode_scale;
+  // Multi-start: alternative initial values (parameter name -> value; parameters not named keep
+  // their initial value), e.g. reference sets a user already has. The fit is run from the
+  // initial values and from each start, and the run with the lowest final cost on the fitted
+  // data is kept: the cost is rough (dry friction, delays), so one start can stop in a worse
+  // basin. The held-out data play no part in the choice.
+  std::vector<std::map<std::string, double>> starts;
 
   std::string Validate() const;
 };
@@ -103,7 +109,9 @@ struct CalibrationSummary {
   CalibrationStatus status = CalibrationStatus::kFailed;
   std::string termination;  // Ceres' termination type
   std::string message;      // Ceres' message, or why it failed
-  int iterations = 0;
+  int iterations = 0;       // of the kept start (plus its refit)
+  int start = 0;  // which start was kept: 0 the initial values, k the options' starts[k-1]
+  std::vector<double> start_costs;  // final cost from each start (NaN where its fit failed)
   double initial_cost = 0.0;  // Ceres cost (robustified, 1/2 sum) at the start of the first fit
   double final_cost = 0.0;
   double reduced_chi2 = 0.0;  // sum of squared normalised residuals / degrees of freedom

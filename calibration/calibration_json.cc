@@ -83,6 +83,24 @@ CalibrationOptions ReadCalibrationOptions(const JsonReader& r) {
     }
     s.CheckAllRead();
   }
+  if (r.Has("starts")) {
+    const nlohmann::json& v = r.Raw("starts");
+    if (!v.is_array()) {
+      ThrowExpected(r.Where("starts"), "an array of objects {parameter: value}", Describe(v));
+    }
+    for (std::size_t k = 0; k < v.size(); ++k) {
+      const std::string where = r.Where("starts") + "[" + std::to_string(k) + "]";
+      if (!v[k].is_object()) ThrowExpected(where, "an object {parameter: value}", Describe(v[k]));
+      std::map<std::string, double> start;
+      for (auto it = v[k].begin(); it != v[k].end(); ++it) {
+        if (!it->is_number() || !std::isfinite(it->get<double>())) {
+          ThrowExpected(where + "." + it.key(), "a number", Describe(*it));
+        }
+        start[it.key()] = it->get<double>();
+      }
+      o.starts.push_back(start);
+    }
+  }
   r.CheckAllRead();
   if (std::string e = o.Validate(); !e.empty()) throw InputError(r.file() + ": " + e);
   return o;
@@ -129,6 +147,8 @@ nlohmann::json CalibrationToJson(const CalibrationResult& res, const ParameterBi
     }
     return rows;
   };
+  nlohmann::json costs = nlohmann::json::array();
+  for (double c : s.start_costs) costs.push_back(Num(c));
   nlohmann::json episodes = nlohmann::json::array();
   for (const auto& e : res.episodes) {
     episodes.push_back({{"id", e.id},
@@ -174,6 +194,8 @@ nlohmann::json CalibrationToJson(const CalibrationResult& res, const ParameterBi
         {"unknowns", s.unknowns},
         {"segments", s.segments},
         {"refit", s.refit},
+        {"start", s.start},
+        {"start_costs", costs},
         {"seconds",
          {{"preflight", s.preflight_seconds},
           {"solve", s.solve_seconds},

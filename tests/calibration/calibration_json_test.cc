@@ -33,7 +33,13 @@ TEST_CASE("a calibration section maps one to one onto the options") {
   CHECK(o.control_hold == ControlHold::kZeroOrder);
   CHECK(o.preflight_min_effect == 0.01);
   CHECK(o.threads == 3);
+  CalibrationOptions m = Read(R"({"starts": [{"mass": 0.7, "damping": 0.1}, {}]})");
+  REQUIRE(m.starts.size() == 2);
+  CHECK(m.starts[0].at("mass") == 0.7);
+  CHECK(m.starts[0].at("damping") == 0.1);
+  CHECK(m.starts[1].empty());
   CalibrationOptions d = Read(R"({"noise": "estimate"})");
+  CHECK(d.starts.empty());
   CHECK(d.noise.empty());
   CHECK(d.segment_seconds == CalibrationOptions().segment_seconds);
   CHECK(d.loss == LossType::kHuber);
@@ -67,6 +73,12 @@ TEST_CASE("malformed calibration sections are refused with file, field and what 
   fails(R"({"control_hold": "cubic"})", "calibration.control_hold: expected one of linear");
   fails(R"({"threads": -2})", "calibration.threads: expected 0 (all) or more");
   fails(R"({"refit_without_outliers": "yes"})", "calibration.refit_without_outliers");
+  fails(R"({"starts": {"mass": 1}})",
+        "study.json: calibration.starts: expected an array of objects {parameter: value}");
+  fails(R"({"starts": [3]})",
+        "study.json: calibration.starts[0]: expected an object {parameter: value}, got 3");
+  fails(R"({"starts": [{"mass": 1}, {"mass": "heavy"}]})",
+        "study.json: calibration.starts[1].mass: expected a number, got the string \"heavy\"");
   fails(R"([1, 2])", "study.json: calibration: expected an object");
 }
 
