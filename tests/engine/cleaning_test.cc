@@ -207,6 +207,7 @@ TEST_CASE("cleaning removes bad samples, reports each reason and accounts for ev
   CHECK(q1.rate_hz == doctest::Approx(500.0));
   CHECK(q1.raw_rate_hz == doctest::Approx(100.0));
   CHECK(q1.velocity_method.find("local_quadratic") != std::string::npos);
+  CHECK(q1.qvel_estimated == std::vector<std::string>{"hinge"});
   CHECK(!q1.messages.empty());
 }
 

@@ -288,6 +288,7 @@ TEST_CASE("the DFKI example study loads its six runs with logged velocities") {
     CHECK(d.quality[i].rate_hz == doctest::Approx(1000.0));
     CHECK(d.episodes[i].qvel.names == std::vector<std::string>{"shoulder"});
     CHECK(d.quality[i].velocity_method == "logged (shoulder)");
+    CHECK(d.quality[i].qvel_estimated.empty());
   }
   CHECK(d.episodes[d.Find("energy_1kg")].scenario.at("payload") == "1kg");
 }
