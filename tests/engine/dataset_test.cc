@@ -8,24 +8,14 @@
 #include "engine/episode_io.h"
 #include "engine/error.h"
 #include "engine/model.h"
+#include "tests/fixtures/errors.h"
 #include "tests/fixtures/models.h"
 #include "tests/fixtures/temp_files.h"
 
 namespace nextbatch {
 namespace {
 
-void CheckError(const std::function<void()>& f, const std::vector<std::string>& parts) {
-  try {
-    f();
-    FAIL("expected an InputError containing " << parts.front());
-  } catch (const InputError& e) {
-    const std::string what = e.what();
-    for (const auto& p : parts) {
-      INFO("message: " << what);
-      CHECK(what.find(p) != std::string::npos);
-    }
-  }
-}
+using testing::CheckError;
 
 // A folder with the pendulum model, three small CSV logs and a native episode.
 struct Folder {

@@ -8,6 +8,7 @@
 
 #include "engine/error.h"
 #include "engine/json_reader.h"
+#include "tests/fixtures/errors.h"
 #include "tests/fixtures/temp_files.h"
 
 namespace nextbatch {
@@ -68,18 +69,7 @@ void CheckSame(const Episode& a, const Episode& b) {
   }
 }
 
-void CheckError(const std::function<void()>& f, const std::vector<std::string>& parts) {
-  try {
-    f();
-    FAIL("expected an InputError containing " << parts.front());
-  } catch (const InputError& e) {
-    const std::string what = e.what();
-    for (const auto& p : parts) {
-      INFO("message: " << what);
-      CHECK(what.find(p) != std::string::npos);
-    }
-  }
-}
+using testing::CheckError;
 
 TEST_CASE("a native JSON episode round-trips exactly, NaN included") {
   testing::TempDir dir("episode_json");

@@ -9,6 +9,7 @@
 #include "engine/cleaning.h"
 #include "engine/error.h"
 #include "engine/model.h"
+#include "tests/fixtures/errors.h"
 #include "tests/fixtures/models.h"
 #include "tests/fixtures/temp_files.h"
 
@@ -44,19 +45,7 @@ const char* kXlSpec = R"({"format": "json", "records": "entries",
   "filter": {"column": "torque_enable", "equals": true},
   "metadata": {"scenario": {"kp": "kp", "trajectory": "trajectory"}, "robot": "motor"}})";
 
-// Runs `f` and checks that it throws InputError whose message holds every part.
-void CheckError(const std::function<void()>& f, const std::vector<std::string>& parts) {
-  try {
-    f();
-    FAIL("expected an InputError containing " << parts.front());
-  } catch (const InputError& e) {
-    const std::string what = e.what();
-    for (const auto& p : parts) {
-      INFO("message: " << what);
-      CHECK(what.find(p) != std::string::npos);
-    }
-  }
-}
+using testing::CheckError;
 
 TEST_CASE("the DFKI system identification CSV: 1170 samples at 300 Hz, SI values") {
   const std::string path = kDfki + "control_method_pd/system_identification/data_measured.csv";
