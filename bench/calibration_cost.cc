@@ -16,6 +16,7 @@
 #include "engine/rollout.h"
 #include "tests/calibration/synthetic.h"
 #include "tests/fixtures/models.h"
+#include "tests/fixtures/parameters.h"
 
 namespace nb = nextbatch;
 using Clock = std::chrono::steady_clock;
@@ -26,31 +27,11 @@ double Since(Clock::time_point t) {
   return std::chrono::duration<double>(Clock::now() - t).count();
 }
 
-nb::ParameterSpec Spec(const std::string& name, std::vector<std::string> targets, double initial,
-                       double lo, double hi) {
-  nb::ParameterSpec s;
-  s.name = name;
-  s.targets = std::move(targets);
-  s.initial = initial;
-  s.lower = lo;
-  s.upper = hi;
-  return s;
-}
-
 struct TwoLink {
   nb::ModelPtr model = nb::LoadModelString(nb::testing::TwoLinkXml());
-  std::vector<nb::ParameterSpec> specs = {
-      Spec("shoulder_damping", {"joint:shoulder.damping"}, 0.1, 0, 2),
-      Spec("elbow_damping", {"joint:elbow.damping"}, 0.05, 0, 2),
-      Spec("shoulder_frictionloss", {"joint:shoulder.frictionloss"}, 0.02, 0, 1),
-      Spec("elbow_armature", {"joint:elbow.armature"}, 0.005, 0, 0.1),
-      Spec("upper_mass", {"body:upper.mass"}, 1.0, 0.1, 5),
-      Spec("lower_mass", {"body:lower.mass"}, 0.5, 0.1, 5),
-      Spec("elbow_gain", {"ctrl:elbow_motor.gain"}, 1.0, 0.2, 5),
-      Spec("delay", {"ctrl.delay"}, 0.0, 0, 0.02)};
+  std::vector<nb::ParameterSpec> specs = nb::testing::TwoLinkSpecs();
   nb::ParameterBinding binding{model.get(), specs};
-  Eigen::VectorXd truth =
-      (Eigen::VectorXd(8) << 0.15, 0.08, 0.05, 0.008, 1.1, 0.6, 1.2, 0.002).finished();
+  Eigen::VectorXd truth = nb::testing::TwoLinkTruth();
 
   std::vector<nb::Episode> Episodes(int count, double duration) const {
     nb::testing::SyntheticLog log;

@@ -10,6 +10,7 @@
 #include "engine/model.h"
 #include "tests/calibration/synthetic.h"
 #include "tests/fixtures/models.h"
+#include "tests/fixtures/parameters.h"
 
 namespace nextbatch {
 namespace {
@@ -17,16 +18,7 @@ namespace {
 using testing::MakeEpisode;
 using testing::SyntheticLog;
 
-ParameterSpec Spec(const std::string& name, std::vector<std::string> targets, double initial,
-                   double lo, double hi) {
-  ParameterSpec s;
-  s.name = name;
-  s.targets = std::move(targets);
-  s.initial = initial;
-  s.lower = lo;
-  s.upper = hi;
-  return s;
-}
+using testing::Spec;
 
 // Reduced chi-square of a correct model with correctly estimated noise is 1 within
 // sqrt(2 / dof) (about 0.03 here) plus the error of the noise estimate (a median absolute
@@ -148,17 +140,8 @@ TEST_CASE("an episode from a different robot is flagged as an outlier and left o
 
 TEST_CASE("2-link arm: damping, friction loss, armature, masses, gain and delay") {
   ModelPtr m = LoadModelString(testing::TwoLinkXml());
-  std::vector<ParameterSpec> specs = {
-      Spec("shoulder_damping", {"joint:shoulder.damping"}, 0.1, 0, 2),
-      Spec("elbow_damping", {"joint:elbow.damping"}, 0.05, 0, 2),
-      Spec("shoulder_frictionloss", {"joint:shoulder.frictionloss"}, 0.02, 0, 1),
-      Spec("elbow_armature", {"joint:elbow.armature"}, 0.005, 0, 0.1),
-      Spec("upper_mass", {"body:upper.mass"}, 1.0, 0.1, 5),
-      Spec("lower_mass", {"body:lower.mass"}, 0.5, 0.1, 5),
-      Spec("elbow_gain", {"ctrl:elbow_motor.gain"}, 1.0, 0.2, 5),
-      Spec("delay", {"ctrl.delay"}, 0.0, 0, 0.02)};
-  Eigen::VectorXd truth(8);
-  truth << 0.15, 0.08, 0.05, 0.008, 1.1, 0.6, 1.2, 0.002;
+  std::vector<ParameterSpec> specs = testing::TwoLinkSpecs();
+  const Eigen::VectorXd truth = testing::TwoLinkTruth();
   ParameterBinding b(m.get(), specs);
   SyntheticLog log;
   log.duration = 1.5;

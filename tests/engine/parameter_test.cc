@@ -6,20 +6,12 @@
 #include "engine/model.h"
 #include "engine/workspace.h"
 #include "tests/fixtures/models.h"
+#include "tests/fixtures/parameters.h"
 
 namespace nextbatch {
 namespace {
 
-ParameterSpec Spec(const std::string& name, std::vector<std::string> targets, double initial,
-                   double lo = -1e9, double hi = 1e9) {
-  ParameterSpec s;
-  s.name = name;
-  s.targets = std::move(targets);
-  s.initial = initial;
-  s.lower = lo;
-  s.upper = hi;
-  return s;
-}
+using testing::Spec;
 
 TEST_CASE("every target kind is written where it claims and read back") {
   ModelPtr base = LoadModelString(testing::ArmBoxXml());
