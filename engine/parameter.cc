@@ -1,5 +1,6 @@
 #include "engine/parameter.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <cstdlib>
@@ -187,12 +188,19 @@ Effects Effects::Identity(const mjModel* m) {
   e.ctrl_gain = Eigen::VectorXd::Ones(m->nu);
   e.ctrl_bias = Eigen::VectorXd::Zero(m->nu);
   e.sensor_bias = Eigen::VectorXd::Zero(m->nsensordata);
+  e.static_friction = Eigen::VectorXd::Zero(m->nv);
+  e.stribeck_velocity = Eigen::VectorXd::Constant(m->nv, 0.05);
   return e;
+}
+
+double Effects::FrictionLevel(int i, double sliding, double v) const {
+  const double s = v / std::max(stribeck_velocity[i], 1e-12);
+  return std::max(0.0, sliding + (static_friction[i] - sliding) * std::exp(-s * s));
 }
 
 bool Effects::IsIdentity() const {
   return delay == 0.0 && (ctrl_gain.array() == 1.0).all() && (ctrl_bias.array() == 0.0).all() &&
-         (sensor_bias.array() == 0.0).all();
+         (sensor_bias.array() == 0.0).all() && stribeck_dofs.empty();
 }
 
 std::string ParameterSpec::Validate() const {
@@ -294,6 +302,21 @@ std::vector<FieldRef> ResolveUnscaled(const mjModel* m, const std::string& targe
     f.count = m->sensor_dim[id];
     return {f};
   }
+  if (kind == "friction") {
+    int id = FindElement(m, where, "joint", mjOBJ_JOINT, element);
+    if (field != "static" && field != "stribeck_velocity") {
+      ThrowExpected(where, "friction field static or stribeck_velocity", "'" + field + "'");
+    }
+    CheckIndex(where, field, index, 1);
+    if (JointDofCount(m, id) != 1) {
+      ThrowExpected(where, "a hinge or slide joint", "a free or ball joint");
+    }
+    FieldRef f;
+    f.where =
+        field == "static" ? FieldRef::Where::kStaticFriction : FieldRef::Where::kStribeckVelocity;
+    f.index = m->jnt_dofadr[id];
+    return {f};
+  }
   std::vector<std::string> kinds;
   for (const auto& k : Kinds()) {
     kinds.push_back(k.kind);
@@ -335,6 +358,7 @@ std::vector<FieldRef> ResolveUnscaled(const mjModel* m, const std::string& targe
   }
   kinds.push_back("ctrl");
   kinds.push_back("sensor");
+  kinds.push_back("friction");
   ThrowExpected(where, "an element kind (" + Join(kinds) + ") or opt", "'" + kind + "'");
 }
 
@@ -354,6 +378,10 @@ double ReadField(const mjModel* m, const Effects& e, const FieldRef& f) {
       return e.ctrl_bias[f.index];
     case FieldRef::Where::kSensorBias:
       return e.sensor_bias[f.index];
+    case FieldRef::Where::kStaticFriction:
+      return e.static_friction[f.index];
+    case FieldRef::Where::kStribeckVelocity:
+      return e.stribeck_velocity[f.index];
   }
   return 0.0;
 }
@@ -377,6 +405,16 @@ void WriteField(mjModel* m, Effects* e, const FieldRef& f, double value) {
       break;
     case FieldRef::Where::kSensorBias:
       for (int i = 0; i < f.count; ++i) e->sensor_bias[f.index + i] = value;
+      break;
+    case FieldRef::Where::kStaticFriction:
+      e->static_friction[f.index] = value;
+      if (std::find(e->stribeck_dofs.begin(), e->stribeck_dofs.end(), f.index) ==
+          e->stribeck_dofs.end()) {
+        e->stribeck_dofs.push_back(f.index);
+      }
+      break;
+    case FieldRef::Where::kStribeckVelocity:
+      e->stribeck_velocity[f.index] = value;
       break;
   }
 }

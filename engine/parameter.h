@@ -14,6 +14,11 @@
 //   ctrl:     `ctrl:<actuator>.gain`, `ctrl:<actuator>.bias` (applied ctrl = gain*u + bias),
 //             `ctrl.delay` (seconds; fractional steps interpolate)
 //   sensor:   `sensor:<sensor>.bias` (added to every value of that sensor)
+//   friction: `friction:<joint>.static`, `friction:<joint>.stribeck_velocity` (hinge or slide):
+//             dry friction that is higher at rest than sliding (Stribeck). The joint's
+//             frictionloss is the sliding level Fc; at joint speed v the level is
+//             Fc + (Fs - Fc) exp(-(v / vs)^2), Fs = static, vs = stribeck_velocity (default
+//             0.05 in the joint's units per second). Workspace::Step applies it.
 // Any target may end in `*k` (a finite non-zero number): in mode "set" that slot receives
 // k * value, so one parameter can drive fields that MuJoCo stores with different signs, e.g. a
 // servo stiffness kp as `actuator:a.gainprm[0]` and `actuator:a.biasprm[1]*-1`. In mode "scale"
@@ -35,6 +40,13 @@ struct Effects {
   Eigen::VectorXd ctrl_gain;    // nu, default 1
   Eigen::VectorXd ctrl_bias;    // nu, default 0
   Eigen::VectorXd sensor_bias;  // nsensordata, default 0
+  // Stribeck friction (see the target grammar above), per dof; active on `stribeck_dofs` only.
+  Eigen::VectorXd static_friction;    // nv, Fs
+  Eigen::VectorXd stribeck_velocity;  // nv, vs > 0
+  std::vector<int> stribeck_dofs;     // dofs whose static level has been set, in that order
+
+  // The dry-friction level of dof `i` at speed `v` for sliding level `sliding` (>= 0).
+  double FrictionLevel(int i, double sliding, double v) const;
 
   // Identity effects sized for `m`.
   static Effects Identity(const mjModel* m);
@@ -65,7 +77,16 @@ struct ParameterSpec {
 
 // One resolved target: a scalar slot of an mjModel or of Effects.
 struct FieldRef {
-  enum class Where { kModelArray, kOption, kDelay, kCtrlGain, kCtrlBias, kSensorBias };
+  enum class Where {
+    kModelArray,
+    kOption,
+    kDelay,
+    kCtrlGain,
+    kCtrlBias,
+    kSensorBias,
+    kStaticFriction,
+    kStribeckVelocity
+  };
   Where where = Where::kModelArray;
   mjtNum* mjModel::*array = nullptr;  // for kModelArray
   int index = 0;                      // into the array (or into Effects' vectors, or mjOption)

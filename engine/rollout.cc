@@ -161,7 +161,7 @@ RolloutResult Rollout(Workspace& ws, Controller* controller, const RolloutOption
       } else if (!plain) {
         pipeline.Push(raw.data(), d->ctrl);
       }
-      mj_step(m, d);
+      ws.Step();
       if (BadState(d)) {
         ws.HardReset();
         fail(RolloutStatus::kDiverged, "simulation diverged at step " + std::to_string(step) +

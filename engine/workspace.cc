@@ -42,6 +42,32 @@ void Workspace::Apply(const ParameterBinding& binding, const Eigen::VectorXd& va
   binding.Apply(values, mutable_model(), data_.get(), &effects_);
 }
 
+void Workspace::Step() {
+  if (effects_.stribeck_dofs.empty()) {
+    mj_step(model_, data_.get());
+    return;
+  }
+  mjModel* m = mutable_model();
+  const mjData* d = data_.get();
+  const std::vector<int>& dofs = effects_.stribeck_dofs;
+  sliding_.resize(dofs.size());  // allocates once: the set of dofs only grows
+  for (std::size_t k = 0; k < dofs.size(); ++k) {
+    const int i = dofs[k];
+    sliding_[k] = m->dof_frictionloss[i];
+    m->dof_frictionloss[i] = effects_.FrictionLevel(i, sliding_[k], d->qvel[i]);
+  }
+  auto restore = [&] {
+    for (std::size_t k = 0; k < dofs.size(); ++k) m->dof_frictionloss[dofs[k]] = sliding_[k];
+  };
+  try {
+    mj_step(m, data_.get());
+  } catch (...) {
+    restore();
+    throw;
+  }
+  restore();
+}
+
 void Workspace::RestoreBase() {
   if (own_) mj_copyModel(own_.get(), base_);
   effects_ = Effects::Identity(model_);

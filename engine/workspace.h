@@ -46,6 +46,11 @@ class Workspace {
   // warm start, warnings) without clearing the whole arena as mj_resetData does.
   void SetState(const State& s);
 
+  // One mj_step with the state-dependent effects that act inside it (Stribeck friction: the
+  // model's frictionloss levels follow the joint speeds for this step and are restored after).
+  // Throws what mj_step throws; the model is restored either way.
+  void Step();
+
   // After a MuJoCo error the data's stack may be left marked: start over completely.
   void HardReset();
 
@@ -55,6 +60,7 @@ class Workspace {
   const mjModel* model_;
   DataPtr data_;
   Effects effects_;
+  std::vector<double> sliding_;  // frictionloss levels saved around a step
 };
 
 // One workspace per thread, all on the same base model.

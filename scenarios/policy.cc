@@ -105,7 +105,7 @@ std::vector<RolloutResult> BatchRollout(std::vector<Workspace*> workspaces, Batc
         } else {
           pipes[i].Push(raw, d->ctrl);
         }
-        mj_step(m, d);
+        ws.Step();
         if (BadState(d)) {
           ws.HardReset();
           r.status = RolloutStatus::kDiverged;

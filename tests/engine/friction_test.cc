@@ -1,0 +1,161 @@
+// Stribeck friction (`friction:<joint>.static`, `.stribeck_velocity`): dry friction whose level is
+// higher at rest than sliding, applied by Workspace::Step. Checked against the closed forms of a
+// block on a frictional slide.
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <string>
+
+#include "engine/error.h"
+#include "engine/model.h"
+#include "engine/parameter.h"
+#include "engine/rollout.h"
+#include "engine/workspace.h"
+#include "tests/fixtures/errors.h"
+#include "tests/fixtures/parameters.h"
+
+namespace nextbatch {
+namespace {
+
+using testing::Spec;
+
+constexpr double kMass = 2.0;     // kg
+constexpr double kSliding = 1.0;  // N, the slide's frictionloss
+constexpr double kStep = 0.001;   // s
+
+// A 2 kg block on a horizontal slide with hard dry friction (no creep under a load below the
+// level) and a force motor; no gravity along the slide.
+std::string SlideXml() {
+  return R"(<mujoco model="slide">
+  <option timestep="0.001" integrator="Euler"/>
+  <worldbody>
+    <body name="block">
+      <joint name="x" type="slide" axis="1 0 0" frictionloss="1.0" solreffriction="0.002 1"
+             solimpfriction="0.99 0.99 0.001"/>
+      <geom type="box" size="0.1 0.1 0.1" mass="2" contype="0" conaffinity="0"/>
+    </body>
+    <body name="wheel" pos="0 1 0">
+      <joint name="spin" type="ball"/>
+      <geom type="sphere" size="0.1" mass="1" contype="0" conaffinity="0"/>
+    </body>
+  </worldbody>
+  <actuator>
+    <motor name="push" joint="x"/>
+  </actuator>
+</mujoco>)";
+}
+
+// Runs `seconds` of a constant force from speed v0 and returns the final position and speed.
+struct Motion {
+  double q = 0, v = 0;
+};
+Motion Push(Workspace& ws, double force, double v0, double seconds) {
+  State s = State::Reference(ws.model());
+  s.qvel[0] = v0;
+  ws.SetState(s);
+  const int steps = static_cast<int>(std::lround(seconds / kStep));
+  for (int k = 0; k < steps; ++k) {
+    ws.data()->ctrl[0] = force;
+    ws.Step();
+  }
+  return {ws.data()->qpos[0], ws.data()->qvel[0]};
+}
+
+TEST_CASE("the level falls from the static to the sliding value as exp(-(v / vs)^2)") {
+  ModelPtr base = LoadModelString(SlideXml());
+  Effects e = Effects::Identity(base.get());
+  CHECK(e.IsIdentity());
+  e.static_friction[0] = 3.0;
+  e.stribeck_velocity[0] = 0.2;
+  CHECK(e.FrictionLevel(0, 1.0, 0.0) == 3.0);
+  CHECK(e.FrictionLevel(0, 1.0, 0.2) == doctest::Approx(1.0 + 2.0 / std::exp(1.0)));
+  CHECK(e.FrictionLevel(0, 1.0, -0.4) == doctest::Approx(1.0 + 2.0 * std::exp(-4.0)));
+  CHECK(e.FrictionLevel(0, 1.0, 10.0) == doctest::Approx(1.0).epsilon(1e-12));
+  // A static level below the sliding one is allowed (friction rising with speed), never < 0.
+  e.static_friction[0] = 0.5;
+  CHECK(e.FrictionLevel(0, 1.0, 0.0) == 0.5);
+  e.static_friction[0] = -2.0;
+  CHECK(e.FrictionLevel(0, 1.0, 0.0) == 0.0);
+}
+
+TEST_CASE("a force between the sliding and the static level: the block stays, else it slides") {
+  ModelPtr base = LoadModelString(SlideXml());
+  const double force = 1.5;  // N: above the 1 N sliding level, below a 2 N static one
+  Workspace plain(base.get(), true);
+  // Without a static level: x = (F - Fc) / m * t^2 / 2 = 0.125 m after 1 s.
+  const Motion a = Push(plain, force, 0.0, 1.0);
+  CHECK(a.q == doctest::Approx((force - kSliding) / kMass / 2).epsilon(0.01));
+  CHECK(a.v == doctest::Approx((force - kSliding) / kMass).epsilon(0.01));
+
+  Workspace held(base.get(), true);
+  ParameterBinding binding(base.get(),
+                           {Spec("Fs", {"friction:x.static"}, 2.0, 0, 10),
+                            Spec("vs", {"friction:x.stribeck_velocity"}, 0.05, 1e-3, 1)});
+  held.Apply(binding, binding.Initial());
+  CHECK_FALSE(held.effects().IsIdentity());
+  const Motion b = Push(held, force, 0.0, 1.0);
+  CHECK(std::abs(b.q) < 1e-4);
+  CHECK(std::abs(b.v) < 1e-3);
+  // The model keeps its sliding level between steps.
+  CHECK(held.model()->dof_frictionloss[0] == kSliding);
+  // Above the static level it breaks away; its acceleration grows from (F - Fs) / m at rest to
+  // (F - Fc) / m once fast, so the speed after 1 s lies between the two.
+  const Motion c = Push(held, 2.5, 0.0, 1.0);
+  CHECK(c.v > (2.5 - 2.0) / kMass);
+  CHECK(c.v < (2.5 - kSliding) / kMass);
+}
+
+TEST_CASE("sliding fast, the block feels the sliding level; at v = vs, Fc + (Fs - Fc) / e") {
+  ModelPtr base = LoadModelString(SlideXml());
+  Workspace ws(base.get(), true);
+  ParameterBinding binding(base.get(),
+                           {Spec("Fs", {"friction:x.static"}, 2.0, 0, 10),
+                            Spec("vs", {"friction:x.stribeck_velocity"}, 0.05, 1e-3, 1)});
+  ws.Apply(binding, binding.Initial());
+  // From 5 m/s (100 vs) with no force: v(t) = v0 - Fc / m * t, exactly as without the effect.
+  const Motion fast = Push(ws, 0.0, 5.0, 1.0);
+  CHECK(fast.v == doctest::Approx(5.0 - kSliding / kMass * 1.0).epsilon(1e-9));
+  CHECK(fast.q == doctest::Approx(5.0 - kSliding / kMass / 2).epsilon(1e-3));
+  // One step from v = vs: the friction saturates at its level, dv = -h * level / m.
+  const Motion one = Push(ws, 0.0, 0.05, kStep);
+  const double level = kSliding + (2.0 - kSliding) / std::exp(1.0);
+  CHECK(one.v == doctest::Approx(0.05 - kStep * level / kMass).epsilon(1e-9));
+}
+
+TEST_CASE("rollouts use the effect and leave the model as it was") {
+  ModelPtr base = LoadModelString(SlideXml());
+  Workspace ws(base.get(), true);
+  ParameterBinding binding(base.get(), {Spec("Fs", {"friction:x.static"}, 2.0, 0, 10)});
+  const Eigen::VectorXd v = binding.Initial();
+  ws.Apply(binding, v);
+  CHECK((binding.Read(ws.model(), ws.effects()) - v).cwiseAbs().maxCoeff() == 0.0);
+  OpenLoopController push({0.0}, Eigen::MatrixXd::Constant(1, 1, 1.5));
+  RolloutOptions o;
+  o.num_steps = 1000;
+  o.record_every = 1000;
+  ws.SetState(State::Reference(ws.model()));
+  const RolloutResult held = Rollout(ws, &push, o);
+  REQUIRE(held.status == RolloutStatus::kOk);
+  CHECK(std::abs(held.qpos(1, 0)) < 1e-4);
+  CHECK(ws.model()->dof_frictionloss[0] == kSliding);
+  ws.RestoreBase();
+  CHECK(ws.effects().IsIdentity());
+  ws.SetState(State::Reference(ws.model()));
+  const RolloutResult slid = Rollout(ws, &push, o);
+  CHECK(slid.qpos(1, 0) == doctest::Approx(0.125).epsilon(0.01));
+}
+
+TEST_CASE("friction targets are checked: a hinge or slide joint, a known field") {
+  ModelPtr m = LoadModelString(SlideXml());
+  CHECK(ResolveTarget(m.get(), "friction:x.static").size() == 1);
+  testing::CheckError([&] { ResolveTarget(m.get(), "friction:spin.static"); },
+                      {"friction:spin.static", "a hinge or slide joint", "a free or ball joint"});
+  testing::CheckError([&] { ResolveTarget(m.get(), "friction:x.kinetic"); },
+                      {"friction field static or stribeck_velocity", "'kinetic'"});
+  testing::CheckError([&] { ResolveTarget(m.get(), "friction:y.static"); }, {"'y'"});
+  testing::CheckError([&] { ResolveTarget(m.get(), "friction:x.static[1]"); }, {"[1]"});
+  testing::CheckError([&] { ResolveTarget(m.get(), "wheel:w.radius"); }, {"friction"});
+}
+
+}  // namespace
+}  // namespace nextbatch
