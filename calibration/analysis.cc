@@ -111,6 +111,9 @@ std::string CalibrationOptions::Validate() const {
   if (!(segment_seconds > 0) || !std::isfinite(segment_seconds)) {
     return bad("segment_seconds", "a duration > 0", segment_seconds);
   }
+  if (!(state_window >= 0) || !std::isfinite(state_window)) {
+    return bad("state_window", "a duration >= 0 (0: the 9 nearest samples)", state_window);
+  }
   if (!(loss_scale > 0) || !std::isfinite(loss_scale)) {
     return bad("loss_scale", "a number > 0 (noise standard deviations)", loss_scale);
   }
@@ -145,12 +148,14 @@ std::string CalibrationOptions::Validate() const {
 ReplayError ComputeReplayError(const mjModel* base, const ParameterBinding& binding,
                                const Eigen::VectorXd& values, const std::vector<Episode>& episodes,
                                double window_seconds, int threads, ControlHold hold,
-                               const std::map<std::string, std::string>& episode_scale) {
+                               const std::map<std::string, std::string>& episode_scale,
+                               double state_window) {
   if (!(window_seconds > 0)) {
     ThrowExpected("replay window", "a duration > 0", std::to_string(window_seconds));
   }
   LayoutOptions lo;
   lo.segment_seconds = window_seconds;
+  lo.state_window = state_window;
   lo.fit_qvel = false;
   lo.fit_sensors = false;
   lo.noise["qpos"] = 1.0;

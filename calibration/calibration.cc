@@ -7,6 +7,7 @@
 #include <ceres/covariance.h>
 #include <ceres/evaluation_callback.h>
 #include <ceres/manifold.h>
+#include <glog/logging.h>
 
 #include <Eigen/Eigenvalues>
 #include <Eigen/QR>
@@ -15,12 +16,24 @@
 #include <cmath>
 #include <limits>
 #include <memory>
+#include <mutex>
 
 #include "calibration/segments.h"
 #include "engine/error.h"
 
 namespace nextbatch {
 namespace {
+
+// Ceres logs through glog. Its ERROR lines (e.g. "covariance matrix is near rank deficient")
+// restate what the result reports itself (std null, identifiability), and glog writes them to
+// stderr when the host program has not set glog up: then keep glog to fatal messages. A host that
+// initialised glog keeps its own settings.
+void QuietCeresLogging() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    if (!google::IsGoogleLoggingInitialized()) FLAGS_minloglevel = google::GLOG_FATAL;
+  });
+}
 
 using calib::ChannelKind;
 using calib::Evaluator;
@@ -303,11 +316,13 @@ CalibrationResult Calibrate(const mjModel* base, const ParameterBinding& binding
                             const std::vector<Episode>& episodes,
                             const CalibrationOptions& options) {
   const auto start = Clock::now();
+  QuietCeresLogging();
   if (std::string e = options.Validate(); !e.empty()) throw InputError(e);
   if (binding.size() == 0) ThrowExpected("calibration", "at least one parameter", "none");
   if (episodes.empty()) ThrowExpected("calibration", "at least one episode", "none");
   calib::LayoutOptions lo;
   lo.segment_seconds = options.segment_seconds;
+  lo.state_window = options.state_window;
   lo.fit_qpos = options.fit_qpos;
   lo.fit_qvel = options.fit_qvel;
   lo.fit_sensors = options.fit_sensors;

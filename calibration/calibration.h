@@ -21,10 +21,16 @@ enum class ControlHold { kLinear, kZeroOrder };
 
 const char* ToString(LossType t);
 
+inline constexpr double kDefaultStateWindow = 0.1;  // s
+
 struct CalibrationOptions {
   // Multiple shooting: each episode is cut into segments of about this length, each starting
   // from its own unknown state.
   double segment_seconds = 0.5;
+  // Each segment's first guess of its start state, and each replay window's start state: a local
+  // least-squares quadratic through the logged samples within this span (at least the 9 nearest)
+  // of the start time. Wider spans average out encoder quantisation and velocity noise.
+  double state_window = kDefaultStateWindow;
   LossType loss = LossType::kHuber;
   double loss_scale = 3.0;  // in noise standard deviations
   int max_iterations = 50;
@@ -160,14 +166,16 @@ CalibrationResult Calibrate(const mjModel* base, const ParameterBinding& binding
                             const CalibrationOptions& options);
 
 // Open-loop replay error of a parameter vector: windows of `window_seconds` start from the
-// logged state (positions and velocities from a local fit to the logs) and run on the logged
-// commands; every episode is cut into consecutive windows. The median over windows is robust to
-// a few windows that start from a badly estimated state.
+// logged state (positions and velocities from a local fit to the logs over `state_window`, as in
+// CalibrationOptions) and run on the logged commands; every episode is cut into consecutive
+// windows. The median over windows is robust to a few windows that start from a badly estimated
+// state.
 ReplayError ComputeReplayError(const mjModel* base, const ParameterBinding& binding,
                                const Eigen::VectorXd& values, const std::vector<Episode>& episodes,
                                double window_seconds, int threads,
                                ControlHold hold = ControlHold::kLinear,
-                               const std::map<std::string, std::string>& episode_scale = {});
+                               const std::map<std::string, std::string>& episode_scale = {},
+                               double state_window = kDefaultStateWindow);
 
 }  // namespace nextbatch
 

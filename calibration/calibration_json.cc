@@ -27,6 +27,7 @@ nlohmann::json Replay(const ReplayError& r) {
 CalibrationOptions ReadCalibrationOptions(const JsonReader& r) {
   CalibrationOptions o;
   o.segment_seconds = r.Number("segment_seconds", o.segment_seconds);
+  o.state_window = r.Number("state_window", o.state_window);
   const std::string loss = r.Choice("loss", {"huber", "cauchy", "none"}, ToString(o.loss));
   o.loss = loss == "huber"    ? LossType::kHuber
            : loss == "cauchy" ? LossType::kCauchy

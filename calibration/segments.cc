@@ -24,17 +24,21 @@ const char* GroupOf(ChannelKind k) {
   return "?";
 }
 
-// Value and slope at `t` of the least-squares quadratic through the samples nearest to t.
+// Value and slope at `t` of the least-squares quadratic through the samples within `half_width`
+// seconds of t, and at least the 9 nearest.
 void LocalFit(const std::vector<double>& time, const Eigen::MatrixXd& values, int column, double t,
-              double* value, double* slope) {
+              double half_width, double* value, double* slope) {
   const int n = static_cast<int>(time.size());
-  const int width = std::min(n, 9);
-  int mid = static_cast<int>(std::lower_bound(time.begin(), time.end(), t) - time.begin());
-  int lo = std::clamp(mid - width / 2, 0, n - width);
+  const int mid = static_cast<int>(std::lower_bound(time.begin(), time.end(), t) - time.begin());
+  int lo = std::clamp(mid - 4, 0, std::max(0, n - 9));
+  int hi = std::min(n, lo + 9);
+  while (lo > 0 && time[lo - 1] >= t - half_width) --lo;
+  while (hi < n && time[hi] <= t + half_width) ++hi;
+  const int width = hi - lo;
   Eigen::MatrixXd a(width, 3);
   Eigen::VectorXd b(width);
   int rows = 0;
-  for (int i = lo; i < lo + width; ++i) {
+  for (int i = lo; i < hi; ++i) {
     const double y = values(i, column);
     if (!std::isfinite(y)) continue;
     const double dt = time[i] - t;
@@ -263,18 +267,19 @@ Layout::Layout(const mjModel* m, const std::vector<Episode>& episodes,
       }
       // The start state's first guess: a local fit to the logs at the grid time.
       const double tg = t0 + s.start_step * dt;
+      const double half = options.state_window / 2;
       s.x_init.resize(nx_);
       s.x_init.head(nq) = Eigen::Map<const Eigen::VectorXd>(m->qpos0, nq);
       s.x_init.tail(nv).setZero();
       for (std::size_t c = 0; c < ep.qpos.names.size(); ++c) {
         const int jt = mj_name2id(m, mjOBJ_JOINT, ep.qpos.names[c].c_str());
-        LocalFit(ep.time, ep.qpos.values, static_cast<int>(c), tg, &s.x_init[m->jnt_qposadr[jt]],
-                 &s.x_init[nq + m->jnt_dofadr[jt]]);
+        LocalFit(ep.time, ep.qpos.values, static_cast<int>(c), tg, half,
+                 &s.x_init[m->jnt_qposadr[jt]], &s.x_init[nq + m->jnt_dofadr[jt]]);
       }
       for (std::size_t c = 0; c < ep.qvel.names.size(); ++c) {
         const int jt = mj_name2id(m, mjOBJ_JOINT, ep.qvel.names[c].c_str());
         double slope;
-        LocalFit(ep.time, ep.qvel.values, static_cast<int>(c), tg,
+        LocalFit(ep.time, ep.qvel.values, static_cast<int>(c), tg, half,
                  &s.x_init[nq + m->jnt_dofadr[jt]], &slope);
       }
       segments_.push_back(std::move(s));
@@ -459,7 +464,7 @@ bool Evaluator::Simulate(int thread, const Eigen::VectorXd& z, int a, const doub
         const double c = frac > 0 ? (1 - frac) * cmd[u] + frac * cmd[nu + u] : cmd[u];
         d->ctrl[u] = e.ctrl_gain[u] * c + e.ctrl_bias[u];
       }
-      mj_step(m, d);
+      ws.Step();
       if (BadState(d)) {
         ws.HardReset();
         return false;

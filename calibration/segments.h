@@ -61,6 +61,7 @@ struct LayoutOptions {
   bool fit_qvel = true;
   bool fit_sensors = true;
   double held_out_fraction = 0.0;
+  double state_window = 0.1;  // s; start states from a local fit over this span (>= 9 samples)
   std::map<std::string, double> noise;  // channel or group -> sigma; others estimated
   // Per parameter: the Episode::scenario key that scales it per episode ("" for none); empty
   // when no parameter is scaled.

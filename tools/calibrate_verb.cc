@@ -114,7 +114,10 @@ int RunCalibrate(const VerbArgs& args) {
   nlohmann::json doc = CalibrationToJson(result, binding, study.name);
   doc["model"] = "calibrated_model.xml";
   doc["model_not_saved"] = not_saved;        // fitted values the MJCF writer could not keep
-  doc["model_effects_only"] = effects_only;  // delay, command gain/bias, sensor bias
+  doc["model_effects_only"] = effects_only;  // delay, command gain/bias, sensor bias, Stribeck
+  // Parameters whose value is per unit of an episode's scenario number (calibration option
+  // episode_scale): the value applies to an episode only multiplied by that number.
+  doc["episode_scale"] = options.episode_scale;
   // Written last: its presence means the calibration finished.
   const std::string path = (out / "calibration.json").string();
   WriteFileAtomic(path, doc.dump(1) + "\n");

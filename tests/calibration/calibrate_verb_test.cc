@@ -129,6 +129,7 @@ TEST_CASE("calibrate writes calibration.json and a calibrated model that recover
   REQUIRE(doc["model_not_saved"].size() == 1);
   CHECK(doc["model_not_saved"][0]["name"] == "mass");
   CHECK(doc["model_effects_only"] == nlohmann::json::array({"delay"}));
+  CHECK(doc["episode_scale"] == nlohmann::json::object());  // none in this study
 }
 
 TEST_CASE("velocities that cleaning derived from the positions are not fitted as measurements") {

@@ -74,12 +74,15 @@ TEST_CASE(
   p.options.max_iterations = 20;
   const CalibrationResult r = Calibrate(p.model.get(), p.binding, split.fit, p.options);
   REQUIRE(r.summary.usable());
-  const double fitted =
-      ComputeReplayError(p.model.get(), p.binding, r.value, split.test, 0.3, 2).median;
+  auto replay = [&](const Eigen::VectorXd& v) {
+    return ComputeReplayError(p.model.get(), p.binding, v, split.test, 0.3, 2,
+                              p.options.control_hold, {}, p.options.state_window)
+        .median;
+  };
+  const double fitted = replay(r.value);
   MESSAGE("replay of the last third: fitted " << fitted);
   for (const auto& [name, values] : refs) {
-    const double ref =
-        ComputeReplayError(p.model.get(), p.binding, values, split.test, 0.3, 2).median;
+    const double ref = replay(values);
     MESSAGE("  " << name << " " << ref);
     CHECK(fitted < ref);
   }
@@ -110,7 +113,8 @@ TEST_CASE("XL330, four kp through one servo gain: the fit beats upstream m1 on t
   REQUIRE(r.summary.usable());
   auto replay = [&](const Eigen::VectorXd& v) {
     return ComputeReplayError(p.model.get(), p.binding, v, split.test, 0.3, 2,
-                              p.options.control_hold, p.options.episode_scale)
+                              p.options.control_hold, p.options.episode_scale,
+                              p.options.state_window)
         .median;
   };
   const double fitted = replay(r.value);

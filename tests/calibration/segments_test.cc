@@ -2,6 +2,7 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "engine/model.h"
@@ -115,6 +116,66 @@ TEST_CASE("segments cover every sample once, a short tail joins, held-out ones a
   const int count = static_cast<int>(layout.segments().size());
   CHECK(held == static_cast<int>(std::lround(0.25 * count)));
   CHECK_FALSE(layout.segments().front().held_out);
+}
+
+}  // namespace
+}  // namespace nextbatch::calib
+
+namespace nextbatch::calib {
+namespace {
+
+// Start states come from a local quadratic fit: exact on a quadratic, and over a wider span
+// (state_window) they average encoder quantisation away.
+TEST_CASE("start states: exact on a quadratic; a wider window averages quantisation out") {
+  ModelPtr m = LoadModelString(SlideXml());
+  const int n = 3000;  // 3 s at 1 kHz
+  auto episode = [&](double step) {
+    Episode e = SlideEpisode(n, 3);
+    for (int i = 0; i < n; ++i) {
+      e.time[i] = 0.001 * i;
+      const double q = 0.2 + 0.5 * e.time[i] - 0.3 * e.time[i] * e.time[i];
+      e.qpos.values(i, 0) = step > 0 ? step * std::round(q / step) : q;
+    }
+    return e;
+  };
+  auto starts = [&](const Episode& e, double window) {
+    LayoutOptions lo;
+    lo.segment_seconds = 0.5;
+    lo.state_window = window;
+    lo.noise["qpos"] = 1e-3;
+    Layout layout(m.get(), {e}, lo);
+    REQUIRE(layout.segments().size() >= 5);
+    double worst = 0;
+    for (const Segment& s : layout.segments()) {
+      const double t = s.start_step * m->opt.timestep;
+      CHECK(s.x_init[0] == doctest::Approx(0.2 + 0.5 * t - 0.3 * t * t).epsilon(1e-9));
+      worst = std::max(worst, std::abs(s.x_init[1] - (0.5 - 0.6 * t)));
+    }
+    return worst;
+  };
+  CHECK(starts(episode(0), 0.0) < 1e-9);  // the 9 nearest samples
+  CHECK(starts(episode(0), 0.1) < 1e-9);  // 101 samples
+  // Quantised to 3 mrad (a coarse encoder): velocities from 9 samples (8 ms) are off by up to
+  // a large fraction of step / 8 ms
+  // (0.75 m/s measured); over 0.1 s, about 100 times less (0.0076).
+  const Episode coarse = episode(0.003);
+  auto velocity_error = [&](double window) {
+    LayoutOptions lo;
+    lo.segment_seconds = 0.5;
+    lo.state_window = window;
+    lo.noise["qpos"] = 1e-3;
+    Layout layout(m.get(), {coarse}, lo);
+    double worst = 0;
+    for (const Segment& s : layout.segments()) {
+      const double t = s.start_step * m->opt.timestep;
+      worst = std::max(worst, std::abs(s.x_init[1] - (0.5 - 0.6 * t)));
+    }
+    return worst;
+  };
+  const double narrow = velocity_error(0.0), wide = velocity_error(0.1);
+  MESSAGE("velocity error, quantised positions: 9 samples " << narrow << ", 0.1 s " << wide);
+  CHECK(narrow > 0.05);
+  CHECK(wide < narrow / 20);
 }
 
 }  // namespace
