@@ -5,7 +5,8 @@
 // logged commands. Prints the tables of docs/realdata.md.
 // Usage (from the repository root):
 //   realdata_calibration [--dfki] [--xl330] [--only ID[,ID...]] [--reference-starts]
-//                        [--threads N] [--iterations N] [--root REPO]
+//                        [--threads N] [--iterations N] [--root REPO] [--dfki-study STUDY]
+// --dfki-study: another DFKI study (a variant), with its references.json beside it.
 // --reference-starts: the DFKI fits also start from each reference set (CalibrationOptions::
 // starts, kept by final cost). Environment: REALDATA_WINDOWS=1 prints every window;
 // REALDATA_NO_SPREAD=1 skips the two fits to the thirds; REALDATA_SELECT_REPLAY=1 keeps the start
@@ -58,8 +59,9 @@ nb::CalibrationResult FitByTrainingReplay(const nb::realdata::Problem& p,
     for (std::size_t j = 0; j < specs.size(); ++j) specs[j].initial = starts[k][j];
     const nb::ParameterBinding b(p.model.get(), specs);
     nb::CalibrationResult r = nb::Calibrate(p.model.get(), b, fit, o);
-    const double replay =
-        nb::ComputeReplayError(p.model.get(), b, r.value, fit, 0.3, threads, o.control_hold).median;
+    const double replay = nb::ComputeReplayError(p.model.get(), b, r.value, fit, 0.3, threads,
+                                                 o.control_hold, {}, o.state_window)
+                              .median;
     std::printf("  start %zu: cost %.6g, replay of the fitted part %.4f\n", k, r.summary.final_cost,
                 replay);
     if (r.summary.usable() && replay < best_replay) {
@@ -71,13 +73,12 @@ nb::CalibrationResult FitByTrainingReplay(const nb::realdata::Problem& p,
   return best;
 }
 
-int RunDfki(const std::string& root, const std::string& only, int threads, int iterations,
+int RunDfki(const std::string& study, const std::string& only, int threads, int iterations,
             bool reference_starts) {
-  nb::realdata::Problem p =
-      nb::realdata::LoadProblem(root + "/examples/dfki_pendulum/calibrate.json", threads);
+  nb::realdata::Problem p = nb::realdata::LoadProblem(study, threads);
   if (iterations > 0) p.options.max_iterations = iterations;
-  const auto refs =
-      nb::realdata::LoadReferences(root + "/examples/dfki_pendulum/references.json", p.binding);
+  const auto refs = nb::realdata::LoadReferences(
+      (std::filesystem::path(study).parent_path() / "references.json").string(), p.binding);
   // Multi-start from the reference sets (prior knowledge a user has), chosen by the fit's cost.
   if (reference_starts) {
     for (const auto& [name, v] : refs) {
@@ -119,13 +120,13 @@ int RunDfki(const std::string& root, const std::string& only, int threads, int i
     for (const auto& [name, v] : refs) sets.push_back(v);
     for (const Eigen::VectorXd& v : sets) {
       full.push_back(nb::ComputeReplayError(p.model.get(), p.binding, v, split.test, 0.3, threads,
-                                            p.options.control_hold));
+                                            p.options.control_hold, {}, p.options.state_window));
       replay.push_back(full.back().median);
     }
     if (std::getenv("REALDATA_WINDOWS")) {
       for (std::size_t w = 0; w < full[0].windows.size(); ++w) {
         std::printf("  window %7.2f", full[0].windows[w].start_time);
-        for (const auto& f : full) std::printf(" %8.4f", f.windows[w].max_error);
+        for (const auto& f : full) std::printf(" %9.5f", f.windows[w].max_error);
         std::printf("\n");
       }
     }
@@ -137,7 +138,7 @@ int RunDfki(const std::string& root, const std::string& only, int threads, int i
     std::snprintf(M, sizeof(M), "%.4f (%.1g, %.2g)", q.mcx, q.mcx_std,
                   std::abs(qa.mcx - qb.mcx) / 2);
     std::printf(
-        "%-11s %5.1f %4d %7.1f | %-26s %-26s %-17s %-17s %-18s %-8.4f %-8.4f | %8.4f %8.4f %8.4f "
+        "%-11s %5.1f %4d %7.1f | %-26s %-26s %-17s %-17s %-18s %-8.4f %-8.4f | %8.5f %8.5f %8.5f "
         "| %s%s\n",
         e.id.c_str(), split.fit[0].duration(), r.summary.iterations, r.summary.total_seconds, J, M,
         Pm(r.value[fv], r.std[fv]).c_str(), Pm(r.value[fc], r.std[fc]).c_str(),
@@ -149,7 +150,11 @@ int RunDfki(const std::string& root, const std::string& only, int threads, int i
     std::printf("%-11s thirds: J %.4f / %.4f, m*cx %.4f / %.4f; %s, reduced chi2 %.3g; cost", "",
                 qa.J, qb.J, qa.mcx, qb.mcx, r.summary.termination.c_str(), r.summary.reduced_chi2);
     for (double c : r.summary.start_costs) std::printf(" %.6g", c);
-    std::printf(" (start 0: initial values)\n");
+    std::printf(" (start 0: initial values)\n%-11s values:", "");
+    for (int j = 0; j < p.binding.size(); ++j) {
+      std::printf(" %s %s", r.names[j].c_str(), Pm(r.value[j], r.std[j]).c_str());
+    }
+    std::printf("\n");
     std::fflush(stdout);
   }
   std::printf("references (same parametrisation):\n");
@@ -187,7 +192,8 @@ int RunXl330(const std::string& root, int threads, int iterations) {
   std::vector<nb::ReplayError> replay;
   for (const auto& [name, v] : sets) {
     replay.push_back(nb::ComputeReplayError(p.model.get(), p.binding, v, split.test, 0.3, threads,
-                                            p.options.control_hold, p.options.episode_scale));
+                                            p.options.control_hold, p.options.episode_scale,
+                                            p.options.state_window));
   }
   std::printf("replay of the last 1/3 (0.3 s windows, median of max |q error|, rad)\n");
   std::printf("%-16s %4s %-15s", "log", "kp", "trajectory");
@@ -219,7 +225,7 @@ int RunXl330(const std::string& root, int threads, int iterations) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string root = ".", only;
+  std::string root = ".", only, dfki_study;
   int threads = 2, iterations = 0;
   bool dfki = false, xl330 = false, reference_starts = false;
   for (int i = 1; i < argc; ++i) {
@@ -236,12 +242,15 @@ int main(int argc, char** argv) {
       threads = std::atoi(argv[++i]);
     } else if (a == "--iterations" && i + 1 < argc) {
       iterations = std::atoi(argv[++i]);
+    } else if (a == "--dfki-study" && i + 1 < argc) {
+      dfki_study = argv[++i];
     } else if (a == "--root" && i + 1 < argc) {
       root = argv[++i];
     } else {
       std::fprintf(stderr,
                    "usage: realdata_calibration [--dfki] [--xl330] [--only ID[,ID...]] "
-                   "[--reference-starts] [--threads N] [--iterations N] [--root REPO]\n");
+                   "[--reference-starts] [--threads N] [--iterations N] [--root REPO] "
+                   "[--dfki-study STUDY (references.json beside it)]\n");
       return 2;
     }
   }
@@ -251,7 +260,8 @@ int main(int argc, char** argv) {
     return 0;
   }
   try {
-    if (dfki) RunDfki(root, only, threads, iterations, reference_starts);
+    if (dfki_study.empty()) dfki_study = root + "/examples/dfki_pendulum/calibrate.json";
+    if (dfki) RunDfki(dfki_study, only, threads, iterations, reference_starts);
     if (xl330) RunXl330(root, threads, iterations);
   } catch (const nb::InputError& e) {
     std::fprintf(stderr, "error: %s\n", e.what());
