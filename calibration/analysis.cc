@@ -169,7 +169,7 @@ ReplayError ComputeReplayError(const mjModel* base, const ParameterBinding& bind
   }
   Evaluator ev(base, binding, episodes, layout, all, threads, hold);
   std::vector<Eigen::VectorXd> x;
-  for (const auto& seg : layout.segments()) x.push_back(seg.x_init);
+  for (const auto& seg : layout.segments()) x.push_back(seg.x_start);
   ev.Evaluate(z, x, false);
   return ReplayOf(ev, layout, episodes);
 }

@@ -305,7 +305,7 @@ ReplayError Replay(const Context& c, const std::vector<int>& segments, const Eig
   Evaluator ev(c.base, *c.binding, *c.episodes, *c.layout, segments, c.options->threads,
                c.options->control_hold);
   std::vector<Eigen::VectorXd> x;
-  for (int s : segments) x.push_back(c.layout->segments()[s].x_init);
+  for (int s : segments) x.push_back(c.layout->segments()[s].x_start);
   ev.Evaluate(z, x, false);
   return calib::ReplayOf(ev, *c.layout, *c.episodes);
 }

@@ -21,15 +21,18 @@ enum class ControlHold { kLinear, kZeroOrder };
 
 const char* ToString(LossType t);
 
-inline constexpr double kDefaultStateWindow = 0.1;  // s
+inline constexpr double kDefaultStateWindow = 0.0;  // s: the 9 nearest samples
 
 struct CalibrationOptions {
   // Multiple shooting: each episode is cut into segments of about this length, each starting
   // from its own unknown state.
   double segment_seconds = 0.5;
-  // Each segment's first guess of its start state, and each replay window's start state: a local
+  // Each open-loop replay's start state (held-out check, ComputeReplayError): a local
   // least-squares quadratic through the logged samples within this span (at least the 9 nearest)
-  // of the start time. Wider spans average out encoder quantisation and velocity noise.
+  // of the start time. Wider spans average encoder quantisation and velocity noise out of the
+  // start velocity, which nothing refines in a replay. (The fit's own first guesses of segment
+  // start states use the 9 nearest samples: it refines them, and a wide span is biased in fast
+  // motion.)
   double state_window = kDefaultStateWindow;
   LossType loss = LossType::kHuber;
   double loss_scale = 3.0;  // in noise standard deviations

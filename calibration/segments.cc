@@ -35,22 +35,24 @@ void LocalFit(const std::vector<double>& time, const Eigen::MatrixXd& values, in
   while (lo > 0 && time[lo - 1] >= t - half_width) --lo;
   while (hi < n && time[hi] <= t + half_width) ++hi;
   const int width = hi - lo;
-  Eigen::MatrixXd a(width, 3);
+  const int degree = 2;
+  Eigen::MatrixXd a(width, degree + 1);
   Eigen::VectorXd b(width);
   int rows = 0;
   for (int i = lo; i < hi; ++i) {
     const double y = values(i, column);
     if (!std::isfinite(y)) continue;
     const double dt = time[i] - t;
-    a.row(rows) << 1.0, dt, dt * dt;
+    double p = 1.0;
+    for (int k = 0; k <= degree; ++k, p *= dt) a(rows, k) = p;
     b[rows++] = y;
   }
-  if (rows < 3) {
+  if (rows < degree + 1) {
     *value = rows > 0 ? b[0] : 0.0;
     *slope = 0.0;
     return;
   }
-  Eigen::Vector3d c = a.topRows(rows).colPivHouseholderQr().solve(b.head(rows));
+  Eigen::VectorXd c = a.topRows(rows).colPivHouseholderQr().solve(b.head(rows));
   *value = c[0];
   *slope = c[1];
 }
@@ -265,23 +267,28 @@ Layout::Layout(const mjModel* m, const std::vector<Episode>& episodes,
           }
         }
       }
-      // The start state's first guess: a local fit to the logs at the grid time.
+      // The start state from a local fit to the logs at the grid time: over the 9 nearest
+      // samples as the fit's first guess (least biased, and the fit refines it), over
+      // state_window for open-loop replays (which nothing refines, so noise matters more).
       const double tg = t0 + s.start_step * dt;
-      const double half = options.state_window / 2;
-      s.x_init.resize(nx_);
-      s.x_init.head(nq) = Eigen::Map<const Eigen::VectorXd>(m->qpos0, nq);
-      s.x_init.tail(nv).setZero();
-      for (std::size_t c = 0; c < ep.qpos.names.size(); ++c) {
-        const int jt = mj_name2id(m, mjOBJ_JOINT, ep.qpos.names[c].c_str());
-        LocalFit(ep.time, ep.qpos.values, static_cast<int>(c), tg, half,
-                 &s.x_init[m->jnt_qposadr[jt]], &s.x_init[nq + m->jnt_dofadr[jt]]);
-      }
-      for (std::size_t c = 0; c < ep.qvel.names.size(); ++c) {
-        const int jt = mj_name2id(m, mjOBJ_JOINT, ep.qvel.names[c].c_str());
-        double slope;
-        LocalFit(ep.time, ep.qvel.values, static_cast<int>(c), tg, half,
-                 &s.x_init[nq + m->jnt_dofadr[jt]], &slope);
-      }
+      auto estimate = [&](double half, Eigen::VectorXd* x) {
+        x->resize(nx_);
+        x->head(nq) = Eigen::Map<const Eigen::VectorXd>(m->qpos0, nq);
+        x->tail(nv).setZero();
+        for (std::size_t c = 0; c < ep.qpos.names.size(); ++c) {
+          const int jt = mj_name2id(m, mjOBJ_JOINT, ep.qpos.names[c].c_str());
+          LocalFit(ep.time, ep.qpos.values, static_cast<int>(c), tg, half,
+                   &(*x)[m->jnt_qposadr[jt]], &(*x)[nq + m->jnt_dofadr[jt]]);
+        }
+        for (std::size_t c = 0; c < ep.qvel.names.size(); ++c) {
+          const int jt = mj_name2id(m, mjOBJ_JOINT, ep.qvel.names[c].c_str());
+          double slope;
+          LocalFit(ep.time, ep.qvel.values, static_cast<int>(c), tg, half,
+                   &(*x)[nq + m->jnt_dofadr[jt]], &slope);
+        }
+      };
+      estimate(0.0, &s.x_init);
+      estimate(options.state_window / 2, &s.x_start);
       segments_.push_back(std::move(s));
       i = j;
     }

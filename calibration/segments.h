@@ -53,6 +53,7 @@ struct Segment {
   bool held_out = false;
   std::vector<std::pair<int, int>> rows;  // (sample, column of the EpisodeMap) per residual
   Eigen::VectorXd x_init;                 // nq + nv: a local fit to the logs at the start
+  Eigen::VectorXd x_start;                // the same over LayoutOptions::state_window (replays)
 };
 
 struct LayoutOptions {
@@ -61,7 +62,8 @@ struct LayoutOptions {
   bool fit_qvel = true;
   bool fit_sensors = true;
   double held_out_fraction = 0.0;
-  double state_window = 0.1;  // s; start states from a local fit over this span (>= 9 samples)
+  // s: replay start states (x_start) from a local fit over this span; 0: the 9 nearest samples
+  double state_window = 0.0;
   std::map<std::string, double> noise;  // channel or group -> sigma; others estimated
   // Per parameter: the Episode::scenario key that scales it per episode ("" for none); empty
   // when no parameter is scaled.

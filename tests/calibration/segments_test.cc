@@ -124,8 +124,9 @@ TEST_CASE("segments cover every sample once, a short tail joins, held-out ones a
 namespace nextbatch::calib {
 namespace {
 
-// Start states come from a local quadratic fit: exact on a quadratic, and over a wider span
-// (state_window) they average encoder quantisation away.
+// Start states come from a local quadratic fit: exact on a quadratic. The fit's first guesses
+// (x_init) use the 9 nearest samples; replay starts (x_start) use state_window, which averages
+// encoder quantisation out of the velocity.
 TEST_CASE("start states: exact on a quadratic; a wider window averages quantisation out") {
   ModelPtr m = LoadModelString(SlideXml());
   const int n = 3000;  // 3 s at 1 kHz
@@ -138,44 +139,40 @@ TEST_CASE("start states: exact on a quadratic; a wider window averages quantisat
     }
     return e;
   };
-  auto starts = [&](const Episode& e, double window) {
+  // The largest velocity error of x_init and of x_start over the segments.
+  auto errors = [&](const Episode& e, double window, bool exact) {
     LayoutOptions lo;
     lo.segment_seconds = 0.5;
     lo.state_window = window;
     lo.noise["qpos"] = 1e-3;
     Layout layout(m.get(), {e}, lo);
     REQUIRE(layout.segments().size() >= 5);
-    double worst = 0;
+    std::pair<double, double> worst{0, 0};
     for (const Segment& s : layout.segments()) {
       const double t = s.start_step * m->opt.timestep;
-      CHECK(s.x_init[0] == doctest::Approx(0.2 + 0.5 * t - 0.3 * t * t).epsilon(1e-9));
-      worst = std::max(worst, std::abs(s.x_init[1] - (0.5 - 0.6 * t)));
+      const double q = 0.2 + 0.5 * t - 0.3 * t * t, v = 0.5 - 0.6 * t;
+      if (exact) {
+        CHECK(s.x_init[0] == doctest::Approx(q).epsilon(1e-9));
+        CHECK(s.x_start[0] == doctest::Approx(q).epsilon(1e-9));
+      }
+      worst.first = std::max(worst.first, std::abs(s.x_init[1] - v));
+      worst.second = std::max(worst.second, std::abs(s.x_start[1] - v));
     }
     return worst;
   };
-  CHECK(starts(episode(0), 0.0) < 1e-9);  // the 9 nearest samples
-  CHECK(starts(episode(0), 0.1) < 1e-9);  // 101 samples
-  // Quantised to 3 mrad (a coarse encoder): velocities from 9 samples (8 ms) are off by up to
-  // a large fraction of step / 8 ms
-  // (0.75 m/s measured); over 0.1 s, about 100 times less (0.0076).
-  const Episode coarse = episode(0.003);
-  auto velocity_error = [&](double window) {
-    LayoutOptions lo;
-    lo.segment_seconds = 0.5;
-    lo.state_window = window;
-    lo.noise["qpos"] = 1e-3;
-    Layout layout(m.get(), {coarse}, lo);
-    double worst = 0;
-    for (const Segment& s : layout.segments()) {
-      const double t = s.start_step * m->opt.timestep;
-      worst = std::max(worst, std::abs(s.x_init[1] - (0.5 - 0.6 * t)));
-    }
-    return worst;
-  };
-  const double narrow = velocity_error(0.0), wide = velocity_error(0.1);
-  MESSAGE("velocity error, quantised positions: 9 samples " << narrow << ", 0.1 s " << wide);
-  CHECK(narrow > 0.05);
-  CHECK(wide < narrow / 20);
+  const auto exact = errors(episode(0), 0.1, true);  // 9 samples and 101 samples
+  CHECK(exact.first < 1e-9);
+  CHECK(exact.second < 1e-9);
+  // Quantised to 3 mrad (a coarse encoder): velocities from 9 samples (8 ms) are off by a large
+  // fraction of step / 8 ms (0.75 m/s measured); over 0.1 s, about 100 times less (0.0076).
+  const auto coarse = errors(episode(0.003), 0.1, false);
+  MESSAGE("velocity error, quantised positions: 9 samples " << coarse.first << ", 0.1 s "
+                                                            << coarse.second);
+  CHECK(coarse.first > 0.05);
+  CHECK(coarse.second < coarse.first / 20);
+  // state_window 0: replay starts from the 9 nearest samples too.
+  const auto narrow = errors(episode(0.003), 0.0, false);
+  CHECK(narrow.second == narrow.first);
 }
 
 }  // namespace
