@@ -6,7 +6,8 @@
 // Usage (from the repository root):
 //   realdata_calibration [--dfki] [--xl330] [--only ID[,ID...]] [--reference-starts]
 //                        [--threads N] [--iterations N] [--root REPO] [--dfki-study STUDY]
-// --dfki-study: another DFKI study (a variant), with its references.json beside it.
+//                        [--xl330-study STUDY]
+// --dfki-study, --xl330-study: another study (a variant), with its references.json beside it.
 // --reference-starts: the DFKI fits also start from each reference set (CalibrationOptions::
 // starts, kept by final cost). Environment: REALDATA_WINDOWS=1 prints every window;
 // REALDATA_NO_SPREAD=1 skips the two fits to the thirds; REALDATA_SELECT_REPLAY=1 keeps the start
@@ -133,17 +134,22 @@ int RunDfki(const std::string& study, const std::string& only, int threads, int 
     const auto q = nb::realdata::PendulumOf(p.model.get(), p.binding, r.value, r.covariance);
     const auto qa = nb::realdata::PendulumOf(p.model.get(), p.binding, a.value, {});
     const auto qb = nb::realdata::PendulumOf(p.model.get(), p.binding, b.value, {});
-    char J[64], M[64];
-    std::snprintf(J, sizeof(J), "%.4f (%.1g, %.2g)", q.J, q.J_std, std::abs(qa.J - qb.J) / 2);
-    std::snprintf(M, sizeof(M), "%.4f (%.1g, %.2g)", q.mcx, q.mcx_std,
-                  std::abs(qa.mcx - qb.mcx) / 2);
+    // (a formal std the covariance does not determine prints as "?")
+    auto with_spread = [](double v, double formal, double spread) {
+      char b[64], s[32] = "?";
+      if (std::isfinite(formal)) std::snprintf(s, sizeof(s), "%.1g", formal);
+      std::snprintf(b, sizeof(b), "%.4f (%s, %.2g)", v, s, spread);
+      return std::string(b);
+    };
+    const std::string J = with_spread(q.J, q.J_std, std::abs(qa.J - qb.J) / 2);
+    const std::string M = with_spread(q.mcx, q.mcx_std, std::abs(qa.mcx - qb.mcx) / 2);
     std::printf(
         "%-11s %5.1f %4d %7.1f | %-26s %-26s %-17s %-17s %-18s %-8.4f %-8.4f | %8.5f %8.5f %8.5f "
         "| %s%s\n",
-        e.id.c_str(), split.fit[0].duration(), r.summary.iterations, r.summary.total_seconds, J, M,
-        Pm(r.value[fv], r.std[fv]).c_str(), Pm(r.value[fc], r.std[fc]).c_str(),
-        Pm(r.value[off], r.std[off]).c_str(), r.value[del], r.value[qo], replay[0], replay[1],
-        replay[2],
+        e.id.c_str(), split.fit[0].duration(), r.summary.iterations, r.summary.total_seconds,
+        J.c_str(), M.c_str(), Pm(r.value[fv], r.std[fv]).c_str(),
+        Pm(r.value[fc], r.std[fc]).c_str(), Pm(r.value[off], r.std[off]).c_str(), r.value[del],
+        r.value[qo], replay[0], replay[1], replay[2],
         (std::string(nb::ToString(r.summary.status)) + ", start " + std::to_string(r.summary.start))
             .c_str(),
         replay[0] < replay[1] && replay[0] < replay[2] ? ", beats both" : ", does NOT beat both");
@@ -166,12 +172,11 @@ int RunDfki(const std::string& study, const std::string& only, int threads, int 
   return 0;
 }
 
-int RunXl330(const std::string& root, int threads, int iterations) {
-  nb::realdata::Problem p =
-      nb::realdata::LoadProblem(root + "/examples/xl330/calibrate.json", threads);
+int RunXl330(const std::string& study, int threads, int iterations) {
+  nb::realdata::Problem p = nb::realdata::LoadProblem(study, threads);
   if (iterations > 0) p.options.max_iterations = iterations;
-  const auto refs =
-      nb::realdata::LoadReferences(root + "/examples/xl330/references.json", p.binding);
+  const auto refs = nb::realdata::LoadReferences(
+      (std::filesystem::path(study).parent_path() / "references.json").string(), p.binding);
   const nb::TimeSplit split = nb::SplitByTime(p.dataset.episodes, 2.0 / 3.0);
   const nb::CalibrationResult r = nb::Calibrate(p.model.get(), p.binding, split.fit, p.options);
   std::printf(
@@ -225,7 +230,7 @@ int RunXl330(const std::string& root, int threads, int iterations) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string root = ".", only, dfki_study;
+  std::string root = ".", only, dfki_study, xl330_study;
   int threads = 2, iterations = 0;
   bool dfki = false, xl330 = false, reference_starts = false;
   for (int i = 1; i < argc; ++i) {
@@ -244,13 +249,15 @@ int main(int argc, char** argv) {
       iterations = std::atoi(argv[++i]);
     } else if (a == "--dfki-study" && i + 1 < argc) {
       dfki_study = argv[++i];
+    } else if (a == "--xl330-study" && i + 1 < argc) {
+      xl330_study = argv[++i];
     } else if (a == "--root" && i + 1 < argc) {
       root = argv[++i];
     } else {
       std::fprintf(stderr,
                    "usage: realdata_calibration [--dfki] [--xl330] [--only ID[,ID...]] "
                    "[--reference-starts] [--threads N] [--iterations N] [--root REPO] "
-                   "[--dfki-study STUDY (references.json beside it)]\n");
+                   "[--dfki-study STUDY] [--xl330-study STUDY] (references.json beside it)\n");
       return 2;
     }
   }
@@ -262,7 +269,8 @@ int main(int argc, char** argv) {
   try {
     if (dfki_study.empty()) dfki_study = root + "/examples/dfki_pendulum/calibrate.json";
     if (dfki) RunDfki(dfki_study, only, threads, iterations, reference_starts);
-    if (xl330) RunXl330(root, threads, iterations);
+    if (xl330_study.empty()) xl330_study = root + "/examples/xl330/calibrate.json";
+    if (xl330) RunXl330(xl330_study, threads, iterations);
   } catch (const nb::InputError& e) {
     std::fprintf(stderr, "error: %s\n", e.what());
     return 1;
