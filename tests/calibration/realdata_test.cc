@@ -60,18 +60,18 @@ TEST_CASE("SplitByTime cuts every episode at a fraction of its duration") {
   CHECK_THROWS_AS(SplitByTime({Ramp(2, 0.1)}, 0.5), InputError);
 }
 
-TEST_CASE(
-    "DFKI pendulum, identification run: the fit beats both reference sets on its last third") {
-  if (!HaveRealData()) return;
+// Fits one DFKI run on its first two thirds with the example study and checks that the fit
+// replays the last third better than both reference sets.
+realdata::Problem FitDfkiRun(const std::string& id, int iterations) {
   realdata::Problem p = realdata::LoadProblem(
       NEXTBATCH_SOURCE_DIR "/examples/dfki_pendulum/calibrate.json", /*threads=*/2);
   const auto refs = realdata::LoadReferences(
       NEXTBATCH_SOURCE_DIR "/examples/dfki_pendulum/references.json", p.binding);
   REQUIRE(refs.size() == 2);
-  const int run = p.dataset.Find("sysid");
+  const int run = p.dataset.Find(id);
   REQUIRE(run >= 0);
   const TimeSplit split = SplitByTime({p.dataset.episodes[run]}, 2.0 / 3.0);
-  p.options.max_iterations = 20;
+  p.options.max_iterations = iterations;
   const CalibrationResult r = Calibrate(p.model.get(), p.binding, split.fit, p.options);
   REQUIRE(r.summary.usable());
   auto replay = [&](const Eigen::VectorXd& v) {
@@ -86,6 +86,15 @@ TEST_CASE(
     MESSAGE("  " << name << " " << ref);
     CHECK(fitted < ref);
   }
+  return p;
+}
+
+TEST_CASE(
+    "DFKI pendulum, identification run: the fit beats both reference sets on its last third") {
+  if (!HaveRealData()) return;
+  const realdata::Problem p = FitDfkiRun("sysid", 20);
+  const auto refs = realdata::LoadReferences(
+      NEXTBATCH_SOURCE_DIR "/examples/dfki_pendulum/references.json", p.binding);
   // The references map exactly onto J and m*cx of SOURCE.md.
   const auto pub = realdata::PendulumOf(p.model.get(), p.binding, refs[0].second, {});
   CHECK(pub.J == doctest::Approx(0.06259).epsilon(1e-6));
@@ -93,6 +102,14 @@ TEST_CASE(
   const auto apr = realdata::PendulumOf(p.model.get(), p.binding, refs[1].second, {});
   CHECK(apr.J == doctest::Approx(0.0137 + 0.676 * 0.45 * 0.45 + 36 * 6.0719e-5).epsilon(1e-5));
   CHECK(apr.mcx == doctest::Approx(0.676 * 0.45).epsilon(1e-6));
+}
+
+TEST_CASE("DFKI pendulum, energy shaping with 1 kg: with a static friction level the fit wins") {
+  // Its last third holds the pendulum near the top between swings: a single dry-friction level
+  // fitted to the swings let the model slide there (0.083 rad against 0.067 for the published
+  // set); the Stribeck static level holds it.
+  if (!HaveRealData()) return;
+  FitDfkiRun("energy_1kg", 40);
 }
 
 TEST_CASE("XL330, four kp through one servo gain: the fit beats upstream m1 on the last thirds") {
