@@ -6,7 +6,9 @@
 #include <cstdio>
 #include <filesystem>
 #include <set>
+#include <sstream>
 #include <string>
+#include <vector>
 
 #include "calibration/calibration.h"
 #include "calibration/calibration_json.h"
@@ -53,6 +55,27 @@ int RunCalibrate(const VerbArgs& args) {
     if (i < dataset.quality.size()) {
       DropEstimatedVelocities(dataset.quality[i].qvel_estimated, &dataset.episodes[i].qvel);
     }
+  }
+  if (!args.episodes.empty()) {
+    // --episodes: keep the named ones, in the dataset's order; every name must be an episode.
+    std::vector<std::string> wanted;
+    std::stringstream list(args.episodes);
+    for (std::string id; std::getline(list, id, ',');) {
+      if (id.empty()) continue;
+      if (dataset.Find(id) < 0) {
+        std::string known;
+        for (const Episode& e : dataset.episodes) known += (known.empty() ? "" : ", ") + e.id;
+        ThrowExpected("--episodes", "episode ids of the dataset (" + known + ")", "'" + id + "'");
+      }
+      wanted.push_back(id);
+    }
+    std::vector<Episode> kept;
+    for (Episode& e : dataset.episodes) {
+      if (std::find(wanted.begin(), wanted.end(), e.id) != wanted.end()) {
+        kept.push_back(std::move(e));
+      }
+    }
+    dataset.episodes = std::move(kept);
   }
   if (dataset.episodes.empty()) {
     ThrowExpected(study.path + ": dataset", "at least one usable episode",

@@ -39,6 +39,10 @@ int main(int argc, char** argv) {
     sub->add_option("-o,--out", args.out, "output folder")->capture_default_str();
     sub->add_option("-j,--threads", args.threads, "threads (default: the study's, else all)");
     sub->add_flag("-q,--quiet", args.quiet, "print nothing but errors");
+    if (std::string(v.name) == "calibrate") {
+      sub->add_option("--episodes", args.episodes,
+                      "fit only these episodes (comma-separated ids), e.g. the runs of one setup");
+    }
     sub->callback([&chosen, &v] { chosen = &v; });
   }
   try {

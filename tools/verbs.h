@@ -13,6 +13,7 @@ struct VerbArgs {
   std::string out = "out";
   int threads = -1;  // -1: as the study says
   bool quiet = false;
+  std::string episodes;  // calibrate: comma-separated episode ids to fit ("" = all)
 };
 
 int RunIngest(const VerbArgs& args);

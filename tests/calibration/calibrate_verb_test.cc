@@ -177,3 +177,30 @@ TEST_CASE("a failed fit exits 1 and leaves the earlier good result alone") {
 
 }  // namespace
 }  // namespace nextbatch
+
+namespace nextbatch {
+namespace {
+
+TEST_CASE("--episodes fits the named episodes only and refuses an unknown id") {
+  StudyDir s;
+  tools::VerbArgs args;
+  args.study = s.Study("some", kParameters, R"({"segment_seconds": 0.5})");
+  args.out = (s.dir / "out").string();
+  args.quiet = true;
+  args.episodes = "ep2,ep0";
+  REQUIRE(tools::RunCalibrate(args) == 0);
+  const nlohmann::json doc = ReadJsonFile((s.dir / "out" / "calibration.json").string());
+  REQUIRE(doc["episodes"].size() == 2);
+  CHECK(doc["episodes"][0]["id"] == "ep0");  // the dataset's order
+  CHECK(doc["episodes"][1]["id"] == "ep2");
+  args.out = (s.dir / "out2").string();
+  args.episodes = "ep0,ep9";
+  CHECK_THROWS_WITH_AS(tools::RunCalibrate(args),
+                       doctest::Contains("--episodes: expected episode ids of the dataset (ep0, "
+                                         "ep1, ep2), got 'ep9'"),
+                       InputError);
+  CHECK_FALSE(std::filesystem::exists(s.dir / "out2" / "calibration.json"));
+}
+
+}  // namespace
+}  // namespace nextbatch
