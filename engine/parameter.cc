@@ -190,6 +190,7 @@ Effects Effects::Identity(const mjModel* m) {
   e.sensor_bias = Eigen::VectorXd::Zero(m->nsensordata);
   e.static_friction = Eigen::VectorXd::Zero(m->nv);
   e.stribeck_velocity = Eigen::VectorXd::Constant(m->nv, 0.05);
+  e.load_friction = Eigen::VectorXd::Zero(m->nv);
   return e;
 }
 
@@ -200,7 +201,7 @@ double Effects::FrictionLevel(int i, double sliding, double v) const {
 
 bool Effects::IsIdentity() const {
   return delay == 0.0 && (ctrl_gain.array() == 1.0).all() && (ctrl_bias.array() == 0.0).all() &&
-         (sensor_bias.array() == 0.0).all() && stribeck_dofs.empty();
+         (sensor_bias.array() == 0.0).all() && stribeck_dofs.empty() && load_dofs.empty();
 }
 
 std::string ParameterSpec::Validate() const {
@@ -304,16 +305,17 @@ std::vector<FieldRef> ResolveUnscaled(const mjModel* m, const std::string& targe
   }
   if (kind == "friction") {
     int id = FindElement(m, where, "joint", mjOBJ_JOINT, element);
-    if (field != "static" && field != "stribeck_velocity") {
-      ThrowExpected(where, "friction field static or stribeck_velocity", "'" + field + "'");
+    if (field != "static" && field != "stribeck_velocity" && field != "load") {
+      ThrowExpected(where, "friction field static, stribeck_velocity or load", "'" + field + "'");
     }
     CheckIndex(where, field, index, 1);
     if (JointDofCount(m, id) != 1) {
       ThrowExpected(where, "a hinge or slide joint", "a free or ball joint");
     }
     FieldRef f;
-    f.where =
-        field == "static" ? FieldRef::Where::kStaticFriction : FieldRef::Where::kStribeckVelocity;
+    f.where = field == "static" ? FieldRef::Where::kStaticFriction
+              : field == "load" ? FieldRef::Where::kLoadFriction
+                                : FieldRef::Where::kStribeckVelocity;
     f.index = m->jnt_dofadr[id];
     return {f};
   }
@@ -382,6 +384,8 @@ double ReadField(const mjModel* m, const Effects& e, const FieldRef& f) {
       return e.static_friction[f.index];
     case FieldRef::Where::kStribeckVelocity:
       return e.stribeck_velocity[f.index];
+    case FieldRef::Where::kLoadFriction:
+      return e.load_friction[f.index];
   }
   return 0.0;
 }
@@ -415,6 +419,12 @@ void WriteField(mjModel* m, Effects* e, const FieldRef& f, double value) {
       break;
     case FieldRef::Where::kStribeckVelocity:
       e->stribeck_velocity[f.index] = value;
+      break;
+    case FieldRef::Where::kLoadFriction:
+      e->load_friction[f.index] = value;
+      if (std::find(e->load_dofs.begin(), e->load_dofs.end(), f.index) == e->load_dofs.end()) {
+        e->load_dofs.push_back(f.index);
+      }
       break;
   }
 }

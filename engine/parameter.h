@@ -14,11 +14,13 @@
 //   ctrl:     `ctrl:<actuator>.gain`, `ctrl:<actuator>.bias` (applied ctrl = gain*u + bias),
 //             `ctrl.delay` (seconds; fractional steps interpolate)
 //   sensor:   `sensor:<sensor>.bias` (added to every value of that sensor)
-//   friction: `friction:<joint>.static`, `friction:<joint>.stribeck_velocity` (hinge or slide):
-//             dry friction that is higher at rest than sliding (Stribeck). The joint's
-//             frictionloss is the sliding level Fc; at joint speed v the level is
-//             Fc + (Fs - Fc) exp(-(v / vs)^2), Fs = static, vs = stribeck_velocity (default
-//             0.05 in the joint's units per second). Workspace::Step applies it.
+//   friction: `friction:<joint>.static`, `.stribeck_velocity`, `.load` (hinge or slide joints):
+//             dry friction that is higher at rest than sliding (Stribeck) and grows with the
+//             torque the joint's actuators transmit. The joint's frictionloss is the sliding
+//             level Fc; at joint speed v and actuator torque tau the level is
+//             Fc + (Fs - Fc) exp(-(v / vs)^2) + mu |tau|, Fs = static (without it, Fs = Fc),
+//             vs = stribeck_velocity (default 0.05 in the joint's units per second), mu = load
+//             (tau: JointActuatorTorque in workspace.h). Workspace::Step applies it.
 // Any target may end in `*k` (a finite non-zero number): in mode "set" that slot receives
 // k * value, so one parameter can drive fields that MuJoCo stores with different signs, e.g. a
 // servo stiffness kp as `actuator:a.gainprm[0]` and `actuator:a.biasprm[1]*-1`. In mode "scale"
@@ -44,6 +46,8 @@ struct Effects {
   Eigen::VectorXd static_friction;    // nv, Fs
   Eigen::VectorXd stribeck_velocity;  // nv, vs > 0
   std::vector<int> stribeck_dofs;     // dofs whose static level has been set, in that order
+  Eigen::VectorXd load_friction;      // nv, mu: dry friction per unit of actuator torque
+  std::vector<int> load_dofs;         // dofs whose load coefficient has been set
 
   // The dry-friction level of dof `i` at speed `v` for sliding level `sliding` (>= 0).
   double FrictionLevel(int i, double sliding, double v) const;
@@ -85,7 +89,8 @@ struct FieldRef {
     kCtrlBias,
     kSensorBias,
     kStaticFriction,
-    kStribeckVelocity
+    kStribeckVelocity,
+    kLoadFriction
   };
   Where where = Where::kModelArray;
   mjtNum* mjModel::*array = nullptr;  // for kModelArray

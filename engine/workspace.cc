@@ -1,5 +1,7 @@
 #include "engine/workspace.h"
 
+#include <algorithm>
+#include <cmath>
 #include <cstring>
 
 #include "engine/error.h"
@@ -42,22 +44,66 @@ void Workspace::Apply(const ParameterBinding& binding, const Eigen::VectorXd& va
   binding.Apply(values, mutable_model(), data_.get(), &effects_);
 }
 
+double JointActuatorTorque(const mjModel* m, const mjData* d, int dof) {
+  double torque = 0;
+  for (int a = 0; a < m->nu; ++a) {
+    if (m->actuator_trntype[a] != mjTRN_JOINT || m->actuator_dyntype[a] != mjDYN_NONE) continue;
+    const int j = m->actuator_trnid[2 * a];
+    if (m->jnt_dofadr[j] != dof || m->jnt_type[j] == mjJNT_FREE || m->jnt_type[j] == mjJNT_BALL) {
+      continue;
+    }
+    const double gear = m->actuator_gear[6 * a];
+    const double length = gear * d->qpos[m->jnt_qposadr[j]], velocity = gear * d->qvel[dof];
+    double ctrl = d->ctrl[a];
+    if (m->actuator_ctrllimited[a]) {
+      ctrl = std::clamp(ctrl, m->actuator_ctrlrange[2 * a], m->actuator_ctrlrange[2 * a + 1]);
+    }
+    const mjtNum* g = m->actuator_gainprm + mjNGAIN * a;
+    const mjtNum* b = m->actuator_biasprm + mjNBIAS * a;
+    double gain = g[0];
+    if (m->actuator_gaintype[a] == mjGAIN_AFFINE) gain += g[1] * length + g[2] * velocity;
+    double force = gain * ctrl;
+    if (m->actuator_biastype[a] == mjBIAS_AFFINE) force += b[0] + b[1] * length + b[2] * velocity;
+    if (m->actuator_forcelimited[a]) {
+      force = std::clamp(force, m->actuator_forcerange[2 * a], m->actuator_forcerange[2 * a + 1]);
+    }
+    torque += gear * force;
+  }
+  return torque;
+}
+
 void Workspace::Step() {
-  if (effects_.stribeck_dofs.empty()) {
+  const std::vector<int>& stribeck = effects_.stribeck_dofs;
+  const std::vector<int>& load = effects_.load_dofs;
+  if (stribeck.empty() && load.empty()) {
     mj_step(model_, data_.get());
     return;
   }
   mjModel* m = mutable_model();
   const mjData* d = data_.get();
-  const std::vector<int>& dofs = effects_.stribeck_dofs;
-  sliding_.resize(dofs.size());  // allocates once: the set of dofs only grows
-  for (std::size_t k = 0; k < dofs.size(); ++k) {
-    const int i = dofs[k];
+  // The dofs listed in both lists hold their frictionloss here, restored after the step.
+  friction_dofs_.clear();  // keeps its capacity: no allocation once the lists stop growing
+  friction_dofs_.insert(friction_dofs_.end(), stribeck.begin(), stribeck.end());
+  for (int i : load) {
+    if (std::find(stribeck.begin(), stribeck.end(), i) == stribeck.end()) {
+      friction_dofs_.push_back(i);
+    }
+  }
+  sliding_.resize(friction_dofs_.size());
+  for (std::size_t k = 0; k < friction_dofs_.size(); ++k) {
+    const int i = friction_dofs_[k];
     sliding_[k] = m->dof_frictionloss[i];
-    m->dof_frictionloss[i] = effects_.FrictionLevel(i, sliding_[k], d->qvel[i]);
+    double level =
+        k < stribeck.size() ? effects_.FrictionLevel(i, sliding_[k], d->qvel[i]) : sliding_[k];
+    if (effects_.load_friction[i] != 0) {
+      level += effects_.load_friction[i] * std::abs(JointActuatorTorque(m, d, i));
+    }
+    m->dof_frictionloss[i] = std::max(0.0, level);
   }
   auto restore = [&] {
-    for (std::size_t k = 0; k < dofs.size(); ++k) m->dof_frictionloss[dofs[k]] = sliding_[k];
+    for (std::size_t k = 0; k < friction_dofs_.size(); ++k) {
+      m->dof_frictionloss[friction_dofs_[k]] = sliding_[k];
+    }
   };
   try {
     mj_step(m, data_.get());

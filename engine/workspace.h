@@ -46,8 +46,9 @@ class Workspace {
   // warm start, warnings) without clearing the whole arena as mj_resetData does.
   void SetState(const State& s);
 
-  // One mj_step with the state-dependent effects that act inside it (Stribeck friction: the
-  // model's frictionloss levels follow the joint speeds for this step and are restored after).
+  // One mj_step with the state-dependent effects that act inside it (Stribeck and load-dependent
+  // friction: the model's frictionloss levels follow the joint speeds and actuator torques for
+  // this step and are restored after).
   // Throws what mj_step throws; the model is restored either way.
   void Step();
 
@@ -60,8 +61,14 @@ class Workspace {
   const mjModel* model_;
   DataPtr data_;
   Effects effects_;
-  std::vector<double> sliding_;  // frictionloss levels saved around a step
+  std::vector<int> friction_dofs_;  // dofs whose frictionloss Step() sets
+  std::vector<double> sliding_;     // their frictionloss levels, saved around a step
 };
+
+// The torque on `dof` from the actuators with a joint transmission, no activation dynamics and
+// fixed or affine gain and bias, for the state and controls in `d` (what mj_fwdActuation computes
+// for them, without running the forward pass). Load-dependent friction uses it.
+double JointActuatorTorque(const mjModel* m, const mjData* d, int dof);
 
 // One workspace per thread, all on the same base model.
 class WorkspacePool {

@@ -145,13 +145,60 @@ TEST_CASE("rollouts use the effect and leave the model as it was") {
   CHECK(slid.qpos(1, 0) == doctest::Approx(0.125).epsilon(0.01));
 }
 
+TEST_CASE("load-dependent friction: the level grows by mu |actuator force|") {
+  ModelPtr base = LoadModelString(SlideXml());
+  Workspace ws(base.get(), true);
+  ParameterBinding binding(base.get(), {Spec("mu", {"friction:x.load"}, 0.25, 0, 1)});
+  ws.Apply(binding, binding.Initial());
+  CHECK_FALSE(ws.effects().IsIdentity());
+  // A 2 N push: the level is 1 + 0.25 * 2 = 1.5 N, x = (F - level) / m * t^2 / 2 = 0.125 m.
+  const Motion a = Push(ws, 2.0, 0.0, 1.0);
+  CHECK(a.q == doctest::Approx((2.0 - 1.5) / kMass / 2).epsilon(0.01));
+  // 1.2 N would slide without it (level 1 N); with it the level is 1.3 N and the block stays.
+  const Motion b = Push(ws, 1.2, 0.0, 1.0);
+  CHECK(std::abs(b.q) < 1e-4);
+  // Coasting with no force: only the sliding level acts, v = v0 - Fc / m * t.
+  const Motion c = Push(ws, 0.0, 3.0, 1.0);
+  CHECK(c.v == doctest::Approx(3.0 - kSliding / kMass).epsilon(1e-9));
+  CHECK(ws.model()->dof_frictionloss[0] == kSliding);
+}
+
+TEST_CASE("the joint actuator torque matches MuJoCo's own qfrc_actuator") {
+  // A motor with gear 3, a clamped position servo and an affine-gain actuator on one hinge.
+  ModelPtr m = LoadModelString(R"(<mujoco>
+    <worldbody><body><joint name="h" type="hinge" axis="0 1 0"/>
+      <geom type="capsule" fromto="0 0 0 0.3 0 0" size="0.02" mass="1"/></body></worldbody>
+    <actuator>
+      <motor joint="h" gear="3" ctrllimited="true" ctrlrange="-1 1"/>
+      <position joint="h" kp="20" forcelimited="true" forcerange="-2 2"/>
+      <general joint="h" gaintype="affine" gainprm="1.5 0.2 -0.1" biastype="affine"
+               biasprm="0.3 -4 -0.5"/>
+    </actuator></mujoco>)");
+  DataPtr d = MakeData(m.get());
+  for (const double q : {-0.7, 0.0, 0.4}) {
+    for (const double v : {-2.0, 0.5}) {
+      for (const double u : {-1.5, 0.2, 0.9}) {
+        d->qpos[0] = q;
+        d->qvel[0] = v;
+        for (int a = 0; a < m->nu; ++a) d->ctrl[a] = u;
+        mj_forward(m.get(), d.get());
+        CAPTURE(q);
+        CAPTURE(v);
+        CAPTURE(u);
+        CHECK(JointActuatorTorque(m.get(), d.get(), 0) ==
+              doctest::Approx(d->qfrc_actuator[0]).epsilon(1e-12));
+      }
+    }
+  }
+}
+
 TEST_CASE("friction targets are checked: a hinge or slide joint, a known field") {
   ModelPtr m = LoadModelString(SlideXml());
   CHECK(ResolveTarget(m.get(), "friction:x.static").size() == 1);
   testing::CheckError([&] { ResolveTarget(m.get(), "friction:spin.static"); },
                       {"friction:spin.static", "a hinge or slide joint", "a free or ball joint"});
   testing::CheckError([&] { ResolveTarget(m.get(), "friction:x.kinetic"); },
-                      {"friction field static or stribeck_velocity", "'kinetic'"});
+                      {"friction field static, stribeck_velocity or load", "'kinetic'"});
   testing::CheckError([&] { ResolveTarget(m.get(), "friction:y.static"); }, {"'y'"});
   testing::CheckError([&] { ResolveTarget(m.get(), "friction:x.static[1]"); }, {"[1]"});
   testing::CheckError([&] { ResolveTarget(m.get(), "wheel:w.radius"); }, {"friction"});
