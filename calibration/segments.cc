@@ -35,24 +35,22 @@ void LocalFit(const std::vector<double>& time, const Eigen::MatrixXd& values, in
   while (lo > 0 && time[lo - 1] >= t - half_width) --lo;
   while (hi < n && time[hi] <= t + half_width) ++hi;
   const int width = hi - lo;
-  const int degree = 2;
-  Eigen::MatrixXd a(width, degree + 1);
+  Eigen::MatrixXd a(width, 3);
   Eigen::VectorXd b(width);
   int rows = 0;
   for (int i = lo; i < hi; ++i) {
     const double y = values(i, column);
     if (!std::isfinite(y)) continue;
     const double dt = time[i] - t;
-    double p = 1.0;
-    for (int k = 0; k <= degree; ++k, p *= dt) a(rows, k) = p;
+    a.row(rows) << 1.0, dt, dt * dt;
     b[rows++] = y;
   }
-  if (rows < degree + 1) {
+  if (rows < 3) {
     *value = rows > 0 ? b[0] : 0.0;
     *slope = 0.0;
     return;
   }
-  Eigen::VectorXd c = a.topRows(rows).colPivHouseholderQr().solve(b.head(rows));
+  Eigen::Vector3d c = a.topRows(rows).colPivHouseholderQr().solve(b.head(rows));
   *value = c[0];
   *slope = c[1];
 }
@@ -288,7 +286,11 @@ Layout::Layout(const mjModel* m, const std::vector<Episode>& episodes,
         }
       };
       estimate(0.0, &s.x_init);
-      estimate(options.state_window / 2, &s.x_start);
+      if (options.state_window > 0) {
+        estimate(options.state_window / 2, &s.x_start);
+      } else {
+        s.x_start = s.x_init;
+      }
       segments_.push_back(std::move(s));
       i = j;
     }

@@ -191,6 +191,7 @@ Effects Effects::Identity(const mjModel* m) {
   e.static_friction = Eigen::VectorXd::Zero(m->nv);
   e.stribeck_velocity = Eigen::VectorXd::Constant(m->nv, 0.05);
   e.load_friction = Eigen::VectorXd::Zero(m->nv);
+  e.has_static.assign(m->nv, 0);
   return e;
 }
 
@@ -201,7 +202,7 @@ double Effects::FrictionLevel(int i, double sliding, double v) const {
 
 bool Effects::IsIdentity() const {
   return delay == 0.0 && (ctrl_gain.array() == 1.0).all() && (ctrl_bias.array() == 0.0).all() &&
-         (sensor_bias.array() == 0.0).all() && stribeck_dofs.empty() && load_dofs.empty();
+         (sensor_bias.array() == 0.0).all() && friction_dofs.empty();
 }
 
 std::string ParameterSpec::Validate() const {
@@ -366,6 +367,17 @@ std::vector<FieldRef> ResolveUnscaled(const mjModel* m, const std::string& targe
 
 }  // namespace
 
+namespace {
+
+// Lists `dof` among the dofs whose friction Workspace::Step sets (once).
+void AddFrictionDof(Effects* e, int dof) {
+  if (std::find(e->friction_dofs.begin(), e->friction_dofs.end(), dof) == e->friction_dofs.end()) {
+    e->friction_dofs.push_back(dof);
+  }
+}
+
+}  // namespace
+
 double ReadField(const mjModel* m, const Effects& e, const FieldRef& f) {
   switch (f.where) {
     case FieldRef::Where::kModelArray:
@@ -412,19 +424,15 @@ void WriteField(mjModel* m, Effects* e, const FieldRef& f, double value) {
       break;
     case FieldRef::Where::kStaticFriction:
       e->static_friction[f.index] = value;
-      if (std::find(e->stribeck_dofs.begin(), e->stribeck_dofs.end(), f.index) ==
-          e->stribeck_dofs.end()) {
-        e->stribeck_dofs.push_back(f.index);
-      }
+      e->has_static[f.index] = 1;
+      AddFrictionDof(e, f.index);
       break;
     case FieldRef::Where::kStribeckVelocity:
       e->stribeck_velocity[f.index] = value;
       break;
     case FieldRef::Where::kLoadFriction:
       e->load_friction[f.index] = value;
-      if (std::find(e->load_dofs.begin(), e->load_dofs.end(), f.index) == e->load_dofs.end()) {
-        e->load_dofs.push_back(f.index);
-      }
+      AddFrictionDof(e, f.index);
       break;
   }
 }

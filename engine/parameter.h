@@ -42,12 +42,12 @@ struct Effects {
   Eigen::VectorXd ctrl_gain;    // nu, default 1
   Eigen::VectorXd ctrl_bias;    // nu, default 0
   Eigen::VectorXd sensor_bias;  // nsensordata, default 0
-  // Stribeck friction (see the target grammar above), per dof; active on `stribeck_dofs` only.
-  Eigen::VectorXd static_friction;    // nv, Fs
+  // Friction effects (see the target grammar above), per dof; active on `friction_dofs` only.
+  Eigen::VectorXd static_friction;    // nv, Fs (used where has_static)
   Eigen::VectorXd stribeck_velocity;  // nv, vs > 0
-  std::vector<int> stribeck_dofs;     // dofs whose static level has been set, in that order
   Eigen::VectorXd load_friction;      // nv, mu: dry friction per unit of actuator torque
-  std::vector<int> load_dofs;         // dofs whose load coefficient has been set
+  std::vector<char> has_static;       // nv, whether a static level has been set
+  std::vector<int> friction_dofs;     // dofs with a static level or a load coefficient set
 
   // The dry-friction level of dof `i` at speed `v` for sliding level `sliding` (>= 0).
   double FrictionLevel(int i, double sliding, double v) const;

@@ -73,37 +73,26 @@ double JointActuatorTorque(const mjModel* m, const mjData* d, int dof) {
 }
 
 void Workspace::Step() {
-  const std::vector<int>& stribeck = effects_.stribeck_dofs;
-  const std::vector<int>& load = effects_.load_dofs;
-  if (stribeck.empty() && load.empty()) {
+  const std::vector<int>& dofs = effects_.friction_dofs;
+  if (dofs.empty()) {
     mj_step(model_, data_.get());
     return;
   }
   mjModel* m = mutable_model();
   const mjData* d = data_.get();
-  // The dofs listed in both lists hold their frictionloss here, restored after the step.
-  friction_dofs_.clear();  // keeps its capacity: no allocation once the lists stop growing
-  friction_dofs_.insert(friction_dofs_.end(), stribeck.begin(), stribeck.end());
-  for (int i : load) {
-    if (std::find(stribeck.begin(), stribeck.end(), i) == stribeck.end()) {
-      friction_dofs_.push_back(i);
-    }
-  }
-  sliding_.resize(friction_dofs_.size());
-  for (std::size_t k = 0; k < friction_dofs_.size(); ++k) {
-    const int i = friction_dofs_[k];
+  sliding_.resize(dofs.size());  // allocates once: the list only grows
+  for (std::size_t k = 0; k < dofs.size(); ++k) {
+    const int i = dofs[k];
     sliding_[k] = m->dof_frictionloss[i];
     double level =
-        k < stribeck.size() ? effects_.FrictionLevel(i, sliding_[k], d->qvel[i]) : sliding_[k];
+        effects_.has_static[i] ? effects_.FrictionLevel(i, sliding_[k], d->qvel[i]) : sliding_[k];
     if (effects_.load_friction[i] != 0) {
       level += effects_.load_friction[i] * std::abs(JointActuatorTorque(m, d, i));
     }
     m->dof_frictionloss[i] = std::max(0.0, level);
   }
   auto restore = [&] {
-    for (std::size_t k = 0; k < friction_dofs_.size(); ++k) {
-      m->dof_frictionloss[friction_dofs_[k]] = sliding_[k];
-    }
+    for (std::size_t k = 0; k < dofs.size(); ++k) m->dof_frictionloss[dofs[k]] = sliding_[k];
   };
   try {
     mj_step(m, data_.get());

@@ -61,8 +61,7 @@ class Workspace {
   const mjModel* model_;
   DataPtr data_;
   Effects effects_;
-  std::vector<int> friction_dofs_;  // dofs whose frictionloss Step() sets
-  std::vector<double> sliding_;     // their frictionloss levels, saved around a step
+  std::vector<double> sliding_;  // frictionloss levels of Effects::friction_dofs around a step
 };
 
 // The torque on `dof` from the actuators with a joint transmission, no activation dynamics and
