@@ -60,9 +60,7 @@ nb::CalibrationResult FitByTrainingReplay(const nb::realdata::Problem& p,
     for (std::size_t j = 0; j < specs.size(); ++j) specs[j].initial = starts[k][j];
     const nb::ParameterBinding b(p.model.get(), specs);
     nb::CalibrationResult r = nb::Calibrate(p.model.get(), b, fit, o);
-    const double replay = nb::ComputeReplayError(p.model.get(), b, r.value, fit, 0.3, threads,
-                                                 o.control_hold, {}, o.state_window)
-                              .median;
+    const double replay = nb::realdata::Replay(p, r.value, fit, threads).median;
     std::printf("  start %zu: cost %.6g, replay of the fitted part %.4f\n", k, r.summary.final_cost,
                 replay);
     if (r.summary.usable() && replay < best_replay) {
@@ -120,8 +118,7 @@ int RunDfki(const std::string& study, const std::string& only, int threads, int 
     std::vector<Eigen::VectorXd> sets = {r.value};
     for (const auto& [name, v] : refs) sets.push_back(v);
     for (const Eigen::VectorXd& v : sets) {
-      full.push_back(nb::ComputeReplayError(p.model.get(), p.binding, v, split.test, 0.3, threads,
-                                            p.options.control_hold, {}, p.options.state_window));
+      full.push_back(nb::realdata::Replay(p, v, split.test, threads));
       replay.push_back(full.back().median);
     }
     if (std::getenv("REALDATA_WINDOWS")) {
@@ -196,9 +193,7 @@ int RunXl330(const std::string& study, int threads, int iterations) {
   sets.insert(sets.end(), refs.begin(), refs.end());
   std::vector<nb::ReplayError> replay;
   for (const auto& [name, v] : sets) {
-    replay.push_back(nb::ComputeReplayError(p.model.get(), p.binding, v, split.test, 0.3, threads,
-                                            p.options.control_hold, p.options.episode_scale,
-                                            p.options.state_window));
+    replay.push_back(nb::realdata::Replay(p, v, split.test, threads));
   }
   std::printf("replay of the last 1/3 (0.3 s windows, median of max |q error|, rad)\n");
   std::printf("%-16s %4s %-15s", "log", "kp", "trajectory");

@@ -42,6 +42,15 @@ inline Problem LoadProblem(const std::string& study_path, int threads) {
   return p;
 }
 
+// The predictive bar's replay error of `values` on `episodes`: 0.3 s windows, with the study's
+// command hold, per-episode scales and start-state span.
+inline ReplayError Replay(const Problem& p, const Eigen::VectorXd& values,
+                          const std::vector<Episode>& episodes, int threads) {
+  return ComputeReplayError(p.model.get(), p.binding, values, episodes, 0.3, threads,
+                            p.options.control_hold, p.options.episode_scale,
+                            p.options.state_window);
+}
+
 // {"schema": "nextbatch.references/1", "sets": [{"name": ..., "values": {parameter: value}}]}:
 // every parameter of the binding must have a value in every set.
 inline std::vector<std::pair<std::string, Eigen::VectorXd>> LoadReferences(

@@ -75,9 +75,7 @@ realdata::Problem FitDfkiRun(const std::string& id, int iterations) {
   const CalibrationResult r = Calibrate(p.model.get(), p.binding, split.fit, p.options);
   REQUIRE(r.summary.usable());
   auto replay = [&](const Eigen::VectorXd& v) {
-    return ComputeReplayError(p.model.get(), p.binding, v, split.test, 0.3, 2,
-                              p.options.control_hold, {}, p.options.state_window)
-        .median;
+    return realdata::Replay(p, v, split.test, 2).median;
   };
   const double fitted = replay(r.value);
   MESSAGE("replay of the last third: fitted " << fitted);
@@ -129,10 +127,7 @@ TEST_CASE("XL330, four kp through one servo gain: the fit beats upstream m1 on t
   const CalibrationResult r = Calibrate(p.model.get(), p.binding, split.fit, p.options);
   REQUIRE(r.summary.usable());
   auto replay = [&](const Eigen::VectorXd& v) {
-    return ComputeReplayError(p.model.get(), p.binding, v, split.test, 0.3, 2,
-                              p.options.control_hold, p.options.episode_scale,
-                              p.options.state_window)
-        .median;
+    return realdata::Replay(p, v, split.test, 2).median;
   };
   const double fitted = replay(r.value);
   MESSAGE("replay of the last thirds: fitted " << fitted);

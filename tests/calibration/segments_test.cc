@@ -7,17 +7,10 @@
 
 #include "engine/model.h"
 #include "engine/random.h"
+#include "tests/fixtures/models.h"
 
 namespace nextbatch::calib {
 namespace {
-
-// A free mass on a slide, no gravity, pushed by a motor: semi-implicit Euler gives closed forms.
-std::string SlideXml() {
-  return R"(<mujoco><option timestep="0.01" gravity="0 0 0" integrator="Euler"/>
-    <worldbody><body name="cart"><joint name="x" type="slide" axis="1 0 0"/>
-    <geom type="sphere" size="0.1" mass="2"/></body></worldbody>
-    <actuator><motor name="push" joint="x"/></actuator></mujoco>)";
-}
 
 Episode SlideEpisode(int samples, std::uint64_t seed) {
   Episode e;
@@ -33,7 +26,7 @@ Episode SlideEpisode(int samples, std::uint64_t seed) {
 }
 
 TEST_CASE("central-difference Jacobians match the closed form of semi-implicit Euler") {
-  ModelPtr m = LoadModelString(SlideXml());
+  ModelPtr m = LoadModelString(testing::CartXml());
   ParameterSpec gain;
   gain.name = "gain";
   gain.targets = {"ctrl:push.gain"};
@@ -92,7 +85,7 @@ TEST_CASE("noise probes vanish on a cubic and give sigma on white noise, at irre
 }
 
 TEST_CASE("segments cover every sample once, a short tail joins, held-out ones are spread") {
-  ModelPtr m = LoadModelString(SlideXml());
+  ModelPtr m = LoadModelString(testing::CartXml());
   std::vector<Episode> eps = {SlideEpisode(200, 2), SlideEpisode(120, 3)};
   eps[1].id = "second";
   LayoutOptions lo;
@@ -128,7 +121,7 @@ namespace {
 // (x_init) use the 9 nearest samples; replay starts (x_start) use state_window, which averages
 // encoder quantisation out of the velocity.
 TEST_CASE("start states: exact on a quadratic; a wider window averages quantisation out") {
-  ModelPtr m = LoadModelString(SlideXml());
+  ModelPtr m = LoadModelString(testing::CartXml());
   const int n = 3000;  // 3 s at 1 kHz
   auto episode = [&](double step) {
     Episode e = SlideEpisode(n, 3);

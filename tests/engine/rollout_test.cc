@@ -12,14 +12,6 @@
 namespace nextbatch {
 namespace {
 
-// A slide joint with a unit-free mass and no gravity: qdd = u / mass, a closed form.
-std::string SlideXml() {
-  return R"(<mujoco><option timestep="0.01" gravity="0 0 0" integrator="Euler"/>
-    <worldbody><body name="cart"><joint name="x" type="slide" axis="1 0 0"/>
-    <geom type="sphere" size="0.1" mass="2"/></body></worldbody>
-    <actuator><motor name="push" joint="x"/></actuator></mujoco>)";
-}
-
 class ConstantController : public Controller {
  public:
   explicit ConstantController(double u) : u_(u) {}
@@ -32,7 +24,7 @@ class ConstantController : public Controller {
 };
 
 TEST_CASE("a constant force gives the closed-form semi-implicit Euler trajectory") {
-  ModelPtr m = LoadModelString(SlideXml());
+  ModelPtr m = LoadModelString(testing::CartXml());
   Workspace ws(m.get(), false);
   ws.SetState(State::Reference(m.get()));
   ConstantController c(4.0);  // a = 2 m/s^2
@@ -50,7 +42,7 @@ TEST_CASE("a constant force gives the closed-form semi-implicit Euler trajectory
 }
 
 TEST_CASE("delay, gain and bias act on the commands as stated") {
-  ModelPtr m = LoadModelString(SlideXml());
+  ModelPtr m = LoadModelString(testing::CartXml());
   ParameterSpec delay{"delay", {"ctrl.delay"}}, gain{"gain", {"ctrl:push.gain"}},
       bias{"bias", {"ctrl:push.bias"}};
   delay.initial = 0.035;  // 3.5 steps
@@ -96,7 +88,7 @@ TEST_CASE("a divergent rollout reports its status instead of throwing") {
 }
 
 TEST_CASE("an observer can stop a rollout early") {
-  ModelPtr m = LoadModelString(SlideXml());
+  ModelPtr m = LoadModelString(testing::CartXml());
   Workspace ws(m.get(), false);
   ws.SetState(State::Reference(m.get()));
   ConstantController c(4.0);

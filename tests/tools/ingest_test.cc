@@ -1,6 +1,5 @@
 // Runs the built `nextbatch` command as a user would and checks exit codes and outputs.
 #include <doctest/doctest.h>
-#include <sys/wait.h>
 
 #include <cstdlib>
 #include <filesystem>
@@ -8,16 +7,13 @@
 
 #include "engine/atomic_file.h"
 #include "engine/json_reader.h"
+#include "tests/fixtures/command.h"
 #include "tests/fixtures/temp_files.h"
 
 namespace nextbatch {
 namespace {
 
-int Run(const std::string& args, const std::string& log) {
-  const std::string command = std::string(NEXTBATCH_BINARY) + " " + args + " >" + log + " 2>&1";
-  const int status = std::system(command.c_str());
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
+using testing::RunNextbatch;
 
 TEST_CASE("ingest on a malformed study exits 2 and writes no dataset.json") {
   testing::TempDir dir("ingest_bad");
@@ -29,7 +25,7 @@ TEST_CASE("ingest on a malformed study exits 2 and writes no dataset.json") {
                              "qpos": [{"column": "position", "joint": "shoulder", "unti": "rad"}]},
                 "episodes": [{"path": "log.csv"}]}})");
   const std::string out = dir.File("out");
-  CHECK(Run("ingest " + study + " -o " + out, dir.File("log.txt")) == 2);
+  CHECK(RunNextbatch("ingest " + study + " -o " + out, dir.File("log.txt")) == 2);
   CHECK(!std::filesystem::exists(out + "/dataset.json"));
   const std::string log = ReadFile(dir.File("log.txt"));
   CHECK(log.find("dataset.importer.qpos[0].unti: unknown key") != std::string::npos);
@@ -42,8 +38,8 @@ TEST_CASE("ingest on the XL330 example study exits 0 and writes the dataset and 
   }
   testing::TempDir dir("ingest_xl330");
   const std::string out = dir.File("out");
-  REQUIRE(Run("ingest " NEXTBATCH_SOURCE_DIR "/examples/xl330/study.json -o " + out,
-              dir.File("log.txt")) == 0);
+  REQUIRE(RunNextbatch("ingest " NEXTBATCH_SOURCE_DIR "/examples/xl330/study.json -o " + out,
+                       dir.File("log.txt")) == 0);
   const nlohmann::json d = ReadJsonFile(out + "/dataset.json");
   CHECK(d.at("schema") == "nextbatch.dataset/1");
   REQUIRE(d.at("episodes").size() == 16);

@@ -1,6 +1,5 @@
 // Runs `nextbatch simulate` as a user would: exit codes, outputs, determinism across threads.
 #include <doctest/doctest.h>
-#include <sys/wait.h>
 
 #include <cstdlib>
 #include <filesystem>
@@ -9,16 +8,13 @@
 
 #include "engine/atomic_file.h"
 #include "engine/json_reader.h"
+#include "tests/fixtures/command.h"
 #include "tests/fixtures/temp_files.h"
 
 namespace nextbatch {
 namespace {
 
-int Run(const std::string& args, const std::string& log) {
-  const std::string command = std::string(NEXTBATCH_BINARY) + " " + args + " >" + log + " 2>&1";
-  const int status = std::system(command.c_str());
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
+using testing::RunNextbatch;
 
 // A small swing-up study over the DFKI pendulum: 10 candidates x 3 posterior samples, 1 s.
 nlohmann::json SmallStudy() {
@@ -44,8 +40,10 @@ TEST_CASE("simulate writes one line per candidate, the same for 1 and 2 threads"
   testing::TempDir dir("simulate_ok");
   dir.Write("pendulum.xml", ReadFile(NEXTBATCH_SOURCE_DIR "/examples/dfki_pendulum/pendulum.xml"));
   const std::string study = dir.Write("study.json", SmallStudy().dump());
-  REQUIRE(Run("simulate " + study + " -o " + dir.File("one") + " -j 1", dir.File("log1")) == 0);
-  REQUIRE(Run("simulate " + study + " -o " + dir.File("two") + " -j 2", dir.File("log2")) == 0);
+  REQUIRE(RunNextbatch("simulate " + study + " -o " + dir.File("one") + " -j 1",
+                       dir.File("log1")) == 0);
+  REQUIRE(RunNextbatch("simulate " + study + " -o " + dir.File("two") + " -j 2",
+                       dir.File("log2")) == 0);
   const std::string one = ReadFile(dir.File("one/candidates.jsonl"));
   CHECK(one == ReadFile(dir.File("two/candidates.jsonl")));
   CHECK(!std::filesystem::exists(dir.File("one/candidates.jsonl.tmp")));
@@ -75,13 +73,13 @@ TEST_CASE("simulate on a malformed study exits 2, names the field and writes not
   nlohmann::json j = SmallStudy();
   j["simulate"]["candiates"] = 5;
   const std::string study = dir.Write("study.json", j.dump());
-  CHECK(Run("simulate " + study + " -o " + dir.File("out"), dir.File("log")) == 2);
+  CHECK(RunNextbatch("simulate " + study + " -o " + dir.File("out"), dir.File("log")) == 2);
   CHECK(ReadFile(dir.File("log")).find("simulate.candiates") != std::string::npos);
   CHECK(!std::filesystem::exists(dir.File("out/candidates.jsonl")));
   j = SmallStudy();
   j["task"]["outcome"]["success"]["quantity"]["joint"] = "elbow";
   dir.Write("study.json", j.dump());
-  CHECK(Run("simulate " + study + " -o " + dir.File("out"), dir.File("log")) == 2);
+  CHECK(RunNextbatch("simulate " + study + " -o " + dir.File("out"), dir.File("log")) == 2);
   CHECK(ReadFile(dir.File("log")).find("expected a joint of the model (shoulder)") !=
         std::string::npos);
 }
