@@ -54,6 +54,10 @@ TEST_CASE("malformed calibration sections are refused with file, field and what 
   fails(R"({"segment_seconds": -1})",
         "study.json: calibration.segment_seconds: expected a duration > 0, got -1");
   fails(R"({"segment_seconds": "long"})", "calibration.segment_seconds");
+  fails(R"({"state_window": -0.1})",
+        "study.json: calibration.state_window: expected a duration >= 0 (0: the 9 nearest "
+        "samples), got -0.1");
+  fails(R"({"state_window": "wide"})", "calibration.state_window");
   fails(R"({"loss": "l1"})",
         "study.json: calibration.loss: expected one of huber, cauchy, none, got \"l1\"");
   fails(R"({"loss_scale": 0})", "calibration.loss_scale: expected a number > 0");
