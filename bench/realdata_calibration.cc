@@ -94,9 +94,10 @@ int RunDfki(const std::string& study, const std::string& only, int threads, int 
       "DFKI pendulum: fit on the first 2/3 of each run, replay the last 1/3 open loop (0.3 s "
       "windows, median of max |q error|, rad). std: formal (covariance); emp: half-to-half spread "
       "|a - b| / 2 of separate fits to the 1st and 2nd third\n");
-  std::printf("%-11s %5s %4s %7s | %-26s %-26s %-17s %-17s %-18s %-8s %-8s | %8s %8s %8s | %s\n",
-              "run", "fit_s", "iter", "time_s", "J (std, emp)", "m*cx (std, emp)", "Fv", "Fc_level",
-              "offset", "delay", "q_offset", "fitted", "publish", "apriori", "status");
+  std::printf(
+      "%-11s %5s %4s %7s | %-26s %-26s %-17s %-17s %-18s %-8s %-8s | %8s %8s %8s %8s | %s\n", "run",
+      "fit_s", "iter", "time_s", "J (std, emp)", "m*cx (std, emp)", "Fv", "Fc_level", "offset",
+      "delay", "q_offset", "fitted", "publish", "apriori", "still", "status");
   for (const nb::Episode& e : p.dataset.episodes) {
     if (!only.empty() && ("," + only + ",").find("," + e.id + ",") == std::string::npos) continue;
     const nb::TimeSplit split = nb::SplitByTime({e}, 2.0 / 3.0);
@@ -121,6 +122,9 @@ int RunDfki(const std::string& study, const std::string& only, int threads, int 
       full.push_back(nb::realdata::Replay(p, v, split.test, threads));
       replay.push_back(full.back().median);
     }
+    // The baseline of a model that does not move, from the same start states.
+    full.push_back(nb::realdata::HoldStill(p, split.test));
+    replay.push_back(full.back().median);
     if (std::getenv("REALDATA_WINDOWS")) {
       for (std::size_t w = 0; w < full[0].windows.size(); ++w) {
         std::printf("  window %7.2f", full[0].windows[w].start_time);
@@ -142,11 +146,11 @@ int RunDfki(const std::string& study, const std::string& only, int threads, int 
     const std::string M = with_spread(q.mcx, q.mcx_std, std::abs(qa.mcx - qb.mcx) / 2);
     std::printf(
         "%-11s %5.1f %4d %7.1f | %-26s %-26s %-17s %-17s %-18s %-8.4f %-8.4f | %8.5f %8.5f %8.5f "
-        "| %s%s\n",
+        "%8.5f | %s%s\n",
         e.id.c_str(), split.fit[0].duration(), r.summary.iterations, r.summary.total_seconds,
         J.c_str(), M.c_str(), Pm(r.value[fv], r.std[fv]).c_str(),
         Pm(r.value[fc], r.std[fc]).c_str(), Pm(r.value[off], r.std[off]).c_str(), r.value[del],
-        r.value[qo], replay[0], replay[1], replay[2],
+        r.value[qo], replay[0], replay[1], replay[2], replay[3],
         (std::string(nb::ToString(r.summary.status)) + ", start " + std::to_string(r.summary.start))
             .c_str(),
         replay[0] < replay[1] && replay[0] < replay[2] ? ", beats both" : ", does NOT beat both");
@@ -195,10 +199,13 @@ int RunXl330(const std::string& study, int threads, int iterations) {
   for (const auto& [name, v] : sets) {
     replay.push_back(nb::realdata::Replay(p, v, split.test, threads));
   }
-  std::printf("replay of the last 1/3 (0.3 s windows, median of max |q error|, rad)\n");
+  replay.push_back(nb::realdata::HoldStill(p, split.test));
+  std::printf(
+      "replay of the last 1/3 (0.3 s windows, median of max |q error|, rad; hold still: a model "
+      "that does not move)\n");
   std::printf("%-16s %4s %-15s", "log", "kp", "trajectory");
   for (const auto& [name, v] : sets) std::printf(" %14s", name.c_str());
-  std::printf("\n");
+  std::printf(" %14s\n", "hold still");
   for (std::size_t e = 0; e < split.test.size(); ++e) {
     const nb::Episode& ep = split.test[e];
     std::printf("%-16s %4g %-15s", ep.id.c_str(), ep.scenario.value("kp", 0.0),

@@ -11,10 +11,22 @@
 namespace nextbatch {
 namespace calib {
 
+namespace {
+
+void SetMedian(ReplayError* r) {
+  std::vector<double> errors;
+  for (const ReplayWindow& w : r->windows) errors.push_back(w.max_error);
+  if (errors.empty()) return;
+  std::sort(errors.begin(), errors.end());
+  const std::size_t k = errors.size();
+  r->median = k % 2 ? errors[k / 2] : 0.5 * (errors[k / 2 - 1] + errors[k / 2]);
+}
+
+}  // namespace
+
 // Max position error per window (residual times sigma on qpos rows) of an evaluated set.
 ReplayError ReplayOf(const Evaluator& ev, const Layout& layout, const std::vector<Episode>& eps) {
   ReplayError out;
-  std::vector<double> errors;
   for (int a = 0; a < ev.size(); ++a) {
     const int s = ev.segment(a);
     const calib::Segment& seg = layout.segments()[s];
@@ -27,14 +39,31 @@ ReplayError ReplayOf(const Evaluator& ev, const Layout& layout, const std::vecto
       if (layout.Kind(s, row) != ChannelKind::kQpos) continue;
       w.max_error = std::max(w.max_error, std::abs(ev.residuals(a)[row]) * layout.Sigma(s, row));
     }
-    errors.push_back(w.max_error);
     out.windows.push_back(w);
   }
-  if (!errors.empty()) {
-    std::sort(errors.begin(), errors.end());
-    const std::size_t k = errors.size();
-    out.median = k % 2 ? errors[k / 2] : 0.5 * (errors[k / 2 - 1] + errors[k / 2]);
+  SetMedian(&out);
+  return out;
+}
+
+ReplayError HoldStillOf(const Layout& layout, const std::vector<int>& segments,
+                        const std::vector<Episode>& eps) {
+  ReplayError out;
+  for (int s : segments) {
+    const calib::Segment& seg = layout.segments()[s];
+    const EpisodeMap& map = layout.maps()[seg.episode];
+    ReplayWindow w;
+    w.episode = seg.episode;
+    w.start_time = eps[seg.episode].time[seg.first];
+    for (int row = 0; row < static_cast<int>(seg.rows.size()); ++row) {
+      if (layout.Kind(s, row) != ChannelKind::kQpos) continue;
+      const auto& [sample, column] = seg.rows[row];
+      const EpisodeMap::Column& c = map.columns[column];
+      const double held = seg.x_start[layout.channels()[c.channel].model_index];
+      w.max_error = std::max(w.max_error, std::abs((*c.values)(sample, c.column) - held));
+    }
+    out.windows.push_back(w);
   }
+  SetMedian(&out);
   return out;
 }
 
@@ -145,33 +174,52 @@ std::string CalibrationOptions::Validate() const {
   return "";
 }
 
-ReplayError ComputeReplayError(const mjModel* base, const ParameterBinding& binding,
-                               const Eigen::VectorXd& values, const std::vector<Episode>& episodes,
-                               double window_seconds, int threads, ControlHold hold,
-                               const std::map<std::string, std::string>& episode_scale,
-                               double state_window) {
+namespace {
+
+calib::LayoutOptions ReplayLayout(double window_seconds, double state_window) {
   if (!(window_seconds > 0)) {
     ThrowExpected("replay window", "a duration > 0", std::to_string(window_seconds));
   }
-  LayoutOptions lo;
+  calib::LayoutOptions lo;
   lo.segment_seconds = window_seconds;
   lo.state_window = state_window;
   lo.fit_qvel = false;
   lo.fit_sensors = false;
   lo.noise["qpos"] = 1.0;
-  lo.scale_keys = calib::ScaleKeys(binding, episode_scale);
-  Layout layout(base, episodes, lo);
+  return lo;
+}
+
+std::vector<int> AllSegments(const calib::Layout& layout) {
   std::vector<int> all(layout.segments().size());
   for (std::size_t s = 0; s < all.size(); ++s) all[s] = static_cast<int>(s);
+  return all;
+}
+
+}  // namespace
+
+ReplayError ComputeReplayError(const mjModel* base, const ParameterBinding& binding,
+                               const Eigen::VectorXd& values, const std::vector<Episode>& episodes,
+                               double window_seconds, int threads, ControlHold hold,
+                               const std::map<std::string, std::string>& episode_scale,
+                               double state_window) {
+  LayoutOptions lo = ReplayLayout(window_seconds, state_window);
+  lo.scale_keys = calib::ScaleKeys(binding, episode_scale);
+  Layout layout(base, episodes, lo);
   Eigen::VectorXd z = values;
   for (int j = 0; j < binding.size(); ++j) {
     if (binding.spec(j).log_scale) z[j] = std::log(values[j]);
   }
-  Evaluator ev(base, binding, episodes, layout, all, threads, hold);
+  Evaluator ev(base, binding, episodes, layout, AllSegments(layout), threads, hold);
   std::vector<Eigen::VectorXd> x;
   for (const auto& seg : layout.segments()) x.push_back(seg.x_start);
   ev.Evaluate(z, x, false);
   return ReplayOf(ev, layout, episodes);
+}
+
+ReplayError ComputeHoldStillError(const mjModel* base, const std::vector<Episode>& episodes,
+                                  double window_seconds, double state_window) {
+  const Layout layout(base, episodes, ReplayLayout(window_seconds, state_window));
+  return HoldStillOf(layout, AllSegments(layout), episodes);
 }
 
 }  // namespace nextbatch

@@ -606,6 +606,7 @@ CalibrationResult Calibrate(const mjModel* base, const ParameterBinding& binding
   if (!held.empty()) {
     res.replay_before = Replay(c, held, ev.Internal(res.initial));
     res.replay_after = Replay(c, held, run.z);
+    res.replay_hold_still = calib::HoldStillOf(*c.layout, held, episodes);
   }
   sum.total_seconds = Seconds(start);
   return res;

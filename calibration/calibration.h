@@ -159,6 +159,9 @@ struct CalibrationResult {
   Identifiability identifiability;
   ReplayError replay_before;  // held-out segments, initial values
   ReplayError replay_after;   // held-out segments, fitted values
+  // Held-out segments, a model that does not move (each window's start position held): what
+  // the logs alone score. A fit no better than this has nothing to show on these segments.
+  ReplayError replay_hold_still;
 };
 
 // Fits `binding`'s parameters to `episodes` (channels named by the model's joints, actuators
@@ -179,6 +182,13 @@ ReplayError ComputeReplayError(const mjModel* base, const ParameterBinding& bind
                                ControlHold hold = ControlHold::kLinear,
                                const std::map<std::string, std::string>& episode_scale = {},
                                double state_window = kDefaultStateWindow);
+
+// The baseline of ComputeReplayError, on the same windows and start states: a model that does
+// not move, each window's start position held throughout. Where a parameter set scores no
+// better than this, the windows hold nothing that tells models apart (the system at rest within
+// the sensor's resolution).
+ReplayError ComputeHoldStillError(const mjModel* base, const std::vector<Episode>& episodes,
+                                  double window_seconds, double state_window = kDefaultStateWindow);
 
 }  // namespace nextbatch
 

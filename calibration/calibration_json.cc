@@ -206,8 +206,10 @@ nlohmann::json CalibrationToJson(const CalibrationResult& res, const ParameterBi
        {{"held_out_segments", s.held_out_segments},
         {"replay_error_before", Num(res.replay_before.median)},
         {"replay_error_after", Num(res.replay_after.median)},
+        {"replay_error_hold_still", Num(res.replay_hold_still.median)},
         {"before", Replay(res.replay_before)},
-        {"after", Replay(res.replay_after)}}},
+        {"after", Replay(res.replay_after)},
+        {"hold_still", Replay(res.replay_hold_still)}}},
       {"identifiability",
        {{"eigenvalues", eig},
         {"condition_number", Num(res.identifiability.condition_number)},
@@ -243,8 +245,10 @@ std::string CalibrationSummaryText(const CalibrationResult& res) {
     out += "  not identifiable from these data: " + name + "\n";
   }
   if (s.held_out_segments > 0) {
-    std::snprintf(line, sizeof(line), "  held-out replay error (median of max): %.4g -> %.4g\n",
-                  res.replay_before.median, res.replay_after.median);
+    std::snprintf(
+        line, sizeof(line),
+        "  held-out replay error (median of max): %.4g -> %.4g (not moving at all: %.4g)\n",
+        res.replay_before.median, res.replay_after.median, res.replay_hold_still.median);
     out += line;
   }
   return out;

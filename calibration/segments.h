@@ -171,6 +171,11 @@ bool IsDelayOnly(const ParameterSpec& s);
 ReplayError ReplayOf(const Evaluator& ev, const Layout& layout,
                      const std::vector<Episode>& episodes);
 
+// The same for a model that does not move: each window's logged positions against its start
+// state's (x_start), on the given segments.
+ReplayError HoldStillOf(const Layout& layout, const std::vector<int>& segments,
+                        const std::vector<Episode>& episodes);
+
 // Eigen-analysis of a parameter information matrix scaled to unit diagonal: directions whose
 // eigenvalue (relative to the largest) is below `weak` are what the data cannot tell apart.
 Identifiability AnalyseInformation(const Eigen::MatrixXd& information,

@@ -118,6 +118,11 @@ TEST_CASE("calibrate writes calibration.json and a calibrated model that recover
   CHECK(fit["reduced_chi2"].get<double>() < 1.2);
   CHECK(doc["validation"]["replay_error_after"].get<double>() <
         doc["validation"]["replay_error_before"].get<double>());
+  // the swinging pendulum is predicted far better than by holding still
+  CHECK(doc["validation"]["replay_error_after"].get<double>() <
+        doc["validation"]["replay_error_hold_still"].get<double>() / 5);
+  CHECK(doc["validation"]["hold_still"]["windows"].size() ==
+        doc["validation"]["after"]["windows"].size());
   CHECK(doc["identifiability"]["unidentifiable"].empty());
   // the logged velocities are fitted, with their own noise level
   CHECK(doc["noise"]["qvel:hinge"].get<double>() == doctest::Approx(0.02).epsilon(0.15));

@@ -12,6 +12,7 @@
 #include <functional>
 #include <iterator>
 #include <string>
+#include <vector>
 
 #include "engine/error.h"
 #include "engine/model.h"
@@ -437,6 +438,49 @@ TEST_CASE("replay error at the truth is at the noise level and grows away from i
   // from a state estimated off noisy logs (1 mrad, 0.02 rad/s): a few mrad over 0.5 s
   CHECK(at.median < 0.01);
   CHECK(away.median > 2 * at.median);
+}
+
+// The hold-still baseline on a log in uniform acceleration, q = 0.2 + t^2 (a 4 N push on the 2 kg
+// cart), sampled at 1024 Hz and simulated at 128 Hz so that every time is exact in binary: each
+// 0.3 s window holds 308 samples, its start state (a local fit, exact on a quadratic) sits on the
+// simulation grid at tg <= the first sample, and holding it still errs by q(t_last) - q(tg).
+TEST_CASE("hold-still baseline: the closed form under uniform acceleration, beaten by the model") {
+  std::string xml = testing::CartXml();
+  xml.replace(xml.find("0.01"), 4, "0.0078125");
+  ModelPtr m = LoadModelString(xml);
+  const int n = 3080;
+  Episode e;
+  e.id = "push";
+  auto q = [](double t) { return 0.2 + t * t; };
+  for (int i = 0; i < n; ++i) e.time.push_back(i / 1024.0);
+  e.qpos.names = {"x"};
+  e.qpos.values.resize(n, 1);
+  for (int i = 0; i < n; ++i) e.qpos.values(i, 0) = q(e.time[i]);
+  e.ctrl.names = {"push"};
+  e.ctrl.values = Eigen::MatrixXd::Constant(n, 1, 4.0);
+  const ReplayError still = ComputeHoldStillError(m.get(), {e}, 0.3);
+  REQUIRE(still.windows.size() == 10);
+  std::vector<double> expected;
+  for (std::size_t k = 0; k < still.windows.size(); ++k) {
+    const ReplayWindow& w = still.windows[k];
+    CHECK(w.start_time == 308 * k / 1024.0);
+    const double tg = std::floor(w.start_time * 128) / 128;
+    expected.push_back(q(w.start_time + 307 / 1024.0) - q(tg));
+    CHECK(w.max_error == doctest::Approx(expected.back()).epsilon(1e-9));
+  }
+  CHECK(still.median == doctest::Approx(0.5 * (expected[4] + expected[5])).epsilon(1e-9));
+  // The true model follows the motion, off only by the integrator (semi-implicit Euler lags by
+  // a * h * t / 2, 2.3 mm over a window): 40 times below holding still.
+  ParameterBinding b(m.get(), {Spec("gain", {"ctrl:push.gain"}, 1.0, 0.1, 10)});
+  const ReplayError moving =
+      ComputeReplayError(m.get(), b, Eigen::VectorXd::Constant(1, 1.0), {e}, 0.3, 2);
+  MESSAGE("median max error: hold still " << still.median << ", model " << moving.median);
+  REQUIRE(moving.windows.size() == still.windows.size());
+  for (std::size_t k = 0; k < moving.windows.size(); ++k) {
+    CHECK(moving.windows[k].start_time == still.windows[k].start_time);
+    CHECK(moving.windows[k].max_error < 0.003);
+  }
+  CHECK(moving.median < still.median / 40);
 }
 
 }  // namespace

@@ -51,6 +51,11 @@ inline ReplayError Replay(const Problem& p, const Eigen::VectorXd& values,
                             p.options.state_window);
 }
 
+// The same windows and start states for a model that does not move (ComputeHoldStillError).
+inline ReplayError HoldStill(const Problem& p, const std::vector<Episode>& episodes) {
+  return ComputeHoldStillError(p.model.get(), episodes, 0.3, p.options.state_window);
+}
+
 // {"schema": "nextbatch.references/1", "sets": [{"name": ..., "values": {parameter: value}}]}:
 // every parameter of the binding must have a value in every set.
 inline std::vector<std::pair<std::string, Eigen::VectorXd>> LoadReferences(
