@@ -61,7 +61,7 @@ TEST_CASE("SplitByTime cuts every episode at a fraction of its duration") {
 }
 
 // Fits one DFKI run on its first two thirds with the example study and checks that the fit
-// replays the last third better than both reference sets.
+// replays the last third better than both reference sets and than holding still.
 realdata::Problem FitDfkiRun(const std::string& id, int iterations) {
   realdata::Problem p = realdata::LoadProblem(
       NEXTBATCH_SOURCE_DIR "/examples/dfki_pendulum/calibrate.json", /*threads=*/2);
@@ -78,7 +78,10 @@ realdata::Problem FitDfkiRun(const std::string& id, int iterations) {
     return realdata::Replay(p, v, split.test, 2).median;
   };
   const double fitted = replay(r.value);
-  MESSAGE("replay of the last third: fitted " << fitted);
+  // These runs move in their last third: the fit must also predict motion, not only rest.
+  const double still = realdata::HoldStill(p, split.test).median;
+  MESSAGE("replay of the last third: fitted " << fitted << ", hold still " << still);
+  CHECK(fitted < 0.5 * still);
   for (const auto& [name, values] : refs) {
     const double ref = replay(values);
     MESSAGE("  " << name << " " << ref);
@@ -130,7 +133,9 @@ TEST_CASE("XL330, four kp through one servo gain: the fit beats upstream m1 on t
     return realdata::Replay(p, v, split.test, 2).median;
   };
   const double fitted = replay(r.value);
-  MESSAGE("replay of the last thirds: fitted " << fitted);
+  const double still = realdata::HoldStill(p, split.test).median;
+  MESSAGE("replay of the last thirds: fitted " << fitted << ", hold still " << still);
+  CHECK(fitted < still);  // 0.040 against 0.076 measured at 15 iterations
   for (const auto& [name, values] : refs) {
     const double ref = replay(values);
     MESSAGE("  " << name << " " << ref);
