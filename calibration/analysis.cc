@@ -22,6 +22,22 @@ void SetMedian(ReplayError* r) {
   r->median = k % 2 ? errors[k / 2] : 0.5 * (errors[k / 2 - 1] + errors[k / 2]);
 }
 
+// The window of segment s with its largest error(sample row) over the qpos rows.
+template <typename RowError>
+ReplayWindow WindowOf(const Layout& layout, int s, const std::vector<Episode>& eps, bool ok,
+                      RowError error) {
+  const calib::Segment& seg = layout.segments()[s];
+  ReplayWindow w;
+  w.episode = seg.episode;
+  w.start_time = eps[seg.episode].time[seg.first];
+  w.ok = ok;
+  w.max_error = ok ? 0.0 : std::numeric_limits<double>::infinity();
+  for (int row = 0; ok && row < static_cast<int>(seg.rows.size()); ++row) {
+    if (layout.Kind(s, row) == ChannelKind::kQpos) w.max_error = std::max(w.max_error, error(row));
+  }
+  return w;
+}
+
 }  // namespace
 
 // Max position error per window (residual times sigma on qpos rows) of an evaluated set.
@@ -29,20 +45,23 @@ ReplayError ReplayOf(const Evaluator& ev, const Layout& layout, const std::vecto
   ReplayError out;
   for (int a = 0; a < ev.size(); ++a) {
     const int s = ev.segment(a);
-    const calib::Segment& seg = layout.segments()[s];
-    ReplayWindow w;
-    w.episode = seg.episode;
-    w.start_time = eps[seg.episode].time[seg.first];
-    w.ok = ev.ok(a);
-    w.max_error = w.ok ? 0.0 : std::numeric_limits<double>::infinity();
-    for (int row = 0; w.ok && row < static_cast<int>(seg.rows.size()); ++row) {
-      if (layout.Kind(s, row) != ChannelKind::kQpos) continue;
-      w.max_error = std::max(w.max_error, std::abs(ev.residuals(a)[row]) * layout.Sigma(s, row));
-    }
-    out.windows.push_back(w);
+    out.windows.push_back(WindowOf(layout, s, eps, ev.ok(a), [&](int row) {
+      return std::abs(ev.residuals(a)[row]) * layout.Sigma(s, row);
+    }));
   }
   SetMedian(&out);
   return out;
+}
+
+ReplayError ReplayFromStarts(const mjModel* base, const ParameterBinding& binding,
+                             const std::vector<Episode>& episodes, const Layout& layout,
+                             const std::vector<int>& segments, const Eigen::VectorXd& z,
+                             int threads, ControlHold hold) {
+  Evaluator ev(base, binding, episodes, layout, segments, threads, hold);
+  std::vector<Eigen::VectorXd> x;
+  for (int s : segments) x.push_back(layout.segments()[s].x_start);
+  ev.Evaluate(z, x, false);
+  return ReplayOf(ev, layout, episodes);
 }
 
 ReplayError HoldStillOf(const Layout& layout, const std::vector<int>& segments,
@@ -51,17 +70,12 @@ ReplayError HoldStillOf(const Layout& layout, const std::vector<int>& segments,
   for (int s : segments) {
     const calib::Segment& seg = layout.segments()[s];
     const EpisodeMap& map = layout.maps()[seg.episode];
-    ReplayWindow w;
-    w.episode = seg.episode;
-    w.start_time = eps[seg.episode].time[seg.first];
-    for (int row = 0; row < static_cast<int>(seg.rows.size()); ++row) {
-      if (layout.Kind(s, row) != ChannelKind::kQpos) continue;
+    out.windows.push_back(WindowOf(layout, s, eps, true, [&](int row) {
       const auto& [sample, column] = seg.rows[row];
       const EpisodeMap::Column& c = map.columns[column];
       const double held = seg.x_start[layout.channels()[c.channel].model_index];
-      w.max_error = std::max(w.max_error, std::abs((*c.values)(sample, c.column) - held));
-    }
-    out.windows.push_back(w);
+      return std::abs((*c.values)(sample, c.column) - held);
+    }));
   }
   SetMedian(&out);
   return out;
@@ -209,11 +223,8 @@ ReplayError ComputeReplayError(const mjModel* base, const ParameterBinding& bind
   for (int j = 0; j < binding.size(); ++j) {
     if (binding.spec(j).log_scale) z[j] = std::log(values[j]);
   }
-  Evaluator ev(base, binding, episodes, layout, AllSegments(layout), threads, hold);
-  std::vector<Eigen::VectorXd> x;
-  for (const auto& seg : layout.segments()) x.push_back(seg.x_start);
-  ev.Evaluate(z, x, false);
-  return ReplayOf(ev, layout, episodes);
+  return calib::ReplayFromStarts(base, binding, episodes, layout, AllSegments(layout), z, threads,
+                                 hold);
 }
 
 ReplayError ComputeHoldStillError(const mjModel* base, const std::vector<Episode>& episodes,

@@ -302,12 +302,8 @@ FitRun RunFit(const Context& c, const std::vector<int>& active, const Eigen::Vec
 }
 
 ReplayError Replay(const Context& c, const std::vector<int>& segments, const Eigen::VectorXd& z) {
-  Evaluator ev(c.base, *c.binding, *c.episodes, *c.layout, segments, c.options->threads,
-               c.options->control_hold);
-  std::vector<Eigen::VectorXd> x;
-  for (int s : segments) x.push_back(c.layout->segments()[s].x_start);
-  ev.Evaluate(z, x, false);
-  return calib::ReplayOf(ev, *c.layout, *c.episodes);
+  return calib::ReplayFromStarts(c.base, *c.binding, *c.episodes, *c.layout, segments, z,
+                                 c.options->threads, c.options->control_hold);
 }
 
 }  // namespace

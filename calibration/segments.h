@@ -171,6 +171,13 @@ bool IsDelayOnly(const ParameterSpec& s);
 ReplayError ReplayOf(const Evaluator& ev, const Layout& layout,
                      const std::vector<Episode>& episodes);
 
+// ReplayOf the given segments, simulated with internal parameters z from their replay start
+// states (x_start).
+ReplayError ReplayFromStarts(const mjModel* base, const ParameterBinding& binding,
+                             const std::vector<Episode>& episodes, const Layout& layout,
+                             const std::vector<int>& segments, const Eigen::VectorXd& z,
+                             int threads, ControlHold hold);
+
 // The same for a model that does not move: each window's logged positions against its start
 // state's (x_start), on the given segments.
 ReplayError HoldStillOf(const Layout& layout, const std::vector<int>& segments,
