@@ -12,6 +12,7 @@
 #include "engine/model.h"
 #include "tests/calibration/synthetic.h"
 #include "tests/fixtures/models.h"
+#include "tests/fixtures/parameters.h"
 #include "tools/verbs.h"
 
 namespace nextbatch {
@@ -46,19 +47,11 @@ struct StudyDir {
   ~StudyDir() { fs::remove_all(dir); }
 
   static std::vector<ParameterSpec> Parameters(bool with_friction) {
-    auto spec = [](const char* name, const char* target, double init, double lo, double hi) {
-      ParameterSpec s;
-      s.name = name;
-      s.targets = {target};
-      s.initial = init;
-      s.lower = lo;
-      s.upper = hi;
-      return s;
-    };
-    std::vector<ParameterSpec> out = {spec("damping", "joint:hinge.damping", 0.05, 0, 1),
-                                      spec("mass", "body:link.mass", 0.6, 0.1, 3),
-                                      spec("delay", "ctrl.delay", 0.0, 0, 0.02)};
-    if (with_friction) out.push_back(spec("bob_friction", "geom:bob.friction[0]", 1, 0.1, 2));
+    using testing::Spec;
+    std::vector<ParameterSpec> out = {Spec("damping", {"joint:hinge.damping"}, 0.05, 0, 1),
+                                      Spec("mass", {"body:link.mass"}, 0.6, 0.1, 3),
+                                      Spec("delay", {"ctrl.delay"}, 0.0, 0, 0.02)};
+    if (with_friction) out.push_back(Spec("bob_friction", {"geom:bob.friction[0]"}, 1, 0.1, 2));
     return out;
   }
 

@@ -9,27 +9,17 @@
 #include "engine/model.h"
 #include "tests/calibration/synthetic.h"
 #include "tests/fixtures/models.h"
+#include "tests/fixtures/parameters.h"
 
 namespace nextbatch {
 namespace {
-
-ParameterSpec Spec(const std::string& name, const std::string& target, double initial, double lo,
-                   double hi) {
-  ParameterSpec s;
-  s.name = name;
-  s.targets = {target};
-  s.initial = initial;
-  s.lower = lo;
-  s.upper = hi;
-  return s;
-}
 
 struct Case {
   ModelPtr model = LoadModelString(testing::PendulumXml());
   // Far from the truth (damping 0.08, mass 0.7), and only 2 iterations: the fit from the
   // initial values cannot get there, a fit from a start near the truth can.
-  std::vector<ParameterSpec> specs = {Spec("damping", "joint:hinge.damping", 0.4, 0, 1),
-                                      Spec("mass", "body:link.mass", 2.5, 0.1, 3)};
+  std::vector<ParameterSpec> specs = {testing::Spec("damping", {"joint:hinge.damping"}, 0.4, 0, 1),
+                                      testing::Spec("mass", {"body:link.mass"}, 2.5, 0.1, 3)};
   Eigen::VectorXd truth = Eigen::Vector2d(0.08, 0.7);
 
   std::vector<Episode> Episodes() const {
