@@ -1,5 +1,6 @@
 #include "calibration/calibration_json.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <set>
@@ -139,6 +140,15 @@ nlohmann::json CalibrationToJson(const CalibrationResult& res, const ParameterBi
                       {"identifiable", weak.count(res.names[j]) == 0},
                       {"targets", spec.targets}});
   }
+  // A correlation is written with an exact unit diagonal and entries within [-1, 1]: rounding
+  // in the covariance's scaling must not produce a file the reader refuses.
+  Eigen::MatrixXd correlation = res.correlation;
+  for (int i = 0; i < correlation.rows(); ++i) {
+    for (int j = 0; j < correlation.cols(); ++j) {
+      double& c = correlation(i, j);
+      if (std::isfinite(c)) c = i == j ? 1.0 : std::clamp(c, -1.0, 1.0);
+    }
+  }
   auto matrix = [](const Eigen::MatrixXd& m) {
     nlohmann::json rows = nlohmann::json::array();
     for (int i = 0; i < m.rows(); ++i) {
@@ -180,8 +190,9 @@ nlohmann::json CalibrationToJson(const CalibrationResult& res, const ParameterBi
       {"study", study_name},
       {"status", ToString(s.status)},
       {"parameters", params},
-      {"correlation", matrix(res.correlation)},
+      {"correlation", matrix(correlation)},
       {"covariance", matrix(res.covariance)},
+      {"information", matrix(res.information)},
       {"noise", noise},
       {"episodes", episodes},
       {"fit",
@@ -252,6 +263,205 @@ std::string CalibrationSummaryText(const CalibrationResult& res) {
     out += line;
   }
   return out;
+}
+
+nlohmann::json CalibrationDocument(const CalibrationResult& result, const ParameterBinding& binding,
+                                   const std::string& study_name, const CalibrationOptions& options,
+                                   const SavedModelReport& model, const std::string& model_file) {
+  nlohmann::json doc = CalibrationToJson(result, binding, study_name);
+  doc["model"] = model.saved ? nlohmann::json(model_file) : nlohmann::json(nullptr);
+  if (!model.saved) doc["model_error"] = model.error;
+  nlohmann::json not_saved = nlohmann::json::array();
+  for (const auto& p : model.not_kept) {
+    not_saved.push_back(
+        {{"name", p.name}, {"fitted", Num(p.fitted)}, {"in_model", Num(p.in_model)}});
+  }
+  doc["model_not_saved"] = not_saved;              // fitted values the MJCF writer could not keep
+  doc["model_effects_only"] = model.effects_only;  // delay, command gain/bias, sensor bias, ...
+  // Parameters whose value is per unit of an episode's scenario number: the value applies to an
+  // episode only multiplied by that number.
+  doc["episode_scale"] = options.episode_scale;
+  return doc;
+}
+
+namespace {
+
+// A square matrix of numbers or nulls (NaN), `n` x `n`.
+Eigen::MatrixXd ReadMatrix(const JsonReader& r, const std::string& key, int n) {
+  const nlohmann::json& c = r.Raw(key);
+  const std::string where = r.Where(key);
+  const std::string shape = std::to_string(n) + " x " + std::to_string(n);
+  if (!c.is_array() || static_cast<int>(c.size()) != n) {
+    ThrowExpected(where, "a " + shape + " matrix", Describe(c));
+  }
+  Eigen::MatrixXd m(n, n);
+  for (int i = 0; i < n; ++i) {
+    const std::string row_where = where + "[" + std::to_string(i) + "]";
+    if (!c[i].is_array() || static_cast<int>(c[i].size()) != n) {
+      ThrowExpected(row_where, "an array of " + std::to_string(n) + " numbers", Describe(c[i]));
+    }
+    for (int j = 0; j < n; ++j) {
+      const auto& v = c[i][j];
+      if (v.is_null()) {
+        m(i, j) = NAN;
+      } else if (v.is_number() && std::isfinite(v.get<double>())) {
+        m(i, j) = v.get<double>();
+      } else {
+        ThrowExpected(row_where + "[" + std::to_string(j) + "]", "a number or null", Describe(v));
+      }
+    }
+  }
+  return m;
+}
+
+// Prior of one study parameter: mean and std (0 when it has none).
+void PriorOf(const ParameterSpec& s, double* mean, double* std) {
+  if (s.prior_std > 0) {
+    *mean = s.prior_mean;
+    *std = s.prior_std;
+  } else {
+    *mean = s.initial;
+    *std = 0.0;
+  }
+}
+
+}  // namespace
+
+CalibrationFile ReadCalibrationFile(const std::string& path) {
+  const nlohmann::json doc = ReadJsonFile(path);
+  if (!doc.is_object()) ThrowExpected(path, "a JSON object", Describe(doc));
+  JsonReader r(doc, path, "");
+  CalibrationFile f;
+  f.path = path;
+  const std::string schema = r.String("schema");
+  if (schema != "nextbatch.calibration/1") {
+    ThrowExpected(r.Where("schema"), "\"nextbatch.calibration/1\"", "\"" + schema + "\"");
+  }
+  f.status = r.String("status");
+  // a fit that produced no estimate must not pass for a posterior
+  if (f.status != "converged" && f.status != "no_convergence") {
+    ThrowExpected(r.Where("status"), "a usable fit (converged or no_convergence)",
+                  "\"" + f.status + "\"");
+  }
+  f.study = r.String("study", "");
+  const std::vector<JsonReader> params = r.Objects("parameters");
+  const int n = static_cast<int>(params.size());
+  f.value.resize(n);
+  f.std.resize(n);
+  f.initial.resize(n);
+  f.lower.resize(n);
+  f.upper.resize(n);
+  std::set<std::string> seen;
+  for (int i = 0; i < n; ++i) {
+    const JsonReader& p = params[i];
+    const std::string name = p.String("name");
+    if (!seen.insert(name).second)
+      ThrowExpected(p.Where("name"), "a unique name", "\"" + name + "\"");
+    f.names.push_back(name);
+    f.value[i] = p.Number("value");
+    if (!std::isfinite(f.value[i])) ThrowExpected(p.Where("value"), "a finite number", "NaN");
+    if (p.Has("std") && p.Raw("std").is_null()) {
+      f.std[i] = NAN;
+    } else {
+      f.std[i] = p.Number("std");
+      if (!(f.std[i] >= 0) || !std::isfinite(f.std[i])) {
+        ThrowExpected(p.Where("std"), "a finite number >= 0 or null", FormatNumber(f.std[i]));
+      }
+    }
+    f.initial[i] = p.Has("initial") && !p.Raw("initial").is_null() ? p.Number("initial") : NAN;
+    f.lower[i] = -INFINITY;
+    f.upper[i] = INFINITY;
+    if (p.Has("bounds")) {
+      const nlohmann::json& b = p.Raw("bounds");
+      if (!b.is_array() || b.size() != 2) {
+        ThrowExpected(p.Where("bounds"), "[lower, upper] (null for none)", Describe(b));
+      }
+      if (b[0].is_number()) f.lower[i] = b[0].get<double>();
+      if (b[1].is_number()) f.upper[i] = b[1].get<double>();
+    }
+  }
+  f.correlation = ReadMatrix(r, "correlation", n);
+  for (int i = 0; i < n; ++i) {
+    const std::string row_where = r.Where("correlation") + "[" + std::to_string(i) + "]";
+    for (int j = 0; j < n; ++j) {
+      const double c = f.correlation(i, j);
+      if (std::isnan(c)) continue;
+      // within rounding of [-1, 1] and of a unit diagonal: what any writer's scaling gives
+      if (std::abs(c) > 1 + 1e-9) {
+        ThrowExpected(row_where + "[" + std::to_string(j) + "]", "a number in [-1, 1]",
+                      FormatNumber(c));
+      }
+      if (i == j && std::abs(c - 1) > 1e-9) {
+        ThrowExpected(row_where + "[" + std::to_string(i) + "]", "1 on the diagonal",
+                      FormatNumber(c));
+      }
+      if (std::abs(c - f.correlation(j, i)) > 1e-9 && !std::isnan(f.correlation(j, i))) {
+        ThrowExpected(row_where + "[" + std::to_string(j) + "]", "a symmetric matrix",
+                      FormatNumber(c) + " against " + FormatNumber(f.correlation(j, i)));
+      }
+    }
+  }
+  if (r.Has("information")) f.information = ReadMatrix(r, "information", n);
+  if (r.Has("episode_scale") && r.Raw("episode_scale").is_object()) {
+    JsonReader s = r.Object("episode_scale");
+    for (const auto& [name, key] : r.Raw("episode_scale").items()) {
+      f.episode_scale[name] = s.String(name);
+    }
+  }
+  if (r.Has("model") && r.Raw("model").is_string()) f.model = r.String("model");
+  return f;
+}
+
+Posterior PosteriorFromCalibration(const CalibrationFile& file,
+                                   const std::vector<ParameterSpec>& specs) {
+  std::map<std::string, int> study_index;
+  std::string study_names;
+  for (std::size_t i = 0; i < specs.size(); ++i) {
+    study_index[specs[i].name] = static_cast<int>(i);
+    study_names += (study_names.empty() ? "" : ", ") + specs[i].name;
+  }
+  const int nf = static_cast<int>(file.names.size());
+  std::vector<int> to_study(nf);
+  std::vector<double> sd(nf);
+  for (int i = 0; i < nf; ++i) {
+    auto it = study_index.find(file.names[i]);
+    if (it == study_index.end()) {
+      ThrowExpected(
+          file.path + ": parameters[" + std::to_string(i) + "].name",
+          "a parameter of the study (" + (study_names.empty() ? "none" : study_names) + ")",
+          "\"" + file.names[i] + "\"");
+    }
+    to_study[i] = it->second;
+    sd[i] = file.std[i];
+    if (std::isnan(sd[i])) {
+      // not determined by the fit (an unidentifiable parameter): the prior's std, or held
+      double prior_mean = 0;
+      PriorOf(specs[it->second], &prior_mean, &sd[i]);
+    }
+  }
+  const Eigen::Index n = static_cast<Eigen::Index>(specs.size());
+  std::vector<std::string> names;
+  Eigen::VectorXd mean(n), lower(n), upper(n);
+  Eigen::MatrixXd cov = Eigen::MatrixXd::Zero(n, n);
+  for (Eigen::Index i = 0; i < n; ++i) {
+    names.push_back(specs[i].name);
+    lower[i] = specs[i].lower;
+    upper[i] = specs[i].upper;
+    double s = 0;
+    PriorOf(specs[i], &mean[i], &s);
+    mean[i] = std::clamp(mean[i], lower[i], upper[i]);
+    cov(i, i) = s * s;
+  }
+  for (int i = 0; i < nf; ++i) {
+    mean[to_study[i]] = file.value[i];
+    for (int j = 0; j < nf; ++j) {
+      double c = file.correlation(i, j);
+      if (std::isnan(c)) c = i == j ? 1.0 : 0.0;  // null: uncorrelated
+      c = i == j ? 1.0 : std::clamp(c, -1.0, 1.0);
+      cov(to_study[i], to_study[j]) = c * sd[i] * sd[j];
+    }
+  }
+  return Posterior(names, mean, cov, lower, upper, file.path);
 }
 
 }  // namespace nextbatch

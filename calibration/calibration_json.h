@@ -7,8 +7,10 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "calibration/calibrated_model.h"
 #include "calibration/calibration.h"
 #include "engine/json_reader.h"
+#include "engine/posterior.h"
 #include "engine/study.h"
 
 namespace nextbatch {
@@ -23,6 +25,40 @@ CalibrationOptions ReadCalibrationOptions(const Study& study);
 // calibration.json for a result of `binding` (bounds come from its specs).
 nlohmann::json CalibrationToJson(const CalibrationResult& result, const ParameterBinding& binding,
                                  const std::string& study_name);
+
+// The whole calibration.json a calibrate stage writes: CalibrationToJson plus the options that a
+// later stage needs to apply the fit as it was made (episode_scale) and the calibrated model's
+// report (`model` is null when it could not be saved).
+nlohmann::json CalibrationDocument(const CalibrationResult& result, const ParameterBinding& binding,
+                                   const std::string& study_name, const CalibrationOptions& options,
+                                   const SavedModelReport& model, const std::string& model_file);
+
+// calibration.json as read back: everything a later stage uses. Matrices are in the file's
+// parameter order; NaN where the file has null (not determined by the fit).
+struct CalibrationFile {
+  std::string path;
+  std::string status;
+  std::string study;
+  std::vector<std::string> names;
+  Eigen::VectorXd value, std, initial, lower, upper;
+  Eigen::MatrixXd correlation;
+  Eigen::MatrixXd information;  // empty when the file has none (written before it was added)
+  std::map<std::string, std::string> episode_scale;
+  std::string model;  // the calibrated MJCF beside the file ("" when not saved)
+};
+
+// Reads and checks calibration.json: the schema, a usable status (not failed or
+// preflight_failed), finite values, stds >= 0 or null, a square symmetric correlation in [-1, 1]
+// with a unit diagonal (within rounding) that is positive semi-definite. Throws InputError
+// naming the file and field.
+CalibrationFile ReadCalibrationFile(const std::string& path);
+
+// The posterior over the study's parameters `specs` (in their order): a calibrated parameter
+// takes the file's value, std and correlation; a study parameter the file lacks falls back to its
+// prior (or its initial value, held, without a prior). A file parameter the study lacks is an
+// error naming both lists. A null std takes the prior's std, or 0.
+Posterior PosteriorFromCalibration(const CalibrationFile& file,
+                                   const std::vector<ParameterSpec>& specs);
 
 // A few lines for stdout: status, cost, chi-square, each parameter with its std, outliers,
 // identifiability and the held-out check.

@@ -7,7 +7,10 @@
 #include <filesystem>
 #include <set>
 
+#include "engine/atomic_file.h"
+#include "engine/episode_io.h"
 #include "engine/error.h"
+#include "engine/json_reader.h"
 #include "engine/parallel.h"
 
 namespace nextbatch {
@@ -345,6 +348,126 @@ std::string DatasetSummary(const Dataset& d) {
                             : std::string("not resampled")) +
        "\n";
   return s;
+}
+
+}  // namespace nextbatch
+
+namespace nextbatch {
+namespace {
+
+// Episode ids become file names: letters, digits, '-', '_' and '.' kept, the rest '_'.
+std::string FileStem(const std::string& id) {
+  std::string s = id;
+  for (char& c : s) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    c == '-' || c == '_' || c == '.';
+    if (!ok) c = '_';
+  }
+  if (s.empty() || s == "." || s == "..") s = "episode" + s;
+  return s;
+}
+
+}  // namespace
+
+nlohmann::json WriteDatasetFiles(const Dataset& d, const std::string& dir) {
+  const fs::path episodes_dir = fs::path(dir) / "episodes";
+  EnsureDirectory(episodes_dir.string());
+  nlohmann::json summary = DatasetToJson(d);
+  std::set<std::string> stems;
+  for (std::size_t i = 0; i < d.episodes.size(); ++i) {
+    std::string stem = FileStem(d.episodes[i].id);
+    while (!stems.insert(stem).second) stem += "_";
+    WriteEpisodeCsv(d.episodes[i], (episodes_dir / (stem + ".json")).string());
+    summary["episodes"][i]["file"] = "episodes/" + stem + ".json";
+  }
+  // Written last: its presence means every episode file is complete.
+  WriteFileAtomic((fs::path(dir) / "dataset.json").string(), summary.dump(1) + "\n");
+  return summary;
+}
+
+Dataset ReadDatasetFiles(const std::string& dir) {
+  const std::string path = (fs::path(dir) / "dataset.json").string();
+  const nlohmann::json doc = ReadJsonFile(path);
+  if (!doc.is_object()) ThrowExpected(path, "a JSON object", Describe(doc));
+  JsonReader r(doc, path, "");
+  const std::string schema = r.String("schema");
+  if (schema != "nextbatch.dataset/1") {
+    ThrowExpected(r.Where("schema"), "\"nextbatch.dataset/1\"", "\"" + schema + "\"");
+  }
+  Dataset d;
+  d.study = r.String("study");
+  d.model = r.String("model");
+  d.timestep = r.Number("timestep");
+  d.sample_period = r.Number("sample_period");
+  const std::vector<JsonReader> episodes = r.Objects("episodes");
+  std::set<std::string> ids;
+  for (const JsonReader& e : episodes) {
+    const std::string file = e.String("file");
+    if (file.empty() || fs::path(file).is_absolute() || file.find("..") != std::string::npos) {
+      ThrowExpected(e.Where("file"), "a path inside the set", "\"" + file + "\"");
+    }
+    Episode episode = ReadEpisodeFile((fs::path(dir) / file).string());
+    const std::string id = e.String("id");
+    if (episode.id != id) {
+      ThrowExpected(e.Where("id"), "the id of " + file + " (\"" + episode.id + "\")",
+                    "\"" + id + "\"");
+    }
+    if (!ids.insert(id).second) ThrowExpected(e.Where("id"), "a unique id", "\"" + id + "\"");
+    JsonReader q = e.Object("quality");
+    EpisodeQuality quality;
+    quality.id = id;
+    quality.source = q.String("source", "");
+    quality.rate_hz = q.Number("rate_hz", 0.0);
+    if (q.Has("qvel_estimated")) quality.qvel_estimated = q.Strings("qvel_estimated");
+    for (const auto& name : quality.qvel_estimated) {
+      if (episode.qvel.Find(name) < 0) {
+        ThrowExpected(q.Where("qvel_estimated"), "joints with a velocity channel in " + file,
+                      "\"" + name + "\"");
+      }
+    }
+    d.episodes.push_back(std::move(episode));
+    d.quality.push_back(std::move(quality));
+  }
+  return d;
+}
+
+void DropEstimatedVelocities(Dataset* d) {
+  for (std::size_t i = 0; i < d->episodes.size() && i < d->quality.size(); ++i) {
+    const std::vector<std::string>& estimated = d->quality[i].qvel_estimated;
+    if (estimated.empty()) continue;
+    Channels& qvel = d->episodes[i].qvel;
+    Channels kept;
+    for (const auto& name : qvel.names) {
+      if (std::find(estimated.begin(), estimated.end(), name) == estimated.end()) {
+        kept.names.push_back(name);
+      }
+    }
+    kept.values.resize(qvel.values.rows(), static_cast<Eigen::Index>(kept.names.size()));
+    for (std::size_t c = 0; c < kept.names.size(); ++c) {
+      kept.values.col(static_cast<Eigen::Index>(c)) = qvel.values.col(qvel.Find(kept.names[c]));
+    }
+    qvel = std::move(kept);
+  }
+}
+
+void KeepEpisodes(Dataset* d, const std::vector<std::string>& ids, const std::string& where) {
+  if (ids.empty()) return;
+  for (const std::string& id : ids) {
+    if (d->Find(id) < 0) {
+      std::string known;
+      for (const Episode& e : d->episodes) known += (known.empty() ? "" : ", ") + e.id;
+      ThrowExpected(where, "episode ids of the dataset (" + known + ")", "'" + id + "'");
+    }
+  }
+  Dataset kept = *d;
+  kept.episodes.clear();
+  kept.quality.clear();
+  for (std::size_t i = 0; i < d->episodes.size(); ++i) {
+    if (std::find(ids.begin(), ids.end(), d->episodes[i].id) == ids.end()) continue;
+    kept.episodes.push_back(std::move(d->episodes[i]));
+    if (i < d->quality.size()) kept.quality.push_back(std::move(d->quality[i]));
+  }
+  *d = std::move(kept);
 }
 
 }  // namespace nextbatch

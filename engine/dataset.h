@@ -76,6 +76,24 @@ nlohmann::json DatasetToJson(const Dataset& d);
 // A short table, one line per episode and per dropped piece, for people.
 std::string DatasetSummary(const Dataset& d);
 
+// Writes the dataset as an ingest set's contents into `dir`: episodes/<stem>.json (+ .csv) per
+// episode (file names from the ids, made unique) and dataset.json, which lists each
+// episode's file. Returns the summary document written.
+nlohmann::json WriteDatasetFiles(const Dataset& d, const std::string& dir);
+
+// Reads what WriteDatasetFiles wrote: dataset.json in `dir` and every episode file it lists,
+// with the quality fields a later stage uses (source, rate, qvel_estimated). Throws InputError
+// naming the file and field.
+Dataset ReadDatasetFiles(const std::string& dir);
+
+// Removes the velocity channels that cleaning derived from the positions (quality's
+// qvel_estimated): they are not measurements, and fitting them counts the position noise twice.
+void DropEstimatedVelocities(Dataset* d);
+
+// Keeps the named episodes, in the dataset's order. Every id must be an episode of the dataset;
+// `where` labels the message (e.g. "--episodes"). An empty list keeps every episode.
+void KeepEpisodes(Dataset* d, const std::vector<std::string>& ids, const std::string& where);
+
 }  // namespace nextbatch
 
 #endif  // NEXTBATCH_ENGINE_DATASET_H_

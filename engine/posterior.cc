@@ -5,10 +5,8 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
-#include <map>
 
 #include "engine/error.h"
-#include "engine/json_reader.h"
 #include "engine/random.h"
 
 namespace nextbatch {
@@ -119,108 +117,6 @@ Posterior Posterior::FromSpecs(const std::vector<ParameterSpec>& specs) {
     upper[i] = specs[i].upper;
   }
   return Posterior(names, mean, cov, lower, upper, "parameters");
-}
-
-Posterior Posterior::ReadCalibration(const std::string& path,
-                                     const std::vector<ParameterSpec>& specs) {
-  nlohmann::json doc = ReadJsonFile(path);
-  JsonReader r(doc, path, "");
-  const std::string schema = r.String("schema");
-  if (schema != "nextbatch.calibration/1") {
-    ThrowExpected(r.Where("schema"), "\"nextbatch.calibration/1\"", "\"" + schema + "\"");
-  }
-  // a fit that produced no estimate must not pass for a posterior
-  if (r.Has("status") && r.Raw("status").is_string()) {
-    const std::string status = r.String("status");
-    if (status == "failed" || status == "preflight_failed") {
-      ThrowExpected(r.Where("status"), "a usable fit (converged or no_convergence)",
-                    "\"" + status + "\"");
-    }
-  }
-  std::map<std::string, int> study_index;
-  std::string study_names;
-  for (std::size_t i = 0; i < specs.size(); ++i) {
-    study_index[specs[i].name] = static_cast<int>(i);
-    study_names += (study_names.empty() ? "" : ", ") + specs[i].name;
-  }
-  // The file's parameters, in the file's order, mapped onto the study's.
-  std::vector<JsonReader> params = r.Objects("parameters");
-  const int nf = static_cast<int>(params.size());
-  std::vector<int> to_study(nf);
-  std::vector<double> value(nf), sd(nf);
-  std::vector<bool> calibrated(specs.size(), false);
-  for (int i = 0; i < nf; ++i) {
-    const JsonReader& p = params[i];
-    const std::string name = p.String("name");
-    auto it = study_index.find(name);
-    if (it == study_index.end()) {
-      ThrowExpected(
-          p.Where("name"),
-          "a parameter of the study (" + (study_names.empty() ? "none" : study_names) + ")",
-          "\"" + name + "\"");
-    }
-    if (calibrated[it->second]) ThrowExpected(p.Where("name"), "a unique name", "\"" + name + "\"");
-    calibrated[it->second] = true;
-    to_study[i] = it->second;
-    value[i] = p.Number("value");
-    // the calibrator writes null for a std it could not determine (an unidentifiable
-    // parameter): fall back to the prior's std, or hold the value
-    if (p.Has("std") && p.Raw("std").is_null()) {
-      double prior_mean = 0;
-      PriorOf(specs[it->second], &prior_mean, &sd[i]);
-    } else {
-      sd[i] = p.Number("std");
-      if (!(sd[i] >= 0)) ThrowExpected(p.Where("std"), "a number >= 0", Num(sd[i]));
-    }
-  }
-  const nlohmann::json& c = r.Raw("correlation");
-  const std::string where = r.Where("correlation");
-  if (!c.is_array() || static_cast<int>(c.size()) != nf) {
-    ThrowExpected(where, "a " + std::to_string(nf) + " x " + std::to_string(nf) + " matrix",
-                  Describe(c));
-  }
-  Eigen::MatrixXd corr(nf, nf);
-  for (int i = 0; i < nf; ++i) {
-    const std::string row_where = where + "[" + std::to_string(i) + "]";
-    if (!c[i].is_array() || static_cast<int>(c[i].size()) != nf) {
-      ThrowExpected(row_where, "an array of " + std::to_string(nf) + " numbers", Describe(c[i]));
-    }
-    for (int j = 0; j < nf; ++j) {
-      const auto& v = c[i][j];
-      // null (not determined): uncorrelated
-      if (v.is_null()) {
-        corr(i, j) = i == j ? 1.0 : 0.0;
-        continue;
-      }
-      if (!v.is_number() || !std::isfinite(v.get<double>()) || std::abs(v.get<double>()) > 1) {
-        ThrowExpected(row_where + "[" + std::to_string(j) + "]", "a number in [-1, 1]",
-                      Describe(v));
-      }
-      corr(i, j) = v.get<double>();
-    }
-    if (std::abs(corr(i, i) - 1) > 1e-9) {
-      ThrowExpected(row_where + "[" + std::to_string(i) + "]", "1 on the diagonal",
-                    Num(corr(i, i)));
-    }
-  }
-  const Eigen::Index n = static_cast<Eigen::Index>(specs.size());
-  std::vector<std::string> names;
-  Eigen::VectorXd mean(n), lower(n), upper(n);
-  Eigen::MatrixXd cov = Eigen::MatrixXd::Zero(n, n);
-  for (Eigen::Index i = 0; i < n; ++i) {
-    names.push_back(specs[i].name);
-    lower[i] = specs[i].lower;
-    upper[i] = specs[i].upper;
-    double s = 0;
-    PriorOf(specs[i], &mean[i], &s);
-    mean[i] = std::clamp(mean[i], lower[i], upper[i]);
-    cov(i, i) = s * s;
-  }
-  for (int i = 0; i < nf; ++i) {
-    mean[to_study[i]] = value[i];
-    for (int j = 0; j < nf; ++j) cov(to_study[i], to_study[j]) = corr(i, j) * sd[i] * sd[j];
-  }
-  return Posterior(names, mean, cov, lower, upper, path);
 }
 
 void Posterior::Sample(std::uint64_t seed, std::uint64_t index, Eigen::VectorXd* out) const {

@@ -1,6 +1,6 @@
-// The calibration posterior as a Gaussian over the study's parameters: read from
-// calibration.json (schema "nextbatch.calibration/1") or built from the parameters' priors, and
-// sampled deterministically per (seed, index) for candidate simulation.
+// The calibration posterior as a Gaussian over the study's parameters: built from a calibration
+// (calibration/calibration_json.h reads calibration.json into one) or from the parameters'
+// priors, and sampled deterministically per (seed, index) for candidate simulation.
 #ifndef NEXTBATCH_ENGINE_POSTERIOR_H_
 #define NEXTBATCH_ENGINE_POSTERIOR_H_
 
@@ -26,17 +26,6 @@ class Posterior {
   // Without a calibration: each parameter independent around its prior mean with the prior's
   // std, or fixed at its initial value when it has no prior.
   static Posterior FromSpecs(const std::vector<ParameterSpec>& specs);
-
-  // Reads calibration.json. The result is in the order of `specs` (the study's parameters): a
-  // calibrated parameter takes the file's value, std and correlation; a study parameter that the
-  // file lacks falls back to its prior as in FromSpecs. A file parameter that the study lacks is
-  // an error, as are a wrong schema, missing or non-finite fields, negative stds and a
-  // correlation matrix that is not n x n, symmetric, unit-diagonal and positive semi-definite.
-  // A "status" of failed or preflight_failed (no estimate) is rejected.
-  // A null std (not determined by the fit) takes the prior's std, or 0 without a prior; a null
-  // correlation entry counts as uncorrelated.
-  static Posterior ReadCalibration(const std::string& path,
-                                   const std::vector<ParameterSpec>& specs);
 
   int size() const { return static_cast<int>(mean_.size()); }
   const std::vector<std::string>& names() const { return names_; }

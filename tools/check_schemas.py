@@ -41,9 +41,9 @@ def main():
             if run.returncode != 0:
                 print(f"{study}: nextbatch ingest exited {run.returncode}: {run.stderr.strip()}")
                 continue  # e.g. the shared real data is absent; the C++ tests cover exit codes
-            with open(os.path.join(out, "dataset.json")) as f:
+            with open(os.path.join(out, "ingest", "dataset.json")) as f:
                 jsonschema.validate(json.load(f), schemas["dataset"], cls=validator)
-            for episode in glob.glob(os.path.join(out, "episodes", "*.json")):
+            for episode in glob.glob(os.path.join(out, "ingest", "episodes", "*.json")):
                 with open(episode) as f:
                     jsonschema.validate(json.load(f), schemas["episode"], cls=validator)
                 checked += 1

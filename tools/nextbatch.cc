@@ -1,58 +1,126 @@
-// The nextbatch command: parse, validate, call the library.
+// The nextbatch command: parse the arguments, call the pipeline, print. Exit codes: 0 done, 1
+// failed while running (or finished with warnings under --strict), 2 bad usage or bad input.
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <exception>
-#include <functional>
 #include <string>
+#include <vector>
 
 #include "engine/error.h"
-#include "tools/verbs.h"
+#include "engine/study.h"
+#include "pipeline/pipeline.h"
 
 namespace {
 
-using nextbatch::tools::VerbArgs;
+using nextbatch::StageId;
 
 struct Verb {
   const char* name;
+  StageId stage;
   const char* help;
-  std::function<int(const VerbArgs&)> run;
 };
+
+struct Args {
+  std::string study;
+  std::string out = "out";
+  int threads = -1;
+  bool quiet = false;
+  bool strict = false;
+  bool use_stale = false;
+  std::string dataset, calibration, episodes;
+};
+
+// Splits "a,b,c" into ids (empty pieces are kept so that Validate can name them).
+std::vector<std::string> SplitIds(const std::string& list) {
+  std::vector<std::string> ids;
+  if (list.empty()) return ids;
+  std::size_t start = 0;
+  while (true) {
+    const std::size_t comma = list.find(',', start);
+    ids.push_back(list.substr(start, comma - start));
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  return ids;
+}
+
+int Run(const Verb& verb, const Args& args) {
+  const nextbatch::Study study = nextbatch::Study::Load(args.study);
+  nextbatch::PipelineOptions options;
+  options.out = args.out;
+  options.threads = args.threads;
+  options.quiet = args.quiet;
+  options.strict = args.strict;
+  options.use_stale = args.use_stale;
+  options.dataset = args.dataset;
+  options.calibration = args.calibration;
+  options.episodes = SplitIds(args.episodes);
+  const nextbatch::StageReport r = nextbatch::RunStage(verb.stage, study, options);
+  if (!args.quiet) std::printf("%s", r.text.c_str());
+  for (const auto& w : r.warnings) {
+    std::fprintf(stderr, "nextbatch %s: warning: %s\n", verb.name, w.c_str());
+  }
+  if (r.exit_code != 0) {
+    std::fprintf(stderr, "nextbatch %s: %s\n", verb.name, r.message.c_str());
+    return r.exit_code;
+  }
+  if (!args.quiet) {
+    std::printf(
+        "wrote %s%s\n", r.dir.c_str(),
+        r.warnings.empty()
+            ? ""
+            : (" (" + std::to_string(r.warnings.size()) + " warning(s), see above)").c_str());
+  }
+  return 0;
+}
 
 }  // namespace
 
 int main(int argc, char** argv) {
   const Verb verbs[] = {
-      {"ingest", "read the study's logs into clean episodes: out/dataset.json",
-       nextbatch::tools::RunIngest},
-      {"calibrate", "fit the study's parameters to its dataset: out/calibration.json",
-       nextbatch::tools::RunCalibrate},
-      {"simulate", "simulate candidate scenarios under the posterior: out/candidates",
-       nextbatch::tools::RunSimulate},
+      {"ingest", StageId::kIngest, "read the study's logs into clean episodes: OUT/ingest/"},
+      {"calibrate", StageId::kCalibrate,
+       "fit the study's parameters to the ingested episodes: OUT/calibrate/"},
+      {"simulate", StageId::kSimulate,
+       "simulate candidate scenarios under the posterior: OUT/simulate/"},
   };
   CLI::App app{"nextbatch: plans the next batch of real-robot data collection"};
   app.require_subcommand(1);
-  VerbArgs args;
+  Args args;
   const Verb* chosen = nullptr;
   for (const Verb& v : verbs) {
     CLI::App* sub = app.add_subcommand(v.name, v.help);
     sub->add_option("study", args.study, "the study file (JSON)")->required();
-    sub->add_option("-o,--out", args.out, "output folder")->capture_default_str();
-    sub->add_option("-j,--threads", args.threads, "threads (default: the study's, else all)");
-    sub->add_flag("-q,--quiet", args.quiet, "print nothing but errors");
-    if (std::string(v.name) == "calibrate") {
+    sub->add_option("-o,--out", args.out, "output folder: each stage writes OUT/<stage>/")
+        ->capture_default_str();
+    sub->add_option("-j,--threads", args.threads,
+                    "threads (default: the study's, else every CPU); 0: every CPU");
+    sub->add_flag("-q,--quiet", args.quiet, "print nothing but warnings and errors");
+    sub->add_flag("--strict", args.strict,
+                  "fail (exit 1, nothing published) when the stage finishes with warnings");
+    if (v.stage != StageId::kIngest) {
+      sub->add_flag("--use-stale", args.use_stale,
+                    "read an upstream set even when the study changed since it was made");
+    }
+    if (v.stage == StageId::kCalibrate) {
+      sub->add_option("--dataset", args.dataset, "the ingest set to read (default OUT/ingest)");
       sub->add_option("--episodes", args.episodes,
                       "fit only these episodes (comma-separated ids), e.g. the runs of one setup");
+    }
+    if (v.stage == StageId::kSimulate) {
+      sub->add_option("--calibration", args.calibration,
+                      "the calibrate set to read (default OUT/calibrate)");
     }
     sub->callback([&chosen, &v] { chosen = &v; });
   }
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    int rc = app.exit(e);
+    const int rc = app.exit(e);
     return rc == 0 ? 0 : 2;
   }
   try {
-    return chosen->run(args);
+    return Run(*chosen, args);
   } catch (const nextbatch::InputError& e) {
     std::fprintf(stderr, "nextbatch %s: %s\n", chosen->name, e.what());
     return 2;

@@ -36,6 +36,8 @@ inline Problem LoadProblem(const std::string& study_path, int threads) {
   p.study = Study::Load(study_path);
   p.model = LoadModelFile(p.study.model);
   p.dataset = LoadDataset(p.study, p.model.get());
+  // as the calibrate stage does: derived velocities are not measurements
+  DropEstimatedVelocities(&p.dataset);
   p.binding = ParameterBinding(p.model.get(), p.study.parameters);
   p.options = ReadCalibrationOptions(p.study);
   p.options.threads = threads;

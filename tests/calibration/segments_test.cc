@@ -120,7 +120,7 @@ namespace {
 // Start states come from a local quadratic fit: exact on a quadratic. The fit's first guesses
 // (x_init) use the 9 nearest samples; replay starts (x_start) use state_window, which averages
 // encoder quantisation out of the velocity.
-TEST_CASE("start states: exact on a quadratic; a wider window averages quantisation out") {
+TEST_CASE("start states: exact on a quadratic, a wider window averages quantisation out") {
   ModelPtr m = LoadModelString(testing::CartXml());
   const int n = 3000;  // 3 s at 1 kHz
   auto episode = [&](double step) {

@@ -63,7 +63,7 @@ TEST_CASE("linear interpolation reproduces a linear signal exactly on an irregul
   }
 }
 
-TEST_CASE("cubic interpolation is exact for a quadratic; linear errs by s(1-s)h^2 f''/2") {
+TEST_CASE("cubic interpolation is exact for a quadratic, linear errs by s(1-s)h^2 f''/2") {
   const std::vector<double> t = JitteredTimes(100, 0.01, 0.4, 2);
   std::vector<double> y;
   for (double x : t) y.push_back(3.0 * x * x - x + 0.2);

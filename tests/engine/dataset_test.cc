@@ -52,7 +52,7 @@ const char* kImporter = R"("importer": {"time": {"column": "t"},
     "qpos": [{"column": "angle", "joint": "hinge", "unit": "deg"}],
     "ctrl": [{"column": "torque", "actuator": "motor", "unit": "Nm"}]})";
 
-TEST_CASE("a dataset reads paths, globs and native files; splits at gaps; reports totals") {
+TEST_CASE("a dataset reads paths, globs and native files, splits at gaps, reports totals") {
   Folder f;
   const Study study = f.Write(std::string("{") + kImporter + R"(,
       "importers": {"native": {"format": "native"}},

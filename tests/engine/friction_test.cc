@@ -105,7 +105,7 @@ TEST_CASE("a force between the sliding and the static level: the block stays, el
   CHECK(c.v < (2.5 - kSliding) / kMass);
 }
 
-TEST_CASE("sliding fast, the block feels the sliding level; at v = vs, Fc + (Fs - Fc) / e") {
+TEST_CASE("sliding fast, the block feels the sliding level, at v = vs, Fc + (Fs - Fc) / e") {
   ModelPtr base = LoadModelString(SlideXml());
   Workspace ws(base.get(), true);
   ParameterBinding binding(base.get(),

@@ -61,7 +61,7 @@ TEST_CASE("every target kind is written where it claims and read back") {
   CHECK(base->body_mass[body("arm1")] == doctest::Approx(0.5));
 }
 
-TEST_CASE("a joint field drives every dof of a free joint; one parameter drives many fields") {
+TEST_CASE("a joint field drives every dof of a free joint, one parameter drives many fields") {
   ModelPtr base = LoadModelString(testing::ArmBoxXml());
   Workspace ws(base.get(), true);
   ParameterBinding binding(

@@ -3,9 +3,6 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
-#include <cstdio>
-#include <filesystem>
-#include <fstream>
 
 #include "engine/error.h"
 
@@ -27,57 +24,7 @@ std::vector<ParameterSpec> Specs() {
   return {a, b, c};
 }
 
-std::string WriteTemp(const std::string& name, const std::string& text) {
-  const std::string path = (std::filesystem::temp_directory_path() / name).string();
-  std::ofstream(path) << text;
-  return path;
-}
-
-// Shaped as the calibrator writes it (extra fields, unbounded bounds as null) to check that the
-// reader takes what the contract promises and ignores the rest.
-const char* kGood = R"({"schema": "nextbatch.calibration/1", "study": "s", "status": "converged",
-  "covariance": [[0.01, -0.0012], [-0.0012, 0.0004]], "noise": {"shoulder": 0.01},
-  "parameters": [
-    {"name": "mass", "value": 0.6, "std": 0.1, "initial": 0.5, "bounds": [0, 10], "at_bound": false},
-    {"name": "damping", "value": 0.07, "std": 0.02, "initial": 0.05, "bounds": [null, null], "at_bound": false, "identifiable": true}],
-  "correlation": [[1, -0.6], [-0.6, 1]],
-  "episodes": [], "fit": {"termination": "converged"}})";
-
-TEST_CASE("posterior samples reproduce the calibration's mean and covariance") {
-  Posterior p = Posterior::ReadCalibration(WriteTemp("nb_post_good.json", kGood), Specs());
-  REQUIRE(p.size() == 3);
-  CHECK(p.mean()[0] == 0.6);
-  CHECK(p.mean()[1] == 0.07);
-  CHECK(p.mean()[2] == 0.1);  // not calibrated, no prior: fixed at its initial value
-  CHECK(p.covariance()(0, 1) == doctest::Approx(-0.6 * 0.1 * 0.02));
-  const int n = 40000;
-  Eigen::VectorXd sum = Eigen::VectorXd::Zero(3);
-  Eigen::MatrixXd outer = Eigen::MatrixXd::Zero(3, 3);
-  Eigen::VectorXd x;
-  for (int i = 0; i < n; ++i) {
-    p.Sample(7, i, &x);
-    sum += x;
-    outer += (x - p.mean()) * (x - p.mean()).transpose();
-  }
-  const Eigen::VectorXd mean = sum / n;
-  const Eigen::MatrixXd cov = outer / n;
-  // Standard errors: sd / sqrt(n) for the mean, about sqrt(2/n) relative for variances.
-  CHECK(std::abs(mean[0] - 0.6) < 4 * 0.1 / std::sqrt(n));
-  CHECK(std::abs(mean[1] - 0.07) < 4 * 0.02 / std::sqrt(n));
-  CHECK(mean[2] == doctest::Approx(0.1).epsilon(1e-12));
-  CHECK(cov(0, 0) == doctest::Approx(0.01).epsilon(4 * std::sqrt(2.0 / n)));
-  CHECK(cov(1, 1) == doctest::Approx(0.0004).epsilon(4 * std::sqrt(2.0 / n)));
-  CHECK(cov(0, 1) / std::sqrt(cov(0, 0) * cov(1, 1)) == doctest::Approx(-0.6).epsilon(0.02));
-  // Deterministic per (seed, index), different across indices.
-  Eigen::VectorXd a, b, c;
-  p.Sample(7, 12, &a);
-  p.Sample(7, 12, &b);
-  p.Sample(7, 13, &c);
-  CHECK(a == b);
-  CHECK(a != c);
-}
-
-TEST_CASE("posterior samples are clipped to the bounds; priors stand in without a calibration") {
+TEST_CASE("posterior samples are clipped to the bounds, priors stand in without a calibration") {
   std::vector<ParameterSpec> specs = Specs();
   specs[2].prior_mean = 0.05;
   specs[2].prior_std = 0.1;  // half its draws fall below the lower bound 0
@@ -106,73 +53,6 @@ TEST_CASE("a singular correlation (perfectly correlated pair) still samples on t
     p.Sample(3, i, &x);
     CHECK(x[1] == doctest::Approx(2 * x[0]).epsilon(1e-9));
   }
-}
-
-TEST_CASE("undetermined stds and correlations (null) fall back to the prior, uncorrelated") {
-  std::vector<ParameterSpec> specs = Specs();
-  specs[1].prior_mean = 0.0;
-  specs[1].prior_std = 0.3;
-  const std::string path = WriteTemp("nb_post_null.json", R"({"schema": "nextbatch.calibration/1",
-    "parameters": [{"name": "mass", "value": 0.6, "std": null},
-                   {"name": "damping", "value": 0.07, "std": null}],
-    "correlation": [[1, null], [null, 1]]})");
-  Posterior p = Posterior::ReadCalibration(path, specs);
-  CHECK(p.mean()[0] == 0.6);
-  CHECK(p.covariance()(0, 0) == 0.0);  // no prior: held at the value
-  CHECK(p.mean()[1] == 0.07);
-  CHECK(p.covariance()(1, 1) == doctest::Approx(0.09));  // the prior's std
-  CHECK(p.covariance()(0, 1) == 0.0);
-}
-
-TEST_CASE("malformed calibration files are rejected with the field and what was expected") {
-  auto expect = [](const std::string& text, const std::string& fragment) {
-    const std::string path = WriteTemp("nb_post_bad.json", text);
-    try {
-      Posterior::ReadCalibration(path, Specs());
-      FAIL("accepted: " << text);
-    } catch (const InputError& e) {
-      const std::string what = e.what();
-      INFO(what);
-      CHECK(what.find(fragment) != std::string::npos);
-      CHECK(what.find(path) != std::string::npos);
-    }
-  };
-  expect(R"({"schema": "nextbatch.calibration/2", "parameters": [], "correlation": []})",
-         "expected \"nextbatch.calibration/1\"");
-  expect(R"({"schema": "nextbatch.calibration/1", "parameters": [{"name": "mas", "value": 1,
-     "std": 0.1}], "correlation": [[1]]})",
-         "a parameter of the study (mass, damping, friction)");
-  expect(R"({"schema": "nextbatch.calibration/1", "parameters": [{"name": "mass", "value": 1,
-     "std": -0.1}], "correlation": [[1]]})",
-         "parameters[0].std: expected a number >= 0");
-  expect(R"({"schema": "nextbatch.calibration/1", "parameters": [{"name": "mass", "value": 1,
-     "std": 0.1}], "correlation": [[1, 0]]})",
-         "correlation[0]: expected an array of 1 numbers");
-  expect(R"({"schema": "nextbatch.calibration/1", "parameters": [{"name": "mass", "value": 1,
-     "std": 0.1}], "correlation": [[0.9]]})",
-         "expected 1 on the diagonal");
-  expect(R"({"schema": "nextbatch.calibration/1", "parameters": [{"name": "mass", "value": 1,
-     "std": 0.1}, {"name": "damping", "value": 0, "std": 0.1}],
-     "correlation": [[1, 0.5], [0.2, 1]]})",
-         "symmetric");
-  expect(R"({"schema": "nextbatch.calibration/1", "parameters": [
-     {"name": "mass", "value": 1, "std": 0.1}, {"name": "damping", "value": 0, "std": 0.1},
-     {"name": "friction", "value": 0.1, "std": 0.1}],
-     "correlation": [[1, 0.9, 0.9], [0.9, 1, -0.9], [0.9, -0.9, 1]]})",
-         "positive semi-definite");
-  expect(R"({"schema": "nextbatch.calibration/1", "parameters": [{"name": "mass", "value": 20,
-     "std": 0.1}], "correlation": [[1]]})",
-         "within [0, 10]");
-  expect(R"({"schema": "nextbatch.calibration/1", "parameters": [{"name": "mass", "std": 0.1}],
-     "correlation": [[1]]})",
-         "parameters[0].value");
-  expect(R"({"schema": "nextbatch.calibration/1", "parameters": [{"name": "mass", "value": 1,
-     "std": 0.1}], "correlation": [["x"]]})",
-         "expected a number in [-1, 1]");
-  expect("{\"schema\": ", "invalid JSON");
-  expect(R"({"schema": "nextbatch.calibration/1", "status": "failed", "parameters": [],
-     "correlation": []})",
-         "status: expected a usable fit");
 }
 
 }  // namespace

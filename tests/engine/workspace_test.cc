@@ -99,7 +99,7 @@ bool SameModel(const mjModel* a, const mjModel* b) {
          std::memcmp(&a->stat, &b->stat, sizeof(mjStatistic)) == 0;
 }
 
-TEST_CASE("Apply changes only the private copy; RestoreBase brings back the base exactly") {
+TEST_CASE("Apply changes only the private copy, RestoreBase brings back the base exactly") {
   ModelPtr base = LoadModelString(testing::ArmBoxXml());
   ModelPtr snapshot = CopyModel(base.get());
   auto spec = [](const std::string& name, const std::string& target, double initial) {

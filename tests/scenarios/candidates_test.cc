@@ -162,7 +162,7 @@ class PdPolicy : public Policy {
   }
 };
 
-TEST_CASE("a caller's policy runs candidates; it matches the built-in controller it mirrors") {
+TEST_CASE("a caller's policy runs candidates, it matches the built-in controller it mirrors") {
   Fixture f;
   nlohmann::json j = TaskJson();
   j["controller"] = nlohmann::json::parse(R"({"type": "pd", "joints": ["hinge"],

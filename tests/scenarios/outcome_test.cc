@@ -224,7 +224,7 @@ TEST_CASE("metrics reduce over the episode") {
   CHECK(v["never"] == doctest::Approx(1.0));  // censored at the horizon
 }
 
-TEST_CASE("body lists follow the body present; relative quantities start from zero") {
+TEST_CASE("body lists follow the body present, relative quantities start from zero") {
   Scene s;
   // the arm's finger parked far below stands for an absent object variant
   nlohmann::json j = nlohmann::json::parse(R"({"metrics": {

@@ -87,7 +87,7 @@ TEST_CASE("batched policy stepping equals one-at-a-time stepping exactly, for an
   }
 }
 
-TEST_CASE("a diverging scenario stops alone; the others finish") {
+TEST_CASE("a diverging scenario stops alone, the others finish") {
   ModelPtr m = LoadModelString(testing::PendulumXml());
   std::vector<std::unique_ptr<Workspace>> own;
   std::vector<Workspace*> ws;

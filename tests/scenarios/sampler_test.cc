@@ -315,7 +315,7 @@ TEST_CASE("every sampler is deterministic and streams: chunked draws equal one d
   }
 }
 
-TEST_CASE("constraints are never violated; the output is the feasible subsequence") {
+TEST_CASE("constraints are never violated, the output is the feasible subsequence") {
   ScenarioSpace space({Continuous("x"), Continuous("y"), Integer("k", 0, 3)});
   LinearConstraint c;
   c.name = "budget";

@@ -26,7 +26,7 @@ TEST_CASE("ingest on a malformed study exits 2 and writes no dataset.json") {
                 "episodes": [{"path": "log.csv"}]}})");
   const std::string out = dir.File("out");
   CHECK(RunNextbatch("ingest " + study + " -o " + out, dir.File("log.txt")) == 2);
-  CHECK(!std::filesystem::exists(out + "/dataset.json"));
+  CHECK(!std::filesystem::exists(out));
   const std::string log = ReadFile(dir.File("log.txt"));
   CHECK(log.find("dataset.importer.qpos[0].unti: unknown key") != std::string::npos);
 }
@@ -40,13 +40,13 @@ TEST_CASE("ingest on the XL330 example study exits 0 and writes the dataset and 
   const std::string out = dir.File("out");
   REQUIRE(RunNextbatch("ingest " NEXTBATCH_SOURCE_DIR "/examples/xl330/study.json -o " + out,
                        dir.File("log.txt")) == 0);
-  const nlohmann::json d = ReadJsonFile(out + "/dataset.json");
+  const nlohmann::json d = ReadJsonFile(out + "/ingest/dataset.json");
   CHECK(d.at("schema") == "nextbatch.dataset/1");
   REQUIRE(d.at("episodes").size() == 16);
   CHECK(d.at("dropped").empty());
   CHECK(d.at("totals").at("samples_read") == 19452);
   for (const auto& e : d.at("episodes")) {
-    CHECK(std::filesystem::exists(out + "/" + e.at("file").get<std::string>()));
+    CHECK(std::filesystem::exists(out + "/ingest/" + e.at("file").get<std::string>()));
     CHECK(e.at("rate_hz") == doctest::Approx(500.0));
   }
   const std::string log = ReadFile(dir.File("log.txt"));

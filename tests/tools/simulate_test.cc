@@ -44,15 +44,15 @@ TEST_CASE("simulate writes one line per candidate, the same for 1 and 2 threads"
                        dir.File("log1")) == 0);
   REQUIRE(RunNextbatch("simulate " + study + " -o " + dir.File("two") + " -j 2",
                        dir.File("log2")) == 0);
-  const std::string one = ReadFile(dir.File("one/candidates.jsonl"));
-  CHECK(one == ReadFile(dir.File("two/candidates.jsonl")));
-  CHECK(!std::filesystem::exists(dir.File("one/candidates.jsonl.tmp")));
-  const nlohmann::json summary = ReadJsonFile(dir.File("one/candidates.json"));
+  const std::string one = ReadFile(dir.File("one/simulate/candidates.jsonl"));
+  CHECK(one == ReadFile(dir.File("two/simulate/candidates.jsonl")));
+  CHECK(!std::filesystem::exists(dir.File("one/simulate/candidates.jsonl.tmp")));
+  const nlohmann::json summary = ReadJsonFile(dir.File("one/simulate/candidates.json"));
   CHECK(summary.at("schema") == "nextbatch.candidates/1");
   CHECK(summary.at("candidates") == 10);
   CHECK(summary.at("summary").at("rollouts") == 30);
   CHECK(summary.at("summary").at("steps") == 30 * 1000);
-  std::ifstream in(dir.File("one/candidates.jsonl"));
+  std::ifstream in(dir.File("one/simulate/candidates.jsonl"));
   std::string line;
   int n = 0;
   while (std::getline(in, line)) {
@@ -75,7 +75,7 @@ TEST_CASE("simulate on a malformed study exits 2, names the field and writes not
   const std::string study = dir.Write("study.json", j.dump());
   CHECK(RunNextbatch("simulate " + study + " -o " + dir.File("out"), dir.File("log")) == 2);
   CHECK(ReadFile(dir.File("log")).find("simulate.candiates") != std::string::npos);
-  CHECK(!std::filesystem::exists(dir.File("out/candidates.jsonl")));
+  CHECK(!std::filesystem::exists(dir.File("out")));
   j = SmallStudy();
   j["task"]["outcome"]["success"]["quantity"]["joint"] = "elbow";
   dir.Write("study.json", j.dump());

@@ -1,5 +1,5 @@
-// `nextbatch calibrate` end to end on a small synthetic study: native episode files written by
-// the engine from a pendulum with hidden values, read back through the study's dataset section.
+// The calibrate stage end to end on a small synthetic study: native episode files written by the
+// engine from a pendulum with hidden values, ingested into a set, then fitted from that set.
 #include <doctest/doctest.h>
 
 #include <filesystem>
@@ -10,10 +10,10 @@
 #include "engine/error.h"
 #include "engine/json_reader.h"
 #include "engine/model.h"
+#include "pipeline/pipeline.h"
 #include "tests/calibration/synthetic.h"
 #include "tests/fixtures/models.h"
 #include "tests/fixtures/parameters.h"
-#include "tools/verbs.h"
 
 namespace nextbatch {
 namespace {
@@ -74,6 +74,21 @@ struct StudyDir {
   }
 };
 
+// Runs ingest (when its set is not current) and calibrate of `study` into `out`; returns the
+// calibrate stage's exit code.
+int Calibrate(const std::string& study_path, const std::string& out,
+              const std::vector<std::string>& episodes = {}) {
+  const Study study = Study::Load(study_path);
+  PipelineOptions options;
+  options.out = out;
+  options.quiet = true;
+  options.episodes = episodes;
+  if (!CheckSet(StageId::kIngest, study, options).current) {
+    REQUIRE(RunStage(StageId::kIngest, study, options).exit_code == 0);
+  }
+  return RunStage(StageId::kCalibrate, study, options).exit_code;
+}
+
 const char* kParameters = R"([
   {"name": "damping", "targets": ["joint:hinge.damping"], "initial": 0.05, "bounds": [0, 1]},
   {"name": "mass", "targets": ["body:link.mass"], "initial": 0.6, "bounds": [0.1, 3]},
@@ -81,12 +96,10 @@ const char* kParameters = R"([
 
 TEST_CASE("calibrate writes calibration.json and a calibrated model that recover the truth") {
   StudyDir s;
-  tools::VerbArgs args;
-  args.study = s.Study("good", kParameters, R"({"segment_seconds": 0.5})");
-  args.out = (s.dir / "out").string();
-  args.quiet = true;
-  REQUIRE(tools::RunCalibrate(args) == 0);
-  const nlohmann::json doc = ReadJsonFile((s.dir / "out" / "calibration.json").string());
+  REQUIRE(Calibrate(s.Study("good", kParameters, R"({"segment_seconds": 0.5})"),
+                    (s.dir / "out").string()) == 0);
+  const nlohmann::json doc =
+      ReadJsonFile((s.dir / "out" / "calibrate" / "calibration.json").string());
   CHECK(doc.at("schema") == "nextbatch.calibration/1");
   CHECK(doc.at("study") == "good");
   REQUIRE(doc.at("parameters").size() == 3);
@@ -121,7 +134,7 @@ TEST_CASE("calibrate writes calibration.json and a calibrated model that recover
   CHECK(doc["noise"]["qvel:hinge"].get<double>() == doctest::Approx(0.02).epsilon(0.15));
   // The calibrated model carries the fitted damping; the mass of a body whose inertia comes from
   // its geoms is not kept by MuJoCo's writer, and the file says so; the delay is no MJCF field.
-  ModelPtr fitted = LoadModelFile((s.dir / "out" / "calibrated_model.xml").string());
+  ModelPtr fitted = LoadModelFile((s.dir / "out" / "calibrate" / "calibrated_model.xml").string());
   CHECK(fitted->dof_damping[0] ==
         doctest::Approx(doc["parameters"][0]["value"].get<double>()).epsilon(1e-5));
   REQUIRE(doc["model_not_saved"].size() == 1);
@@ -132,12 +145,9 @@ TEST_CASE("calibrate writes calibration.json and a calibrated model that recover
 
 TEST_CASE("velocities that cleaning derived from the positions are not fitted as measurements") {
   StudyDir s(false);
-  tools::VerbArgs args;
-  args.study = s.Study("positions_only", kParameters);
-  args.out = (s.dir / "out").string();
-  args.quiet = true;
-  REQUIRE(tools::RunCalibrate(args) == 0);
-  const nlohmann::json doc = ReadJsonFile((s.dir / "out" / "calibration.json").string());
+  REQUIRE(Calibrate(s.Study("positions_only", kParameters), (s.dir / "out").string()) == 0);
+  const nlohmann::json doc =
+      ReadJsonFile((s.dir / "out" / "calibrate" / "calibration.json").string());
   CHECK(doc["noise"].contains("qpos:hinge"));
   CHECK_FALSE(doc["noise"].contains("qvel:hinge"));
   for (int j = 0; j < 3; ++j) {
@@ -148,29 +158,33 @@ TEST_CASE("velocities that cleaning derived from the positions are not fitted as
 
 TEST_CASE("a failed fit exits 1 and leaves the earlier good result alone") {
   StudyDir s;
-  tools::VerbArgs args;
-  args.out = (s.dir / "out").string();
-  args.quiet = true;
-  args.study = s.Study("good", kParameters);
-  REQUIRE(tools::RunCalibrate(args) == 0);
-  const std::string before = ReadFile((s.dir / "out" / "calibration.json").string());
+  const std::string out = (s.dir / "out").string();
+  REQUIRE(Calibrate(s.Study("good", kParameters), out) == 0);
+  const std::string before = ReadFile((s.dir / "out" / "calibrate" / "calibration.json").string());
   // A damping that makes the simulation explode within a few steps.
-  args.study = s.Study("diverging", R"([
+  CHECK(Calibrate(s.Study("diverging", R"([
     {"name": "damping", "targets": ["joint:hinge.damping"], "initial": -1e4,
-     "bounds": [-1e5, 1]}])");
-  CHECK(tools::RunCalibrate(args) == 1);
-  CHECK(ReadFile((s.dir / "out" / "calibration.json").string()) == before);
+     "bounds": [-1e5, 1]}])"),
+                  out) == 1);
+  CHECK(ReadFile((s.dir / "out" / "calibrate" / "calibration.json").string()) == before);
   // A parameter without effect stops before solving: bad input, exit 2, nothing written.
-  args.study = s.Study("ineffective", R"([
+  CHECK_THROWS_WITH_AS(Calibrate(s.Study("ineffective", R"([
     {"name": "damping", "targets": ["joint:hinge.damping"], "initial": 0.05, "bounds": [0, 1]},
     {"name": "bob_friction", "targets": ["geom:bob.friction[0]"], "initial": 1,
-     "bounds": [0.1, 2]}])");
-  CHECK(tools::RunCalibrate(args) == 2);
-  CHECK(ReadFile((s.dir / "out" / "calibration.json").string()) == before);
+     "bounds": [0.1, 2]}])"),
+                                 out),
+                       doctest::Contains("bob_friction"), InputError);
+  CHECK(ReadFile((s.dir / "out" / "calibrate" / "calibration.json").string()) == before);
   // A typo in the section is an input error naming the key.
-  args.study = s.Study("typo", kParameters, R"({"segment_secs": 0.5})");
-  CHECK_THROWS_WITH_AS(tools::RunCalibrate(args), doctest::Contains("calibration.segment_secs"),
-                       InputError);
+  CHECK_THROWS_WITH_AS(Calibrate(s.Study("typo", kParameters, R"({"segment_secs": 0.5})"), out),
+                       doctest::Contains("calibration.segment_secs"), InputError);
+  // no temporary file or staging folder is left behind by any of these runs
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(out)) {
+    const std::string name = entry.path().filename().string();
+    CHECK(name.find(".tmp") == std::string::npos);
+    CHECK(name.find("staging") == std::string::npos);
+    CHECK(name.find(".lock") == std::string::npos);
+  }
 }
 
 }  // namespace
@@ -181,23 +195,18 @@ namespace {
 
 TEST_CASE("--episodes fits the named episodes only and refuses an unknown id") {
   StudyDir s;
-  tools::VerbArgs args;
-  args.study = s.Study("some", kParameters, R"({"segment_seconds": 0.5})");
-  args.out = (s.dir / "out").string();
-  args.quiet = true;
-  args.episodes = "ep2,ep0";
-  REQUIRE(tools::RunCalibrate(args) == 0);
-  const nlohmann::json doc = ReadJsonFile((s.dir / "out" / "calibration.json").string());
+  const std::string study = s.Study("some", kParameters, R"({"segment_seconds": 0.5})");
+  REQUIRE(Calibrate(study, (s.dir / "out").string(), {"ep2", "ep0"}) == 0);
+  const nlohmann::json doc =
+      ReadJsonFile((s.dir / "out" / "calibrate" / "calibration.json").string());
   REQUIRE(doc["episodes"].size() == 2);
   CHECK(doc["episodes"][0]["id"] == "ep0");  // the dataset's order
   CHECK(doc["episodes"][1]["id"] == "ep2");
-  args.out = (s.dir / "out2").string();
-  args.episodes = "ep0,ep9";
-  CHECK_THROWS_WITH_AS(tools::RunCalibrate(args),
+  CHECK_THROWS_WITH_AS(Calibrate(study, (s.dir / "out2").string(), {"ep0", "ep9"}),
                        doctest::Contains("--episodes: expected episode ids of the dataset (ep0, "
                                          "ep1, ep2), got 'ep9'"),
                        InputError);
-  CHECK_FALSE(std::filesystem::exists(s.dir / "out2" / "calibration.json"));
+  CHECK_FALSE(std::filesystem::exists(s.dir / "out2" / "calibrate"));
 }
 
 }  // namespace

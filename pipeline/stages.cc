@@ -1,0 +1,258 @@
+// The stages: each validates its inputs, takes its output set, does its work in the set's
+// staging folder and publishes it with a manifest.
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+
+#include "calibration/calibrated_model.h"
+#include "calibration/calibration.h"
+#include "calibration/calibration_json.h"
+#include "engine/atomic_file.h"
+#include "engine/dataset.h"
+#include "engine/error.h"
+#include "engine/model.h"
+#include "engine/output_set.h"
+#include "engine/posterior.h"
+#include "pipeline/internal.h"
+#include "scenarios/simulate_study.h"
+
+namespace nextbatch::pipeline_internal {
+namespace {
+namespace fs = std::filesystem;
+
+double Since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+Study WithThreads(const Study& study, const PipelineOptions& options) {
+  Study s = study;
+  if (options.threads >= 0) s.threads = options.threads;
+  return s;
+}
+
+// Publishes the set with its manifest, or (under --strict with warnings) fails publishing nothing.
+void Finish(OutputSet& set, Manifest manifest, const PipelineOptions& options, double seconds,
+            StageReport* r) {
+  manifest.warnings = r->warnings;
+  manifest.status = r->warnings.empty() ? "done" : "done_with_warnings";
+  manifest.seconds["total"] = seconds;
+  r->seconds = seconds;
+  if (options.strict && !r->warnings.empty()) {
+    r->exit_code = 1;
+    r->message = "--strict: the stage finished with " + std::to_string(r->warnings.size()) +
+                 " warning(s); nothing was published";
+    return;
+  }
+  set.Publish(std::move(manifest));
+  r->published = true;
+}
+
+std::string Fmt(const char* format, double x) {
+  char buf[64];
+  std::snprintf(buf, sizeof(buf), format, x);
+  return buf;
+}
+
+// The reasons to doubt a finished fit, in words.
+std::vector<std::string> CalibrationWarnings(const CalibrationResult& res,
+                                             const SavedModelReport& saved) {
+  std::vector<std::string> w;
+  const CalibrationSummary& s = res.summary;
+  if (s.status == CalibrationStatus::kNoConvergence) {
+    w.push_back("the fit stopped at its iteration limit (" + std::to_string(s.iterations) +
+                " iterations) before converging: its values may still move");
+  }
+  for (std::size_t j = 0; j < res.names.size(); ++j) {
+    if (res.at_bound[j]) {
+      w.push_back("parameter " + res.names[j] + " ended at a bound (" + FormatNumber(res.value[j]) +
+                  ")");
+    }
+  }
+  int outliers = 0;
+  for (const auto& e : res.episodes) {
+    if (e.outlier) {
+      ++outliers;
+      w.push_back("episode " + e.id + " is an outlier" +
+                  (s.refit ? ", excluded from the refit" : "") + ": " + e.reason);
+    }
+  }
+  if (outliers > 0 && outliers * 2 >= static_cast<int>(res.episodes.size())) {
+    w.push_back(std::to_string(outliers) + " of " + std::to_string(res.episodes.size()) +
+                " episodes are outliers: the model or the noise settings do not fit these data");
+  }
+  for (const auto& name : res.identifiability.unidentifiable) {
+    w.push_back("parameter " + name + " is not identifiable from these data");
+  }
+  if (std::isfinite(s.reduced_chi2) && s.reduced_chi2 > 10) {
+    w.push_back("reduced chi-square " + Fmt("%.4g", s.reduced_chi2) +
+                ": the residuals are far larger than the noise model, so the formal stds "
+                "understate the uncertainty");
+  }
+  if (s.held_out_segments > 0) {
+    const double before = res.replay_before.median, after = res.replay_after.median,
+                 still = res.replay_hold_still.median;
+    if (std::isfinite(after) && std::isfinite(before) && after > before) {
+      w.push_back("the fit replays the held-out segments worse than the initial values (" +
+                  Fmt("%.4g", after) + " against " + Fmt("%.4g", before) + ")");
+    }
+    if (std::isfinite(after) && std::isfinite(still) && after >= still && still > 0) {
+      w.push_back("the fit replays the held-out segments no better than holding still (" +
+                  Fmt("%.4g", after) + " against " + Fmt("%.4g", still) + ")");
+    }
+  }
+  if (!saved.saved) {
+    w.push_back("the calibrated model could not be saved (" + saved.error +
+                "); calibration.json holds the fit");
+  }
+  for (const auto& p : saved.not_kept) {
+    w.push_back(p.name +
+                " is not kept by calibrated_model.xml (MuJoCo writes what the XML "
+                "states, e.g. a body mass only with an explicit <inertial>); use calibration.json");
+  }
+  return w;
+}
+
+}  // namespace
+
+StageReport RunIngest(const Study& study_in, const PipelineOptions& options) {
+  const auto t0 = std::chrono::steady_clock::now();
+  const Study study = WithThreads(study_in, options);
+  if (!study.HasSection("dataset")) {
+    ThrowExpected(study.path + ": dataset", "a dataset section (the logs to ingest)", "none");
+  }
+  ModelPtr model = LoadModelFile(study.model);
+  const Inputs inputs = CurrentInputs(StageId::kIngest, study, options);
+  StageReport r;
+  r.stage = StageName(StageId::kIngest);
+  OutputSet set(options.out, r.stage);
+  r.dir = set.final_dir();
+  const Dataset dataset = LoadDataset(study, model.get());
+  WriteDatasetFiles(dataset, set.staging());
+  for (const auto& q : dataset.dropped) {
+    r.warnings.push_back("dropped " + (q.id.empty() ? q.source : q.id) + ": " + q.reason);
+  }
+  r.text = DatasetSummary(dataset);
+  if (dataset.episodes.empty()) {
+    r.exit_code = 1;
+    r.message = "every episode was dropped; nothing was published";
+    return r;
+  }
+  Finish(set, NewManifest(StageId::kIngest, study, inputs), options, Since(t0), &r);
+  return r;
+}
+
+StageReport RunCalibrate(const Study& study_in, const PipelineOptions& options) {
+  const auto t0 = std::chrono::steady_clock::now();
+  const Study study = WithThreads(study_in, options);
+  CalibrationOptions copt = ReadCalibrationOptions(study);
+  if (options.threads >= 0) copt.threads = options.threads;
+  if (study.parameters.empty()) {
+    ThrowExpected(study.path + ": parameters", "at least one parameter to calibrate", "none");
+  }
+  ModelPtr model = LoadModelFile(study.model);
+  const ParameterBinding binding(model.get(), study.parameters);
+  StageReport r;
+  r.stage = StageName(StageId::kCalibrate);
+  RequireCurrentSet(StageId::kIngest, study, options, &r.warnings);
+  const std::string dataset_dir = SetDir(StageId::kIngest, options);
+  Dataset dataset = ReadDatasetFiles(dataset_dir);
+  for (const Episode& e : dataset.episodes) {
+    ValidateEpisodeChannels(e, model.get(), dataset_dir + ": episode " + e.id);
+  }
+  DropEstimatedVelocities(&dataset);
+  KeepEpisodes(&dataset, options.episodes, "--episodes");
+  if (dataset.episodes.empty()) {
+    ThrowExpected(dataset_dir, "at least one usable episode", "none");
+  }
+  const Inputs inputs = CurrentInputs(StageId::kCalibrate, study, options);
+  OutputSet set(options.out, r.stage);
+  r.dir = set.final_dir();
+  const CalibrationResult result = Calibrate(model.get(), binding, dataset.episodes, copt);
+  const CalibrationSummary& s = result.summary;
+  if (s.status == CalibrationStatus::kPreflightFailed) {
+    std::string lines = s.message;
+    for (const auto& p : result.preflight) {
+      char line[256];
+      std::snprintf(line, sizeof(line), "\n  %-24s effect %.3g for a step of %.3g%s",
+                    p.name.c_str(), p.effect, p.step, p.ok ? "" : "  <- no effect");
+      lines += line;
+    }
+    throw InputError(study.path + ": parameters: " + lines);
+  }
+  r.text = CalibrationSummaryText(result);
+  if (!s.usable()) {
+    r.exit_code = 1;
+    r.message = "the fit failed (" + s.termination + "): " + s.message;
+    return r;
+  }
+  const SavedModelReport saved =
+      SaveCalibratedModel(study.model, binding, result.value, set.File("calibrated_model.xml"));
+  const nlohmann::json doc =
+      CalibrationDocument(result, binding, study.name, copt, saved, "calibrated_model.xml");
+  WriteFileAtomic(set.File("calibration.json"), doc.dump(1) + "\n");
+  for (auto& w : CalibrationWarnings(result, saved)) r.warnings.push_back(std::move(w));
+  Manifest manifest = NewManifest(StageId::kCalibrate, study, inputs);
+  manifest.seconds["solve"] = s.solve_seconds;
+  manifest.seconds["covariance"] = s.covariance_seconds;
+  Finish(set, std::move(manifest), options, Since(t0), &r);
+  return r;
+}
+
+StageReport RunSimulate(const Study& study_in, const PipelineOptions& options) {
+  const auto t0 = std::chrono::steady_clock::now();
+  const Study study = WithThreads(study_in, options);
+  if (!study.HasSection("scenarios") || !study.HasSection("task")) {
+    ThrowExpected(
+        study.path, "scenarios and task sections (what to simulate)",
+        std::string("no ") + (study.HasSection("scenarios") ? "task" : "scenarios") + " section");
+  }
+  ReadStudySimulateOptions(study);  // the sections are checked before any output is taken
+  StageReport r;
+  r.stage = StageName(StageId::kSimulate);
+  const CalibrationSource source = SimulateCalibration(study, options);
+  Posterior posterior;
+  nlohmann::json label = nullptr;
+  if (source.file.empty()) {
+    posterior = Posterior::FromSpecs(study.parameters);
+    if (!study.parameters.empty()) {
+      r.warnings.push_back("no calibration (no " +
+                           StageDir(options.out, StageName(StageId::kCalibrate)) +
+                           " set, no simulate.calibration): the parameters are sampled from their "
+                           "priors");
+    }
+  } else {
+    if (source.from_set) RequireCurrentSet(StageId::kCalibrate, study, options, &r.warnings);
+    posterior = PosteriorFromCalibration(ReadCalibrationFile(source.file), study.parameters);
+    label = source.file;
+  }
+  const Inputs inputs = CurrentInputs(StageId::kSimulate, study, options);
+  OutputSet set(options.out, r.stage);
+  r.dir = set.final_dir();
+  const SimulateStudyResult res =
+      SimulateStudy(study, posterior, label, study.threads, options.quiet, set.staging());
+  const SimulateSummary& s = res.summary;
+  const int samples = res.document.at("posterior_samples").get<int>();
+  char line[256];
+  std::snprintf(
+      line, sizeof(line),
+      "simulate: %lld candidates x %d samples, %lld diverged, mean success %.3f, %.1f s\n",
+      static_cast<long long>(s.candidates), samples, static_cast<long long>(s.diverged),
+      s.mean_success, s.seconds);
+  r.text = line;
+  if (s.termination != SimulateSummary::Termination::kDone) {
+    r.exit_code = 1;
+    r.message = s.message;
+    return r;
+  }
+  if (s.diverged > 0) {
+    r.warnings.push_back(std::to_string(s.diverged) + " of " + std::to_string(s.rollouts) +
+                         " rollouts diverged (counted as failures and as unsafe)");
+  }
+  Manifest manifest = NewManifest(StageId::kSimulate, study, inputs);
+  manifest.seconds["simulate"] = s.seconds;
+  Finish(set, std::move(manifest), options, Since(t0), &r);
+  return r;
+}
+
+}  // namespace nextbatch::pipeline_internal

@@ -1,0 +1,166 @@
+#include "scenarios/simulate_study.h"
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+
+#include "engine/atomic_file.h"
+#include "engine/error.h"
+#include "engine/json_reader.h"
+#include "engine/model.h"
+#include "engine/progress.h"
+#include "scenarios/sampler.h"
+#include "scenarios/scenario_binding.h"
+#include "scenarios/simulate_json.h"
+#include "scenarios/space_json.h"
+#include "scenarios/space_source.h"
+#include "scenarios/task_json.h"
+
+namespace nextbatch {
+namespace fs = std::filesystem;
+
+SimulateOptions ReadStudySimulateOptions(const Study& study) {
+  SimulateOptions options;
+  if (study.HasSection("simulate")) {
+    options = ReadSimulateOptions(study.Section("simulate"),
+                                  [&study](const std::string& p) { return study.Resolve(p); });
+  }
+  if (!study.HasSection("simulate") || !study.doc.at("simulate").contains("candidates")) {
+    options.candidates = ReadScenarios(study).sampler.n;
+  }
+  options.seed = study.seed;
+  options.num_threads = study.threads;
+  return options;
+}
+
+SimulateStudyResult SimulateStudy(const Study& study, const Posterior& posterior,
+                                  const nlohmann::json& calibration, int threads, bool quiet,
+                                  const std::string& dir) {
+  ModelPtr model = LoadModelFile(study.model);
+  const mjModel* m = model.get();
+  Task task(m, ReadTaskSpec(study.Section("task")));
+  SimulateOptions options = ReadStudySimulateOptions(study);
+  options.num_threads = threads;
+  ScenariosSection scenarios = ReadScenarios(study);
+  std::unique_ptr<Sampler> sampler = MakeSampler(scenarios.space, scenarios.sampler);
+  ScenarioBinding scenario_binding(m, scenarios.space);
+  ParameterBinding parameters(m, study.parameters);
+  SpaceSource source(*sampler, scenario_binding);
+
+  std::vector<std::string> metric_names;
+  for (const auto& mt : task.outcome().metrics()) metric_names.push_back(mt.name);
+  CandidateWriter writer((fs::path(dir) / "candidates.jsonl").string(), metric_names);
+  ProgressOptions progress_options;
+  if (quiet) progress_options.terminal = 0;
+  Progress bar("simulate", static_cast<long>(options.candidates), progress_options);
+  SimulateStudyResult result;
+  result.summary = SimulateCandidates(
+      m, task, parameters, posterior, source, options,
+      [&writer](const std::vector<CandidateStats>& c, const ScenarioSource& s) {
+        writer.Write(c, s);
+      },
+      [&bar](std::int64_t done, std::int64_t) { bar.Update(static_cast<long>(done)); });
+  writer.Commit();
+
+  const SimulateSummary& summary = result.summary;
+  nlohmann::json& doc = result.document;
+  doc["schema"] = "nextbatch.candidates/1";
+  doc["study"] = study.path;
+  doc["seed"] = study.seed;
+  doc["candidates_file"] = "candidates.jsonl";
+  doc["candidates"] = summary.candidates;
+  doc["posterior_samples"] = options.posterior_samples;
+  doc["calibration"] = calibration;
+  doc["parameters"] = posterior.names();
+  doc["metrics"] = metric_names;
+  doc["factors"] = nlohmann::json::array();
+  for (const Factor& f : scenarios.space.factors()) doc["factors"].push_back(f.name);
+  doc["summary"] = {
+      {"termination",
+       summary.termination == SimulateSummary::Termination::kDone ? "done" : "failed"},
+      {"message", summary.message},
+      {"rollouts", summary.rollouts},
+      {"diverged", summary.diverged},
+      {"steps", summary.steps},
+      {"mean_success", summary.mean_success},
+      {"seconds", summary.seconds}};
+  WriteFileAtomic((fs::path(dir) / "candidates.json").string(), doc.dump(2) + "\n");
+  return result;
+}
+
+CandidateSet ReadCandidateSet(const std::string& dir) {
+  CandidateSet set;
+  const std::string doc_path = (fs::path(dir) / "candidates.json").string();
+  set.document = ReadJsonFile(doc_path);
+  if (!set.document.is_object()) ThrowExpected(doc_path, "a JSON object", Describe(set.document));
+  JsonReader r(set.document, doc_path, "");
+  const std::string schema = r.String("schema");
+  if (schema != "nextbatch.candidates/1") {
+    ThrowExpected(r.Where("schema"), "\"nextbatch.candidates/1\"", "\"" + schema + "\"");
+  }
+  set.metrics = r.Strings("metrics");
+  set.factors = r.Strings("factors");
+  set.parameters = r.Strings("parameters");
+  const std::string file = r.String("candidates_file");
+  if (file.empty() || file.find('/') != std::string::npos || file == "." || file == "..") {
+    ThrowExpected(r.Where("candidates_file"), "a file name in the set", "\"" + file + "\"");
+  }
+  const nlohmann::json& count = r.Raw("candidates");
+  if (!count.is_number_integer() || count.get<std::int64_t>() < 0) {
+    ThrowExpected(r.Where("candidates"), "a count >= 0", Describe(count));
+  }
+  const std::string lines_path = (fs::path(dir) / file).string();
+  std::ifstream in(lines_path);
+  if (!in) throw InputError(lines_path + ": cannot open file");
+  std::string line;
+  for (std::int64_t n = 0; std::getline(in, line); ++n) {
+    const std::string where_line = lines_path + ": line " + std::to_string(n + 1);
+    const nlohmann::json j = ParseJson(line, where_line);
+    if (!j.is_object()) ThrowExpected(where_line, "a JSON object", Describe(j));
+    JsonReader c(j, where_line, "");
+    CandidateRecord rec;
+    const nlohmann::json& index = c.Raw("index");
+    if (!index.is_number_integer() || index.get<std::int64_t>() != n) {
+      ThrowExpected(c.Where("index"), std::to_string(n), Describe(index));
+    }
+    rec.index = n;
+    rec.scenario = c.Raw("scenario");
+    if (!rec.scenario.is_object()) {
+      ThrowExpected(c.Where("scenario"), "an object {factor: value}", Describe(rec.scenario));
+    }
+    for (const auto& f : set.factors) {
+      if (!rec.scenario.contains(f)) ThrowExpected(c.Where("scenario"), "factor " + f, "none");
+    }
+    rec.rollouts = c.Integer("rollouts");
+    rec.success = c.Number("success");
+    rec.safety = c.Number("safety");
+    rec.diverged = c.Integer("diverged");
+    if (rec.rollouts < 0 || !(rec.success >= 0 && rec.success <= 1) ||
+        !(rec.safety >= 0 && rec.safety <= 1) || rec.diverged < 0 || rec.diverged > rec.rollouts) {
+      ThrowExpected(where_line, "counts >= 0 and probabilities in [0, 1]", line.substr(0, 200));
+    }
+    JsonReader metrics = c.Object("metrics");
+    for (const auto& name : set.metrics) {
+      const nlohmann::json& v = metrics.Raw(name);
+      if (v.is_null()) {
+        rec.metric_mean.push_back(NAN);
+        rec.metric_std.push_back(NAN);
+      } else {
+        JsonReader mv = metrics.Object(name);
+        rec.metric_mean.push_back(mv.Number("mean"));
+        rec.metric_std.push_back(mv.Number("std"));
+        mv.CheckAllRead();
+      }
+    }
+    metrics.CheckAllRead();
+    c.CheckAllRead();
+    set.candidates.push_back(std::move(rec));
+  }
+  if (static_cast<std::int64_t>(set.candidates.size()) != count.get<std::int64_t>()) {
+    ThrowExpected(lines_path, std::to_string(count.get<std::int64_t>()) + " candidates",
+                  std::to_string(set.candidates.size()));
+  }
+  return set;
+}
+
+}  // namespace nextbatch

@@ -1,0 +1,58 @@
+// The simulate stage's work on one study: its task, scenario space and "simulate" section, the
+// candidates simulated under a posterior, written as candidates.jsonl (one line per candidate)
+// and candidates.json (schema "nextbatch.candidates/1", docs/formats/candidates.schema.json);
+// and the reader of those two files, beside their writer.
+#ifndef NEXTBATCH_SCENARIOS_SIMULATE_STUDY_H_
+#define NEXTBATCH_SCENARIOS_SIMULATE_STUDY_H_
+
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "engine/posterior.h"
+#include "engine/study.h"
+#include "scenarios/candidates.h"
+
+namespace nextbatch {
+
+// Reads the study's "simulate" section (defaults without one; without a count of its own, as many
+// candidates as the sampler is asked for) with the study's seed.
+SimulateOptions ReadStudySimulateOptions(const Study& study);
+
+struct SimulateStudyResult {
+  SimulateSummary summary;
+  nlohmann::json document;  // what candidates.json holds
+};
+
+// Simulates the study's candidates under `posterior` on `threads` threads and writes
+// `dir`/candidates.jsonl and `dir`/candidates.json. `calibration` names the posterior's source
+// for the document (null: the priors). Progress goes to stderr unless `quiet`. Throws InputError
+// for a bad study; numerical outcomes (diverged rollouts, a failed run) are in the summary.
+SimulateStudyResult SimulateStudy(const Study& study, const Posterior& posterior,
+                                  const nlohmann::json& calibration, int threads, bool quiet,
+                                  const std::string& dir);
+
+// One line of candidates.jsonl as read back.
+struct CandidateRecord {
+  std::int64_t index = 0;
+  nlohmann::json scenario;  // {factor: value}
+  int rollouts = 0;
+  double success = 0, safety = 0;
+  int diverged = 0;
+  std::vector<double> metric_mean, metric_std;  // in the document's metric order; NaN for null
+};
+
+struct CandidateSet {
+  nlohmann::json document;  // candidates.json
+  std::vector<std::string> metrics, factors, parameters;
+  std::vector<CandidateRecord> candidates;
+};
+
+// Reads candidates.json and candidates.jsonl from `dir`. Throws InputError naming the file, the
+// line and the field.
+CandidateSet ReadCandidateSet(const std::string& dir);
+
+}  // namespace nextbatch
+
+#endif  // NEXTBATCH_SCENARIOS_SIMULATE_STUDY_H_
