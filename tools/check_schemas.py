@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Checks the JSON Schemas in docs/formats against what nextbatch reads and writes: the example
-studies, and the dataset.json and episode files that `nextbatch ingest` writes for them.
+studies, and the dataset.json, episode files and manifest.json that `nextbatch ingest` writes for
+them.
 
 usage: check_schemas.py NEXTBATCH_BINARY SOURCE_DIR
 Exits 77 (skipped) when the Python package jsonschema is not installed."""
@@ -23,7 +24,7 @@ def main():
     formats = os.path.join(source, "docs", "formats")
     validator = jsonschema.Draft202012Validator
     schemas = {}
-    for name in ("study", "episode", "dataset"):
+    for name in ("study", "episode", "dataset", "manifest"):
         with open(os.path.join(formats, name + ".schema.json")) as f:
             schemas[name] = json.load(f)
         validator.check_schema(schemas[name])
@@ -43,6 +44,9 @@ def main():
                 continue  # e.g. the shared real data is absent; the C++ tests cover exit codes
             with open(os.path.join(out, "ingest", "dataset.json")) as f:
                 jsonschema.validate(json.load(f), schemas["dataset"], cls=validator)
+            with open(os.path.join(out, "ingest", "manifest.json")) as f:
+                jsonschema.validate(json.load(f), schemas["manifest"], cls=validator)
+            checked += 1
             for episode in glob.glob(os.path.join(out, "ingest", "episodes", "*.json")):
                 with open(episode) as f:
                     jsonschema.validate(json.load(f), schemas["episode"], cls=validator)

@@ -1,6 +1,7 @@
 // calibration.json read back into a posterior: what a later stage samples.
 #include <doctest/doctest.h>
 
+#include <Eigen/LU>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -8,6 +9,9 @@
 
 #include "calibration/calibration_json.h"
 #include "engine/error.h"
+#include "engine/model.h"
+#include "engine/random.h"
+#include "tests/fixtures/parameters.h"
 
 namespace nextbatch {
 namespace {
@@ -160,6 +164,68 @@ TEST_CASE("malformed calibration files are rejected with the field and what was 
   expect(R"({"schema": "nextbatch.calibration/1", "status": "failed", "parameters": [],
      "correlation": []})",
          "status: expected a usable fit");
+}
+
+}  // namespace
+}  // namespace nextbatch
+
+namespace nextbatch {
+namespace {
+
+// A fit's moments as the calibrator forms them: a covariance, and its correlation by dividing
+// by the stds (whose rounding gives diagonals such as 1.0000000000000002).
+CalibrationResult RandomFit(int n, RandomStream& rng) {
+  CalibrationResult res;
+  Eigen::MatrixXd a(n, n);
+  for (int i = 0; i < n; ++i) {
+    for (int j = 0; j < n; ++j) a(i, j) = rng.Normal() * std::pow(10.0, rng.Uniform(-4, 1));
+  }
+  res.covariance = a * a.transpose() + 1e-12 * Eigen::MatrixXd::Identity(n, n);
+  res.std = res.covariance.diagonal().cwiseSqrt();
+  res.correlation = res.covariance.array() / (res.std * res.std.transpose()).array();
+  res.information = res.covariance.inverse();
+  res.value = Eigen::VectorXd::Constant(n, 0.5);
+  res.initial = Eigen::VectorXd::Constant(n, 0.4);
+  res.at_bound.assign(n, false);
+  res.summary.status = CalibrationStatus::kConverged;
+  for (int j = 0; j < n; ++j) res.names.push_back("d" + std::to_string(j));
+  return res;
+}
+
+TEST_CASE("the reader accepts what the writer writes: fits of 1 to 8 parameters") {
+  // a chain of 8 hinges, one damping parameter each
+  std::string bodies, close;
+  for (int j = 0; j < 8; ++j) {
+    bodies += "<body pos=\"0 0 -0.1\"><joint name=\"j" + std::to_string(j) +
+              "\" type=\"hinge\" axis=\"0 1 0\"/><geom type=\"sphere\" size=\"0.02\"/>";
+    close += "</body>";
+  }
+  ModelPtr model =
+      LoadModelString("<mujoco><worldbody>" + bodies + close + "</worldbody></mujoco>");
+  RandomStream rng(11, Stage::kSynthetic, 0);
+  int rounded_diagonals = 0;
+  for (int n = 1; n <= 8; ++n) {
+    std::vector<ParameterSpec> specs;
+    for (int j = 0; j < n; ++j) {
+      specs.push_back(testing::Spec("d" + std::to_string(j),
+                                    {"joint:j" + std::to_string(j) + ".damping"}, 0.4, 0, 1));
+    }
+    const ParameterBinding binding(model.get(), specs);
+    for (int trial = 0; trial < 25; ++trial) {
+      const CalibrationResult fit = RandomFit(n, rng);
+      for (int i = 0; i < n; ++i) rounded_diagonals += fit.correlation(i, i) != 1.0;
+      const std::string path =
+          WriteTemp("nb_roundtrip.json", CalibrationToJson(fit, binding, "roundtrip").dump(1));
+      const CalibrationFile file = ReadCalibrationFile(path);
+      CHECK(file.names == fit.names);
+      CHECK(file.information.rows() == n);
+      CHECK((file.information - fit.information).norm() <= 1e-12 * fit.information.norm());
+      const Posterior p = PosteriorFromCalibration(file, specs);
+      CHECK((p.covariance() - fit.covariance).norm() <= 1e-9 * fit.covariance.norm());
+    }
+  }
+  // the writer met the rounding the reader once refused
+  CHECK(rounded_diagonals > 0);
 }
 
 }  // namespace
