@@ -6,7 +6,9 @@
 #include <cmath>
 #include <cstdio>
 #include <limits>
+#include <map>
 #include <nanoflann.hpp>
+#include <numeric>
 
 #include "engine/error.h"
 #include "engine/parallel.h"
@@ -304,22 +306,95 @@ CoverageGain::CoverageGain(const FactorEmbedding& embedding, const std::vector<S
       initial_[q] = distance < radius ? 1 : 0;
     });
   }
-  // The balls of the uncovered sample points over the candidates, then transposed per candidate.
-  const PointIndex candidate_index(embedding.EmbedAll(candidates), width);
-  std::vector<std::vector<int>> ball(sample.size());
-  ParallelFor(sample_size_, num_threads, [&](int q, int) {
-    if (!initial_[q])
-      ball[q] = candidate_index.Within(&queries[static_cast<size_t>(q) * width], radius);
+  // Where a categorical mismatch alone exceeds the radius, a candidate is compared only with the
+  // sample points of its own levels, on the numeric coordinates (the categorical ones are equal).
+  const ScenarioSpace& space = embedding.space();
+  const bool by_levels = embedding.categorical_distance() >= radius;
+  std::vector<int> categorical, numeric;
+  for (int f = 0; f < space.dimension(); ++f)
+    (space.factor(f).numeric() ? numeric : categorical).push_back(f);
+  if (!by_levels) categorical.clear();
+  const int coords = by_levels ? static_cast<int>(numeric.size()) : width;
+  auto coordinates = [&](const Scenario& s, double* out) {
+    if (!by_levels) return embedding.Embed(s, out);
+    for (size_t k = 0; k < numeric.size(); ++k)
+      out[k] = embedding.Normalise(numeric[k], s.values[numeric[k]]);
+  };
+  auto signature = [&](const Scenario& s) {
+    std::vector<int> levels;
+    for (int f : categorical) levels.push_back(static_cast<int>(s.values[f]));
+    return levels;
+  };
+  // The uncovered sample points of each level combination, contiguous (they stay in cache while
+  // every candidate of that combination is scanned against them).
+  std::map<std::vector<int>, int> group_of;
+  std::vector<std::vector<int>> members;
+  std::vector<std::vector<double>> block;
+  for (int q = 0; q < sample_size_; ++q) {
+    if (initial_[q]) continue;
+    const auto it = group_of.emplace(signature(sample[q]), static_cast<int>(members.size())).first;
+    if (it->second == static_cast<int>(members.size())) {
+      members.emplace_back();
+      block.emplace_back();
+    }
+    members[it->second].push_back(q);
+    block[it->second].resize(block[it->second].size() + coords);
+    coordinates(sample[q], &block[it->second][block[it->second].size() - coords]);
+  }
+  // Coordinate-major (row w holds coordinate w of every member), so that the scan below runs
+  // over contiguous numbers and vectorises.
+  for (size_t g = 0; g < members.size(); ++g) {
+    const size_t m = members[g].size();
+    std::vector<double> transposed(block[g].size());
+    for (size_t i = 0; i < m; ++i)
+      for (int w = 0; w < coords; ++w) transposed[w * m + i] = block[g][i * coords + w];
+    block[g].swap(transposed);
+  }
+  // Candidates in chunks, each chunk's balls collected apart and joined in order.
+  const int n = static_cast<int>(candidates.size());
+  const int chunk = 4096;
+  const int chunks = (n + chunk - 1) / chunk;
+  std::vector<std::vector<int>> chunk_points(chunks);
+  std::vector<std::vector<int>> chunk_counts(chunks);
+  const double r2 = radius * radius;
+  ParallelFor(chunks, num_threads, [&](int k, int) {
+    std::vector<double> x(coords), sum;
+    for (int c = k * chunk; c < std::min(n, (k + 1) * chunk); ++c) {
+      const auto it = group_of.find(signature(candidates[c]));
+      int count = 0;
+      if (it != group_of.end()) {
+        coordinates(candidates[c], x.data());
+        const std::vector<double>& y = block[it->second];
+        const std::vector<int>& ids = members[it->second];
+        const size_t m = ids.size();
+        sum.assign(m, 0.0);
+        for (int w = 0; w < coords; ++w) {
+          const double xw = x[w];
+          const double* row = &y[w * m];
+          for (size_t i = 0; i < m; ++i) sum[i] += (xw - row[i]) * (xw - row[i]);
+        }
+        for (size_t i = 0; i < m; ++i) {
+          if (sum[i] < r2) {
+            chunk_points[k].push_back(ids[i]);
+            ++count;
+          }
+        }
+      }
+      chunk_counts[k].push_back(count);
+    }
   });
   start_.assign(candidates.size() + 1, 0);
-  for (const auto& b : ball)
-    for (int c : b) ++start_[c + 1];
-  for (size_t c = 0; c < candidates.size(); ++c) start_[c + 1] += start_[c];
-  points_.resize(start_.back());
-  std::vector<std::int64_t> next(start_.begin(), start_.end() - 1);
-  for (int q = 0; q < sample_size_; ++q) {
-    for (int c : ball[q]) points_[next[c]++] = q;
-    std::vector<int>().swap(ball[q]);
+  int c = 0;
+  for (const std::vector<int>& counts : chunk_counts) {
+    for (int count : counts) {
+      start_[c + 1] = start_[c] + count;
+      ++c;
+    }
+  }
+  points_.reserve(start_.back());
+  for (auto& p : chunk_points) {
+    points_.insert(points_.end(), p.begin(), p.end());
+    std::vector<int>().swap(p);
   }
   Reset();
 }

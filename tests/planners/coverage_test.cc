@@ -123,7 +123,7 @@ TEST_CASE("marginal gaps and empty pair cells on a hand-made dataset") {
   CoverageOptions o;
   o.bins = 2;
   o.sample_size = 64;
-  // (x, mode, n): x bins [0, 0.5) [0.5, 1]; n has 3 <= ... no: 3 values > 2 bins, so 2 bins.
+  // (x, mode, n): x bins [0, 0.5) [0.5, 1]; n has 3 values, more than 2 bins, so 2 bins of range.
   const std::vector<Scenario> episodes = {Scenario{{0.1, 0, 1}}, Scenario{{0.2, 1, 1}},
                                           Scenario{{0.9, 0, 3}}};
   const CoverageReport r = DatasetCoverage(space, episodes, o);
@@ -136,7 +136,7 @@ TEST_CASE("marginal gaps and empty pair cells on a hand-made dataset") {
   CHECK(r.marginals[1].labels[2] == "c");
   CHECK(r.marginals[2].counts == std::vector<int>{2, 1});
   // Pairs: (x, mode) misses (0, c), (1, b), (1, c); (x, n) misses (0, 1), (1, 0);
-  // (mode, n) misses (a, 0)? no: (a, n=1) is there. It misses (b, 1), (c, 0), (c, 1).
+  // (mode, n) misses (b, 1), (c, 0), (c, 1).
   REQUIRE(r.pair_gaps.size() == 3);
   CHECK(r.pair_gaps[0].factor_a == "x");
   CHECK(r.pair_gaps[0].factor_b == "mode");
