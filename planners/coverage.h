@@ -104,7 +104,8 @@ struct Marginal {
   std::vector<int> empty;  // bins without an episode
 };
 
-// A pair of factors whose joint grid has cells without an episode.
+// A pair of factors whose joint grid has cells without an episode. Cells that the space's
+// constraints make infeasible are listed too: the grid knows nothing of constraints.
 struct PairGap {
   std::string factor_a, factor_b;
   int cells = 0;                           // bins_a x bins_b

@@ -8,6 +8,7 @@
 
 #include "engine/error.h"
 #include "engine/random.h"
+#include "planners/gain.h"
 #include "planners/information.h"
 
 namespace nextbatch {
@@ -150,6 +151,45 @@ TEST_CASE("lazy equals plain greedy with the information gain plugged in") {
   // The value is the log-det gain of the whole batch.
   CHECK(lazy.value == doctest::Approx(LogDetGain(P, after - P)).epsilon(1e-9));
   CHECK(*std::max_element(lazy.repeats.begin(), lazy.repeats.end()) >= 1);
+}
+
+TEST_CASE("weighted gain: the weighted components plus first-episode scores, lazy == plain") {
+  const Instance in = RandomInstance(77, 30, 3, false);
+  SaturatingCover cover(in.sets, in.weights);
+  const Eigen::MatrixXd P = Eigen::MatrixXd::Identity(2, 2);
+  std::vector<Eigen::MatrixXd> single;
+  std::vector<double> scores;
+  RandomStream r(6, Stage::kTest, 0);
+  for (int i = 0; i < 30; ++i) {
+    Eigen::Vector2d g(r.Normal(), r.Normal());
+    single.push_back(g * g.transpose());
+    scores.push_back(r.Uniform());
+  }
+  InformationGain information(P, single, 0.1 * P);
+  WeightedGain sum;
+  CHECK(sum.Validate() == "weights: expected at least one positive weight, got none");
+  sum.Add(&cover, 0.5, "coverage");
+  sum.Add(&information, 2.0, "information");
+  sum.SetScores(scores, 0.25, "uncertainty");
+  CHECK(sum.Validate().empty());
+  CHECK(sum.Gain(3) ==
+        doctest::Approx(0.5 * cover.Gain(3) + 2.0 * information.Gain(3) + 0.25 * scores[3]));
+  sum.Commit(3);
+  CHECK(sum.ComponentGain(2, 3) == 0.0);  // the score counts once
+  CHECK(sum.Gain(3) == doctest::Approx(0.5 * cover.Gain(3) + 2.0 * information.Gain(3)));
+  SelectionOptions o;
+  o.budget_seconds = in.budget + 100;
+  const Selection lazy = SelectBatch(sum, in.items, in.setup_seconds, o);
+  o.lazy = false;
+  const Selection plain = SelectBatch(sum, in.items, in.setup_seconds, o);
+  CHECK(lazy.picks == plain.picks);
+  CHECK(lazy.picks.size() > 2);
+
+  WeightedGain bad;
+  CHECK_THROWS_WITH_AS(bad.Add(&cover, -1, "coverage"),
+                       "weights.coverage: expected a number >= 0, got -1", InputError);
+  bad.Add(&cover, 1, "coverage");
+  CHECK_THROWS_AS(bad.SetScores({1.0, 2.0}, 1, "uncertainty"), InputError);
 }
 
 // Best value over every batch (repeats per item) that fits the budget and holds the pinned ones.
