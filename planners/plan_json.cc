@@ -1,0 +1,219 @@
+#include "planners/plan_json.h"
+
+#include <cmath>
+#include <cstdio>
+#include <limits>
+
+#include "engine/atomic_file.h"
+#include "engine/error.h"
+#include "engine/json_reader.h"
+
+namespace nextbatch {
+
+std::string ItemId(const ScenarioSpace& space, const Scenario& scenario, std::uint64_t seed) {
+  const std::string text = space.ToJson(scenario).dump() + "#" + std::to_string(seed);
+  std::uint64_t h = 14695981039346656037ull;
+  for (unsigned char c : text) {
+    h ^= c;
+    h *= 1099511628211ull;
+  }
+  char out[17];
+  std::snprintf(out, sizeof(out), "%016llx", static_cast<unsigned long long>(h));
+  return out;
+}
+
+namespace {
+
+// Standard deviations may be infinite (a parameter the data does not determine): null in JSON.
+nlohmann::json StdMap(const std::map<std::string, double>& m) {
+  nlohmann::json j = nlohmann::json::object();
+  for (const auto& [name, v] : m) j[name] = std::isfinite(v) ? nlohmann::json(v) : nlohmann::json();
+  return j;
+}
+
+std::map<std::string, double> ReadStdMap(const JsonReader& r, const std::string& key) {
+  const nlohmann::json& j = r.Raw(key);
+  if (!j.is_object()) ThrowExpected(r.Where(key), "an object {parameter: std}", Describe(j));
+  std::map<std::string, double> out;
+  for (auto it = j.begin(); it != j.end(); ++it) {
+    if (it.value().is_null()) {
+      out[it.key()] = std::numeric_limits<double>::infinity();
+    } else if (it.value().is_number() && it.value().get<double>() >= 0.0) {
+      out[it.key()] = it.value().get<double>();
+    } else {
+      ThrowExpected(r.Where(key) + "." + it.key(), "a std >= 0 or null", Describe(it.value()));
+    }
+  }
+  return out;
+}
+
+double NonNegative(const JsonReader& r, const std::string& key) {
+  const double x = r.Number(key);
+  if (x < 0.0) ThrowExpected(r.Where(key), "a number >= 0", FormatNumber(x));
+  return x;
+}
+
+}  // namespace
+
+nlohmann::json PlanToJson(const Plan& plan, const ScenarioSpace& space) {
+  nlohmann::json j;
+  j["schema"] = kPlanSchema;
+  j["study"] = plan.study;
+  j["seed"] = plan.seed;
+  nlohmann::json items = nlohmann::json::array();
+  for (const PlanItem& it : plan.items) {
+    nlohmann::json c = {{"coverage", it.components.coverage},
+                        {"uncertainty", it.components.uncertainty},
+                        {"information", it.components.information},
+                        {"cost", it.components.cost}};
+    items.push_back({{"rank", it.rank},
+                     {"item_id", it.item_id},
+                     {"scenario", space.ToJson(it.scenario)},
+                     {"repeats", it.repeats},
+                     {"score", it.score},
+                     {"components", c},
+                     {"informs", it.informs},
+                     {"reason", it.reason},
+                     {"session", it.session},
+                     {"est_seconds", it.est_seconds}});
+  }
+  j["items"] = items;
+  nlohmann::json sessions = nlohmann::json::array();
+  for (const PlanSession& s : plan.sessions) {
+    sessions.push_back({{"robot", s.robot},
+                        {"start_s", s.start_s},
+                        {"end_s", s.end_s},
+                        {"setup_seconds", s.setup_seconds},
+                        {"items", s.items}});
+  }
+  j["sessions"] = sessions;
+  j["budget"] = {{"seconds", plan.budget.seconds},
+                 {"used_seconds", plan.budget.used_seconds},
+                 {"setup_seconds", plan.budget.setup_seconds}};
+  j["expected"] = {{"coverage_before", plan.expected.coverage_before},
+                   {"coverage_after", plan.expected.coverage_after},
+                   {"std_before", StdMap(plan.expected.std_before)},
+                   {"std_after", StdMap(plan.expected.std_after)},
+                   {"failure_modes", plan.expected.failure_modes}};
+  return j;
+}
+
+Plan PlanFromJson(const nlohmann::json& j, const ScenarioSpace& space, const std::string& file) {
+  const JsonReader top(j, file, "");
+  const std::string schema = top.String("schema");
+  if (schema != kPlanSchema)
+    ThrowExpected(top.Where("schema"), std::string("\"") + kPlanSchema + "\"",
+                  "\"" + schema + "\"");
+  Plan plan;
+  plan.study = top.String("study");
+  const nlohmann::json& seed = top.Raw("seed");
+  if (!seed.is_number_unsigned() && !(seed.is_number_integer() && seed.get<long long>() >= 0))
+    ThrowExpected(top.Where("seed"), "an integer >= 0", Describe(seed));
+  plan.seed = seed.get<std::uint64_t>();
+
+  for (const JsonReader& r : top.Objects("sessions")) {
+    PlanSession s;
+    s.robot = r.String("robot");
+    s.start_s = NonNegative(r, "start_s");
+    s.end_s = r.Number("end_s");
+    if (s.end_s < s.start_s) ThrowExpected(r.Where("end_s"), ">= start_s", FormatNumber(s.end_s));
+    s.setup_seconds = NonNegative(r, "setup_seconds");
+    if (!r.Raw("items").is_array())
+      ThrowExpected(r.Where("items"), "an array of item ids", Describe(r.Raw("items")));
+    s.items = r.Strings("items");
+    r.CheckAllRead();
+    plan.sessions.push_back(std::move(s));
+  }
+  for (const JsonReader& r : top.Objects("items")) {
+    PlanItem it;
+    it.rank = r.Integer("rank");
+    if (it.rank < 1) ThrowExpected(r.Where("rank"), "an integer >= 1", std::to_string(it.rank));
+    it.item_id = r.String("item_id");
+    it.scenario = space.FromJson(r.Raw("scenario"), r.Where("scenario"));
+    it.repeats = r.Integer("repeats");
+    if (it.repeats < 1)
+      ThrowExpected(r.Where("repeats"), "an integer >= 1", std::to_string(it.repeats));
+    it.score = r.Number("score");
+    const JsonReader c = r.Object("components");
+    it.components.coverage = c.Number("coverage");
+    it.components.uncertainty = c.Number("uncertainty");
+    it.components.information = c.Number("information");
+    it.components.cost = NonNegative(c, "cost");
+    c.CheckAllRead();
+    it.informs = r.String("informs");
+    it.reason = r.String("reason");
+    it.session = r.Integer("session");
+    if (it.session < -1 || it.session >= static_cast<int>(plan.sessions.size()))
+      ThrowExpected(r.Where("session"),
+                    "-1 or a session index below " + std::to_string(plan.sessions.size()),
+                    std::to_string(it.session));
+    it.est_seconds = NonNegative(r, "est_seconds");
+    r.CheckAllRead();
+    plan.items.push_back(std::move(it));
+  }
+  const JsonReader b = top.Object("budget");
+  plan.budget.seconds = NonNegative(b, "seconds");
+  plan.budget.used_seconds = NonNegative(b, "used_seconds");
+  plan.budget.setup_seconds = NonNegative(b, "setup_seconds");
+  b.CheckAllRead();
+  const JsonReader e = top.Object("expected");
+  plan.expected.coverage_before = e.Number("coverage_before");
+  plan.expected.coverage_after = e.Number("coverage_after");
+  plan.expected.std_before = ReadStdMap(e, "std_before");
+  plan.expected.std_after = ReadStdMap(e, "std_after");
+  if (!e.Raw("failure_modes").is_array())
+    ThrowExpected(e.Where("failure_modes"), "an array of strings",
+                  Describe(e.Raw("failure_modes")));
+  plan.expected.failure_modes = e.Strings("failure_modes");
+  e.CheckAllRead();
+  top.CheckAllRead();
+  return plan;
+}
+
+namespace {
+
+std::string Quoted(const std::string& s) {
+  std::string out = "\"";
+  for (char c : s) out += c == '"' ? std::string("\"\"") : std::string(1, c);
+  return out + "\"";
+}
+
+}  // namespace
+
+std::string PlanToCsv(const Plan& plan, const ScenarioSpace& space) {
+  std::string out = "rank,item_id";
+  for (const Factor& f : space.factors()) out += "," + Quoted(f.name);
+  out +=
+      ",repeats,score,coverage,uncertainty,information,cost,informs,session,robot,est_seconds,"
+      "reason\n";
+  for (const PlanItem& it : plan.items) {
+    out += std::to_string(it.rank) + "," + it.item_id;
+    for (int f = 0; f < space.dimension(); ++f) {
+      const Factor& factor = space.factor(f);
+      const double v = it.scenario.values[f];
+      out += "," +
+             (factor.numeric() ? FormatNumber(v) : Quoted(factor.levels[static_cast<int>(v)].name));
+    }
+    const std::string robot = it.session >= 0 ? plan.sessions[it.session].robot : "";
+    out += "," + std::to_string(it.repeats) + "," + FormatNumber(it.score) + "," +
+           FormatNumber(it.components.coverage) + "," + FormatNumber(it.components.uncertainty) +
+           "," + FormatNumber(it.components.information) + "," + FormatNumber(it.components.cost) +
+           "," + Quoted(it.informs) + "," + std::to_string(it.session) + "," + Quoted(robot) + "," +
+           FormatNumber(it.est_seconds) + "," + Quoted(it.reason) + "\n";
+  }
+  return out;
+}
+
+void WritePlan(const Plan& plan, const ScenarioSpace& space, const std::string& dir) {
+  EnsureDirectory(dir);
+  WriteFileAtomic(dir + "/plan.json", PlanToJson(plan, space).dump(2) + "\n");
+  WriteFileAtomic(dir + "/plan.csv", PlanToCsv(plan, space));
+}
+
+Plan ReadPlan(const std::string& path, const ScenarioSpace& space) {
+  const bool file = path.size() > 5 && path.compare(path.size() - 5, 5, ".json") == 0;
+  const std::string name = file ? path : path + "/plan.json";
+  return PlanFromJson(ReadJsonFile(name), space, name);
+}
+
+}  // namespace nextbatch

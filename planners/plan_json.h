@@ -1,0 +1,92 @@
+// The plan files, reader beside writer: plan.json ("nextbatch.plan/1", documented in
+// docs/formats/plan.schema.json) and plan.csv (one row per item, for spreadsheets; written only).
+#ifndef NEXTBATCH_PLANNERS_PLAN_JSON_H_
+#define NEXTBATCH_PLANNERS_PLAN_JSON_H_
+
+#include <cstdint>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "scenarios/space.h"
+
+namespace nextbatch {
+
+inline constexpr const char* kPlanSchema = "nextbatch.plan/1";
+
+// Each component normalised as the acquisition uses it; cost in robot seconds.
+struct PlanComponents {
+  double coverage = 0.0;
+  double uncertainty = 0.0;
+  double information = 0.0;
+  double cost = 0.0;
+};
+
+struct PlanItem {
+  int rank = 0;         // 1 = most valuable
+  std::string item_id;  // ItemId(space, scenario, seed): written into the logs of its episodes
+  Scenario scenario;
+  int repeats = 1;
+  double score = 0.0;
+  PlanComponents components;
+  std::string informs;  // the parameter it mostly informs; empty when none
+  std::string reason;   // in words, with the numbers behind it
+  int session = -1;     // index into sessions; -1: not scheduled
+  double est_seconds = 0.0;
+};
+
+struct PlanSession {
+  std::string robot;
+  double start_s = 0.0;
+  double end_s = 0.0;
+  double setup_seconds = 0.0;      // the change at its start
+  std::vector<std::string> items;  // item_ids in running order
+};
+
+struct PlanBudget {
+  double seconds = 0.0;        // what the study allows
+  double used_seconds = 0.0;   // episodes and setup changes of the batch
+  double setup_seconds = 0.0;  // of which setup changes
+};
+
+// What the batch is expected to change, for `plan --previous` to check later.
+struct PlanExpected {
+  double coverage_before = 0.0;  // share of the space within the radius of an episode
+  double coverage_after = 0.0;
+  std::map<std::string, double> std_before;  // parameter -> posterior std
+  std::map<std::string, double> std_after;
+  std::vector<std::string> failure_modes;  // what the batch probes, in words
+};
+
+struct Plan {
+  std::string study;
+  std::uint64_t seed = 0;
+  std::vector<PlanItem> items;
+  std::vector<PlanSession> sessions;
+  PlanBudget budget;
+  PlanExpected expected;
+};
+
+// A stable id for an item: 16 hex digits of a 64-bit FNV-1a digest of the scenario's JSON
+// ({factor: value}, keys sorted) and the study seed. Same scenario and seed, same id, on every
+// machine and in every run.
+std::string ItemId(const ScenarioSpace& space, const Scenario& scenario, std::uint64_t seed);
+
+nlohmann::json PlanToJson(const Plan& plan, const ScenarioSpace& space);
+// Strict: every field required, unknown keys are errors, scenarios checked against the space,
+// sessions referenced by items must exist. `file` prefixes messages.
+Plan PlanFromJson(const nlohmann::json& j, const ScenarioSpace& space, const std::string& file);
+
+// One row per item: rank, item_id, one column per factor, repeats, score, the components,
+// informs, session, robot, est_seconds, reason (quoted).
+std::string PlanToCsv(const Plan& plan, const ScenarioSpace& space);
+
+// Writes `dir`/plan.json and `dir`/plan.csv, each atomically. Throws RunError on I/O failure.
+void WritePlan(const Plan& plan, const ScenarioSpace& space, const std::string& dir);
+// Reads `dir`/plan.json (or a file path ending in .json). Throws InputError.
+Plan ReadPlan(const std::string& path, const ScenarioSpace& space);
+
+}  // namespace nextbatch
+
+#endif  // NEXTBATCH_PLANNERS_PLAN_JSON_H_

@@ -1,2 +1,0 @@
-// The planners module; see DESIGN.md for what it holds.
-namespace nextbatch {}
