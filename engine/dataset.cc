@@ -55,8 +55,10 @@ EpisodeEntry ReadEntry(const Study& study, const JsonReader& r) {
     e.paths = {study.Resolve(r.String("path"))};
     std::error_code ec;
     if (!fs::is_regular_file(e.paths[0], ec)) {
-      ThrowExpected(r.Where("path"), "an existing file (relative to the study)",
-                    "\"" + r.String("path") + "\" (" + e.paths[0] + ": not found)");
+      const bool exists = fs::exists(e.paths[0], ec);
+      ThrowExpected(r.Where("path"), "an existing regular file (relative to the study)",
+                    "\"" + r.String("path") + "\" (" + e.paths[0] + ": " +
+                        (exists ? "not a regular file" : "not found") + ")");
     }
     e.id = r.String("id", "");
     if (r.Has("id") && e.id.empty()) ThrowExpected(r.Where("id"), "a non-empty id", "\"\"");
@@ -226,7 +228,14 @@ Dataset LoadDataset(const Study& study, const mjModel* model) {
     if (!entry.robot.empty()) e.robot = entry.robot;
     if (!entry.site.empty()) e.site = entry.site;
     if (!entry.date.empty()) e.date = entry.date;
-    job.clean = CleanEpisode(raw, spec.cleaning, d.timestep);
+    try {
+      // A log refused by cleaning (one too large to resample) is the file's fault like a
+      // malformed one: on_error decides.
+      job.clean = CleanEpisode(raw, spec.cleaning, d.timestep);
+    } catch (const InputError& error) {
+      job.error = error.what();
+      return;
+    }
     for (std::size_t k = 0; k < job.clean.episodes.size(); ++k) {
       CheckAgainstModel(job.clean.episodes[k], model, &job.clean.quality[k]);
     }
