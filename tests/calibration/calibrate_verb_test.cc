@@ -154,10 +154,11 @@ TEST_CASE("a failed fit exits 1 and leaves the earlier good result alone") {
   args.study = s.Study("good", kParameters);
   REQUIRE(tools::RunCalibrate(args) == 0);
   const std::string before = ReadFile((s.dir / "out" / "calibration.json").string());
-  // A damping that makes the simulation explode within a few steps.
+  // A negative spring that makes the simulation explode within a few steps (a negative damping
+  // is refused as input).
   args.study = s.Study("diverging", R"([
-    {"name": "damping", "targets": ["joint:hinge.damping"], "initial": -1e4,
-     "bounds": [-1e5, 1]}])");
+    {"name": "stiffness", "targets": ["joint:hinge.stiffness"], "initial": -1e6,
+     "bounds": [-1e7, 1]}])");
   CHECK(tools::RunCalibrate(args) == 1);
   CHECK(ReadFile((s.dir / "out" / "calibration.json").string()) == before);
   // A parameter without effect stops before solving: bad input, exit 2, nothing written.
