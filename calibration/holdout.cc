@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <string>
 
+#include "engine/episode_io.h"
 #include "engine/error.h"
 
 namespace nextbatch {
@@ -29,10 +30,9 @@ Episode SliceEpisode(const Episode& e, double begin, double end) {
   }
   Episode out = e;
   out.time.assign(lo, hi);
-  out.qpos = Rows(e.qpos, first, count);
-  out.qvel = Rows(e.qvel, first, count);
-  out.ctrl = Rows(e.ctrl, first, count);
-  out.sensors = Rows(e.sensors, first, count);
+  for (int g = 0; g < kChannelGroups; ++g) {
+    ChannelGroup(out, g) = Rows(ChannelGroup(e, g), first, count);
+  }
   return out;
 }
 

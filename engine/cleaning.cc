@@ -8,6 +8,7 @@
 
 #include "engine/episode_io.h"
 #include "engine/error.h"
+#include "engine/resource_limits.h"
 
 namespace nextbatch {
 namespace {
@@ -36,6 +37,8 @@ Episode TakeRows(const Episode& in, const std::vector<int>& rows) {
     const Eigen::MatrixXd& src = Group(in, g).values;
     Eigen::MatrixXd& dst = Group(e, g).values;
     dst.resize(rows.size(), src.cols());
+    // An absent group (a native episode without qvel) may have no rows at all: nothing to copy.
+    if (src.cols() == 0) continue;
     for (std::size_t i = 0; i < rows.size(); ++i) dst.row(i) = src.row(rows[i]);
   }
   return e;
@@ -265,9 +268,23 @@ std::vector<double> Interpolate(const std::vector<double>& t, const std::vector<
   return out;
 }
 
+double GridPoints(double t0, double t1, double period) {
+  return std::floor((t1 - t0) / period + 1e-9) + 1;
+}
+
+double ResampleBytes(double points, int channels) {
+  return 3.0 * points * (1.0 + channels) * sizeof(double);
+}
+
 std::vector<double> UniformGrid(double t0, double t1, double period) {
   NB_CHECK(period > 0 && t1 >= t0);
-  const long count = static_cast<long>(std::floor((t1 - t0) / period + 1e-9)) + 1;
+  const double points = GridPoints(t0, t1, period);
+  if (!(points <= kMaxGridPoints)) {
+    ThrowExpected("resampling grid from " + FormatNumber(t0) + " to " + FormatNumber(t1) +
+                      " s every " + FormatNumber(period) + " s",
+                  "at most " + FormatNumber(kMaxGridPoints) + " points", FormatNumber(points));
+  }
+  const long count = static_cast<long>(points);
   std::vector<double> g(count);
   for (long k = 0; k < count; ++k) g[k] = std::min(t0 + k * period, t1);
   return g;
@@ -381,6 +398,30 @@ std::vector<int> UsableRows(const RawEpisode& raw, EpisodeQuality* q) {
     }
   }
   return inc;
+}
+
+// Sizes the grid before allocating it: a log whose few samples span days would otherwise take
+// gigabytes (or end in a bare bad_alloc) on a millisecond grid.
+void CheckResampleSize(const std::string& file, const Episode& e, const CleaningOptions& o,
+                       double period) {
+  int channels = 0;
+  for (int g = 0; g < kChannelGroups; ++g) channels += static_cast<int>(Group(e, g).names.size());
+  const double points = GridPoints(e.time.front(), e.time.back(), period);
+  const double bytes = ResampleBytes(points, channels);
+  const std::uint64_t limit =
+      o.max_resample_bytes > 0 ? o.max_resample_bytes : DefaultWorkMemoryLimit();
+  if (!(bytes <= static_cast<double>(limit))) {
+    ThrowExpected(
+        file + ": episode '" + e.id + "' (" + FormatNumber(e.time.front()) + " to " +
+            FormatNumber(e.time.back()) + " s) resampled every " + FormatNumber(period) + " s",
+        "at most " + FormatBytes(limit) +
+            " (a quarter of the memory this process may use; check the time unit, or "
+            "set cleaning.resample false to keep the log's own times)",
+        "about " +
+            (bytes < 1.8e19 ? FormatBytes(static_cast<std::uint64_t>(bytes))
+                            : FormatNumber(bytes) + " bytes") +
+            " (" + FormatNumber(points) + " samples of " + std::to_string(channels) + " channels)");
+  }
 }
 
 void Resample(const CleaningOptions& o, double period, Episode* e) {
@@ -562,6 +603,7 @@ CleanResult CleanEpisode(const RawEpisode& raw, const CleaningOptions& o, double
         q.messages.push_back("resampled to a coarser step (" + Fixed(period, 4) +
                              " s) than the log's: values interpolated, not low-pass filtered");
       }
+      CheckResampleSize(raw.episode.source, e, o, period);
       Resample(o, period, &e);
       q.rate_hz = 1.0 / period;
       q.interpolation =

@@ -5,6 +5,7 @@
 #ifndef NEXTBATCH_ENGINE_CLEANING_H_
 #define NEXTBATCH_ENGINE_CLEANING_H_
 
+#include <cstdint>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -45,6 +46,9 @@ struct CleaningOptions {
   // local_quadratic does where its window holds fewer than 3 samples) or none.
   std::string velocity_method = "local_quadratic";
   double velocity_window = 0.01;
+  // Not a study field: the most memory one resampled episode may take (bytes; 0: the default,
+  // DefaultWorkMemoryLimit()). A log whose grid would need more is refused with the estimate.
+  std::uint64_t max_resample_bytes = 0;
 
   std::string Validate() const;
 };
@@ -107,8 +111,18 @@ Interpolation ParseInterpolation(const std::string& name);
 std::vector<double> Interpolate(const std::vector<double>& t, const std::vector<double>& y,
                                 const std::vector<double>& tq, Interpolation method);
 
-// Times t0, t0 + period, ... up to t1 (inclusive within 1e-9 of a period).
+// Times t0, t0 + period, ... up to t1 (inclusive within 1e-9 of a period). Throws InputError for
+// a grid of more than kMaxGridPoints points (CleanEpisode refuses much smaller ones first, by
+// memory, naming the file).
+constexpr double kMaxGridPoints = 1e9;
 std::vector<double> UniformGrid(double t0, double t1, double period);
+
+// Points of UniformGrid(t0, t1, period), as a double (huge or infinite for absurd spans).
+double GridPoints(double t0, double t1, double period);
+
+// Estimated bytes of an episode of `points` samples and `channels` channels while it is resampled
+// and written: the grid, the new values and a copy of each (the dataset keeps the episode).
+double ResampleBytes(double points, int channels);
 
 // Derivative estimate dy/dt at every sample; t strictly increasing, at least 3 samples.
 std::vector<double> EstimateVelocity(const std::vector<double>& t, const std::vector<double>& y,

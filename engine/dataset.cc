@@ -58,8 +58,10 @@ EpisodeEntry ReadEntry(const Study& study, const JsonReader& r) {
     e.paths = {study.Resolve(r.String("path"))};
     std::error_code ec;
     if (!fs::is_regular_file(e.paths[0], ec)) {
-      ThrowExpected(r.Where("path"), "an existing file (relative to the study)",
-                    "\"" + r.String("path") + "\" (" + e.paths[0] + ": not found)");
+      const bool exists = fs::exists(e.paths[0], ec);
+      ThrowExpected(r.Where("path"), "an existing regular file (relative to the study)",
+                    "\"" + r.String("path") + "\" (" + e.paths[0] + ": " +
+                        (exists ? "not a regular file" : "not found") + ")");
     }
     e.id = r.String("id", "");
     if (r.Has("id") && e.id.empty()) ThrowExpected(r.Where("id"), "a non-empty id", "\"\"");
@@ -229,7 +231,14 @@ Dataset LoadDataset(const Study& study, const mjModel* model) {
     if (!entry.robot.empty()) e.robot = entry.robot;
     if (!entry.site.empty()) e.site = entry.site;
     if (!entry.date.empty()) e.date = entry.date;
-    job.clean = CleanEpisode(raw, spec.cleaning, d.timestep);
+    try {
+      // A log refused by cleaning (one too large to resample) is the file's fault like a
+      // malformed one: on_error decides.
+      job.clean = CleanEpisode(raw, spec.cleaning, d.timestep);
+    } catch (const InputError& error) {
+      job.error = error.what();
+      return;
+    }
     for (std::size_t k = 0; k < job.clean.episodes.size(); ++k) {
       CheckAgainstModel(job.clean.episodes[k], model, &job.clean.quality[k]);
     }
@@ -353,21 +362,6 @@ std::string DatasetSummary(const Dataset& d) {
 }  // namespace nextbatch
 
 namespace nextbatch {
-namespace {
-
-// Episode ids become file names: letters, digits, '-', '_' and '.' kept, the rest '_'.
-std::string FileStem(const std::string& id) {
-  std::string s = id;
-  for (char& c : s) {
-    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                    c == '-' || c == '_' || c == '.';
-    if (!ok) c = '_';
-  }
-  if (s.empty() || s == "." || s == "..") s = "episode" + s;
-  return s;
-}
-
-}  // namespace
 
 nlohmann::json WriteDatasetFiles(const Dataset& d, const std::string& dir) {
   const fs::path episodes_dir = fs::path(dir) / "episodes";
@@ -375,7 +369,7 @@ nlohmann::json WriteDatasetFiles(const Dataset& d, const std::string& dir) {
   nlohmann::json summary = DatasetToJson(d);
   std::set<std::string> stems;
   for (std::size_t i = 0; i < d.episodes.size(); ++i) {
-    std::string stem = FileStem(d.episodes[i].id);
+    std::string stem = EpisodeFileStem(d.episodes[i].id);
     while (!stems.insert(stem).second) stem += "_";
     WriteEpisodeCsv(d.episodes[i], (episodes_dir / (stem + ".json")).string());
     summary["episodes"][i]["file"] = "episodes/" + stem + ".json";

@@ -1,6 +1,7 @@
 #include "engine/episode_io.h"
 
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <filesystem>
 #include <limits>
@@ -9,6 +10,7 @@
 #include "engine/csv_table.h"
 #include "engine/error.h"
 #include "engine/json_reader.h"
+#include "engine/resource_limits.h"
 
 namespace nextbatch {
 namespace {
@@ -72,6 +74,7 @@ void ReadInline(const JsonReader& r, Episode* e) {
 }
 
 void ReadCsvData(const std::string& csv_path, Episode* e) {
+  CheckInputFile(csv_path, MaxLogFileBytes(), "an episode's CSV data");
   const std::string text = ReadFile(csv_path);
   CsvCursor csv(text, csv_path);
   const std::vector<std::string>& header = csv.header();
@@ -212,7 +215,7 @@ Episode EpisodeFromJson(const nlohmann::json& doc, const std::string& file,
 }
 
 Episode ReadEpisodeFile(const std::string& path) {
-  return EpisodeFromJson(ReadJsonFile(path), path,
+  return EpisodeFromJson(ReadJsonFile(path, MaxLogFileBytes()), path,
                          std::filesystem::path(path).parent_path().string());
 }
 
@@ -245,6 +248,28 @@ void WriteEpisodeCsv(const Episode& e, const std::string& sidecar_path) {
   nlohmann::json j = EpisodeToJson(e, false);
   j["data"] = csv.filename().string();
   WriteFileAtomic(sidecar_path, j.dump(1) + "\n");
+}
+
+std::string EpisodeFileStem(const std::string& id) {
+  std::string s = id;
+  for (char& c : s) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    c == '-' || c == '_' || c == '.';
+    if (!ok) c = '_';
+  }
+  if (s.empty()) return "_";
+  if (s[0] == '.') s[0] = '_';
+  if (s.size() > kMaxStemChars) {
+    std::uint64_t h = 14695981039346656037ull;
+    for (unsigned char c : id) {
+      h ^= c;
+      h *= 1099511628211ull;
+    }
+    char hex[17];
+    std::snprintf(hex, sizeof(hex), "%016llx", static_cast<unsigned long long>(h));
+    s = s.substr(0, kMaxStemChars) + "-" + hex;
+  }
+  return s;
 }
 
 }  // namespace nextbatch

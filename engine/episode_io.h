@@ -8,6 +8,7 @@
 #ifndef NEXTBATCH_ENGINE_EPISODE_IO_H_
 #define NEXTBATCH_ENGINE_EPISODE_IO_H_
 
+#include <cstddef>
 #include <nlohmann/json.hpp>
 #include <string>
 
@@ -30,6 +31,15 @@ Episode EpisodeFromJson(const nlohmann::json& doc, const std::string& file, cons
 
 // Reads a native episode file (inline JSON or sidecar plus CSV).
 Episode ReadEpisodeFile(const std::string& path);
+
+// A file stem for an episode id (ids come from studies and logs; any text is allowed): letters,
+// digits, '-', '_' and '.' are kept, every other byte becomes '_', a leading '.' too (no hidden
+// files, never "." or ".."). Longer than kMaxStemChars: the first kMaxStemChars characters, then
+// '-' and 16 hex digits of a 64-bit FNV-1a digest of the whole id, so that long ids sharing a
+// prefix stay apart. Never empty ("_" for ""). Distinct ids may still share a stem ("a b" and
+// "a_b"): the caller that writes several files makes the stems unique.
+constexpr std::size_t kMaxStemChars = 80;
+std::string EpisodeFileStem(const std::string& id);
 
 // Writes the episode as one JSON file, atomically.
 void WriteEpisodeJson(const Episode& e, const std::string& path);

@@ -8,6 +8,7 @@
 #include "engine/atomic_file.h"
 #include "engine/episode_io.h"
 #include "engine/error.h"
+#include "engine/resource_limits.h"
 
 namespace nextbatch {
 namespace {
@@ -194,6 +195,46 @@ void Store(const Slot& s, Episode* e, int row, double raw) {
   }
 }
 
+// Refuses a value that no robot logs (kMaxLoggedMagnitude, kMaxLoggedTime, in SI): a corrupt
+// field or a missing unit, better named here by file, row and column than blamed on the fit.
+// NaN and Inf stay: cleaning removes those rows and counts them.
+void CheckLogged(const Slot& s, double raw, const std::string& where) {
+  const bool time = s.values == nullptr;
+  if (time && s.map->wrap_bits > 0) return;  // a counter, bounded by its register
+  const double v = s.map->Convert(raw);
+  const double bound = time ? kMaxLoggedTime : kMaxLoggedMagnitude;
+  if (std::isfinite(v) && std::abs(v) > bound) {
+    ThrowExpected(where,
+                  std::string(time ? "a time" : "a value") + " within +-" + FormatNumber(bound) +
+                      " (SI units) once converted",
+                  FormatNumber(v));
+  }
+}
+
+// The same bounds for a native episode, by sample and channel.
+void CheckNativeLogged(const Episode& e, const std::string& path) {
+  for (int i = 0; i < e.samples(); ++i) {
+    if (std::isfinite(e.time[i]) && std::abs(e.time[i]) > kMaxLoggedTime) {
+      ThrowExpected(path + ": sample " + std::to_string(i) + ", time",
+                    "a time within +-" + FormatNumber(kMaxLoggedTime) + " s",
+                    FormatNumber(e.time[i]));
+    }
+    for (int g = 0; g < kChannelGroups; ++g) {
+      const Channels& c = ChannelGroup(e, g);
+      if (c.values.rows() <= i) continue;
+      for (int k = 0; k < c.values.cols(); ++k) {
+        const double v = c.values(i, k);
+        if (std::isfinite(v) && std::abs(v) > kMaxLoggedMagnitude) {
+          ThrowExpected(path + ": sample " + std::to_string(i) + ", " + ChannelGroupName(g) + ":" +
+                            c.names[k],
+                        "a value within +-" + FormatNumber(kMaxLoggedMagnitude) + " (SI units)",
+                        FormatNumber(v));
+        }
+      }
+    }
+  }
+}
+
 int CsvIndex(const ColumnMap& c, const std::vector<std::string>& header, const std::string& path) {
   if (c.index >= 0) {
     if (c.index >= static_cast<int>(header.size())) {
@@ -213,6 +254,7 @@ int CsvIndex(const ColumnMap& c, const std::vector<std::string>& header, const s
 }
 
 void ImportCsv(const ImporterSpec& spec, const std::string& path, RawEpisode* raw) {
+  CheckInputFile(path, MaxLogFileBytes(), "a CSV log");
   const std::string text = ReadFile(path);
   CsvCursor csv(text, path, spec.delimiter, spec.header);
   const std::vector<std::string>& header = csv.header();
@@ -255,6 +297,16 @@ void ImportCsv(const ImporterSpec& spec, const std::string& path, RawEpisode* ra
             path + ": line " + std::to_string(csv.line()) + ", column " + Quote(header[cols[j]]),
             "a number", Quote(std::string(csv.fields()[cols[j]])));
       }
+      // "inf" is a reading (removed by cleaning); "1e309" is a number too large for a double.
+      if (std::isinf(x) &&
+          std::string(csv.fields()[cols[j]]).find_first_of("0123456789") != std::string::npos) {
+        ThrowExpected(
+            path + ": line " + std::to_string(csv.line()) + ", column " + Quote(header[cols[j]]),
+            "a number within +-1.8e308", Quote(std::string(csv.fields()[cols[j]])));
+      }
+      CheckLogged(
+          slots[j], x,
+          path + ": line " + std::to_string(csv.line()) + ", column " + Quote(header[cols[j]]));
       columns[j].push_back(x);
     }
     rows.push_back(row);
@@ -290,7 +342,7 @@ double JsonNumber(const nlohmann::json& v, const std::string& where) {
 }
 
 void ImportJson(const ImporterSpec& spec, const std::string& path, RawEpisode* raw) {
-  const nlohmann::json doc = ReadJsonFile(path);
+  const nlohmann::json doc = ReadJsonFile(path, MaxLogFileBytes());
   const nlohmann::json* list = &doc;
   if (!spec.records.empty()) {
     if (!doc.is_object()) ThrowExpected(path + ": (top level)", "an object", Describe(doc));
@@ -355,7 +407,9 @@ void ImportJson(const ImporterSpec& spec, const std::string& path, RawEpisode* r
       const std::string where =
           path + ": " + list_name +
           (columnar ? "." + s.map->column + index : index + "." + s.map->column);
-      Store(s, &e, static_cast<int>(k), JsonNumber(field(keep[k], s.map->column), where));
+      const double x = JsonNumber(field(keep[k], s.map->column), where);
+      CheckLogged(s, x, where);
+      Store(s, &e, static_cast<int>(k), x);
     }
     if (!spec.has_time) e.time[k] = static_cast<double>(keep[k]) / spec.rate;
   }
@@ -624,6 +678,7 @@ RawEpisode ImportFile(const ImporterSpec& spec, const std::string& path) {
   if (spec.format == "native") {
     raw.episode = ReadEpisodeFile(path);
     raw.samples_read = raw.episode.samples();
+    CheckNativeLogged(raw.episode, path);
   } else if (spec.format == "csv") {
     ImportCsv(spec, path, &raw);
   } else {

@@ -2,15 +2,54 @@
 
 #include <cmath>
 #include <limits>
+#include <set>
+#include <vector>
 
 #include "engine/atomic_file.h"
 #include "engine/error.h"
+#include "engine/resource_limits.h"
 
 namespace nextbatch {
 
+namespace {
+
+// Objects being parsed, outermost first: the keys seen so far and the key being read, so that a
+// key given twice (which nlohmann keeps silently, the last one winning) is refused by name.
+struct OpenObject {
+  std::set<std::string> keys;
+  std::string current;
+};
+
+std::string KeyPath(const std::vector<OpenObject>& open) {
+  std::string path;
+  for (std::size_t i = 0; i + 1 < open.size(); ++i) {
+    path += (path.empty() ? "" : ".") + open[i].current;
+  }
+  return path.empty() ? "(top level)" : path;
+}
+
+}  // namespace
+
 nlohmann::json ParseJson(const std::string& text, const std::string& file) {
+  std::vector<OpenObject> open;
+  const nlohmann::json::parser_callback_t check_keys = [&](int, nlohmann::json::parse_event_t event,
+                                                           nlohmann::json& parsed) {
+    using Event = nlohmann::json::parse_event_t;
+    if (event == Event::object_start) {
+      open.emplace_back();
+    } else if (event == Event::object_end) {
+      if (!open.empty()) open.pop_back();
+    } else if (event == Event::key && !open.empty()) {
+      std::string key = parsed.get<std::string>();
+      if (!open.back().keys.insert(key).second) {
+        ThrowExpected(file + ": " + KeyPath(open), "each key once", "\"" + key + "\" twice");
+      }
+      open.back().current = std::move(key);
+    }
+    return true;
+  };
   try {
-    return nlohmann::json::parse(text);
+    return nlohmann::json::parse(text, check_keys);
   } catch (const nlohmann::json::parse_error& e) {
     // Turn the byte offset into a line and column a person can find.
     std::size_t line = 1, column = 1;
@@ -22,15 +61,27 @@ nlohmann::json ParseJson(const std::string& text, const std::string& file) {
         ++column;
       }
     }
+    // nlohmann: "[json.exception.parse_error.101] parse error at line L, column C: <reason>";
+    // the reason may quote the text read, colons included.
     std::string what = e.what();
-    auto colon = what.rfind(": ");
+    const auto at = what.find("column ");
+    const auto colon = what.find(": ", at == std::string::npos ? 0 : at);
     throw InputError(file + ": invalid JSON at line " + std::to_string(line) + ", column " +
                      std::to_string(column) + ": " +
                      (colon == std::string::npos ? what : what.substr(colon + 2)));
+  } catch (const nlohmann::json::exception& e) {
+    // A number beyond the range of a double ("1e309") is out_of_range, without a position.
+    std::string what = e.what();
+    auto bracket = what.find("] ");
+    throw InputError(Expected(file, "valid JSON with numbers within +-1.8e308",
+                              bracket == std::string::npos ? what : what.substr(bracket + 2)));
   }
 }
 
-nlohmann::json ReadJsonFile(const std::string& path) { return ParseJson(ReadFile(path), path); }
+nlohmann::json ReadJsonFile(const std::string& path, std::uint64_t max_bytes) {
+  CheckInputFile(path, max_bytes, "a JSON file");
+  return ParseJson(ReadFile(path), path);
+}
 
 std::string Describe(const nlohmann::json& v) {
   switch (v.type()) {

@@ -3,17 +3,24 @@
 #ifndef NEXTBATCH_ENGINE_JSON_READER_H_
 #define NEXTBATCH_ENGINE_JSON_READER_H_
 
+#include <cstdint>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <string>
 #include <vector>
 
+#include "engine/resource_limits.h"
+
 namespace nextbatch {
 
-// Parses JSON text; throws InputError "file: invalid JSON at line L, column C: ...".
+// Parses JSON text; throws InputError "file: invalid JSON at line L, column C: ...", and
+// "file: path: expected each key once, got \"key\" twice" for a repeated key (JSON leaves that
+// undefined; the parser would keep the last one silently).
 nlohmann::json ParseJson(const std::string& text, const std::string& file);
-// Reads and parses a file.
-nlohmann::json ReadJsonFile(const std::string& path);
+// Reads and parses a file: a regular file of at most `max_bytes` (CheckInputFile), so that a
+// study named /dev/zero or a FIFO is refused instead of read forever.
+nlohmann::json ReadJsonFile(const std::string& path,
+                            std::uint64_t max_bytes = kMaxJsonDocumentBytes);
 
 // A short description of a JSON value for messages: "the string \"abc\"", "an array", ...
 std::string Describe(const nlohmann::json& value);

@@ -8,6 +8,7 @@
 
 #include "engine/atomic_file.h"
 #include "engine/error.h"
+#include "engine/resource_limits.h"
 
 namespace nextbatch {
 namespace {
@@ -63,8 +64,9 @@ ModelPtr LoadModelFileOnce(const std::string& path) {
 
 }  // namespace
 
-ModelPtr LoadModelFile(const std::string& path) {
-  InstallMujocoHandlers();
+namespace {
+
+ModelPtr LoadModelFileWithKeyframeFix(const std::string& path) {
   try {
     return LoadModelFileOnce(path);
   } catch (const InputError& e) {
@@ -92,6 +94,24 @@ ModelPtr LoadModelFile(const std::string& path) {
   }
   if (assets.empty()) return LoadModelFileOnce(path);  // rethrows the original error
   return LoadModelString(scene, assets, path);
+}
+
+}  // namespace
+
+void CheckModelTimestep(const mjModel* m, const std::string& name) {
+  const double h = m->opt.timestep;
+  if (!(h > 0) || h > kMaxModelTimestep) {
+    ThrowExpected(name + ": option.timestep",
+                  "a time step in (0, " + FormatNumber(kMaxModelTimestep) + "] s", FormatNumber(h));
+  }
+}
+
+ModelPtr LoadModelFile(const std::string& path) {
+  InstallMujocoHandlers();
+  CheckInputFile(path, kMaxModelFileBytes, "an MJCF model");
+  ModelPtr m = LoadModelFileWithKeyframeFix(path);
+  CheckModelTimestep(m.get(), path);
+  return m;
 }
 
 ModelPtr LoadModelString(const std::string& xml, const std::map<std::string, std::string>& assets,

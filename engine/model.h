@@ -24,7 +24,17 @@ using DataPtr = std::unique_ptr<mjData, DataDeleter>;
 // mjData::warning and not printed. Every loader and workspace calls it; calling it again is free.
 void InstallMujocoHandlers();
 
-// Loads an MJCF (or URDF) file. Throws InputError naming the file and MuJoCo's message. A scene
+// The longest model time step accepted (s). MuJoCo's default is 0.002 s; a step above 0.1 s
+// cannot resolve the dynamics of any robot a log comes from (contacts, servo loops at 10 Hz and
+// faster), and resampling logs onto it would throw their content away. Such a step is a unit
+// slip (ms written as s), not a choice.
+constexpr double kMaxModelTimestep = 0.1;
+
+// Throws InputError "name: option.timestep: expected a time step in (0, 0.1] s, got X".
+void CheckModelTimestep(const mjModel* m, const std::string& name);
+
+// Loads an MJCF (or URDF) file: a regular file of at most 64 MiB, its time step checked by
+// CheckModelTimestep. Throws InputError naming the file and MuJoCo's message. A scene
 // whose included robot file carries keyframes that no longer fit the composed model (MuJoCo
 // 2.2.2 refuses those) is loaded again with the included files' keyframes removed.
 ModelPtr LoadModelFile(const std::string& path);

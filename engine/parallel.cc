@@ -1,7 +1,13 @@
 #include "engine/parallel.h"
 
+#include <sched.h>
+
+#include <algorithm>
 #include <exception>
+#include <thread>
 #include <vector>
+
+#include "engine/error.h"
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -9,10 +15,29 @@
 
 namespace nextbatch {
 
+int UsableCpus() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof(set), &set) == 0) {
+    const int count = CPU_COUNT(&set);
+    if (count > 0) return count;
+  }
+  // No affinity mask (or more CPUs than cpu_set_t holds): what the system reports.
+  return std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+}
+
+int ResolveThreads(int requested, const std::string& where) {
+  if (requested < 0) {
+    ThrowExpected(where, "0 (all the usable CPUs) or a count >= 1", std::to_string(requested));
+  }
+  return ResolveThreads(requested);
+}
+
 int ResolveThreads(int requested) {
-  if (requested > 0) return requested;
+  const int usable = UsableCpus();
+  if (requested > 0) return std::min(requested, usable);
 #ifdef _OPENMP
-  return omp_get_max_threads();
+  return std::max(1, std::min(usable, omp_get_max_threads()));
 #else
   return 1;
 #endif

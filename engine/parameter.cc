@@ -221,6 +221,12 @@ std::string ParameterSpec::Validate() const {
   if (prior_std < 0 || !finite(prior_std) || !finite(prior_mean)) {
     return Expected(where + ".prior", "a finite mean and a std >= 0", "another value");
   }
+  if (prior_std > 0 && (prior_mean < lower || prior_mean > upper)) {
+    return Expected(
+        where + ".prior.mean",
+        "a mean within the bounds [" + FormatNumber(lower) + ", " + FormatNumber(upper) + "]",
+        FormatNumber(prior_mean));
+  }
   if (log_scale && !(lower > 0)) {
     return Expected(where + ".log_scale", "a lower bound > 0", std::to_string(lower));
   }
@@ -437,6 +443,41 @@ void WriteField(mjModel* m, Effects* e, const FieldRef& f, double value) {
   }
 }
 
+namespace {
+
+// Fields that MuJoCo takes as given but that are meaningless below zero: a negative mass,
+// inertia, damping, armature or friction makes the simulation gain energy (or diverge) instead
+// of failing, so a fit would wander into them. nullptr: any sign is physical.
+const char* NonNegativeQuantity(const FieldRef& f) {
+  if (f.where != FieldRef::Where::kModelArray) return nullptr;
+  if (f.array == &mjModel::body_mass) return "a mass";
+  if (f.array == &mjModel::body_inertia) return "an inertia";
+  if (f.array == &mjModel::dof_damping || f.array == &mjModel::tendon_damping) return "a damping";
+  if (f.array == &mjModel::dof_armature) return "an armature";
+  if (f.array == &mjModel::dof_frictionloss || f.array == &mjModel::tendon_frictionloss)
+    return "a friction loss";
+  return nullptr;
+}
+
+// Throws unless every value the bounds allow keeps the slot >= 0.
+void CheckNonNegativeRange(const ParameterSpec& s, const FieldRef& f, double nominal,
+                           const std::string& target) {
+  const char* quantity = NonNegativeQuantity(f);
+  if (quantity == nullptr) return;
+  const double k = s.mode == BindMode::kScale ? nominal : f.factor;
+  if (std::min(k * s.lower, k * s.upper) >= 0) return;
+  const bool unbounded = s.lower <= -1e300 || s.upper >= 1e300;
+  ThrowExpected("bounds",
+                std::string("bounds that keep target '") + target + "' >= 0 (" + quantity +
+                    " cannot be negative)",
+                unbounded
+                    ? std::string("no bounds")
+                    : "[" + FormatNumber(s.lower) + ", " + FormatNumber(s.upper) + "]" +
+                          (s.mode == BindMode::kScale ? " times " + FormatNumber(nominal) : ""));
+}
+
+}  // namespace
+
 ParameterBinding::ParameterBinding(const mjModel* m, std::vector<ParameterSpec> specs)
     : specs_(std::move(specs)) {
   const Effects identity = Effects::Identity(m);
@@ -460,6 +501,7 @@ ParameterBinding::ParameterBinding(const mjModel* m, std::vector<ParameterSpec> 
             ThrowExpected("target '" + t + "'", "a non-zero model value to scale", "0");
           }
           needs_set_const_ = needs_set_const_ || f.inertial;
+          CheckNonNegativeRange(s, f, nominal.back(), t);
         }
       } catch (const InputError& e) {
         throw InputError("parameter '" + s.name + "': " + e.what());

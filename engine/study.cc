@@ -3,6 +3,7 @@
 #include <filesystem>
 
 #include "engine/error.h"
+#include "engine/parallel.h"
 
 namespace nextbatch {
 
@@ -58,9 +59,9 @@ Study Study::Load(const std::string& path) {
     s.seed = v.get<std::uint64_t>();
   }
   s.model = s.Resolve(r.String("model"));
+  // Kept as written when 0 ("all", resolved where the threads start), capped otherwise.
   s.threads = r.Integer("threads", 0);
-  if (s.threads < 0)
-    ThrowExpected(r.Where("threads"), "0 (all) or more", std::to_string(s.threads));
+  if (s.threads != 0) s.threads = ResolveThreads(s.threads, r.Where("threads"));
   if (r.Has("parameters")) {
     for (const auto& p : r.Objects("parameters")) s.parameters.push_back(ReadParameterSpec(p));
   }

@@ -92,6 +92,12 @@ ScenarioBinding::ScenarioBinding(const mjModel* m, const ScenarioSpace& space) :
         spec.name = f.name;
         spec.targets = f.binding.targets;
         spec.mode = f.binding.mode;
+        // The factor's range is the parameter's: the engine checks that it keeps masses,
+        // dampings and frictions non-negative.
+        if (f.numeric() && f.lower < f.upper) {
+          spec.lower = spec.initial = f.lower;
+          spec.upper = f.upper;
+        }
         parameter_factors_.push_back(i);
         specs.push_back(spec);
         break;

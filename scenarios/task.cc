@@ -9,7 +9,7 @@ namespace nextbatch {
 
 std::string TaskSpec::Validate() const {
   if (!(horizon > 0) || !std::isfinite(horizon)) {
-    return Expected(file + ": task.horizon", "seconds > 0", std::to_string(horizon));
+    return Expected(file + ": task.horizon", "seconds > 0", FormatNumber(horizon));
   }
   switch (controller.type) {
     case ControllerSpec::Type::kOpenLoop:
@@ -51,6 +51,16 @@ std::string TaskSpec::Validate() const {
 Task::Task(const mjModel* m, TaskSpec spec) : spec_(std::move(spec)) {
   const std::string error = spec_.Validate();
   if (!error.empty()) throw InputError(error);
+  // Sized before anything runs: the step count is an int, and a rollout of more steps than
+  // kMaxTaskSteps is a unit slip, not a plan.
+  const double steps = spec_.horizon / m->opt.timestep;
+  if (!(steps <= kMaxTaskSteps)) {
+    ThrowExpected(spec_.file + ": task.horizon",
+                  "at most " + FormatNumber(kMaxTaskSteps) + " model steps (" +
+                      FormatNumber(kMaxTaskSteps * m->opt.timestep) + " s at the model's step " +
+                      FormatNumber(m->opt.timestep) + " s)",
+                  FormatNumber(spec_.horizon) + " s");
+  }
   if (!spec_.keyframe.empty()) {
     key_ = mj_name2id(m, mjOBJ_KEY, spec_.keyframe.c_str());
     if (key_ < 0) {

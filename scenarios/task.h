@@ -29,6 +29,10 @@ struct ControllerSpec {
   ScriptedArmOptions scripted;
 };
 
+// The most model steps one rollout may take (1e7: 5.6 h of simulated time at a 2 ms step, hours of
+// CPU per rollout): beyond it a horizon is a unit slip, and the step count must fit an int.
+constexpr double kMaxTaskSteps = 1e7;
+
 struct TaskSpec {
   double horizon = 0.0;  // seconds
   ControllerSpec controller;

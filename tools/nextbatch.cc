@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "engine/error.h"
+#include "engine/parallel.h"
 #include "engine/study.h"
 #include "pipeline/pipeline.h"
 
@@ -24,6 +25,7 @@ struct Args {
   std::string study;
   std::string out = "out";
   int threads = -1;
+  bool threads_given = false;
   bool quiet = false;
   bool strict = false;
   bool use_stale = false;
@@ -48,7 +50,8 @@ int Run(const Verb& verb, const Args& args) {
   const nextbatch::Study study = nextbatch::Study::Load(args.study);
   nextbatch::PipelineOptions options;
   options.out = args.out;
-  options.threads = args.threads;
+  options.threads =
+      args.threads_given ? nextbatch::ResolveThreads(args.threads, "-j/--threads") : -1;
   options.quiet = args.quiet;
   options.strict = args.strict;
   options.use_stale = args.use_stale;
@@ -93,8 +96,9 @@ int main(int argc, char** argv) {
     sub->add_option("study", args.study, "the study file (JSON)")->required();
     sub->add_option("-o,--out", args.out, "output folder: each stage writes OUT/<stage>/")
         ->capture_default_str();
-    sub->add_option("-j,--threads", args.threads,
-                    "threads (default: the study's, else every CPU); 0: every CPU");
+    CLI::Option* threads = sub->add_option(
+        "-j,--threads", args.threads,
+        "threads (default: the study's, else every CPU); 0: every CPU; capped at the CPUs usable");
     sub->add_flag("-q,--quiet", args.quiet, "print nothing but warnings and errors");
     sub->add_flag("--strict", args.strict,
                   "fail (exit 1, nothing published) when the stage finishes with warnings");
@@ -111,7 +115,10 @@ int main(int argc, char** argv) {
       sub->add_option("--calibration", args.calibration,
                       "the calibrate set to read (default OUT/calibrate)");
     }
-    sub->callback([&chosen, &v] { chosen = &v; });
+    sub->callback([&chosen, &v, &args, threads] {
+      chosen = &v;
+      args.threads_given = threads->count() > 0;
+    });
   }
   try {
     app.parse(argc, argv);

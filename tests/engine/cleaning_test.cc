@@ -7,6 +7,7 @@
 
 #include "engine/error.h"
 #include "engine/random.h"
+#include "tests/fixtures/errors.h"
 
 namespace nextbatch {
 namespace {
@@ -330,6 +331,63 @@ TEST_CASE("cleaning options are validated and read strictly") {
   CHECK_THROWS_WITH_AS(
       ReadCleaningOptions(JsonReader(bad, "study.json", "dataset.cleaning")),
       doctest::Contains("interpolation: expected linear or cubic, got \"quintic\""), InputError);
+}
+
+}  // namespace
+}  // namespace nextbatch
+
+namespace nextbatch {
+namespace {
+
+TEST_CASE("a native episode without qvel rows (the optional group absent) cleans and resamples") {
+  // ReadEpisodeFile leaves an absent group as a 0 x 0 matrix, not samples x 0: TakeRows must
+  // not index its rows (Eigen asserts in Debug builds).
+  RawEpisode raw = Raw(JitteredTimes(300, 0.002, 0.2, 11), std::vector<double>(300, 0.0));
+  for (int i = 0; i < 300; ++i) raw.episode.qpos.values(i, 0) = 0.3 * raw.episode.time[i];
+  raw.episode.qvel = Channels();
+  REQUIRE(raw.episode.qvel.values.rows() == 0);
+  const CleanResult c = CleanEpisode(raw, CleaningOptions(), 0.001);
+  REQUIRE(c.episodes.size() == 1);
+  const Episode& e = c.episodes[0];
+  REQUIRE(e.qvel.values.rows() == e.samples());
+  // The estimated velocity of a ramp is its slope.
+  for (int i = 0; i < e.samples(); ++i) CHECK(e.qvel.values(i, 0) == doctest::Approx(0.3));
+}
+
+TEST_CASE("a grid too large for memory is refused up front with the estimate and the file") {
+  // 600 samples spanning 1e6 s on a 1 ms grid: 1e9 points of 4 channels (time, qpos, ctrl,
+  // sensor, and the estimated qvel), about 120 GB.
+  std::vector<double> t(600), q(600);
+  for (int i = 0; i < 600; ++i) {
+    t[i] = i * (1e6 / 599);
+    q[i] = std::sin(1e-4 * t[i]);
+  }
+  RawEpisode raw = Raw(t, q);
+  raw.episode.source = "/logs/slow.csv";
+  CleaningOptions o;
+  o.max_gap = 1e7;
+  const double points = GridPoints(0, 1e6, 0.001);
+  CHECK(points == doctest::Approx(1e9 + 1));
+  CHECK(ResampleBytes(points, 4) == doctest::Approx(3 * (1e9 + 1) * 5 * 8));
+  testing::CheckError([&] { CleanEpisode(raw, o, 0.001); },
+                      {"/logs/slow.csv", "episode 'run'", "resampled every 0.001 s", "at most",
+                       "a quarter of the memory", "about 112 GiB", "samples of 4 channels"});
+  // An explicit limit: a grid just below it passes, just above it is refused.
+  std::vector<double> t2(50), q2(50);
+  for (int i = 0; i < 50; ++i) {
+    t2[i] = i * 0.01;
+    q2[i] = 0.1 * i;
+  }
+  const RawEpisode small = Raw(t2, q2);
+  const double need = ResampleBytes(GridPoints(0, 0.49, 0.001), 4);
+  o.max_resample_bytes = static_cast<std::uint64_t>(need);
+  CHECK(CleanEpisode(small, o, 0.001).episodes.size() == 1);
+  o.max_resample_bytes = static_cast<std::uint64_t>(need) - 1;
+  testing::CheckError([&] { CleanEpisode(small, o, 0.001); }, {"synthetic", "491 samples"});
+  // UniformGrid itself never allocates an absurd grid.
+  testing::CheckError([] { UniformGrid(0, 1e9, 1e-3); },
+                      {"resampling grid", "at most 1000000000 points", "got 1e+12"});
+  testing::CheckError([] { UniformGrid(0, 1e308, 1e-300); }, {"resampling grid"});
 }
 
 }  // namespace

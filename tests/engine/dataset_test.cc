@@ -168,7 +168,8 @@ TEST_CASE("malformed dataset sections give errors naming the study field") {
   CheckError([&] { load("{" + imp + R"("episodes": [{"path": "run0.csv", "glob": "*.csv"}]})"); },
              {"dataset.episodes[0]", "expected exactly one of path, glob", "got both"});
   CheckError([&] { load("{" + imp + R"("episodes": [{"path": "nope.csv"}]})"); },
-             {"dataset.episodes[0].path", "expected an existing file", "got \"nope.csv\""});
+             {"dataset.episodes[0].path", "expected an existing regular file", "got \"nope.csv\"",
+              "nope.csv: not found"});
   CheckError([&] { load("{" + imp + R"("episodes": [{"glob": "nothing*.csv"}]})"); },
              {"dataset.episodes[0].glob", "expected at least one matching file", "got none"});
   CheckError(

@@ -125,7 +125,55 @@ TEST_CASE("malformed native episodes give errors naming file, field, expected an
   p = write("g.json", R"({"schema": "nextbatch.episode/1", "id": "x", "time": [0]})");
   CheckError([&] { ReadEpisodeFile(p); }, {"g.json: qpos", "expected at least one joint position"});
   p = write("h.json", R"({"schema": "nextbatch.episode/1", "id": "x", "data": "missing.csv"})");
-  CheckError([&] { ReadEpisodeFile(p); }, {"missing.csv", "cannot open"});
+  CheckError([&] { ReadEpisodeFile(p); }, {"missing.csv", "expected an existing file", "got none"});
+}
+
+}  // namespace
+}  // namespace nextbatch
+
+namespace nextbatch {
+namespace {
+
+bool SafeStemChars(const std::string& s) {
+  for (char c : s) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    c == '-' || c == '_' || c == '.';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+TEST_CASE("episode ids become safe, bounded, distinct file stems") {
+  CHECK(EpisodeFileStem("sysid") == "sysid");
+  CHECK(EpisodeFileStem("run#2") == "run_2");
+  CHECK(EpisodeFileStem("a/../b c") == "a_.._b_c");
+  CHECK(EpisodeFileStem("") == "_");
+  CHECK(EpisodeFileStem(".") == "_");
+  CHECK(EpisodeFileStem("..") == "_.");
+  CHECK(EpisodeFileStem(".hidden") == "_hidden");
+  CHECK(EpisodeFileStem("caf\xc3\xa9") == "caf__");
+  CHECK(EpisodeFileStem(std::string("a\0b", 3)) == "a_b");
+  // Long ids: 80 characters, '-', 16 hex digits of the whole id; a shared prefix stays apart.
+  const std::string a = std::string(300, 'x') + "a", b = std::string(300, 'x') + "b";
+  const std::string sa = EpisodeFileStem(a), sb = EpisodeFileStem(b);
+  CHECK(sa.size() == kMaxStemChars + 17);
+  CHECK(sa.substr(0, kMaxStemChars) == std::string(kMaxStemChars, 'x'));
+  CHECK(sa[kMaxStemChars] == '-');
+  CHECK(sa != sb);
+  CHECK(SafeStemChars(sa));
+  CHECK(EpisodeFileStem(a) == sa);  // the same id gives the same stem in every run
+  // The digest is 64-bit FNV-1a of the whole id (reference value computed independently).
+  CHECK(EpisodeFileStem(std::string(81, '/')) ==
+        std::string(kMaxStemChars, '_') + "-9f53cd5f32adc86e");
+  // Exactly 80 characters: kept whole.
+  CHECK(EpisodeFileStem(std::string(80, 'y')) == std::string(80, 'y'));
+  // Every byte value gives a usable name.
+  std::string all;
+  for (int c = 1; c < 256; ++c) all.push_back(static_cast<char>(c));
+  const std::string s = EpisodeFileStem(all);
+  CHECK(SafeStemChars(s));
+  CHECK(s.size() <= kMaxStemChars + 17);
+  CHECK(s[0] != '.');
 }
 
 }  // namespace

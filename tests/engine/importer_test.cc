@@ -289,7 +289,8 @@ TEST_CASE("malformed CSV logs give errors naming file, line, column, expected an
   CheckError([&] { ImportFile(spec, p); },
              {"e.csv", "expected a header line", "got an empty file"});
   // 6. a file that is not there
-  CheckError([&] { ImportFile(spec, dir.File("missing.csv")); }, {"missing.csv", "cannot open"});
+  CheckError([&] { ImportFile(spec, dir.File("missing.csv")); },
+             {"missing.csv", "expected an existing file", "got none"});
   // 7. a column index past the last column
   p = dir.Write("g.csv", head + "0,0,0,0\n");
   CheckError(
@@ -526,6 +527,52 @@ TEST_CASE("malformed importer specs name the study field, what it expected and w
   // 29. an unknown format
   CheckError([] { Spec(R"({"format": "xlsx", "qpos": []})"); },
              {"dataset.importer.format", "expected one of csv, json, native", "got \"xlsx\""});
+}
+
+}  // namespace
+}  // namespace nextbatch
+
+namespace nextbatch {
+namespace {
+
+TEST_CASE("a logged value no robot reaches is refused naming file, line or record, and column") {
+  testing::TempDir dir("unphysical");
+  const ImporterSpec spec = Spec(kDfkiSpec);
+  const std::string head = "time,position,velocity,torque\n";
+  std::string p = dir.Write("a.csv", head + "0,0,0,0\n0.1,1e308,0,0\n");
+  CheckError([&] { ImportFile(spec, p); },
+             {"a.csv: line 3, column \"position\"", "a value within +-1000000000 (SI units)",
+              "got 1e+308"});
+  // The bound applies after conversion: 2e9 mrad is 2e6 rad, a value; 2e12 mrad is not.
+  const ImporterSpec mm = Spec(R"({"time": {"column": "time", "unit": "ms"},
+    "qpos": [{"column": "position", "joint": "hinge", "scale": 0.001}]})");
+  p = dir.Write("b.csv", head + "0,0,0,0\n100,2e9,0,0\n");
+  CHECK(ImportFile(mm, p).episode.qpos.values(1, 0) == doctest::Approx(2e6));
+  p = dir.Write("c.csv", head + "0,0,0,0\n100,-2e12,0,0\n");
+  CheckError([&] { ImportFile(mm, p); }, {"c.csv: line 3", "got -2000000000"});
+  // Times: an epoch clock in seconds passes, 1e15 s does not.
+  p = dir.Write("d.csv", head + "1700000000,0,0,0\n1700000000.01,0,0,0\n");
+  CHECK(ImportFile(spec, p).episode.time[1] == doctest::Approx(1700000000.01));
+  p = dir.Write("e.csv", head + "0,0,0,0\n1e15,0,0,0\n");
+  CheckError([&] { ImportFile(spec, p); },
+             {"e.csv: line 3, column \"time\"", "a time within +-1e+12", "got 1e+15"});
+  // NaN and Inf stay for cleaning to remove and count; a number beyond a double does not.
+  p = dir.Write("f.csv", head + "0,0,0,0\n0.1,inf,0,0\n0.2,nan,0,0\n");
+  CHECK(std::isinf(ImportFile(spec, p).episode.qpos.values(1, 0)));
+  p = dir.Write("f2.csv", head + "0,0,0,0\n0.1,-1e309,0,0\n");
+  CheckError([&] { ImportFile(spec, p); },
+             {"f2.csv: line 3, column \"position\"", "a number within +-1.8e308", "\"-1e309\""});
+  // JSON logs name the record and the key.
+  p = dir.Write("g.json", R"({"entries": [
+    {"timestamp": 0, "position": 0, "speed": 0, "goal_position": 0, "load": 0, "torque_enable": true},
+    {"timestamp": 0.1, "position": 0, "speed": -5e300, "goal_position": 0, "load": 0,
+     "torque_enable": true}]})");
+  CheckError([&] { ImportFile(Spec(kXlSpec), p); }, {"g.json: entries[1].speed", "got -5e+300"});
+  // Native episodes name the sample and the channel.
+  p = dir.Write("h.json", R"({"schema": "nextbatch.episode/1", "id": "x", "time": [0, 0.1, 0.2],
+    "qpos": [{"name": "hinge", "values": [0, 1e10, 0]}]})");
+  CheckError([&] { ImportFile(Spec(R"({"format": "native"})"), p); },
+             {"h.json: sample 1, qpos:hinge", "got 10000000000"});
 }
 
 }  // namespace

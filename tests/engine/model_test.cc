@@ -10,7 +10,9 @@
 
 #include "engine/error.h"
 #include "engine/workspace.h"
+#include "tests/fixtures/errors.h"
 #include "tests/fixtures/models.h"
+#include "tests/fixtures/temp_files.h"
 
 namespace nextbatch {
 namespace {
@@ -101,6 +103,25 @@ TEST_CASE("a scene that adds joints to an included robot with a keyframe loads")
   CHECK(m->nq == 8);
   CHECK(m->nkey == 0);
   std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace nextbatch
+
+namespace nextbatch {
+namespace {
+
+TEST_CASE("a model file with an absurd time step, or that is no regular file, is refused") {
+  testing::TempDir dir("model_timestep");
+  for (double h : {10.0, 0.15, 0.0}) {
+    const std::string path = dir.Write("slow.xml", testing::PendulumXml(h));
+    INFO(h);
+    testing::CheckError([&] { LoadModelFile(path); },
+                        {"slow.xml: option.timestep", "a time step in (0, 0.1] s"});
+  }
+  CHECK(LoadModelFile(dir.Write("ok.xml", testing::PendulumXml(0.1)))->opt.timestep == 0.1);
+  testing::CheckError([] { LoadModelFile("/dev/zero"); }, {"/dev/zero", "got a device"});
+  testing::CheckError([&] { LoadModelFile(dir.path()); }, {"got a directory"});
 }
 
 }  // namespace

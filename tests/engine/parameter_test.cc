@@ -5,6 +5,7 @@
 #include "engine/error.h"
 #include "engine/model.h"
 #include "engine/workspace.h"
+#include "tests/fixtures/errors.h"
 #include "tests/fixtures/models.h"
 #include "tests/fixtures/parameters.h"
 
@@ -17,11 +18,11 @@ TEST_CASE("every target kind is written where it claims and read back") {
   ModelPtr base = LoadModelString(testing::ArmBoxXml());
   Workspace ws(base.get(), true);
   std::vector<ParameterSpec> specs = {
-      Spec("damping", {"joint:j1.damping"}, 2.5),
-      Spec("friction_loss", {"joint:j2.frictionloss"}, 0.3),
-      Spec("armature", {"joint:j3.armature"}, 0.02),
+      Spec("damping", {"joint:j1.damping"}, 2.5, 0, 10),
+      Spec("friction_loss", {"joint:j2.frictionloss"}, 0.3, 0, 10),
+      Spec("armature", {"joint:j3.armature"}, 0.02, 0, 10),
       Spec("stiffness", {"joint:j1.stiffness"}, 4.0),
-      Spec("mass", {"body:arm1.mass"}, 0.7),
+      Spec("mass", {"body:arm1.mass"}, 0.7, 0, 10),
       Spec("ipos", {"body:arm1.ipos[0]"}, 0.12),
       Spec("friction", {"geom:box.friction[0]"}, 0.4),
       Spec("box_size", {"geom:box.size[2]"}, 0.04),
@@ -66,7 +67,7 @@ TEST_CASE("a joint field drives every dof of a free joint, one parameter drives 
   Workspace ws(base.get(), true);
   ParameterBinding binding(
       base.get(),
-      {Spec("d", {"joint:box_joint.damping", "joint:j2.damping", "joint:j3.damping"}, 0.25)});
+      {Spec("d", {"joint:box_joint.damping", "joint:j2.damping", "joint:j3.damping"}, 0.25, 0, 1)});
   ws.Apply(binding, binding.Initial());
   const mjModel* m = ws.model();
   const int fj = mj_name2id(m, mjOBJ_JOINT, "box_joint");
@@ -166,6 +167,64 @@ TEST_CASE("invalid specs are refused with the field named") {
   s = Spec("d", {"joint:hinge.damping"}, 0.5, 0.0, 1.0);
   CHECK_THROWS_WITH_AS(ParameterBinding(m.get(), {s, s}), doctest::Contains("unique name"),
                        InputError);
+}
+
+}  // namespace
+}  // namespace nextbatch
+
+namespace nextbatch {
+namespace {
+
+TEST_CASE("bounds that allow a negative mass, inertia, damping, armature or friction are refused") {
+  ModelPtr base = LoadModelString(testing::ArmBoxXml());
+  const std::vector<std::pair<std::string, std::string>> fields = {
+      {"body:arm1.mass", "a mass"},
+      {"body:arm1.inertia[1]", "an inertia"},
+      {"joint:j1.damping", "a damping"},
+      {"joint:j2.armature", "an armature"},
+      {"joint:j3.frictionloss", "a friction loss"}};
+  for (const auto& [target, quantity] : fields) {
+    INFO(target);
+    testing::CheckError([&] { ParameterBinding(base.get(), {Spec("p", {target}, 0.5, -0.1, 1)}); },
+                        {"parameter 'p': bounds: expected", "keep target '" + target + "' >= 0",
+                         quantity + " cannot be negative", "got [-0.1, 1]"});
+    testing::CheckError([&] { ParameterBinding(base.get(), {Spec("p", {target}, 0.5)}); },
+                        {"parameter 'p': bounds", "got [-1000000000, 1000000000]"});
+    ParameterSpec none = Spec("p", {target}, 0.5);
+    none.lower = -1e300;
+    none.upper = 1e300;
+    testing::CheckError([&] { ParameterBinding(base.get(), {none}); }, {"got no bounds"});
+    // Zero is allowed (a massless link is MuJoCo's business; no damping is common).
+    CHECK(ParameterBinding(base.get(), {Spec("p", {target}, 0.5, 0, 1)}).size() == 1);
+  }
+  // A *-1 factor flips the check: set mode writes -value.
+  testing::CheckError(
+      [&] { ParameterBinding(base.get(), {Spec("p", {"joint:j1.damping*-1"}, 0.5, 0, 1)}); },
+      {"parameter 'p': bounds"});
+  CHECK(ParameterBinding(base.get(), {Spec("p", {"joint:j1.damping*-1"}, -0.5, -1, 0)}).size() ==
+        1);
+  // Scale mode: the base value times the bounds.
+  ParameterSpec scale = Spec("s", {"body:arm1.mass"}, 1.0, -0.5, 2);
+  scale.mode = BindMode::kScale;
+  testing::CheckError([&] { ParameterBinding(base.get(), {scale}); }, {"times 0.5"});
+  scale.lower = 0.5;
+  CHECK(ParameterBinding(base.get(), {scale}).size() == 1);
+  // Fields of either sign stay free.
+  CHECK(ParameterBinding(base.get(), {Spec("g", {"opt.gravity[2]"}, -9.8)}).size() == 1);
+  CHECK(ParameterBinding(base.get(), {Spec("x", {"body:arm1.ipos[0]"}, 0.1)}).size() == 1);
+}
+
+TEST_CASE("a prior mean outside the bounds is refused") {
+  ParameterSpec s = Spec("d", {"joint:j1.damping"}, 0.5, 0, 1);
+  s.prior_std = 0.1;
+  s.prior_mean = 1.5;
+  CHECK(s.Validate().find("parameter 'd'.prior.mean: expected a mean within the bounds [0, 1], "
+                          "got 1.5") != std::string::npos);
+  s.prior_mean = 1.0;
+  CHECK(s.Validate().empty());
+  s.prior_std = 0;  // no prior: the mean is not used
+  s.prior_mean = 7;
+  CHECK(s.Validate().empty());
 }
 
 }  // namespace

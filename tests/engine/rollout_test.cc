@@ -133,6 +133,8 @@ TEST_CASE("a batch of rollouts is bit-identical with 1 and 2 threads") {
   mass.initial = 0.2;
   friction.initial = 0.8;
   damping.initial = 1.0;
+  mass.lower = damping.lower = 0;  // masses and dampings are bounded below by 0
+  mass.upper = damping.upper = 10;
   ParameterBinding binding(m.get(), {mass, friction, damping});
   auto a = Batch(m.get(), binding, 1);
   auto b = Batch(m.get(), binding, 2);

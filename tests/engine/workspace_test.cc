@@ -111,12 +111,14 @@ TEST_CASE("Apply changes only the private copy, RestoreBase brings back the base
   };
   ParameterSpec damping = spec("damping", "joint:j2.damping", 1.0);
   damping.mode = BindMode::kScale;
+  ParameterSpec mass = spec("mass", "body:box.mass", 0.2);  // mj_setConst
+  mass.lower = damping.lower = 0;  // masses and dampings are bounded below by 0
+  mass.upper = damping.upper = 10;
   ParameterBinding binding(
       base.get(),
-      {spec("mass", "body:box.mass", 0.2),  // mj_setConst
-       spec("mu", "geom:box.friction[0]", 0.8), damping, spec("gravity", "opt.gravity[2]", -9.81),
-       spec("kp", "actuator:a1.gainprm[0]", 20.0), spec("gain", "ctrl:a2.gain", 1.0),
-       spec("delay", "ctrl.delay", 0.0)});
+      {mass, spec("mu", "geom:box.friction[0]", 0.8), damping,
+       spec("gravity", "opt.gravity[2]", -9.81), spec("kp", "actuator:a1.gainprm[0]", 20.0),
+       spec("gain", "ctrl:a2.gain", 1.0), spec("delay", "ctrl.delay", 0.0)});
   REQUIRE(binding.needs_set_const());
   Workspace ws(base.get(), true);
   REQUIRE(ws.model() != base.get());

@@ -161,10 +161,11 @@ TEST_CASE("a failed fit exits 1 and leaves the earlier good result alone") {
   const std::string out = (s.dir / "out").string();
   REQUIRE(Calibrate(s.Study("good", kParameters), out) == 0);
   const std::string before = ReadFile((s.dir / "out" / "calibrate" / "calibration.json").string());
-  // A damping that makes the simulation explode within a few steps.
+  // A negative spring that makes the simulation explode within a few steps (a negative damping
+  // is refused as input).
   CHECK(Calibrate(s.Study("diverging", R"([
-    {"name": "damping", "targets": ["joint:hinge.damping"], "initial": -1e4,
-     "bounds": [-1e5, 1]}])"),
+    {"name": "stiffness", "targets": ["joint:hinge.stiffness"], "initial": -1e6,
+     "bounds": [-1e7, 1]}])"),
                   out) == 1);
   CHECK(ReadFile((s.dir / "out" / "calibrate" / "calibration.json").string()) == before);
   // A parameter without effect stops before solving: bad input, exit 2, nothing written.

@@ -12,6 +12,7 @@
 #include "scenarios/policy.h"
 #include "scenarios/simulate_json.h"
 #include "scenarios/task_json.h"
+#include "tests/fixtures/errors.h"
 #include "tests/fixtures/models.h"
 
 namespace nextbatch {
@@ -118,6 +119,13 @@ TEST_CASE("candidate statistics are bit-identical for 1 and 2 threads and any ch
   CHECK(some > 0);
   CHECK(none > 0);
   CHECK(one[5].metric_std[0] > 0);
+}
+
+TEST_CASE("a thread count far above the CPUs is capped: same statistics, no per-thread blowup") {
+  // 100000 requested threads would be 100000 workspaces (a few MB each) and as many OpenMP
+  // threads; capped, the run is the one of the usable CPUs, bit for bit.
+  Fixture f;
+  CheckSame(f.Run(1, 5), f.Run(100000, 5));
 }
 
 TEST_CASE("a candidate's statistics equal its rollouts simulated by hand") {
@@ -413,6 +421,33 @@ TEST_CASE("malformed simulate sections are rejected with the field and the file"
   CHECK(o.posterior_samples == 3);
   CHECK(o.chunk == 64);
   CHECK(o.calibration == "dir/c.json");
+}
+
+}  // namespace
+}  // namespace nextbatch
+
+namespace nextbatch {
+namespace {
+
+TEST_CASE("a horizon beyond kMaxTaskSteps model steps is refused in seconds, not as an int") {
+  ModelPtr m = LoadModelString(testing::PendulumXml(0.002));
+  for (double horizon : {1e308, 1e10, 20000.002}) {
+    nlohmann::json j = TaskJson();
+    j["horizon"] = horizon;
+    testing::CheckError([&] { Task(m.get(), ReadTaskSpec(JsonReader(j, "study.json", "task"))); },
+                        {"study.json: task.horizon",
+                         "at most 10000000 model steps (20000 s at the model's step 0.002 s)",
+                         "got " + FormatNumber(horizon) + " s"});
+  }
+  // Exactly the limit is a (long) task; its step count is exact.
+  nlohmann::json j = TaskJson();
+  j["horizon"] = 20000.0;
+  Task task(m.get(), ReadTaskSpec(JsonReader(j, "study.json", "task")));
+  CHECK(task.NumSteps(m.get()) == 10000000);
+  // Non-positive horizons keep their own message, as a number.
+  j["horizon"] = -1e308;
+  testing::CheckError([&] { Task(m.get(), ReadTaskSpec(JsonReader(j, "study.json", "task"))); },
+                      {"task.horizon", "seconds > 0", "got -1e+308"});
 }
 
 }  // namespace
