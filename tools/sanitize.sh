@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Builds nextbatch with AddressSanitizer and UndefinedBehaviorSanitizer into build-asan/ (Debug:
+# assertions and Eigen's bounds checks on, at -O1 so that the tests run in minutes) and runs the
+# unit tests, then the bad-input suite (tests/badinput/run.py) when it exists. Any sanitizer
+# report fails the run.
+#
+# Eigen and the static Ceres library: with -fsanitize=address, Eigen stops trusting glibc's
+# malloc to return 16-byte aligned blocks (it tests __SANITIZE_ADDRESS__) and switches to its own
+# over-allocating aligned_malloc, which stores the real block start before the pointer it hands
+# out. libceres.a was built without sanitizers and frees Eigen storage with plain free(). A
+# matrix allocated on one side and freed on the other is then a free() of a pointer malloc never
+# returned, which ASan reports as a bad-free. EIGEN_MALLOC_ALREADY_ALIGNED=1 gives the
+# instrumented code Ceres's choice (plain malloc/free); Eigen's own assertion checks every
+# block really is 16-byte aligned, so the assumption cannot fail silently. EIGEN_MAX_ALIGN_BYTES
+# stays at Ceres's 16 (SSE2, no -march flags), stated so that a CXXFLAGS=-mavx cannot change it.
+#
+# Environment: NEXTBATCH_JOBS (build jobs, default: all CPUs); NEXTBATCH_ASAN_EXCLUDE (a ctest -E
+# regex of tests to leave out; default below).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+jobs="${NEXTBATCH_JOBS:-$(nproc)}"
+flags="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer"
+flags+=" -DEIGEN_MALLOC_ALREADY_ALIGNED=1 -DEIGEN_MAX_ALIGN_BYTES=16"
+# GCC's flow analysis under -fsanitize=address flags libstdc++'s own <regex> and <functional>
+# as maybe-uninitialized (pages of false warnings per file); the release build keeps the warning.
+flags+=" -Wno-maybe-uninitialized"
+start=$SECONDS
+# No benchmarks (timing, not correctness) and no install test (it packages the release build).
+cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG="-g -O1" \
+  -DCMAKE_CXX_FLAGS="$flags" -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=address,undefined" \
+  -DNEXTBATCH_BUILD_BENCH=OFF -DNEXTBATCH_INSTALL=OFF >/dev/null
+cmake --build build-asan -j "$jobs" 2>&1 | grep -vE '^\[ *[0-9]+%\]' || true
+test "${PIPESTATUS[0]}" -eq 0
+echo "sanitize: build $((SECONDS - start)) s"
+
+# handle_abort: a failed assert (Eigen's bounds checks) prints its stack too.
+export ASAN_OPTIONS="halt_on_error=1:abort_on_error=1:handle_abort=1:detect_leaks=1:strict_init_order=1:detect_stack_use_after_return=1"
+export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1"
+start=$SECONDS
+exclude="${NEXTBATCH_ASAN_EXCLUDE-}"
+(cd build-asan && ctest --output-on-failure -j "$jobs" ${exclude:+-E "$exclude"})
+echo "sanitize: unit tests $((SECONDS - start)) s"
+if [ -f tests/badinput/run.py ]; then
+  start=$SECONDS
+  # Instrumented runs are several times slower: a longer limit per case than the default.
+  python3 tests/badinput/run.py --nextbatch build-asan/tools/nextbatch --timeout 120 --jobs "$jobs"
+  echo "sanitize: bad-input suite $((SECONDS - start)) s"
+fi
