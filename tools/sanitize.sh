@@ -6,16 +6,21 @@
 #
 # Eigen and the static Ceres library: with -fsanitize=address, Eigen stops trusting glibc's
 # malloc to return 16-byte aligned blocks (it tests __SANITIZE_ADDRESS__) and switches to its own
-# over-allocating aligned_malloc, which stores the real block start before the pointer it hands
-# out. libceres.a was built without sanitizers and frees Eigen storage with plain free(). A
-# matrix allocated on one side and freed on the other is then a free() of a pointer malloc never
-# returned, which ASan reports as a bad-free. EIGEN_MALLOC_ALREADY_ALIGNED=1 gives the
-# instrumented code Ceres's choice (plain malloc/free); Eigen's own assertion checks every
-# block really is 16-byte aligned, so the assumption cannot fail silently. EIGEN_MAX_ALIGN_BYTES
-# stays at Ceres's 16 (SSE2, no -march flags), stated so that a CXXFLAGS=-mavx cannot change it.
+# over-allocating aligned_malloc, which keeps the real block start just before the pointer it
+# hands out. libceres.a, built without sanitizers, uses plain malloc/free. Eigen's allocation
+# functions are inline: libceres.a carries out-of-line copies of aligned_malloc (covariance_impl,
+# eigensparse) and inlines its frees, and the linker keeps one copy of each out-of-line function
+# for the whole program. A block allocated by one scheme and freed by the other is a free() of a
+# pointer malloc never returned (ASan: bad-free) or of a word read before the block.
+# EIGEN_MALLOC_ALREADY_ALIGNED=1 gives the instrumented code Ceres's scheme; Eigen's own
+# assertion (on in this build) checks that every block it gets is 16-byte aligned, so the
+# assumption cannot fail silently. EIGEN_MAX_ALIGN_BYTES stays at Ceres's 16 (SSE2, no -march),
+# stated so that extra CXXFLAGS cannot change the layout of fixed-size types shared with Ceres.
 #
 # Environment: NEXTBATCH_JOBS (build jobs, default: all CPUs); NEXTBATCH_ASAN_EXCLUDE (a ctest -E
-# regex of tests to leave out; default below).
+# regex of tests to leave out, default none). The three real-data calibration tests are three
+# quarters of the test time here; NEXTBATCH_ASAN_EXCLUDE='fit beats|fit wins' leaves them out
+# (the release build still runs them) if this phase outgrows its budget.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 jobs="${NEXTBATCH_JOBS:-$(nproc)}"
