@@ -25,6 +25,7 @@ phase() {  # phase <name> <slow: 0|1> <command...>
   echo "== $name"
   if ! "$@"; then
     echo "== $name FAILED after $((SECONDS - start)) s"
+    ((${#times[@]})) && printf '%s\n' "${times[@]}"
     exit 1
   fi
   times+=("$(printf '%-12s %5d s' "$name" $((SECONDS - start)))")
