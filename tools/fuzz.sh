@@ -21,10 +21,14 @@ test "${PIPESTATUS[0]}" -eq 0
 echo "fuzz: build $((SECONDS - start)) s"
 
 # The targets write their input to a scratch file; on tmpfs that costs microseconds, on ext4
-# (which flushes a truncated-and-rewritten file on close) a millisecond or more per input.
-if [ -z "${TMPDIR:-}" ] && [ -d /dev/shm ] && [ -w /dev/shm ]; then export TMPDIR=/dev/shm; fi
-work=$(mktemp -d)
+# (which flushes a truncated-and-rewritten file on close) a millisecond or more per input. A
+# target that crashes exits without removing its scratch folder: TMPDIR puts it under $work.
+base=/tmp
+if [ -d /dev/shm ] && [ -w /dev/shm ]; then base=/dev/shm; fi
+work=$(mktemp -d -p "$base")
 trap 'rm -rf "$work"' EXIT
+export TMPDIR="$work/scratch"
+mkdir -p "$TMPDIR"
 artifacts="$PWD/build-fuzz/artifacts"
 mkdir -p "$artifacts"
 
