@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
-# Installs every Debian 12 package nextbatch needs to build, test and run.
+# Installs every Debian 12 package nextbatch needs to build, test and run (clang and its runtime
+# libraries for the fuzz targets of tools/fuzz.sh; GCC's sanitizer runtimes come with
+# build-essential).
 # Idempotent and quiet when everything is already there.
 set -euo pipefail
 packages=(
   build-essential cmake clang-format
+  clang libclang-rt-14-dev
   libmujoco-dev libqhull-dev libgl-dev
   libceres-dev libeigen3-dev nlohmann-json3-dev doctest-dev
   libcli11-dev libnanoflann-dev libboost-dev

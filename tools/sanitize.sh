@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Builds nextbatch with AddressSanitizer and UndefinedBehaviorSanitizer into build-asan/ (Debug:
+# assertions and Eigen's bounds checks on, at -O1 so that the tests run in minutes) and runs the
+# unit tests, then the bad-input suite (tests/badinput/run.py) when it exists. Any sanitizer
+# report fails the run.
+#
+# Eigen and the static Ceres library: with -fsanitize=address, Eigen stops trusting glibc's
+# malloc to return 16-byte aligned blocks (it tests __SANITIZE_ADDRESS__) and switches to its own
+# over-allocating aligned_malloc, which keeps the real block start just before the pointer it
+# hands out. libceres.a, built without sanitizers, uses plain malloc/free. Eigen's allocation
+# functions are inline: libceres.a carries out-of-line copies of aligned_malloc (covariance_impl,
+# eigensparse) and inlines its frees, and the linker keeps one copy of each out-of-line function
+# for the whole program. A block allocated by one scheme and freed by the other is a free() of a
+# pointer malloc never returned (ASan: bad-free) or of a word read before the block.
+# EIGEN_MALLOC_ALREADY_ALIGNED=1 gives the instrumented code Ceres's scheme; Eigen's own
+# assertion (on in this build) checks that every block it gets is 16-byte aligned, so the
+# assumption cannot fail silently. EIGEN_MAX_ALIGN_BYTES stays at Ceres's 16 (SSE2, no -march),
+# stated so that extra CXXFLAGS cannot change the layout of fixed-size types shared with Ceres.
+#
+# Environment: NEXTBATCH_JOBS (build jobs, default: all CPUs); NEXTBATCH_ASAN_EXCLUDE (a ctest -E
+# regex of tests to leave out, default none). The three real-data calibration tests are three
+# quarters of the test time here; NEXTBATCH_ASAN_EXCLUDE='fit beats|fit wins' leaves them out
+# (the release build still runs them) if this phase outgrows its budget.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+jobs="${NEXTBATCH_JOBS:-$(nproc)}"
+flags="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer"
+flags+=" -DEIGEN_MALLOC_ALREADY_ALIGNED=1 -DEIGEN_MAX_ALIGN_BYTES=16"
+# GCC's flow analysis under -fsanitize=address flags libstdc++'s own <regex> and <functional>
+# as maybe-uninitialized (pages of false warnings per file); the release build keeps the warning.
+flags+=" -Wno-maybe-uninitialized"
+start=$SECONDS
+# No benchmarks (timing, not correctness) and no install test (it packages the release build).
+cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG="-g -O1" \
+  -DCMAKE_CXX_FLAGS="$flags" -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=address,undefined" \
+  -DNEXTBATCH_BUILD_BENCH=OFF -DNEXTBATCH_INSTALL=OFF >/dev/null
+cmake --build build-asan -j "$jobs" 2>&1 | grep -vE '^\[ *[0-9]+%\]' || true
+test "${PIPESTATUS[0]}" -eq 0
+echo "sanitize: build $((SECONDS - start)) s"
+
+# handle_abort: a failed assert (Eigen's bounds checks) prints its stack too.
+export ASAN_OPTIONS="halt_on_error=1:abort_on_error=1:handle_abort=1:detect_leaks=1:strict_init_order=1:detect_stack_use_after_return=1"
+export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1"
+start=$SECONDS
+exclude="${NEXTBATCH_ASAN_EXCLUDE-}"
+# the end-to-end studies (label e2e) run in the release build only: minutes of real calibrations
+(cd build-asan && ctest --output-on-failure -j "$jobs" -LE e2e ${exclude:+-E "$exclude"})
+echo "sanitize: unit tests $((SECONDS - start)) s"
+if [ -f tests/badinput/run.py ]; then
+  start=$SECONDS
+  # Instrumented runs are several times slower: a longer limit per case than the default.
+  python3 tests/badinput/run.py --nextbatch build-asan/tools/nextbatch --timeout 120 --jobs "$jobs"
+  echo "sanitize: bad-input suite $((SECONDS - start)) s"
+fi
