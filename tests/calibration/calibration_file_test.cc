@@ -16,20 +16,7 @@
 namespace nextbatch {
 namespace {
 
-std::vector<ParameterSpec> Specs() {
-  ParameterSpec a{"mass", {"body:link.mass"}}, b{"damping", {"joint:hinge.damping"}},
-      c{"friction", {"joint:hinge.frictionloss"}};
-  a.initial = 0.5;
-  a.lower = 0.0;
-  a.upper = 10.0;
-  b.initial = 0.05;
-  b.lower = -10;
-  b.upper = 10;
-  c.initial = 0.1;
-  c.lower = 0;
-  c.upper = 1;
-  return {a, b, c};
-}
+std::vector<ParameterSpec> Specs() { return testing::PosteriorSpecs(); }
 
 Posterior ReadPosterior(const std::string& path, const std::vector<ParameterSpec>& specs) {
   return PosteriorFromCalibration(ReadCalibrationFile(path), specs);

@@ -10,7 +10,7 @@
 namespace nextbatch {
 namespace {
 
-TEST_CASE("a key given twice is refused by name and place; the same key in two objects is fine") {
+TEST_CASE("a key given twice is refused by name and place, the same key in two objects is fine") {
   testing::CheckError([] { ParseJson(R"({"a": 1, "b": 2, "a": 3})", "s.json"); },
                       {"s.json: (top level)", "expected each key once", "got \"a\" twice"});
   testing::CheckError(

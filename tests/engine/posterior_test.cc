@@ -5,24 +5,12 @@
 #include <cmath>
 
 #include "engine/error.h"
+#include "tests/fixtures/parameters.h"
 
 namespace nextbatch {
 namespace {
 
-std::vector<ParameterSpec> Specs() {
-  ParameterSpec a{"mass", {"body:link.mass"}}, b{"damping", {"joint:hinge.damping"}},
-      c{"friction", {"joint:hinge.frictionloss"}};
-  a.initial = 0.5;
-  a.lower = 0.0;
-  a.upper = 10.0;
-  b.initial = 0.05;
-  b.lower = -10;
-  b.upper = 10;
-  c.initial = 0.1;
-  c.lower = 0;
-  c.upper = 1;
-  return {a, b, c};
-}
+std::vector<ParameterSpec> Specs() { return testing::PosteriorSpecs(); }
 
 TEST_CASE("posterior samples are clipped to the bounds, priors stand in without a calibration") {
   std::vector<ParameterSpec> specs = Specs();

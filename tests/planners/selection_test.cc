@@ -255,7 +255,7 @@ TEST_CASE("budgeted selection stays within (1 - 1/e)/2 of brute force on small p
                                                 << "; bound " << bound);
 }
 
-TEST_CASE("pinned episodes come first and are charged first; excluded items never appear") {
+TEST_CASE("pinned episodes come first and are charged first, excluded items never appear") {
   SaturatingCover f({{0}, {1}, {2}, {0, 1, 2, 3}}, {1.0, 1.0, 1.0, 1.0});
   std::vector<SelectionItem> items(4);
   for (SelectionItem& it : items) it.episode_seconds = 10;
