@@ -1,5 +1,6 @@
 #include "calibration/calibration_json.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <set>
@@ -10,6 +11,12 @@ namespace nextbatch {
 namespace {
 
 nlohmann::json Num(double x) { return std::isfinite(x) ? nlohmann::json(x) : nlohmann::json(); }
+
+std::string FormatShort(double x) {
+  char text[32];
+  std::snprintf(text, sizeof(text), "%.3g", x);
+  return text;
+}
 
 nlohmann::json Replay(const ReplayError& r) {
   nlohmann::json windows = nlohmann::json::array();
@@ -138,6 +145,14 @@ nlohmann::json CalibrationToJson(const CalibrationResult& res, const ParameterBi
                       {"at_bound", static_cast<bool>(res.at_bound[j])},
                       {"identifiable", weak.count(res.names[j]) == 0},
                       {"targets", spec.targets}});
+    nlohmann::json& p = params.back();
+    if (j < static_cast<std::size_t>(res.honest_std.size()))
+      p["honest_std"] = Num(res.honest_std[j]);
+    if (j < res.fixed.size()) p["fixed"] = static_cast<bool>(res.fixed[j]);
+    if (j < res.determined_by.size()) p["determined_by"] = res.determined_by[j];
+    if (j < static_cast<std::size_t>(res.prior_share.size()) && spec.prior_std > 0) {
+      p["prior_share"] = Num(res.prior_share[j]);
+    }
   }
   auto matrix = [](const Eigen::MatrixXd& m) {
     nlohmann::json rows = nlohmann::json::array();
@@ -156,7 +171,9 @@ nlohmann::json CalibrationToJson(const CalibrationResult& res, const ParameterBi
                         {"rms", Num(e.rms)},
                         {"typical", Num(e.typical)},
                         {"residuals", e.residuals},
+                        {"relative", Num(e.relative)},
                         {"outlier", e.outlier},
+                        {"excluded", e.excluded},
                         {"reason", e.reason}});
   }
   nlohmann::json pre = nlohmann::json::array();
@@ -175,6 +192,13 @@ nlohmann::json CalibrationToJson(const CalibrationResult& res, const ParameterBi
   }
   nlohmann::json noise = nlohmann::json::object();
   for (const auto& [name, sigma] : res.noise) noise[name] = sigma;
+  const ErrorModel& em = res.error_model;
+  nlohmann::json honest_std = nlohmann::json::array();
+  for (int j = 0; j < res.honest_std.size(); ++j) honest_std.push_back(Num(res.honest_std[j]));
+  nlohmann::json excluded = nlohmann::json::array();
+  for (const auto& e : res.episodes) {
+    if (e.excluded) excluded.push_back(e.id);
+  }
   return {
       {"schema", "nextbatch.calibration/1"},
       {"study", study_name},
@@ -182,6 +206,21 @@ nlohmann::json CalibrationToJson(const CalibrationResult& res, const ParameterBi
       {"parameters", params},
       {"correlation", matrix(res.correlation)},
       {"covariance", matrix(res.covariance)},
+      {"honest", {{"std", honest_std}, {"covariance", matrix(res.honest_covariance)}}},
+      {"error_model",
+       {{"residual_scale", Num(em.residual_scale)},
+        {"robust_scale", Num(em.robust_scale)},
+        {"serial_correlation", Num(em.serial_correlation)},
+        {"effective_residuals", Num(em.effective_residuals)},
+        {"between_episode", Num(em.between_episode)},
+        {"clustering", em.clustering},
+        {"clusters", em.clusters},
+        {"segments", em.segments},
+        {"episodes", em.episodes},
+        {"small_sample", Num(em.small_sample)},
+        {"inflation", Num(em.inflation)},
+        {"data_weight", Num(em.data_weight)},
+        {"discrepancy", em.discrepancy}}},
       {"noise", noise},
       {"episodes", episodes},
       {"fit",
@@ -195,6 +234,11 @@ nlohmann::json CalibrationToJson(const CalibrationResult& res, const ParameterBi
         {"unknowns", s.unknowns},
         {"segments", s.segments},
         {"refit", s.refit},
+        {"excluded_episodes", excluded},
+        {"first_pass_cost", Num(s.first_pass_cost)},
+        {"refit_initial_cost", Num(s.refit_initial_cost)},
+        {"prior_weight", Num(s.prior_weight)},
+        {"warnings", s.warnings},
         {"start", s.start},
         {"start_costs", costs},
         {"seconds",
@@ -214,7 +258,8 @@ nlohmann::json CalibrationToJson(const CalibrationResult& res, const ParameterBi
        {{"eigenvalues", eig},
         {"condition_number", Num(res.identifiability.condition_number)},
         {"weak_directions", weak_dirs},
-        {"unidentifiable", res.identifiability.unidentifiable}}},
+        {"unidentifiable", res.identifiability.unidentifiable},
+        {"held_by_prior", res.identifiability.held_by_prior}}},
       {"preflight", pre},
   };
 }
@@ -223,26 +268,61 @@ std::string CalibrationSummaryText(const CalibrationResult& res) {
   const CalibrationSummary& s = res.summary;
   std::string out;
   char line[512];
+  // Costs are compared on the same data only: the first fit's, then the refit's.
   std::snprintf(line, sizeof(line), "calibration: %s (%s), %d iterations, cost %.6g -> %.6g\n",
                 ToString(s.status), s.termination.c_str(), s.iterations, s.initial_cost,
-                s.final_cost);
+                s.refit ? s.first_pass_cost : s.final_cost);
   out += line;
+  if (s.refit) {
+    std::string ids;
+    for (const auto& e : res.episodes) {
+      if (e.excluded) ids += (ids.empty() ? "'" : ", '") + e.id + "'";
+    }
+    std::snprintf(
+        line, sizeof(line), "  refit without %d of %zu episodes (%s): cost %.6g -> %.6g\n",
+        s.excluded_episodes, res.episodes.size(), ids.c_str(), s.refit_initial_cost, s.final_cost);
+    out += line;
+  }
+  for (const auto& w : s.warnings) out += "  warning: " + w + "\n";
   if (!s.usable()) return out + "  " + s.message + "\n";
   std::snprintf(line, sizeof(line),
                 "  reduced chi2 %.3f over %d residuals, %d segments (+%d held out), %.2f s\n",
                 s.reduced_chi2, s.residuals, s.segments, s.held_out_segments, s.total_seconds);
   out += line;
+  const ErrorModel& em = res.error_model;
+  std::snprintf(line, sizeof(line),
+                "  error model: residual scale %.3g, serial correlation %.3g, %s clusters (%d)%s, "
+                "honest/formal variance %.3g\n",
+                em.residual_scale, em.serial_correlation, em.clustering.c_str(), em.clusters,
+                std::isfinite(em.between_episode)
+                    ? (", between episodes " + FormatShort(em.between_episode)).c_str()
+                    : "",
+                em.inflation);
+  out += line;
+  if (!em.discrepancy.empty()) out += "  model discrepancy: " + em.discrepancy + "\n";
+  if (s.prior_weight != 1.0) {
+    std::snprintf(line, sizeof(line), "  priors weighed %.3g times (the error model's inflation)\n",
+                  s.prior_weight);
+    out += line;
+  }
+  out += "  parameter                        value   +- honest  (formal)\n";
   for (std::size_t j = 0; j < res.names.size(); ++j) {
-    std::snprintf(line, sizeof(line), "  %-24s %12.6g +- %-10.3g (initial %.6g)%s\n",
-                  res.names[j].c_str(), res.value[j], res.std[j], res.initial[j],
-                  res.at_bound[j] ? " at bound" : "");
+    const bool fixed = j < res.fixed.size() && res.fixed[j];
+    const double honest =
+        j < static_cast<std::size_t>(res.honest_std.size()) ? res.honest_std[j] : NAN;
+    std::snprintf(line, sizeof(line), "  %-24s %12.6g +- %-10.3g (%.3g; initial %.6g)%s%s\n",
+                  res.names[j].c_str(), res.value[j], honest, res.std[j], res.initial[j],
+                  res.at_bound[j] ? " at bound" : "", fixed ? " fixed" : "");
     out += line;
   }
   for (const auto& e : res.episodes) {
     if (e.outlier) out += "  outlier episode '" + e.id + "': " + e.reason + "\n";
   }
   for (const auto& name : res.identifiability.unidentifiable) {
-    out += "  not identifiable from these data: " + name + "\n";
+    const auto& held = res.identifiability.held_by_prior;
+    out += "  not identifiable from these data: " + name +
+           (std::find(held.begin(), held.end(), name) != held.end() ? " (held by priors)" : "") +
+           "\n";
   }
   if (s.held_out_segments > 0) {
     std::snprintf(
