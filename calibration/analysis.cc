@@ -171,6 +171,9 @@ std::string CalibrationOptions::Validate() const {
     return bad("outlier_threshold", "a number > 0 (rms in noise standard deviations)",
                outlier_threshold);
   }
+  if (min_episode_clusters < 2) {
+    return bad("min_episode_clusters", "an integer >= 2", min_episode_clusters);
+  }
   if (!fit_qpos && !fit_qvel && !fit_sensors) {
     return Expected("calibration.channels", "at least one of qpos, qvel, sensors", "none");
   }

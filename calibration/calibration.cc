@@ -18,6 +18,7 @@
 #include <memory>
 #include <mutex>
 
+#include "calibration/error_model.h"
 #include "calibration/segments.h"
 #include "engine/error.h"
 
@@ -142,7 +143,9 @@ struct FitRun {
   bool covariance_ok = false;
   std::string covariance_message;
   Eigen::MatrixXd covariance_z;
-  Eigen::MatrixXd information_z;  // parameter block, start states eliminated, priors added
+  Eigen::MatrixXd information_z;       // parameter block, start states eliminated, priors added
+  Eigen::MatrixXd data_information_z;  // the same without priors
+  calib::ErrorModelInput error_input;  // what the error model needs, at the solution
   double chi2 = 0;
   int data = 0, priors = 0, unknowns = 0;
   std::vector<Eigen::VectorXd> residuals;
@@ -158,8 +161,10 @@ struct Context {
   const CalibrationOptions* options;
 };
 
+// `prior_weight` multiplies the priors' precision in the objective (the error model's
+// inflation: data whose residuals overstate their information weigh less against priors).
 FitRun RunFit(const Context& c, const std::vector<int>& active, const Eigen::VectorXd& z0,
-              const std::vector<Eigen::VectorXd>& x0) {
+              const std::vector<Eigen::VectorXd>& x0, double prior_weight = 1.0) {
   FitRun run;
   const auto start = Clock::now();
   Evaluator ev(c.base, *c.binding, *c.episodes, *c.layout, active, c.options->threads,
@@ -183,7 +188,16 @@ FitRun RunFit(const Context& c, const std::vector<int>& active, const Eigen::Vec
   po.evaluation_callback = &cb;
   ceres::Problem problem(po);
   problem.AddParameterBlock(p.data(), np);
-  run.unknowns = np;
+  std::vector<int> held;  // fixed parameters stay at their initial values
+  for (int j = 0; j < np; ++j) {
+    if (c.binding->spec(j).fixed) held.push_back(j);
+  }
+  if (static_cast<int>(held.size()) == np) {
+    problem.SetParameterBlockConstant(p.data());
+  } else if (!held.empty()) {
+    problem.SetManifold(p.data(), new ceres::SubsetManifold(np, held));
+  }
+  run.unknowns = np - static_cast<int>(held.size());
   for (int a = 0; a < n; ++a) {
     problem.AddParameterBlock(xs[a].data(), nx);
     const int fixed = static_cast<int>(constant[a].size());
@@ -206,6 +220,7 @@ FitRun RunFit(const Context& c, const std::vector<int>& active, const Eigen::Vec
   if (run.data == 0 && loss) delete loss;
   for (int j = 0; j < np; ++j) {
     const ParameterSpec& s = c.binding->spec(j);
+    if (s.fixed) continue;
     if (Bounded(s.lower)) {
       problem.SetParameterLowerBound(p.data(), j, s.log_scale ? std::log(s.lower) : s.lower);
     }
@@ -213,8 +228,9 @@ FitRun RunFit(const Context& c, const std::vector<int>& active, const Eigen::Vec
       problem.SetParameterUpperBound(p.data(), j, s.log_scale ? std::log(s.upper) : s.upper);
     }
     if (s.prior_std > 0) {
-      problem.AddResidualBlock(new PriorCost(np, j, s.prior_mean, s.prior_std, s.log_scale),
-                               nullptr, p.data());
+      problem.AddResidualBlock(
+          new PriorCost(np, j, s.prior_mean, s.prior_std / std::sqrt(prior_weight), s.log_scale),
+          nullptr, p.data());
       ++run.priors;
     }
   }
@@ -272,26 +288,58 @@ FitRun RunFit(const Context& c, const std::vector<int>& active, const Eigen::Vec
         "are not determined by the data";
   }
 
-  // The parameter block's information with the start states eliminated (Schur complement).
+  // The parameter block's information with the start states eliminated (Schur complement), and
+  // each segment's score with them eliminated (J~ = Jp - Jx Hxx^+ Hxp) for the error model.
+  // Scores use residuals clipped at loss_scale times their robust scale (Huber's psi with an
+  // estimated scale), so that a few glitching samples do not dominate them.
+  calib::ErrorModelInput& em = run.error_input;
+  std::vector<double> magnitude;
+  for (int a = 0; a < n; ++a) {
+    for (int row = 0; row < ev.residuals(a).size(); ++row) {
+      magnitude.push_back(std::abs(ev.residuals(a)[row]));
+    }
+  }
+  if (!magnitude.empty()) {
+    std::nth_element(magnitude.begin(), magnitude.begin() + magnitude.size() / 2, magnitude.end());
+    em.robust_scale = 1.4826 * magnitude[magnitude.size() / 2];
+  }
+  const double clip = c.options->loss == LossType::kNone
+                          ? std::numeric_limits<double>::infinity()
+                          : c.options->loss_scale * std::max(1.0, em.robust_scale);
   Eigen::MatrixXd info = Eigen::MatrixXd::Zero(np, np);
   for (int a = 0; a < n; ++a) {
     const Eigen::MatrixXd& jp = ev.jp(a);
     const Eigen::MatrixXd& jx = ev.jx(a);
     const Eigen::MatrixXd hxx = jx.transpose() * jx;
     const Eigen::MatrixXd hxp = jx.transpose() * jp;
-    info +=
-        jp.transpose() * jp - hxp.transpose() * hxx.completeOrthogonalDecomposition().solve(hxp);
+    const Eigen::MatrixXd b = hxx.completeOrthogonalDecomposition().solve(hxp);
+    info += jp.transpose() * jp - hxp.transpose() * b;
     run.chi2 += ev.residuals(a).squaredNorm();
+    const Eigen::VectorXd psi = ev.residuals(a).cwiseMax(-clip).cwiseMin(clip);
+    em.sum_psi_squared += psi.squaredNorm();
+    const Eigen::MatrixXd jt = jp - jx * b;
+    em.scores.push_back(jt.transpose() * psi);
+    em.segment_information.push_back(jt.transpose() * jt);
+    em.episode.push_back(c.layout->segments()[active[a]].episode);
+    em.segment.push_back(active[a]);
   }
+  run.data_information_z = 0.5 * (info + info.transpose());
   const Eigen::VectorXd dv = ev.ValueDerivative(run.z);
   const Eigen::VectorXd v = ev.Values(run.z);
+  em.prior_precision = Eigen::VectorXd::Zero(np);
   for (int j = 0; j < np; ++j) {
     const ParameterSpec& s = c.binding->spec(j);
-    if (s.prior_std > 0) {
-      info(j, j) += std::pow(dv[j] / s.prior_std, 2);
+    em.fixed.push_back(s.fixed);
+    if (s.prior_std > 0 && !s.fixed) {
+      em.prior_precision[j] = std::pow(dv[j] / s.prior_std, 2);
+      info(j, j) += em.prior_precision[j];
       run.chi2 += std::pow((v[j] - s.prior_mean) / s.prior_std, 2);
     }
   }
+  em.information = run.data_information_z;
+  em.residuals = run.data;
+  em.unknowns = run.unknowns;
+  em.min_episode_clusters = c.options->min_episode_clusters;
   run.information_z = 0.5 * (info + info.transpose());
   run.residuals.resize(n);
   for (int a = 0; a < n; ++a) run.residuals[a] = ev.residuals(a);
@@ -399,7 +447,8 @@ CalibrationResult Calibrate(const mjModel* base, const ParameterBinding& binding
     e.step = ev.Values(z)[j] - res.initial[j];
     e.effect = ev.Evaluate(z, x0, false) ? (stacked() - r0).norm()
                                          : std::numeric_limits<double>::infinity();
-    e.ok = e.effect >= options.preflight_min_effect;
+    // A fixed parameter is not fitted: it may be without effect.
+    e.ok = s.fixed || e.effect >= options.preflight_min_effect;
     if (!e.ok) ineffective += (ineffective.empty() ? "" : ", ") + ("'" + s.name + "'");
     res.preflight.push_back(e);
   }
@@ -417,7 +466,7 @@ CalibrationResult Calibrate(const mjModel* base, const ParameterBinding& binding
   auto best_delay = [&](Eigen::VectorXd z) {
     for (int j = 0; j < np; ++j) {
       const ParameterSpec& s = binding.spec(j);
-      if (!calib::IsDelayOnly(s) || s.log_scale) continue;
+      if (!calib::IsDelayOnly(s) || s.log_scale || s.fixed) continue;
       const int lo_step = static_cast<int>(std::ceil(std::max(0.0, s.lower) / dt - 1e-9));
       const int hi_step = static_cast<int>(std::floor(std::min(s.upper, 60 * dt) / dt + 1e-9));
       double best = ev.Evaluate(z, x0, false) ? ev.SumSquares() : HUGE_VAL;
@@ -468,7 +517,9 @@ CalibrationResult Calibrate(const mjModel* base, const ParameterBinding& binding
   sum.jacobian_evaluations = jacobians;
   sum.solve_seconds = solve_seconds;
 
-  // Outlier episodes: their residuals stay far out after the fit.
+  // Outlier episodes: their residuals stay far out after the fit, compared with the other
+  // episodes'. Judged on the bulk of the residuals (1.4826 x median, about 1 for a good episode),
+  // so that a few glitching samples, which the robust loss already handles, do not condemn it.
   auto episode_fits = [&](const FitRun& r, const std::vector<int>& active) {
     std::vector<double> ss(episodes.size(), 0.0);
     std::vector<int> count(episodes.size(), 0);
@@ -490,45 +541,79 @@ CalibrationResult Calibrate(const mjModel* base, const ParameterBinding& binding
       }
     }
     std::vector<EpisodeFit> out(episodes.size());
+    std::vector<double> typical;
     for (std::size_t e = 0; e < episodes.size(); ++e) {
       out[e].id = episodes[e].id;
       out[e].residuals = count[e];
       if (!count[e]) continue;
       out[e].rms = std::sqrt(ss[e] / count[e]);
-      // Judged on the bulk of the residuals (1.4826 x median, about 1 for a good episode), so
-      // that a few glitching samples, which the robust loss already handles, do not condemn it.
       auto& mag = magnitude[e];
       std::nth_element(mag.begin(), mag.begin() + mag.size() / 2, mag.end());
       out[e].typical = 1.4826 * mag[mag.size() / 2];
-      if (out[e].typical > options.outlier_threshold) {
-        std::string worst;
-        double worst_rms = 0;
-        for (const auto& [name, acc] : per[e]) {
-          const double rms = std::sqrt(acc.first / acc.second);
-          if (rms > worst_rms) worst_rms = rms, worst = name;
-        }
-        char text[256];
-        std::snprintf(text, sizeof(text),
-                      "typical residual %.2f noise std > threshold %.2f after the fit (rms %.2f); "
-                      "worst channel %s (rms %.2f)",
-                      out[e].typical, options.outlier_threshold, out[e].rms, worst.c_str(),
-                      worst_rms);
-        out[e].outlier = true;
-        out[e].reason = text;
+      typical.push_back(out[e].typical);
+    }
+    // The reference: the median episode, never below the noise level.
+    double reference = 1.0;
+    if (!typical.empty()) {
+      std::sort(typical.begin(), typical.end());
+      const std::size_t k = typical.size();
+      reference =
+          std::max(1.0, k % 2 ? typical[k / 2] : 0.5 * (typical[k / 2 - 1] + typical[k / 2]));
+    }
+    for (std::size_t e = 0; e < episodes.size(); ++e) {
+      if (!count[e]) continue;
+      out[e].relative = out[e].typical / reference;
+      if (out[e].relative <= options.outlier_threshold) continue;
+      std::string worst;
+      double worst_rms = 0;
+      for (const auto& [name, acc] : per[e]) {
+        const double rms = std::sqrt(acc.first / acc.second);
+        if (rms > worst_rms) worst_rms = rms, worst = name;
       }
+      char text[320];
+      std::snprintf(text, sizeof(text),
+                    "typical residual %.3g noise std, %.3g times the median episode's (%.3g) > "
+                    "threshold %.3g after the fit (rms %.3g); worst channel %s (rms %.3g)",
+                    out[e].typical, out[e].relative, reference, options.outlier_threshold,
+                    out[e].rms, worst.c_str(), worst_rms);
+      out[e].outlier = true;
+      out[e].reason = text;
     }
     return out;
   };
+  auto usable = [](const FitRun& r) {
+    return r.status == CalibrationStatus::kConverged ||
+           r.status == CalibrationStatus::kNoConvergence;
+  };
+  auto add_run = [&](const FitRun& r) {
+    sum.iterations += r.iterations;
+    sum.residual_evaluations += r.residual_evaluations;
+    sum.jacobian_evaluations += r.jacobian_evaluations;
+    sum.solve_seconds += r.solve_seconds;
+  };
 
-  if (run.status == CalibrationStatus::kConverged ||
-      run.status == CalibrationStatus::kNoConvergence) {
+  sum.first_pass_cost = run.final_cost;
+  if (usable(run)) {
     res.episodes = episode_fits(run, fitted);
-    bool any = false, all = true;
+    int flagged = 0, flagged_rows = 0, rows = 0;
+    std::string ids;
     for (const auto& e : res.episodes) {
-      any = any || e.outlier;
-      all = all && (e.outlier || e.residuals == 0);
+      rows += e.residuals;
+      if (!e.outlier) continue;
+      ++flagged;
+      flagged_rows += e.residuals;
+      ids += (ids.empty() ? "'" : ", '") + e.id + "'";
     }
-    if (any && !all && options.refit_without_outliers) {
+    // A refit never drops most of the data: outliers are a minority by construction (judged
+    // against the median episode), but a few long episodes can hold most of the residuals.
+    if (flagged > 0 && options.refit_without_outliers && 2 * flagged_rows >= rows) {
+      char text[256];
+      std::snprintf(text, sizeof(text),
+                    "%d outlier episode(s) (%s) hold %d of %d residuals: no refit without them; "
+                    "the fit uses every episode",
+                    flagged, ids.c_str(), flagged_rows, rows);
+      sum.warnings.push_back(std::string(text));
+    } else if (flagged > 0 && options.refit_without_outliers) {
       std::vector<int> keep;
       std::vector<Eigen::VectorXd> xk;
       for (std::size_t a = 0; a < fitted.size(); ++a) {
@@ -539,23 +624,49 @@ CalibrationResult Calibrate(const mjModel* base, const ParameterBinding& binding
       }
       FitRun again = RunFit(kept, keep, run.z, xk);
       sum.refit = true;
-      sum.iterations += again.iterations;
-      sum.residual_evaluations += again.residual_evaluations;
-      sum.jacobian_evaluations += again.jacobian_evaluations;
-      sum.solve_seconds += again.solve_seconds;
+      add_run(again);
+      sum.refit_initial_cost = again.initial_cost;
       if (again.status != CalibrationStatus::kFailed) {
-        std::vector<EpisodeFit> kept = episode_fits(again, keep);
-        for (std::size_t e = 0; e < kept.size(); ++e) {
-          if (!res.episodes[e].outlier) res.episodes[e] = kept[e];
+        std::vector<EpisodeFit> refit = episode_fits(again, keep);
+        for (std::size_t e = 0; e < refit.size(); ++e) {
+          if (res.episodes[e].outlier) {
+            res.episodes[e].excluded = true;
+            res.episodes[e].reason += "; excluded from the refit";
+          } else {
+            res.episodes[e] = refit[e];
+            if (refit[e].outlier) res.episodes[e].reason += " (in the refit; kept)";
+          }
         }
-        for (auto& e : res.episodes) {
-          if (e.outlier) e.reason += "; excluded from the refit";
-        }
+        sum.excluded_episodes = flagged;
         fitted = keep;
       }
       run = std::move(again);
     }
   }
+
+  // The error model at the solution; where priors exist and the data overstate their
+  // information, the fit is repeated with the priors' precision multiplied by the error model's
+  // inflation (equivalently the data term divided by it), from the estimate.
+  bool has_prior = false;
+  for (int j = 0; j < np; ++j) {
+    has_prior = has_prior || (binding.spec(j).prior_std > 0 && !binding.spec(j).fixed);
+  }
+  if (usable(run) && has_prior && options.weigh_priors) {
+    const calib::ErrorModelOutput first = calib::ComputeErrorModel(run.error_input);
+    const double w = first.model.inflation;
+    if (std::isfinite(w) && (w > 1.5 || w < 1 / 1.5)) {
+      FitRun again = RunFit(kept, fitted, run.z, run.x, w);
+      add_run(again);
+      if (usable(again)) {
+        sum.prior_weight = w;
+        run = std::move(again);
+      } else {
+        sum.warnings.push_back("the refit with priors weighed by the error model failed (" +
+                               again.message + "): the estimate weighs priors at face value");
+      }
+    }
+  }
+
   sum.status = run.status;
   sum.termination = run.termination;
   sum.message = run.message;
@@ -575,28 +686,107 @@ CalibrationResult Calibrate(const mjModel* base, const ParameterBinding& binding
   const Eigen::VectorXd dv = ev.ValueDerivative(run.z);
   for (int j = 0; j < np; ++j) {
     const ParameterSpec& s = binding.spec(j);
+    res.fixed.push_back(s.fixed);
     const double tol = 1e-6 * std::max({1.0, std::abs(s.lower), std::abs(s.upper)});
-    res.at_bound[j] = (Bounded(s.lower) && res.value[j] - s.lower <= tol) ||
-                      (Bounded(s.upper) && s.upper - res.value[j] <= tol);
+    res.at_bound[j] = !s.fixed && ((Bounded(s.lower) && res.value[j] - s.lower <= tol) ||
+                                   (Bounded(s.upper) && s.upper - res.value[j] <= tol));
   }
-  if (run.covariance_ok) {
-    res.covariance = dv.asDiagonal() * run.covariance_z * dv.asDiagonal();
-    res.std = res.covariance.diagonal().cwiseMax(0.0).cwiseSqrt();
-    res.correlation = res.covariance;
-    for (int i = 0; i < np; ++i) {
-      for (int j = 0; j < np; ++j) {
-        const double d = res.std[i] * res.std[j];
-        res.correlation(i, j) = d > 0 ? res.covariance(i, j) / d : (i == j ? 1.0 : 0.0);
+  // The formal covariance: Ceres' at face value; after a refit with weighed priors, the inverse
+  // of the information with the priors at face value (Ceres' would carry the weights).
+  Eigen::MatrixXd formal_z = run.covariance_z;
+  if (run.covariance_ok && sum.prior_weight != 1.0) {
+    formal_z = Eigen::MatrixXd::Zero(np, np);
+    std::vector<int> free;
+    for (int j = 0; j < np; ++j) {
+      if (!res.fixed[j]) free.push_back(j);
+    }
+    Eigen::MatrixXd sub(free.size(), free.size());
+    for (std::size_t i = 0; i < free.size(); ++i) {
+      for (std::size_t k = 0; k < free.size(); ++k) {
+        sub(i, k) = run.information_z(free[i], free[k]);
       }
     }
+    const Eigen::MatrixXd inv = sub.completeOrthogonalDecomposition().pseudoInverse();
+    for (std::size_t i = 0; i < free.size(); ++i) {
+      for (std::size_t k = 0; k < free.size(); ++k) formal_z(free[i], free[k]) = inv(i, k);
+    }
+  }
+  auto correlation = [np](const Eigen::MatrixXd& cov, const Eigen::VectorXd& std) {
+    Eigen::MatrixXd corr = cov;
+    for (int i = 0; i < np; ++i) {
+      for (int j = 0; j < np; ++j) {
+        const double d = std[i] * std[j];
+        corr(i, j) = d > 0 ? cov(i, j) / d : (i == j ? 1.0 : 0.0);
+      }
+    }
+    return corr;
+  };
+  const double inf = std::numeric_limits<double>::infinity();
+  if (run.covariance_ok) {
+    res.covariance = dv.asDiagonal() * formal_z * dv.asDiagonal();
+    res.std = res.covariance.diagonal().cwiseMax(0.0).cwiseSqrt();
+    res.correlation = correlation(res.covariance, res.std);
   } else {
-    res.covariance = Eigen::MatrixXd::Constant(np, np, std::numeric_limits<double>::infinity());
+    res.covariance = Eigen::MatrixXd::Constant(np, np, inf);
     res.correlation = Eigen::MatrixXd::Identity(np, np);
     sum.message += (sum.message.empty() ? "" : "; ") + run.covariance_message;
   }
-  res.information =
-      dv.cwiseInverse().asDiagonal() * run.information_z * dv.cwiseInverse().asDiagonal();
-  res.identifiability = calib::AnalyseInformation(run.information_z, res.names, 1e-4);
+  const Eigen::VectorXd inv_dv = dv.cwiseInverse();
+  res.information = inv_dv.asDiagonal() * run.information_z * inv_dv.asDiagonal();
+  res.data_information = inv_dv.asDiagonal() * run.data_information_z * inv_dv.asDiagonal();
+
+  // The honest covariance from the error model.
+  const calib::ErrorModelOutput honest = calib::ComputeErrorModel(run.error_input);
+  res.error_model = honest.model;
+  if (honest.regular) {
+    res.honest_covariance = dv.asDiagonal() * honest.covariance * dv.asDiagonal();
+    res.honest_std = res.honest_covariance.diagonal().cwiseMax(0.0).cwiseSqrt();
+  } else {
+    res.honest_covariance = Eigen::MatrixXd::Constant(np, np, inf);
+    res.honest_std = Eigen::VectorXd::Constant(np, inf);
+    for (int j = 0; j < np; ++j) {
+      if (!res.fixed[j]) continue;
+      res.honest_covariance.row(j).setZero();
+      res.honest_covariance.col(j).setZero();
+      res.honest_std[j] = 0;
+    }
+  }
+
+  // Identifiability from the data alone (a prior must not make a parameter "identifiable");
+  // fixed parameters take no part.
+  std::vector<int> free;
+  std::vector<std::string> free_names;
+  for (int j = 0; j < np; ++j) {
+    if (!res.fixed[j]) free.push_back(j), free_names.push_back(res.names[j]);
+  }
+  Eigen::MatrixXd data_free(free.size(), free.size());
+  for (std::size_t i = 0; i < free.size(); ++i) {
+    for (std::size_t k = 0; k < free.size(); ++k) {
+      data_free(i, k) = run.data_information_z(free[i], free[k]);
+    }
+  }
+  res.identifiability = calib::AnalyseInformation(data_free, free_names, 1e-4);
+  const auto& weak = res.identifiability.unidentifiable;
+  res.prior_share = Eigen::VectorXd::Constant(np, std::numeric_limits<double>::quiet_NaN());
+  for (int j = 0; j < np; ++j) {
+    const ParameterSpec& s = binding.spec(j);
+    const bool determined = std::find(weak.begin(), weak.end(), s.name) == weak.end();
+    if (s.prior_std > 0 && !s.fixed) {
+      res.prior_share[j] = std::pow(res.honest_std[j] / s.prior_std, 2);
+    }
+    if (s.fixed) {
+      res.determined_by.push_back("fixed");
+    } else if (determined) {
+      res.determined_by.push_back("data");
+    } else if (std::isfinite(res.honest_std[j])) {
+      // Not determined by the data, yet by data and priors together: its own prior, or a prior
+      // on a parameter it is confounded with, holds it.
+      res.determined_by.push_back("prior");
+      res.identifiability.held_by_prior.push_back(s.name);
+    } else {
+      res.determined_by.push_back("none");
+    }
+  }
 
   // Held-out check: open-loop replay from the logged states, before and after the fit.
   if (!held.empty()) {

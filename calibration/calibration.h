@@ -42,8 +42,21 @@ struct CalibrationOptions {
   std::map<std::string, double> noise;
   double held_out_fraction = 0.2;  // of the segments, kept out of the fit for validation
   // An episode whose typical normalised residual (1.4826 x median |r|) exceeds it is an outlier.
+  // An episode is an outlier when its typical normalised residual (1.4826 x median |r|) exceeds
+  // this many times the reference: the median of the episodes' typical residuals, at least 1
+  // (the noise level). Outliers are judged against the other episodes, so noise levels that are
+  // too small for every episode (a model error far above the sensor noise) flag none.
   double outlier_threshold = 3.0;
+  // Refit without the outlier episodes, unless they hold half of the fitted residuals or more
+  // (then the first fit is kept and the summary warns).
   bool refit_without_outliers = true;
+  // Episode-clustered scores enter the honest covariance from this many episodes on (fewer
+  // clusters make the cluster-robust estimate too noisy; segment clusters serve then).
+  int min_episode_clusters = 10;
+  // Weigh priors against the data by the error model: when the residuals overstate the data's
+  // information (correlated, or far above the noise levels), the fit is repeated with the
+  // priors' precision multiplied by the error model's inflation. false: priors at face value.
+  bool weigh_priors = true;
   bool fit_qpos = true;
   bool fit_qvel = true;                             // when the episodes log velocities
   bool fit_sensors = true;                          // when the episodes log sensors of the model
@@ -86,8 +99,12 @@ struct EpisodeFit {
   double rms = 0.0;      // root mean square normalised residual over its fitted segments
   double typical = 0.0;  // 1.4826 x median |normalised residual|: robust, about 1 when good
   int residuals = 0;
+  // typical / the reference (median over episodes of `typical`, at least 1): about 1 when the
+  // episode fits as well as the others.
+  double relative = 0.0;
   bool outlier = false;
-  std::string reason;  // why it is an outlier ("" when not)
+  bool excluded = false;  // left out of the refit (an outlier of the first fit)
+  std::string reason;     // why it is an outlier ("" when not)
 };
 
 struct WeakDirection {
@@ -100,6 +117,37 @@ struct Identifiability {
   double condition_number = 0.0;
   std::vector<WeakDirection> weak;          // directions the data cannot tell apart
   std::vector<std::string> unidentifiable;  // parameters that take part in a weak direction
+  // Parameters the data do not determine (in `unidentifiable`) that priors hold (their own, or
+  // one on a parameter they are confounded with): their std comes from the priors.
+  std::vector<std::string> held_by_prior;
+};
+
+// How far the residuals are from the independent noise of the stated levels that the formal
+// covariance assumes, and the honest covariance that follows (docs/calibration.md).
+struct ErrorModel {
+  // s^2: sum of squared (clipped) data residuals over (residuals - unknowns); 1 when the model
+  // and the noise levels are right. The honest covariance is at least s^2 times the formal one.
+  double residual_scale = 1.0;
+  double robust_scale = 1.0;  // 1.4826 x median |normalised residual| over the fitted data
+  // Segment-clustered (CR2) covariance over the s^2 form, averaged over the data-determined
+  // directions: about 1 for independent residuals, larger when they are correlated in time.
+  double serial_correlation = 1.0;
+  double effective_residuals = 0.0;  // residuals / max(1, serial_correlation)
+  // Episode-clustered over segment-clustered variance (averaged): above 1 when episodes differ
+  // by more than their residuals explain. NaN when too few episodes to cluster on.
+  double between_episode = 0.0;
+  std::string clustering = "segment";  // the widest clustering used: "segment" or "episode"
+  int clusters = 0;                    // of that clustering
+  int segments = 0, episodes = 0;
+  // Mean over directions of (t/z)^2, t the 0.975 quantile of Student's t with (effective
+  // clusters - 1) degrees of freedom: the factor on that clustering's covariance so that
+  // Gaussian draws give t intervals.
+  double small_sample = 1.0;
+  // Geometric mean over the data-determined directions of honest over formal variance; the
+  // data's weight against priors is its inverse.
+  double inflation = 1.0;
+  double data_weight = 1.0;
+  std::string discrepancy;  // what the residuals say about model discrepancy ("" when nothing)
 };
 
 struct ReplayWindow {
@@ -128,7 +176,14 @@ struct CalibrationSummary {
   int unknowns = 0;  // parameters plus segment start states
   int segments = 0;
   int held_out_segments = 0;
-  bool refit = false;  // the fit was repeated without outlier episodes
+  bool refit = false;               // the fit was repeated without outlier episodes
+  int excluded_episodes = 0;        // left out of that refit
+  double first_pass_cost = 0.0;     // final cost of the first fit (all episodes)
+  double refit_initial_cost = 0.0;  // the refit's cost at its start (the refit's data)
+  // Priors' precision was multiplied by this (the error model's inflation) in a last refit, so
+  // that data whose residuals overstate their information do not overrule them; 1: no refit.
+  double prior_weight = 1.0;
+  std::vector<std::string> warnings;  // results a user must know about that are not failures
   double preflight_seconds = 0.0;
   double solve_seconds = 0.0;
   double covariance_seconds = 0.0;
@@ -145,13 +200,31 @@ struct CalibrationResult {
   CalibrationSummary summary;
   std::vector<std::string> names;
   Eigen::VectorXd initial;
-  Eigen::VectorXd value;        // the estimate, in the parameters' units
-  Eigen::VectorXd std;          // standard deviations (infinity where not determined)
-  Eigen::MatrixXd covariance;   // of `value`
+  Eigen::VectorXd value;  // the estimate, in the parameters' units
+  // Formal standard deviations (independent residuals at the stated noise levels, priors at
+  // face value; infinity where not determined; 0 for fixed parameters).
+  Eigen::VectorXd std;
+  Eigen::MatrixXd covariance;   // of `value`, formal
   Eigen::MatrixXd correlation;  // of `value`
   // Fisher information of `value` (J^T J of the normalised residuals plus priors) with the
   // segment start states eliminated; its inverse is the covariance when it is regular.
   Eigen::MatrixXd information;
+  // The same without the priors: what the data alone determine (identifiability is computed
+  // from it).
+  Eigen::MatrixXd data_information;
+  // Honest standard deviations and covariance of `value`: the data's information deflated by
+  // the error model, priors added (infinity where not determined; 0 for fixed parameters). What
+  // a later stage should sample.
+  Eigen::VectorXd honest_std;
+  Eigen::MatrixXd honest_covariance;
+  ErrorModel error_model;
+  std::vector<bool> fixed;  // held at the initial value, not fitted
+  // Per parameter: "data" (the data determine it), "prior" (the data do not; priors, its own or
+  // one on a parameter it is confounded with, do), "fixed", or "none" (nothing does).
+  std::vector<std::string> determined_by;
+  // Per parameter with a prior: honest posterior variance over prior variance (near 1: the data
+  // taught nothing beyond the prior); NaN without a prior.
+  Eigen::VectorXd prior_share;
   std::vector<bool> at_bound;
   std::map<std::string, double> noise;  // channel -> standard deviation used
   std::vector<PreflightEntry> preflight;

@@ -12,6 +12,12 @@ namespace {
 
 nlohmann::json Num(double x) { return std::isfinite(x) ? nlohmann::json(x) : nlohmann::json(); }
 
+std::string FormatShort(double x) {
+  char text[32];
+  std::snprintf(text, sizeof(text), "%.3g", x);
+  return text;
+}
+
 nlohmann::json Replay(const ReplayError& r) {
   nlohmann::json windows = nlohmann::json::array();
   for (const auto& w : r.windows) {
@@ -139,6 +145,14 @@ nlohmann::json CalibrationToJson(const CalibrationResult& res, const ParameterBi
                       {"at_bound", static_cast<bool>(res.at_bound[j])},
                       {"identifiable", weak.count(res.names[j]) == 0},
                       {"targets", spec.targets}});
+    nlohmann::json& p = params.back();
+    if (j < static_cast<std::size_t>(res.honest_std.size()))
+      p["honest_std"] = Num(res.honest_std[j]);
+    if (j < res.fixed.size()) p["fixed"] = static_cast<bool>(res.fixed[j]);
+    if (j < res.determined_by.size()) p["determined_by"] = res.determined_by[j];
+    if (j < static_cast<std::size_t>(res.prior_share.size()) && spec.prior_std > 0) {
+      p["prior_share"] = Num(res.prior_share[j]);
+    }
   }
   // A correlation is written with an exact unit diagonal and entries within [-1, 1]: rounding
   // in the covariance's scaling must not produce a file the reader refuses.
@@ -166,7 +180,9 @@ nlohmann::json CalibrationToJson(const CalibrationResult& res, const ParameterBi
                         {"rms", Num(e.rms)},
                         {"typical", Num(e.typical)},
                         {"residuals", e.residuals},
+                        {"relative", Num(e.relative)},
                         {"outlier", e.outlier},
+                        {"excluded", e.excluded},
                         {"reason", e.reason}});
   }
   nlohmann::json pre = nlohmann::json::array();
@@ -185,7 +201,14 @@ nlohmann::json CalibrationToJson(const CalibrationResult& res, const ParameterBi
   }
   nlohmann::json noise = nlohmann::json::object();
   for (const auto& [name, sigma] : res.noise) noise[name] = sigma;
-  return {
+  const ErrorModel& em = res.error_model;
+  nlohmann::json honest_std = nlohmann::json::array();
+  for (int j = 0; j < res.honest_std.size(); ++j) honest_std.push_back(Num(res.honest_std[j]));
+  nlohmann::json excluded = nlohmann::json::array();
+  for (const auto& e : res.episodes) {
+    if (e.excluded) excluded.push_back(e.id);
+  }
+  nlohmann::json doc = {
       {"schema", "nextbatch.calibration/1"},
       {"study", study_name},
       {"status", ToString(s.status)},
@@ -193,6 +216,20 @@ nlohmann::json CalibrationToJson(const CalibrationResult& res, const ParameterBi
       {"correlation", matrix(correlation)},
       {"covariance", matrix(res.covariance)},
       {"information", matrix(res.information)},
+      {"error_model",
+       {{"residual_scale", Num(em.residual_scale)},
+        {"robust_scale", Num(em.robust_scale)},
+        {"serial_correlation", Num(em.serial_correlation)},
+        {"effective_residuals", Num(em.effective_residuals)},
+        {"between_episode", Num(em.between_episode)},
+        {"clustering", em.clustering},
+        {"clusters", em.clusters},
+        {"segments", em.segments},
+        {"episodes", em.episodes},
+        {"small_sample", Num(em.small_sample)},
+        {"inflation", Num(em.inflation)},
+        {"data_weight", Num(em.data_weight)},
+        {"discrepancy", em.discrepancy}}},
       {"noise", noise},
       {"episodes", episodes},
       {"fit",
@@ -206,6 +243,11 @@ nlohmann::json CalibrationToJson(const CalibrationResult& res, const ParameterBi
         {"unknowns", s.unknowns},
         {"segments", s.segments},
         {"refit", s.refit},
+        {"excluded_episodes", excluded},
+        {"first_pass_cost", Num(s.first_pass_cost)},
+        {"refit_initial_cost", Num(s.refit_initial_cost)},
+        {"prior_weight", Num(s.prior_weight)},
+        {"warnings", s.warnings},
         {"start", s.start},
         {"start_costs", costs},
         {"seconds",
@@ -225,35 +267,77 @@ nlohmann::json CalibrationToJson(const CalibrationResult& res, const ParameterBi
        {{"eigenvalues", eig},
         {"condition_number", Num(res.identifiability.condition_number)},
         {"weak_directions", weak_dirs},
-        {"unidentifiable", res.identifiability.unidentifiable}}},
+        {"unidentifiable", res.identifiability.unidentifiable},
+        {"held_by_prior", res.identifiability.held_by_prior}}},
       {"preflight", pre},
   };
+  // a result without an error model (none computed) has no honest posterior to write
+  if (res.honest_covariance.rows() == static_cast<Eigen::Index>(res.names.size()) &&
+      res.honest_covariance.cols() == res.honest_covariance.rows()) {
+    doc["honest"] = {{"std", honest_std}, {"covariance", matrix(res.honest_covariance)}};
+  }
+  return doc;
 }
 
 std::string CalibrationSummaryText(const CalibrationResult& res) {
   const CalibrationSummary& s = res.summary;
   std::string out;
   char line[512];
+  // Costs are compared on the same data only: the first fit's, then the refit's.
   std::snprintf(line, sizeof(line), "calibration: %s (%s), %d iterations, cost %.6g -> %.6g\n",
                 ToString(s.status), s.termination.c_str(), s.iterations, s.initial_cost,
-                s.final_cost);
+                s.refit ? s.first_pass_cost : s.final_cost);
   out += line;
+  if (s.refit) {
+    std::string ids;
+    for (const auto& e : res.episodes) {
+      if (e.excluded) ids += (ids.empty() ? "'" : ", '") + e.id + "'";
+    }
+    std::snprintf(
+        line, sizeof(line), "  refit without %d of %zu episodes (%s): cost %.6g -> %.6g\n",
+        s.excluded_episodes, res.episodes.size(), ids.c_str(), s.refit_initial_cost, s.final_cost);
+    out += line;
+  }
+  for (const auto& w : s.warnings) out += "  warning: " + w + "\n";
   if (!s.usable()) return out + "  " + s.message + "\n";
   std::snprintf(line, sizeof(line),
                 "  reduced chi2 %.3f over %d residuals, %d segments (+%d held out), %.2f s\n",
                 s.reduced_chi2, s.residuals, s.segments, s.held_out_segments, s.total_seconds);
   out += line;
+  const ErrorModel& em = res.error_model;
+  std::snprintf(line, sizeof(line),
+                "  error model: residual scale %.3g, serial correlation %.3g, %s clusters (%d)%s, "
+                "honest/formal variance %.3g\n",
+                em.residual_scale, em.serial_correlation, em.clustering.c_str(), em.clusters,
+                std::isfinite(em.between_episode)
+                    ? (", between episodes " + FormatShort(em.between_episode)).c_str()
+                    : "",
+                em.inflation);
+  out += line;
+  if (!em.discrepancy.empty()) out += "  model discrepancy: " + em.discrepancy + "\n";
+  if (s.prior_weight != 1.0) {
+    std::snprintf(line, sizeof(line), "  priors weighed %.3g times (the error model's inflation)\n",
+                  s.prior_weight);
+    out += line;
+  }
+  out += "  parameter                        value   +- honest  (formal)\n";
   for (std::size_t j = 0; j < res.names.size(); ++j) {
-    std::snprintf(line, sizeof(line), "  %-24s %12.6g +- %-10.3g (initial %.6g)%s\n",
-                  res.names[j].c_str(), res.value[j], res.std[j], res.initial[j],
-                  res.at_bound[j] ? " at bound" : "");
+    const bool fixed = j < res.fixed.size() && res.fixed[j];
+    const double honest =
+        j < static_cast<std::size_t>(res.honest_std.size()) ? res.honest_std[j] : NAN;
+    std::snprintf(line, sizeof(line), "  %-24s %12.6g +- %-10.3g (%.3g; initial %.6g)%s%s\n",
+                  res.names[j].c_str(), res.value[j], honest, res.std[j], res.initial[j],
+                  res.at_bound[j] ? " at bound" : "", fixed ? " fixed" : "");
     out += line;
   }
   for (const auto& e : res.episodes) {
     if (e.outlier) out += "  outlier episode '" + e.id + "': " + e.reason + "\n";
   }
   for (const auto& name : res.identifiability.unidentifiable) {
-    out += "  not identifiable from these data: " + name + "\n";
+    const auto& held = res.identifiability.held_by_prior;
+    out += "  not identifiable from these data: " + name +
+           (std::find(held.begin(), held.end(), name) != held.end() ? " (held by priors)" : "") +
+           "\n";
   }
   if (s.held_out_segments > 0) {
     std::snprintf(
@@ -402,6 +486,26 @@ CalibrationFile ReadCalibrationFile(const std::string& path) {
     }
   }
   if (r.Has("information")) f.information = ReadMatrix(r, "information", n);
+  if (r.Has("honest")) {
+    JsonReader h = r.Object("honest");
+    f.honest_covariance = ReadMatrix(h, "covariance", n);
+    for (int i = 0; i < n; ++i) {
+      for (int j = 0; j < n; ++j) {
+        const double a = f.honest_covariance(i, j), b = f.honest_covariance(j, i);
+        if (std::isnan(a) != std::isnan(b) ||
+            (!std::isnan(a) && std::abs(a - b) > 1e-9 * (std::abs(a) + std::abs(b)) + 1e-300)) {
+          ThrowExpected(
+              h.Where("covariance") + "[" + std::to_string(i) + "][" + std::to_string(j) + "]",
+              "a symmetric matrix", FormatNumber(a) + " against " + FormatNumber(b));
+        }
+      }
+      if (!std::isnan(f.honest_covariance(i, i)) && f.honest_covariance(i, i) < 0) {
+        ThrowExpected(
+            h.Where("covariance") + "[" + std::to_string(i) + "][" + std::to_string(i) + "]",
+            "a variance >= 0", FormatNumber(f.honest_covariance(i, i)));
+      }
+    }
+  }
   if (r.Has("episode_scale") && r.Raw("episode_scale").is_object()) {
     JsonReader s = r.Object("episode_scale");
     for (const auto& [name, key] : r.Raw("episode_scale").items()) {
@@ -413,7 +517,15 @@ CalibrationFile ReadCalibrationFile(const std::string& path) {
 }
 
 Posterior PosteriorFromCalibration(const CalibrationFile& file,
-                                   const std::vector<ParameterSpec>& specs) {
+                                   const std::vector<ParameterSpec>& specs,
+                                   PosteriorCovariance which) {
+  const bool honest = which == PosteriorCovariance::kHonest;
+  if (honest && file.honest_covariance.rows() != static_cast<Eigen::Index>(file.names.size())) {
+    ThrowExpected(file.path + ": honest",
+                  "the honest covariance that simulate and plan sample (written by calibrate since "
+                  "the error model; recalibrate), or --formal-posterior to sample the formal one",
+                  "none");
+  }
   std::map<std::string, int> study_index;
   std::string study_names;
   for (std::size_t i = 0; i < specs.size(); ++i) {
@@ -432,7 +544,7 @@ Posterior PosteriorFromCalibration(const CalibrationFile& file,
           "\"" + file.names[i] + "\"");
     }
     to_study[i] = it->second;
-    sd[i] = file.std[i];
+    sd[i] = honest ? std::sqrt(file.honest_covariance(i, i)) : file.std[i];
     if (std::isnan(sd[i])) {
       // not determined by the fit (an unidentifiable parameter): the prior's std, or held
       double prior_mean = 0;
@@ -455,7 +567,13 @@ Posterior PosteriorFromCalibration(const CalibrationFile& file,
   for (int i = 0; i < nf; ++i) {
     mean[to_study[i]] = file.value[i];
     for (int j = 0; j < nf; ++j) {
-      double c = file.correlation(i, j);
+      double c = NAN;
+      if (!honest) {
+        c = file.correlation(i, j);
+      } else if (sd[i] > 0 && sd[j] > 0) {
+        c = file.honest_covariance(i, j) /
+            std::sqrt(file.honest_covariance(i, i) * file.honest_covariance(j, j));
+      }
       if (std::isnan(c)) c = i == j ? 1.0 : 0.0;  // null: uncorrelated
       c = i == j ? 1.0 : std::clamp(c, -1.0, 1.0);
       cov(to_study[i], to_study[j]) = c * sd[i] * sd[j];

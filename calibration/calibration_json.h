@@ -43,6 +43,9 @@ struct CalibrationFile {
   Eigen::VectorXd value, std, initial, lower, upper;
   Eigen::MatrixXd correlation;
   Eigen::MatrixXd information;  // empty when the file has none (written before it was added)
+  // The honest covariance (honest.covariance): the error model's, which simulate and plan sample
+  // by default; empty when the file has none.
+  Eigen::MatrixXd honest_covariance;
   std::map<std::string, std::string> episode_scale;
   std::string model;  // the calibrated MJCF beside the file ("" when not saved)
 };
@@ -53,12 +56,20 @@ struct CalibrationFile {
 // naming the file and field.
 CalibrationFile ReadCalibrationFile(const std::string& path);
 
+// Which covariance of a calibration a posterior takes: the honest one (the error model's: residual
+// scale, serial correlation, between-episode variation) or the formal one (the information
+// matrix's inverse, far too narrow when the residuals are model error rather than noise).
+enum class PosteriorCovariance { kHonest, kFormal };
+
 // The posterior over the study's parameters `specs` (in their order): a calibrated parameter
-// takes the file's value, std and correlation; a study parameter the file lacks falls back to its
-// prior (or its initial value, held, without a prior). A file parameter the study lacks is an
-// error naming both lists. A null std takes the prior's std, or 0.
+// takes the file's value and its honest covariance (kHonest: a file without one is an InputError
+// that says how to take the formal one) or its formal std and correlation (kFormal); a study
+// parameter the file lacks falls back to its prior (or its initial value, held, without a prior). A
+// file parameter the study lacks is an error naming both lists. A null std takes the prior's std,
+// or 0.
 Posterior PosteriorFromCalibration(const CalibrationFile& file,
-                                   const std::vector<ParameterSpec>& specs);
+                                   const std::vector<ParameterSpec>& specs,
+                                   PosteriorCovariance which = PosteriorCovariance::kHonest);
 
 // A few lines for stdout: status, cost, chi-square, each parameter with its std, outliers,
 // identifiability and the held-out check.

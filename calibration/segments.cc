@@ -371,6 +371,8 @@ Evaluator::Evaluator(const mjModel* base, const ParameterBinding& binding,
   pool_->commands.resize(threads_);
   const Eigen::VectorXd z0 = Internal(binding.Initial());
   hz_.resize(P());
+  fixed_.resize(P());
+  for (int j = 0; j < P(); ++j) fixed_[j] = binding.spec(j).fixed ? 1 : 0;
   for (int j = 0; j < P(); ++j) {
     const ParameterSpec& s = binding.spec(j);
     if (IsDelayOnly(s)) {
@@ -528,6 +530,11 @@ bool Evaluator::Evaluate(const Eigen::VectorXd& z, const std::vector<Eigen::Vect
     if (k > 0) {
       const int j = (k - 1) / 2;
       const double sign = (k - 1) % 2 == 0 ? 1.0 : -1.0;
+      if (j < np && fixed_[j]) {
+        std::fill(out.begin(), out.end(), 0.0);
+        task_ok[idx] = 1;
+        return;
+      }
       if (j < np) {
         zz[j] += sign * hz_[j];
       } else {

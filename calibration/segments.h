@@ -127,7 +127,8 @@ class Evaluator {
   Eigen::VectorXd ValueDerivative(const Eigen::VectorXd& z) const;
 
   // Residuals (sim - log) / sigma of every segment, and with `jacobians` their central-difference
-  // derivatives. Returns false when any simulation failed (see ok(a) and message()).
+  // derivatives (zero, and no simulations, for fixed parameters). Returns false when any simulation
+  // failed (see ok(a) and message()).
   bool Evaluate(const Eigen::VectorXd& z, const std::vector<Eigen::VectorXd>& x, bool jacobians);
 
   const Eigen::VectorXd& residuals(int a) const { return r_[a]; }
@@ -157,6 +158,7 @@ class Evaluator {
   std::vector<Eigen::VectorXd> r_;
   std::vector<Eigen::MatrixXd> jp_, jx_;
   std::vector<char> ok_;
+  std::vector<char> fixed_;
   std::vector<std::vector<double>> task_out_;
   std::string message_;
   int residual_evaluations_ = 0;

@@ -74,6 +74,9 @@ struct ParameterSpec {
   double prior_mean = 0.0;
   double prior_std = 0.0;  // 0: no prior
   bool log_scale = false;  // fit log(value); needs lower > 0
+  // Held at `initial` by calibration (still applied and reported), e.g. a value measured
+  // elsewhere that the logs should not move.
+  bool fixed = false;
 
   // Empty when valid, else "parameter 'x': expected ..., got ...".
   std::string Validate() const;

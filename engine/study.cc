@@ -36,6 +36,7 @@ ParameterSpec ReadParameterSpec(const JsonReader& r) {
     p.CheckAllRead();
   }
   s.log_scale = r.Bool("log_scale", false);
+  s.fixed = r.Bool("fixed", false);
   r.CheckAllRead();
   std::string error = s.Validate();
   if (!error.empty()) throw InputError(r.file() + ": " + error);

@@ -139,6 +139,7 @@ Inputs CurrentInputs(StageId stage, const Study& study, const PipelineOptions& o
     case StageId::kSimulate: {
       AddSections(study, {"parameters", "scenarios", "task", "simulate"}, &in);
       in["study:seed"] = DigestOf(std::to_string(study.seed));
+      in["option:posterior"] = DigestOf(options.formal_posterior ? "formal" : "honest");
       const CalibrationSource source = SimulateCalibration(study, options);
       if (source.from_set) {
         in["upstream:calibrate"] = UpstreamDigest(fs::path(source.file).parent_path().string());

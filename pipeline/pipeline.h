@@ -28,6 +28,9 @@ struct PipelineOptions {
   std::string dataset;     // the ingest set calibrate reads ("": <out>/ingest)
   std::string calibration;            // the calibrate set simulate reads ("": <out>/calibrate)
   std::vector<std::string> episodes;  // calibrate: fit only these episodes (empty: all)
+  // simulate: sample the calibration's formal covariance instead of its honest one (the formal
+  // one ignores model error and serial correlation: far too narrow on real logs)
+  bool formal_posterior = false;
 
   std::string Validate() const;  // "" when valid
 };

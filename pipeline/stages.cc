@@ -223,7 +223,14 @@ StageReport RunSimulate(const Study& study_in, const PipelineOptions& options) {
     }
   } else {
     if (source.from_set) RequireCurrentSet(StageId::kCalibrate, study, options, &r.warnings);
-    posterior = PosteriorFromCalibration(ReadCalibrationFile(source.file), study.parameters);
+    posterior = PosteriorFromCalibration(
+        ReadCalibrationFile(source.file), study.parameters,
+        options.formal_posterior ? PosteriorCovariance::kFormal : PosteriorCovariance::kHonest);
+    if (options.formal_posterior) {
+      r.warnings.push_back(
+          "--formal-posterior: the candidates sample the calibration's formal "
+          "covariance, which ignores model error and serial correlation");
+    }
     label = source.file;
   }
   const Inputs inputs = CurrentInputs(StageId::kSimulate, study, options);

@@ -29,6 +29,7 @@ struct Args {
   bool quiet = false;
   bool strict = false;
   bool use_stale = false;
+  bool formal_posterior = false;
   std::string dataset, calibration, episodes;
 };
 
@@ -55,6 +56,7 @@ int Run(const Verb& verb, const Args& args) {
   options.quiet = args.quiet;
   options.strict = args.strict;
   options.use_stale = args.use_stale;
+  options.formal_posterior = args.formal_posterior;
   options.dataset = args.dataset;
   options.calibration = args.calibration;
   options.episodes = SplitIds(args.episodes);
@@ -114,6 +116,8 @@ int main(int argc, char** argv) {
     if (v.stage == StageId::kSimulate) {
       sub->add_option("--calibration", args.calibration,
                       "the calibrate set to read (default OUT/calibrate)");
+      sub->add_flag("--formal-posterior", args.formal_posterior,
+                    "sample the calibration's formal covariance instead of its honest one");
     }
     sub->callback([&chosen, &v, &args, threads] {
       chosen = &v;

@@ -19,7 +19,7 @@ namespace {
 std::vector<ParameterSpec> Specs() { return testing::PosteriorSpecs(); }
 
 Posterior ReadPosterior(const std::string& path, const std::vector<ParameterSpec>& specs) {
-  return PosteriorFromCalibration(ReadCalibrationFile(path), specs);
+  return PosteriorFromCalibration(ReadCalibrationFile(path), specs, PosteriorCovariance::kFormal);
 }
 
 std::string WriteTemp(const std::string& name, const std::string& text) {
@@ -171,6 +171,11 @@ CalibrationResult RandomFit(int n, RandomStream& rng) {
   res.std = res.covariance.diagonal().cwiseSqrt();
   res.correlation = res.covariance.array() / (res.std * res.std.transpose()).array();
   res.information = res.covariance.inverse();
+  // about half the fits carry an honest covariance (wider than the formal one), as real fits do
+  if (rng.Uniform(0, 1) < 0.5) {
+    res.honest_covariance = 4.0 * res.covariance;
+    res.honest_std = 2.0 * res.std;
+  }
   res.value = Eigen::VectorXd::Constant(n, 0.5);
   res.initial = Eigen::VectorXd::Constant(n, 0.4);
   res.at_bound.assign(n, false);
@@ -207,12 +212,50 @@ TEST_CASE("the reader accepts what the writer writes: fits of 1 to 8 parameters"
       CHECK(file.names == fit.names);
       CHECK(file.information.rows() == n);
       CHECK((file.information - fit.information).norm() <= 1e-12 * fit.information.norm());
-      const Posterior p = PosteriorFromCalibration(file, specs);
+      const Posterior p = PosteriorFromCalibration(file, specs, PosteriorCovariance::kFormal);
       CHECK((p.covariance() - fit.covariance).norm() <= 1e-9 * fit.covariance.norm());
+      if (fit.honest_covariance.rows() == n) {
+        const Posterior h = PosteriorFromCalibration(file, specs);
+        CHECK((h.covariance() - fit.honest_covariance).norm() <=
+              1e-9 * fit.honest_covariance.norm());
+      }
     }
   }
   // the writer met the rounding the reader once refused
   CHECK(rounded_diagonals > 0);
+}
+
+}  // namespace
+}  // namespace nextbatch
+
+namespace nextbatch {
+namespace {
+
+TEST_CASE("simulate's posterior is the honest covariance by default, the formal one on request") {
+  const char* text = R"({"schema": "nextbatch.calibration/1", "status": "converged",
+    "parameters": [{"name": "mass", "value": 0.6, "std": 0.01},
+                   {"name": "damping", "value": 0.07, "std": 0.002}],
+    "correlation": [[1, 0.5], [0.5, 1]],
+    "honest": {"std": [0.1, 0.02], "covariance": [[0.01, -0.0006], [-0.0006, 0.0004]]}})";
+  const CalibrationFile file = ReadCalibrationFile(WriteTemp("nb_honest.json", text));
+  const Posterior honest = PosteriorFromCalibration(file, Specs());
+  CHECK(honest.covariance()(0, 0) == doctest::Approx(0.01));
+  CHECK(honest.covariance()(0, 1) == doctest::Approx(-0.0006));
+  CHECK(honest.covariance()(1, 1) == doctest::Approx(0.0004));
+  CHECK(honest.covariance()(2, 2) == 0.0);  // not calibrated, no prior: held
+  const Posterior formal = PosteriorFromCalibration(file, Specs(), PosteriorCovariance::kFormal);
+  CHECK(formal.covariance()(0, 0) == doctest::Approx(1e-4));
+  CHECK(formal.covariance()(0, 1) == doctest::Approx(0.5 * 0.01 * 0.002));
+  // a file without the honest covariance is refused unless the formal one is asked for
+  const std::string old_path = WriteTemp("nb_no_honest.json", kGood);
+  CHECK_THROWS_WITH_AS(PosteriorFromCalibration(ReadCalibrationFile(old_path), Specs()),
+                       doctest::Contains("--formal-posterior"), InputError);
+  // an asymmetric honest covariance is refused, naming the entry
+  std::string bad = text;
+  bad.replace(bad.find("[-0.0006, 0.0004]"), 17, "[-0.0007, 0.0004]");
+  CHECK_THROWS_WITH_AS(ReadCalibrationFile(WriteTemp("nb_bad_honest.json", bad)),
+                       doctest::Contains("honest.covariance[0][1]: expected a symmetric matrix"),
+                       InputError);
 }
 
 }  // namespace

@@ -1,0 +1,60 @@
+// Internal to the calibration module: the error model of a fit and the honest covariance it
+// gives (docs/calibration.md, "Error model and honest covariance"). No Ceres here: the inputs are
+// what the fit already has at its solution (the parameters' information with the segment start
+// states eliminated, and each segment's score).
+#ifndef NEXTBATCH_CALIBRATION_ERROR_MODEL_H_
+#define NEXTBATCH_CALIBRATION_ERROR_MODEL_H_
+
+#include <Eigen/Core>
+#include <vector>
+
+#include "calibration/calibration.h"
+
+namespace nextbatch::calib {
+
+// Everything is in the solver's internal coordinates (log of the value for log-scale
+// parameters).
+struct ErrorModelInput {
+  // Data information J~^T J~ of the parameters, start states eliminated, no priors (P x P).
+  Eigen::MatrixXd information;
+  // Prior precision per parameter (0: no prior).
+  Eigen::VectorXd prior_precision;
+  // Per segment: its score J~_s^T psi(r_s) (start states eliminated), its information
+  // J~_s^T J~_s, its episode and its index in the episode's order of segments (segments s and
+  // s + 1 of one episode are adjacent in time).
+  std::vector<Eigen::VectorXd> scores;
+  std::vector<Eigen::MatrixXd> segment_information;
+  std::vector<int> episode;
+  std::vector<int> segment;
+  // Parameters held at their initial value (no row in any of the above counts).
+  std::vector<bool> fixed;
+  double sum_psi_squared = 0.0;  // sum over data residuals of psi(r)^2
+  double robust_scale = 1.0;     // 1.4826 x median |r| over data residuals
+  int residuals = 0;
+  int unknowns = 0;  // free parameters plus start-state components
+  // Episode clustering is used from this many episodes with fitted segments on.
+  int min_episode_clusters = 10;
+};
+
+struct ErrorModelOutput {
+  ErrorModel model;
+  bool regular = false;        // the honest covariance exists (data plus priors determine all)
+  Eigen::MatrixXd covariance;  // honest, internal coordinates (zero rows for fixed parameters)
+  // Honest data information (internal coordinates): the data's information deflated by the
+  // error model, direction by direction. Priors add to it.
+  Eigen::MatrixXd information;
+};
+
+ErrorModelOutput ComputeErrorModel(const ErrorModelInput& in);
+
+// Quantile of Student's t distribution with `dof` degrees of freedom (dof >= 1), p in (0.5, 1).
+double StudentTQuantile(double p, int dof);
+
+// The smallest (in its metric) covariance above both `floor` (positive definite) and `other`
+// (positive semi-definite): floor^(1/2) W max(G, 1) W^T floor^(1/2), where W G W^T is the
+// eigen-decomposition of floor^(-1/2) other floor^(-1/2).
+Eigen::MatrixXd LoewnerUpper(const Eigen::MatrixXd& floor, const Eigen::MatrixXd& other);
+
+}  // namespace nextbatch::calib
+
+#endif  // NEXTBATCH_CALIBRATION_ERROR_MODEL_H_

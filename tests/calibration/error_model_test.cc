@@ -1,0 +1,190 @@
+#include "calibration/error_model.h"
+
+#include <doctest/doctest.h>
+
+#include <Eigen/Eigenvalues>
+#include <cmath>
+
+#include "engine/random.h"
+
+namespace nextbatch::calib {
+namespace {
+
+double MinEigen(const Eigen::MatrixXd& m) {
+  return Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd>(m).eigenvalues().minCoeff();
+}
+
+TEST_CASE("Student's t quantiles match the tables") {
+  CHECK(StudentTQuantile(0.975, 1) == doctest::Approx(12.7062).epsilon(1e-4));
+  CHECK(StudentTQuantile(0.975, 2) == doctest::Approx(4.3027).epsilon(1e-4));
+  CHECK(StudentTQuantile(0.975, 9) == doctest::Approx(2.2622).epsilon(1e-4));
+  CHECK(StudentTQuantile(0.975, 30) == doctest::Approx(2.0423).epsilon(1e-4));
+  CHECK(StudentTQuantile(0.95, 5) == doctest::Approx(2.0150).epsilon(1e-4));
+  CHECK(StudentTQuantile(0.975, 100000) == doctest::Approx(1.95996).epsilon(1e-4));
+}
+
+TEST_CASE("the Loewner upper bound lies above both matrices and is the larger where they commute") {
+  // Diagonal (commuting): the element-wise maximum.
+  Eigen::MatrixXd a = Eigen::Vector3d(1, 4, 2).asDiagonal();
+  Eigen::MatrixXd b = Eigen::Vector3d(3, 1, 2).asDiagonal();
+  Eigen::MatrixXd u = LoewnerUpper(a, b);
+  CHECK((u - Eigen::MatrixXd(Eigen::Vector3d(3, 4, 2).asDiagonal())).norm() < 1e-12);
+  // A general pair: above both, and equal to the floor when the other is below it.
+  Eigen::MatrixXd f(2, 2), o(2, 2);
+  f << 2, 0.5, 0.5, 1;
+  o << 1, -0.9, -0.9, 3;
+  u = LoewnerUpper(f, o);
+  CHECK(MinEigen(u - f) > -1e-12);
+  CHECK(MinEigen(u - o) > -1e-12);
+  CHECK((LoewnerUpper(f, 0.5 * f) - f).norm() < 1e-12);
+  CHECK((LoewnerUpper(f, 2 * f) - 2 * f).norm() < 1e-12);
+}
+
+// A scalar linear model y = x theta + e in G clusters: the error model's honest variance is the
+// larger of s^2 / A and the CR2 sandwich with the t correction, in closed form.
+TEST_CASE("scalar regression: the honest variance is max(s^2 / A, CR2 sandwich x (t/z)^2)") {
+  RandomStream rng(5, Stage::kTest, 0);
+  const int clusters = 12, per = 30;
+  ErrorModelInput in;
+  in.fixed = {false};
+  in.prior_precision = Eigen::VectorXd::Zero(1);
+  double a = 0, ss = 0;
+  std::vector<double> sums, infos;
+  for (int g = 0; g < clusters; ++g) {
+    const double shared = 2.0 * rng.Normal();  // a cluster effect: residuals correlated within
+    double score = 0, info = 0;
+    for (int i = 0; i < per; ++i) {
+      const double x = rng.Uniform(0.5, 1.5 + g);  // unequal clusters: unequal leverage
+      const double e = shared + rng.Normal();
+      info += x * x;
+      ss += e * e;
+      score += x * e;
+    }
+    a += info;
+    // two "segments" per cluster, not adjacent in time, so that segment and episode clustering
+    // differ
+    for (double share : {0.4, 0.6}) {
+      in.scores.push_back(Eigen::VectorXd::Constant(1, share * score));
+      in.segment_information.push_back(Eigen::MatrixXd::Constant(1, 1, 0.5 * info));
+      in.episode.push_back(g);
+      in.segment.push_back(4 * g + (share < 0.5 ? 0 : 2));
+    }
+    sums.push_back(score);
+    infos.push_back(info);
+  }
+  in.information = Eigen::MatrixXd::Constant(1, 1, a);
+  in.sum_psi_squared = ss;
+  in.residuals = clusters * per;
+  in.unknowns = 1;
+  in.min_episode_clusters = 10;
+  const ErrorModelOutput out = ComputeErrorModel(in);
+  REQUIRE(out.regular);
+  // Whitened (w = sqrt(A) theta): scores S_g / sqrt(A), each divided by sqrt(1 - A_g / A).
+  std::vector<double> adjusted;
+  double mean = 0;
+  for (int g = 0; g < clusters; ++g) {
+    adjusted.push_back(sums[g] / std::sqrt(a) / std::sqrt(1 - infos[g] / a));
+    mean += adjusted.back() / clusters;
+  }
+  double meat = 0;
+  for (double v : adjusted) meat += (v - mean) * (v - mean);
+  const double n = in.residuals;
+  // The effective number of clusters (unequal clusters count less): (sum u)^2 / sum u^2.
+  double su = 0, su2 = 0;
+  for (double info : infos) su += info / a, su2 += (info / a) * (info / a);
+  const double effective = su * su / su2;
+  CHECK(effective < clusters - 2);
+  const double t =
+      StudentTQuantile(0.975, static_cast<int>(std::floor(effective)) - 1) / 1.959963984540054;
+  const double cr2 = clusters / (clusters - 1.0) * meat * t * t / a;
+  const double s2 = ss / (n - 1);
+  CHECK(out.model.clustering == "episode");
+  CHECK(out.model.clusters == clusters);
+  CHECK(out.model.small_sample == doctest::Approx(t * t));
+  CHECK(out.model.residual_scale == doctest::Approx(s2));
+  CHECK(out.covariance(0, 0) == doctest::Approx(std::max(s2 / a, cr2)).epsilon(1e-9));
+  CHECK(cr2 > 3 * s2 / a);  // the cluster effect dominates here
+  CHECK(out.model.between_episode > 1.5);
+  CHECK(out.model.inflation == doctest::Approx(out.covariance(0, 0) * a).epsilon(1e-9));
+
+  // A prior adds its precision to the honest data information.
+  in.prior_precision[0] = 2.0 / out.covariance(0, 0);
+  const ErrorModelOutput with = ComputeErrorModel(in);
+  CHECK(with.covariance(0, 0) == doctest::Approx(out.covariance(0, 0) / 3).epsilon(1e-9));
+
+  // Fewer episodes than min_episode_clusters: segment clusters, which miss the cluster effect
+  // shared by the two halves.
+  in.min_episode_clusters = 100;
+  const ErrorModelOutput seg = ComputeErrorModel(in);
+  CHECK(seg.model.clustering == "segment");
+  CHECK(seg.model.clusters == 2 * clusters);
+  CHECK(std::isnan(seg.model.between_episode));
+}
+
+TEST_CASE("independent residuals: the honest covariance is about s^2 times the formal one") {
+  // Two parameters, independent unit noise: the sandwich scatters around s^2 A^-1, and the
+  // honest covariance (their upper bound) stays within the scatter of a 60-cluster estimate.
+  RandomStream rng(9, Stage::kTest, 0);
+  ErrorModelInput in;
+  in.fixed = {false, false};
+  in.prior_precision = Eigen::VectorXd::Zero(2);
+  Eigen::Matrix2d a = Eigen::Matrix2d::Zero();
+  double ss = 0;
+  for (int s = 0; s < 60; ++s) {
+    Eigen::Vector2d score = Eigen::Vector2d::Zero();
+    Eigen::Matrix2d info = Eigen::Matrix2d::Zero();
+    for (int i = 0; i < 40; ++i) {
+      const Eigen::Vector2d x(1.0, 0.05 * i);
+      const double e = rng.Normal();
+      info += x * x.transpose();
+      score += x * e;
+      ss += e * e;
+    }
+    in.scores.push_back(score);
+    in.segment_information.push_back(info);
+    a += info;
+    in.episode.push_back(s / 20);
+    in.segment.push_back(s);
+  }
+  in.information = a;
+  in.sum_psi_squared = ss;
+  in.residuals = 60 * 40;
+  in.unknowns = 2;
+  const ErrorModelOutput out = ComputeErrorModel(in);
+  REQUIRE(out.regular);
+  CHECK(out.model.clustering == "segment");  // 3 episodes: too few
+  const Eigen::Matrix2d formal = out.model.residual_scale * a.inverse();
+  for (int j = 0; j < 2; ++j) {
+    CHECK(out.covariance(j, j) >= formal(j, j) * (1 - 1e-9));
+    CHECK(out.covariance(j, j) < 1.6 * formal(j, j));
+  }
+  CHECK(out.model.serial_correlation == doctest::Approx(1.0).epsilon(0.35));
+  CHECK(out.model.discrepancy.empty());
+}
+
+TEST_CASE("a fixed parameter and one only a prior holds") {
+  ErrorModelInput in;
+  in.fixed = {true, false, false};
+  in.prior_precision = Eigen::Vector3d(0, 0, 4.0);
+  in.information = Eigen::Matrix3d::Zero();
+  in.information(1, 1) = 100;  // the data see parameter 1 only
+  in.scores = {Eigen::Vector3d(0, 1, 0), Eigen::Vector3d(0, -1, 0), Eigen::Vector3d(0, 2, 0)};
+  in.segment_information.assign(3, in.information / 3);
+  in.episode = {0, 1, 2};
+  in.segment = {0, 1, 2};
+  in.sum_psi_squared = 300;
+  in.residuals = 301;
+  in.unknowns = 1;
+  const ErrorModelOutput out = ComputeErrorModel(in);
+  REQUIRE(out.regular);
+  CHECK(out.covariance(0, 0) == 0.0);
+  CHECK(out.covariance(2, 2) == doctest::Approx(0.25));  // the prior's variance
+  CHECK(out.covariance(1, 2) == 0.0);
+  CHECK(out.covariance(1, 1) >= 1.0 / 100 * (1 - 1e-12));
+  // Without the prior nothing holds parameter 2.
+  in.prior_precision[2] = 0;
+  CHECK_FALSE(ComputeErrorModel(in).regular);
+}
+
+}  // namespace
+}  // namespace nextbatch::calib
