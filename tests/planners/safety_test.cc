@@ -58,7 +58,7 @@ TEST_CASE(
   }
 }
 
-TEST_CASE("safety verdict: unsafe when the bound passes the threshold; undecided near it") {
+TEST_CASE("safety verdict: unsafe when the bound passes the threshold, undecided near it") {
   SafetyOptions o;  // 95%, 5%
   const SafetyVerdict clean = JudgeSafety(0, 100, o);
   CHECK_FALSE(clean.unsafe);  // 0.0295 < 0.05
