@@ -89,6 +89,91 @@ std::map<std::string, double> PosteriorStds(const PlanInputs& in) {
   return out;
 }
 
+// Why an item is in the batch, in words with the numbers behind it.
+std::string ItemReason(bool pinned, bool cold, const CandidateFacts& f, int k_near, double diameter,
+                       double newly, const PlanComponents& c, int rollouts, bool has_setup,
+                       double charged, double threshold) {
+  std::string reason = pinned ? "pinned by the study; " : "";
+  if (cold) {
+    reason += "no recorded episode to compare with (cold start)";
+  } else {
+    reason += "nearest recorded episode " + Fmt("%.2f", f.nearest) + " away";
+    if (k_near > 1)
+      reason += ", " + std::to_string(k_near) + " nearest " + Fmt("%.2f", f.mean_k) + " on average";
+    reason += " (normalised space, diameter " + Fmt("%.2f", diameter) + ")";
+  }
+  reason += ", covers " + Fmt("%.1f", 100.0 * newly) + "% of the space not yet covered (coverage " +
+            Fmt("%.2f", c.coverage) + ")";
+  reason += "; simulated success " + Fmt("%.2f", f.success) + " +- " +
+            Fmt("%.2f", std::sqrt(f.spread)) + " over " + std::to_string(rollouts) +
+            " samples (uncertainty " + Fmt("%.2f", c.uncertainty) + ")";
+  if (has_setup) {
+    reason += charged > 0.0 ? "; setup change " + FormatNumber(charged) + " s"
+                            : "; its setup is already in the batch";
+  }
+  if (f.judged && f.safety.undecided) {
+    reason += "; not shown safe: " + std::to_string(f.safety.violations) + " violations in " +
+              std::to_string(f.safety.samples) + " samples, bound " + Fmt("%.2f", f.safety.upper) +
+              " > " + FormatNumber(threshold);
+  }
+  return reason;
+}
+
+// How the estimates were made, in words, for the plan's notes.
+std::vector<std::string> MethodNotes(const Plan& plan, const PlanOptions& options, double diameter,
+                                     const CoverageOptions& copt, int sample_size,
+                                     double spread_max, double change_seconds, bool safety_rule) {
+  std::vector<std::string> notes;
+  notes.push_back(
+      "coverage: " + std::to_string(plan.episodes.counted) + " of " +
+      std::to_string(plan.episodes.total) +
+      " real episodes count (an episode counts when its scenario gives a valid value for every "
+      "factor); distances in the normalised factor space (diameter " +
+      Fmt("%.3g", diameter) + "), k = " + std::to_string(copt.k) + " nearest; the share of a " +
+      std::to_string(sample_size) + "-point Sobol sample of the space within " +
+      FormatNumber(copt.radius) +
+      " x the diameter of an episode; an item's coverage component is its newly covered share "
+      "over the best candidate's");
+  notes.push_back(
+      "uncertainty: only the spread of the simulated outcome, the Bernoulli variance p (1 - p) of "
+      "each candidate's success rate over its posterior samples (nuisance draws included), over "
+      "the largest among the candidates (" +
+      Fmt("%.3g", spread_max) +
+      "); the sim-to-real discrepancy, an outcome model from real episodes and the team's own "
+      "uncertainty are not estimated");
+  notes.push_back(
+      "information: not estimated (the simulate stage computes no sensitivities yet); the "
+      "component is 0 for every item and the information weight has no effect");
+  notes.push_back("cost: " + FormatNumber(options.episode_seconds) +
+                  " s per episode; a setup enters the batch at a full change of its setup "
+                  "factors (" +
+                  FormatNumber(change_seconds) + " s); the batch is chosen by gain / cost^" +
+                  FormatNumber(options.weights.cost) +
+                  " (lazy greedy with the best single episode) within the budget");
+  if (options.repeats_max > 1)
+    notes.push_back(
+        "repeats: no estimated component values a second episode of one scenario (coverage and "
+        "the uncertainty score count its first), so items have 1 episode until information is "
+        "estimated");
+  if (safety_rule) {
+    notes.push_back(
+        "safety: a candidate is unsafe when the Clopper-Pearson bound on its "
+        "violation rate at " +
+        FormatNumber(options.safety.confidence) + " confidence exceeds " +
+        FormatNumber(options.safety.threshold) +
+        "; unsafe ones with a violation rate above the threshold are left out, "
+        "those merely not shown safe for want of samples stay in, flagged in "
+        "their reason (no extra samples are drawn yet)");
+  } else {
+    notes.push_back("safety: the task has no safety rule; nothing was judged");
+  }
+  notes.push_back(
+      "expected.std_before: the posterior stds the candidates were simulated "
+      "under; std_after is not estimated (it needs the information component)");
+
+  return notes;
+}
+
 }  // namespace
 
 std::optional<Scenario> EpisodeToScenario(const ScenarioSpace& space,
@@ -312,34 +397,9 @@ Plan MakePlan(const PlanInputs& in, const PlanOptions& options) {
       item.components.cost = charged;  // the episodes are added below, once repeats are known
       const double newly = sample.empty() ? 0.0 : acquisition.ComponentGain(0, i) / sample.size();
 
-      std::string reason = pinned[i] ? "pinned by the study; " : "";
-      if (counted.empty()) {
-        reason += "no recorded episode to compare with (cold start)";
-      } else {
-        reason += "nearest recorded episode " + Fmt("%.2f", facts[i].nearest) + " away";
-        if (near.count > 1)
-          reason += ", " + std::to_string(near.count) + " nearest " + Fmt("%.2f", facts[i].mean_k) +
-                    " on average";
-        reason += " (normalised space, diameter " + Fmt("%.2f", embedding.Diameter()) + ")";
-      }
-      reason += ", covers " + Fmt("%.1f", 100.0 * newly) +
-                "% of the space not yet covered (coverage " +
-                Fmt("%.2f", item.components.coverage) + ")";
-      const int k = set.candidates[i].rollouts;
-      reason += "; simulated success " + Fmt("%.2f", facts[i].success) + " +- " +
-                Fmt("%.2f", std::sqrt(facts[i].spread)) + " over " + std::to_string(k) +
-                " samples (uncertainty " + Fmt("%.2f", item.components.uncertainty) + ")";
-      if (s >= 0) {
-        reason += charged > 0.0 ? "; setup change " + FormatNumber(charged) + " s"
-                                : "; its setup is already in the batch";
-      }
-      const SafetyVerdict& v = facts[i].safety;
-      if (facts[i].judged && v.undecided) {
-        reason += "; not shown safe: " + std::to_string(v.violations) + " violations in " +
-                  std::to_string(v.samples) + " samples, bound " + Fmt("%.2f", v.upper) + " > " +
-                  FormatNumber(options.safety.threshold);
-      }
-      item.reason = reason;
+      item.reason = ItemReason(
+          pinned[i] != 0, counted.empty(), facts[i], near.count, embedding.Diameter(), newly,
+          item.components, set.candidates[i].rollouts, s >= 0, charged, options.safety.threshold);
     }
     acquisition.Commit(i);
   }
@@ -405,53 +465,10 @@ Plan MakePlan(const PlanInputs& in, const PlanOptions& options) {
   // What is not estimated, how the rest was, and the reasons for doubt.
   plan.not_estimated = {"information",      "uncertainty.discrepancy", "uncertainty.outcome_model",
                         "uncertainty.team", "expected.std_after",      "verification"};
-  plan.notes.push_back(
-      "coverage: " + std::to_string(plan.episodes.counted) + " of " +
-      std::to_string(plan.episodes.total) +
-      " real episodes count (an episode counts when its scenario gives a valid value for every "
-      "factor); distances in the normalised factor space (diameter " +
-      Fmt("%.3g", embedding.Diameter()) + "), k = " + std::to_string(copt.k) +
-      " nearest; the share of a " + std::to_string(static_cast<int>(sample.size())) +
-      "-point Sobol sample of the space within " + FormatNumber(copt.radius) +
-      " x the diameter of an episode; an item's coverage component is its newly covered share "
-      "over the best candidate's");
-  plan.notes.push_back(
-      "uncertainty: only the spread of the simulated outcome, the Bernoulli variance p (1 - p) of "
-      "each candidate's success rate over its posterior samples (nuisance draws included), over "
-      "the largest among the candidates (" +
-      Fmt("%.3g", spread_max) +
-      "); the sim-to-real discrepancy, an outcome model from real episodes and the team's own "
-      "uncertainty are not estimated");
-  plan.notes.push_back(
-      "information: not estimated (the simulate stage computes no sensitivities yet); the "
-      "component is 0 for every item and the information weight has no effect");
-  plan.notes.push_back("cost: " + FormatNumber(options.episode_seconds) +
-                       " s per episode; a setup enters the batch at a full change of its setup "
-                       "factors (" +
-                       FormatNumber(setups.change_seconds) +
-                       " s); the batch is chosen by gain / cost^" +
-                       FormatNumber(options.weights.cost) +
-                       " (lazy greedy with the best single episode) within the budget");
-  if (options.repeats_max > 1)
-    plan.notes.push_back(
-        "repeats: no estimated component values a second episode of one scenario (coverage and "
-        "the uncertainty score count its first), so items have 1 episode until information is "
-        "estimated");
-  if (in.safety_rule) {
-    plan.notes.push_back(
-        "safety: a candidate is unsafe when the Clopper-Pearson bound on its "
-        "violation rate at " +
-        FormatNumber(options.safety.confidence) + " confidence exceeds " +
-        FormatNumber(options.safety.threshold) +
-        "; unsafe ones with a violation rate above the threshold are left out, "
-        "those merely not shown safe for want of samples stay in, flagged in "
-        "their reason (no extra samples are drawn yet)");
-  } else {
-    plan.notes.push_back("safety: the task has no safety rule; nothing was judged");
-  }
-  plan.notes.push_back(
-      "expected.std_before: the posterior stds the candidates were simulated "
-      "under; std_after is not estimated (it needs the information component)");
+  const std::vector<std::string> notes =
+      MethodNotes(plan, options, embedding.Diameter(), copt, static_cast<int>(sample.size()),
+                  spread_max, setups.change_seconds, in.safety_rule);
+  plan.notes.insert(plan.notes.end(), notes.begin(), notes.end());
 
   std::vector<std::string> warnings;
   if (counted.empty()) {
