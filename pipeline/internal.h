@@ -2,10 +2,12 @@
 #ifndef NEXTBATCH_PIPELINE_INTERNAL_H_
 #define NEXTBATCH_PIPELINE_INTERNAL_H_
 
+#include <chrono>
 #include <map>
 #include <string>
 
 #include "engine/manifest.h"
+#include "engine/output_set.h"
 #include "pipeline/pipeline.h"
 
 namespace nextbatch::pipeline_internal {
@@ -26,10 +28,25 @@ Manifest RequireCurrentSet(StageId stage, const Study& study, const PipelineOpti
 // A manifest for `stage` with the study's fields and the current inputs.
 Manifest NewManifest(StageId stage, const Study& study, const Inputs& inputs);
 
+double Since(std::chrono::steady_clock::time_point t0);  // seconds
+
+// The study with options.threads in place of its own, when given.
+Study WithThreads(const Study& study, const PipelineOptions& options);
+
+// Publishes the set with its manifest (warnings and status from `r`), or, under --strict with
+// warnings, fails publishing nothing (r->exit_code 1).
+void Finish(OutputSet& set, Manifest manifest, const PipelineOptions& options, double seconds,
+            StageReport* r);
+
 // The stages themselves (stages.cc).
 StageReport RunIngest(const Study& study, const PipelineOptions& options);
 StageReport RunCalibrate(const Study& study, const PipelineOptions& options);
 StageReport RunSimulate(const Study& study, const PipelineOptions& options);
+StageReport RunPlan(const Study& study, const PipelineOptions& options);  // plan_stage.cc
+// Reads the study's planner section (InputError when it is bad), as RunPlan will.
+void CheckPlanSection(const Study& study);
+// The summary of the plan set in `dir` (a reused set), as RunPlan printed it.
+std::string PlanSetSummary(const Study& study, const std::string& dir);
 
 // The simulate stage's calibration input: "" for the priors, else the calibration.json to read.
 struct CalibrationSource {

@@ -25,15 +25,17 @@ const char* StageName(StageId stage) {
       return "calibrate";
     case StageId::kSimulate:
       return "simulate";
+    case StageId::kPlan:
+      return "plan";
   }
   return "?";
 }
 
 StageId ParseStage(const std::string& name, const std::string& where) {
-  for (StageId s : {StageId::kIngest, StageId::kCalibrate, StageId::kSimulate}) {
+  for (StageId s : {StageId::kIngest, StageId::kCalibrate, StageId::kSimulate, StageId::kPlan}) {
     if (name == StageName(s)) return s;
   }
-  ThrowExpected(where, "a stage (ingest, calibrate, simulate)", "\"" + name + "\"");
+  ThrowExpected(where, "a stage (ingest, calibrate, simulate, plan)", "\"" + name + "\"");
 }
 
 std::string PipelineOptions::Validate() const {
@@ -148,6 +150,22 @@ Inputs CurrentInputs(StageId stage, const Study& study, const PipelineOptions& o
       }
       break;
     }
+    case StageId::kPlan: {
+      AddSections(study, {"parameters", "scenarios", "task", "planner"}, &in);
+      in["study:seed"] = DigestOf(std::to_string(study.seed));
+      in["upstream:simulate"] = UpstreamDigest(SetDir(StageId::kSimulate, options));
+      if (study.HasSection("dataset")) {
+        in["upstream:ingest"] = UpstreamDigest(SetDir(StageId::kIngest, options));
+      }
+      // the calibration the candidates were simulated under, for the stds the plan reports
+      const CalibrationSource source = SimulateCalibration(study, options);
+      if (source.from_set) {
+        in["upstream:calibrate"] = UpstreamDigest(fs::path(source.file).parent_path().string());
+      } else if (!source.file.empty()) {
+        in["file:calibration"] = DigestOfFile(source.file);
+      }
+      break;
+    }
   }
   return in;
 }
@@ -211,8 +229,13 @@ SetStatus CheckSet(StageId stage, const Study& study, const PipelineOptions& opt
   // an upstream set that is itself stale makes this one stale too
   std::vector<StageId> upstream;
   if (stage == StageId::kCalibrate) upstream.push_back(StageId::kIngest);
-  if (stage == StageId::kSimulate && SimulateCalibration(study, options).from_set) {
+  if ((stage == StageId::kSimulate || stage == StageId::kPlan) &&
+      SimulateCalibration(study, options).from_set) {
     upstream.push_back(StageId::kCalibrate);
+  }
+  if (stage == StageId::kPlan) {
+    upstream.push_back(StageId::kSimulate);
+    if (study.HasSection("dataset")) upstream.push_back(StageId::kIngest);
   }
   for (StageId u : upstream) {
     const SetStatus up = CheckSet(u, study, options);
@@ -235,6 +258,7 @@ std::vector<StageId> StagesOf(const Study& study, StageId last) {
   }
   if (last >= StageId::kSimulate && study.HasSection("scenarios") && study.HasSection("task")) {
     out.push_back(StageId::kSimulate);
+    if (last >= StageId::kPlan) out.push_back(StageId::kPlan);
   }
   while (!out.empty() && out.back() > last) out.pop_back();
   return out;
@@ -249,6 +273,8 @@ StageReport RunStage(StageId stage, const Study& study, const PipelineOptions& o
       return pipeline_internal::RunCalibrate(study, options);
     case StageId::kSimulate:
       return pipeline_internal::RunSimulate(study, options);
+    case StageId::kPlan:
+      return pipeline_internal::RunPlan(study, options);
   }
   throw LogicError("unknown stage");
 }
@@ -256,7 +282,11 @@ StageReport RunStage(StageId stage, const Study& study, const PipelineOptions& o
 std::vector<StageReport> RunPipeline(const Study& study, const PipelineOptions& options,
                                      StageId last, std::optional<StageId> from) {
   std::vector<StageReport> reports;
-  for (StageId stage : StagesOf(study, last)) {
+  const std::vector<StageId> stages = StagesOf(study, last);
+  // a bad planner section is refused before any stage writes a set
+  if (!stages.empty() && stages.back() == StageId::kPlan)
+    pipeline_internal::CheckPlanSection(study);
+  for (StageId stage : stages) {
     const bool forced = from && stage >= *from;
     if (!forced) {
       const SetStatus status = CheckSet(stage, study, options);
@@ -266,6 +296,7 @@ std::vector<StageReport> RunPipeline(const Study& study, const PipelineOptions& 
         r.dir = status.dir;
         r.reused = true;
         r.warnings = ReadManifest((fs::path(status.dir) / kManifestFile).string()).warnings;
+        if (stage == StageId::kPlan) r.text = pipeline_internal::PlanSetSummary(study, status.dir);
         reports.push_back(r);
         continue;
       }

@@ -1,5 +1,5 @@
-// The pipeline: the stages of a planning round (ingest, calibrate, simulate; plan and campaign
-// build on them), each reading its upstream stages' output sets from disk and publishing its own
+// The pipeline: the stages of a planning round (ingest, calibrate, simulate, plan; campaign
+// builds on them), each reading its upstream stages' output sets from disk and publishing its own
 // set `<out>/<stage>/` with a manifest (engine/output_set.h). The `nextbatch` verbs, tests and
 // harnesses call these functions; a verb only parses its arguments and prints.
 #ifndef NEXTBATCH_PIPELINE_PIPELINE_H_
@@ -13,7 +13,7 @@
 
 namespace nextbatch {
 
-enum class StageId { kIngest, kCalibrate, kSimulate };
+enum class StageId { kIngest, kCalibrate, kSimulate, kPlan };
 
 const char* StageName(StageId stage);
 // "ingest" -> kIngest; throws InputError naming `where` and the stages for any other name.
@@ -63,7 +63,8 @@ struct SetStatus {
 SetStatus CheckSet(StageId stage, const Study& study, const PipelineOptions& options);
 
 // The stages that apply to the study, in order, up to and including `last`: ingest when it has a
-// dataset, calibrate when it also has parameters, simulate when it has scenarios and a task.
+// dataset, calibrate when it also has parameters, simulate and plan when it has scenarios and a
+// task.
 std::vector<StageId> StagesOf(const Study& study, StageId last);
 
 // Runs the stages of StagesOf(study, last), reusing each set that is current (CheckSet) and

@@ -21,33 +21,6 @@ namespace nextbatch::pipeline_internal {
 namespace {
 namespace fs = std::filesystem;
 
-double Since(std::chrono::steady_clock::time_point t0) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-}
-
-Study WithThreads(const Study& study, const PipelineOptions& options) {
-  Study s = study;
-  if (options.threads >= 0) s.threads = options.threads;
-  return s;
-}
-
-// Publishes the set with its manifest, or (under --strict with warnings) fails publishing nothing.
-void Finish(OutputSet& set, Manifest manifest, const PipelineOptions& options, double seconds,
-            StageReport* r) {
-  manifest.warnings = r->warnings;
-  manifest.status = r->warnings.empty() ? "done" : "done_with_warnings";
-  manifest.seconds["total"] = seconds;
-  r->seconds = seconds;
-  if (options.strict && !r->warnings.empty()) {
-    r->exit_code = 1;
-    r->message = "--strict: the stage finished with " + std::to_string(r->warnings.size()) +
-                 " warning(s); nothing was published";
-    return;
-  }
-  set.Publish(std::move(manifest));
-  r->published = true;
-}
-
 std::string Fmt(const char* format, double x) {
   char buf[64];
   std::snprintf(buf, sizeof(buf), format, x);
@@ -114,6 +87,33 @@ std::vector<std::string> CalibrationWarnings(const CalibrationResult& res,
 }
 
 }  // namespace
+
+Study WithThreads(const Study& study, const PipelineOptions& options) {
+  Study s = study;
+  if (options.threads >= 0) s.threads = options.threads;
+  return s;
+}
+
+double Since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+// Publishes the set with its manifest, or (under --strict with warnings) fails publishing nothing.
+void Finish(OutputSet& set, Manifest manifest, const PipelineOptions& options, double seconds,
+            StageReport* r) {
+  manifest.warnings = r->warnings;
+  manifest.status = r->warnings.empty() ? "done" : "done_with_warnings";
+  manifest.seconds["total"] = seconds;
+  r->seconds = seconds;
+  if (options.strict && !r->warnings.empty()) {
+    r->exit_code = 1;
+    r->message = "--strict: the stage finished with " + std::to_string(r->warnings.size()) +
+                 " warning(s); nothing was published";
+    return;
+  }
+  set.Publish(std::move(manifest));
+  r->published = true;
+}
 
 StageReport RunIngest(const Study& study_in, const PipelineOptions& options) {
   const auto t0 = std::chrono::steady_clock::now();

@@ -53,6 +53,26 @@ double NonNegative(const JsonReader& r, const std::string& key) {
   return x;
 }
 
+int NonNegativeInteger(const JsonReader& r, const std::string& key) {
+  const int x = r.Integer(key);
+  if (x < 0) ThrowExpected(r.Where(key), "an integer >= 0", std::to_string(x));
+  return x;
+}
+
+std::int64_t CandidateIndex(const JsonReader& r, const std::string& key, std::int64_t lowest) {
+  const nlohmann::json& v = r.Raw(key);
+  if (!v.is_number_integer() || v.get<std::int64_t>() < lowest)
+    ThrowExpected(r.Where(key), "a candidate index >= " + std::to_string(lowest), Describe(v));
+  return v.get<std::int64_t>();
+}
+
+std::vector<std::string> OptionalStrings(const JsonReader& r, const std::string& key) {
+  if (!r.Has(key)) return {};
+  if (!r.Raw(key).is_array())
+    ThrowExpected(r.Where(key), "an array of strings", Describe(r.Raw(key)));
+  return r.Strings(key);
+}
+
 }  // namespace
 
 nlohmann::json PlanToJson(const Plan& plan, const ScenarioSpace& space) {
@@ -68,6 +88,7 @@ nlohmann::json PlanToJson(const Plan& plan, const ScenarioSpace& space) {
                         {"cost", it.components.cost}};
     items.push_back({{"rank", it.rank},
                      {"item_id", it.item_id},
+                     {"candidate", it.candidate},
                      {"scenario", space.ToJson(it.scenario)},
                      {"repeats", it.repeats},
                      {"score", it.score},
@@ -95,6 +116,30 @@ nlohmann::json PlanToJson(const Plan& plan, const ScenarioSpace& space) {
                    {"std_before", StdMap(plan.expected.std_before)},
                    {"std_after", StdMap(plan.expected.std_after)},
                    {"failure_modes", plan.expected.failure_modes}};
+  j["candidates"] = plan.candidates;
+  j["posterior_samples"] = plan.posterior_samples;
+  j["weights"] = {{"coverage", plan.weights.coverage},
+                  {"uncertainty", plan.weights.uncertainty},
+                  {"information", plan.weights.information},
+                  {"cost", plan.weights.cost}};
+  nlohmann::json not_counted = nlohmann::json::array();
+  for (const auto& e : plan.episodes.not_counted)
+    not_counted.push_back({{"id", e.id}, {"reason", e.reason}});
+  j["episodes"] = {{"total", plan.episodes.total},
+                   {"counted", plan.episodes.counted},
+                   {"not_counted", not_counted}};
+  nlohmann::json unsafe = nlohmann::json::array();
+  for (const UnsafeCandidate& u : plan.unsafe) {
+    unsafe.push_back({{"candidate", u.candidate},
+                      {"scenario", space.ToJson(u.scenario)},
+                      {"violations", u.violations},
+                      {"samples", u.samples},
+                      {"upper", u.upper}});
+  }
+  j["unsafe"] = unsafe;
+  j["not_estimated"] = plan.not_estimated;
+  j["notes"] = plan.notes;
+  j["warnings"] = plan.warnings;
   return j;
 }
 
@@ -129,6 +174,7 @@ Plan PlanFromJson(const nlohmann::json& j, const ScenarioSpace& space, const std
     it.rank = r.Integer("rank");
     if (it.rank < 1) ThrowExpected(r.Where("rank"), "an integer >= 1", std::to_string(it.rank));
     it.item_id = r.String("item_id");
+    if (r.Has("candidate")) it.candidate = CandidateIndex(r, "candidate", -1);
     it.scenario = space.FromJson(r.Raw("scenario"), r.Where("scenario"));
     it.repeats = r.Integer("repeats");
     if (it.repeats < 1)
@@ -166,6 +212,54 @@ Plan PlanFromJson(const nlohmann::json& j, const ScenarioSpace& space, const std
                   Describe(e.Raw("failure_modes")));
   plan.expected.failure_modes = e.Strings("failure_modes");
   e.CheckAllRead();
+  if (top.Has("candidates")) {
+    plan.candidates = CandidateIndex(top, "candidates", 0);
+  }
+  if (top.Has("posterior_samples"))
+    plan.posterior_samples = NonNegativeInteger(top, "posterior_samples");
+  if (top.Has("weights")) {
+    const JsonReader w = top.Object("weights");
+    plan.weights.coverage = NonNegative(w, "coverage");
+    plan.weights.uncertainty = NonNegative(w, "uncertainty");
+    plan.weights.information = NonNegative(w, "information");
+    plan.weights.cost = NonNegative(w, "cost");
+    w.CheckAllRead();
+  }
+  if (top.Has("episodes")) {
+    const JsonReader ep = top.Object("episodes");
+    plan.episodes.total = NonNegativeInteger(ep, "total");
+    plan.episodes.counted = NonNegativeInteger(ep, "counted");
+    if (plan.episodes.counted > plan.episodes.total)
+      ThrowExpected(ep.Where("counted"),
+                    "at most total (" + std::to_string(plan.episodes.total) + ")",
+                    std::to_string(plan.episodes.counted));
+    for (const JsonReader& n : ep.Objects("not_counted")) {
+      plan.episodes.not_counted.push_back({n.String("id"), n.String("reason")});
+      n.CheckAllRead();
+    }
+    ep.CheckAllRead();
+  }
+  if (top.Has("unsafe")) {
+    for (const JsonReader& u : top.Objects("unsafe")) {
+      UnsafeCandidate c;
+      c.candidate = CandidateIndex(u, "candidate", 0);
+      c.scenario = space.FromJson(u.Raw("scenario"), u.Where("scenario"));
+      c.samples = u.Integer("samples");
+      if (c.samples < 1)
+        ThrowExpected(u.Where("samples"), "an integer >= 1", std::to_string(c.samples));
+      c.violations = u.Integer("violations");
+      if (c.violations < 0 || c.violations > c.samples)
+        ThrowExpected(u.Where("violations"), "0 .. samples", std::to_string(c.violations));
+      c.upper = u.Number("upper");
+      if (c.upper < 0.0 || c.upper > 1.0)
+        ThrowExpected(u.Where("upper"), "a rate in [0, 1]", FormatNumber(c.upper));
+      u.CheckAllRead();
+      plan.unsafe.push_back(std::move(c));
+    }
+  }
+  plan.not_estimated = OptionalStrings(top, "not_estimated");
+  plan.notes = OptionalStrings(top, "notes");
+  plan.warnings = OptionalStrings(top, "warnings");
   top.CheckAllRead();
   return plan;
 }
@@ -185,7 +279,7 @@ std::string PlanToCsv(const Plan& plan, const ScenarioSpace& space) {
   for (const Factor& f : space.factors()) out += "," + Quoted(f.name);
   out +=
       ",repeats,score,coverage,uncertainty,information,cost,informs,session,robot,est_seconds,"
-      "reason\n";
+      "candidate,reason\n";
   for (const PlanItem& it : plan.items) {
     out += std::to_string(it.rank) + "," + it.item_id;
     for (int f = 0; f < space.dimension(); ++f) {
@@ -199,7 +293,8 @@ std::string PlanToCsv(const Plan& plan, const ScenarioSpace& space) {
            FormatNumber(it.components.coverage) + "," + FormatNumber(it.components.uncertainty) +
            "," + FormatNumber(it.components.information) + "," + FormatNumber(it.components.cost) +
            "," + Quoted(it.informs) + "," + std::to_string(it.session) + "," + Quoted(robot) + "," +
-           FormatNumber(it.est_seconds) + "," + Quoted(it.reason) + "\n";
+           FormatNumber(it.est_seconds) + "," + std::to_string(it.candidate) + "," +
+           Quoted(it.reason) + "\n";
   }
   return out;
 }

@@ -26,6 +26,7 @@ struct PlanComponents {
 struct PlanItem {
   int rank = 0;         // 1 = most valuable
   std::string item_id;  // ItemId(space, scenario, seed): written into the logs of its episodes
+  std::int64_t candidate = -1;  // the candidate's index in the simulate set; -1 when unknown
   Scenario scenario;
   int repeats = 1;
   double score = 0.0;
@@ -59,6 +60,34 @@ struct PlanExpected {
   std::vector<std::string> failure_modes;  // what the batch probes, in words
 };
 
+// The weights the acquisition used (see planners/plan_options.h).
+struct PlanWeightsUsed {
+  double coverage = 0.0;
+  double uncertainty = 0.0;
+  double information = 0.0;
+  double cost = 0.0;
+};
+
+// What the plan was made from: the real episodes, and which of them count for coverage.
+struct PlanEpisodes {
+  int total = 0;
+  int counted = 0;  // episodes whose scenario names a valid value for every factor
+  struct NotCounted {
+    std::string id;
+    std::string reason;
+  };
+  std::vector<NotCounted> not_counted;
+};
+
+// A candidate left out of the batch because its violation bound exceeds the safety threshold.
+struct UnsafeCandidate {
+  std::int64_t candidate = 0;
+  Scenario scenario;
+  int violations = 0;
+  int samples = 0;
+  double upper = 0.0;  // Clopper-Pearson upper bound on the violation rate
+};
+
 struct Plan {
   std::string study;
   std::uint64_t seed = 0;
@@ -66,6 +95,15 @@ struct Plan {
   std::vector<PlanSession> sessions;
   PlanBudget budget;
   PlanExpected expected;
+  // Added fields (optional when read, so that earlier plan files still read):
+  std::int64_t candidates = 0;  // candidates considered
+  int posterior_samples = 0;    // rollouts per candidate
+  PlanWeightsUsed weights;
+  PlanEpisodes episodes;
+  std::vector<UnsafeCandidate> unsafe;
+  std::vector<std::string> not_estimated;  // components and expectations this plan lacks
+  std::vector<std::string> notes;          // how the estimates were made, in words
+  std::vector<std::string> warnings;       // reasons to doubt the plan (also in the manifest)
 };
 
 // A stable id for an item: 16 hex digits of a 64-bit FNV-1a digest of the scenario's JSON
@@ -74,12 +112,13 @@ struct Plan {
 std::string ItemId(const ScenarioSpace& space, const Scenario& scenario, std::uint64_t seed);
 
 nlohmann::json PlanToJson(const Plan& plan, const ScenarioSpace& space);
-// Strict: every field required, unknown keys are errors, scenarios checked against the space,
+// Strict: every field required (those added after the first version are optional), unknown keys
+// are errors, scenarios checked against the space,
 // sessions referenced by items must exist. `file` prefixes messages.
 Plan PlanFromJson(const nlohmann::json& j, const ScenarioSpace& space, const std::string& file);
 
 // One row per item: rank, item_id, one column per factor, repeats, score, the components,
-// informs, session, robot, est_seconds, reason (quoted).
+// informs, session, robot, est_seconds, candidate, reason (quoted).
 std::string PlanToCsv(const Plan& plan, const ScenarioSpace& space);
 
 // Writes `dir`/plan.json and `dir`/plan.csv, each atomically. Throws RunError on I/O failure.

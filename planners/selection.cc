@@ -13,6 +13,8 @@ std::string SelectionOptions::Validate() const {
   if (!(budget_seconds > 0.0) || !std::isfinite(budget_seconds))
     return Expected("selection.budget_seconds", "a positive number of seconds",
                     FormatNumber(budget_seconds));
+  if (!(cost_exponent >= 0.0) || !std::isfinite(cost_exponent))
+    return Expected("selection.cost_exponent", "a number >= 0", FormatNumber(cost_exponent));
   return "";
 }
 
@@ -67,10 +69,16 @@ struct Batch {
   std::vector<char> setup_in;
   std::vector<int> repeats;
   double remaining = 0.0;
+  double exponent = 1.0;
 
   double Cost(int i) const {
     const int s = items[i].setup;
     return items[i].episode_seconds + (s >= 0 && !setup_in[s] ? setup_seconds[s] : 0.0);
+  }
+  // What greedy ranks by: gain per cost^exponent (a cost that falls never lowers the ratio).
+  double Ratio(double gain, int i) const {
+    const double c = Cost(i);
+    return exponent == 1.0 ? gain / c : gain / std::pow(c, exponent);
   }
   bool Open(int i) const { return !items[i].excluded && repeats[i] < items[i].max_repeats; }
 };
@@ -111,8 +119,12 @@ Selection SelectBatch(GainFunction& gain, const std::vector<SelectionItem>& item
                   FormatNumber(options.budget_seconds));
 
   Selection out;
-  Batch batch{items, setup_seconds, std::vector<char>(setup_seconds.size(), 0),
-              std::vector<int>(n, 0), options.budget_seconds};
+  Batch batch{items,
+              setup_seconds,
+              std::vector<char>(setup_seconds.size(), 0),
+              std::vector<int>(n, 0),
+              options.budget_seconds,
+              options.cost_exponent};
   gain.Reset();
   auto commit = [&](int i, double g) {
     batch.remaining -= batch.Cost(i);
@@ -149,7 +161,7 @@ Selection SelectBatch(GainFunction& gain, const std::vector<SelectionItem>& item
         if (!batch.Open(i) || batch.Cost(i) > batch.remaining) continue;
         const double g = gain.Gain(i);
         ++out.evaluations;
-        const double ratio = g / batch.Cost(i);
+        const double ratio = batch.Ratio(g, i);
         if (best < 0 || ratio > best_ratio) {
           best = i;
           best_ratio = ratio;
@@ -169,7 +181,7 @@ Selection SelectBatch(GainFunction& gain, const std::vector<SelectionItem>& item
       if (items[i].setup >= 0) members[items[i].setup].push_back(i);
     long round = 0;
     for (int i = 0; i < n; ++i)
-      if (batch.Open(i)) queue.push({first[i] / batch.Cost(i), i, round, 0, first[i]});
+      if (batch.Open(i)) queue.push({batch.Ratio(first[i], i), i, round, 0, first[i]});
     while (!queue.empty()) {
       const Entry top = queue.top();
       queue.pop();
@@ -183,7 +195,7 @@ Selection SelectBatch(GainFunction& gain, const std::vector<SelectionItem>& item
         const double g = gain.Gain(i);
         ++out.evaluations;
         last[i] = g;
-        queue.push({g / batch.Cost(i), i, round, version[i], g});
+        queue.push({batch.Ratio(g, i), i, round, version[i], g});
         continue;
       }
       if (!(top.gain > 0.0)) break;
@@ -193,12 +205,12 @@ Selection SelectBatch(GainFunction& gain, const std::vector<SelectionItem>& item
       out.greedy_value += top.gain;
       ++round;
       if (batch.Open(i))
-        queue.push({top.gain / batch.Cost(i), i, round - 1, ++version[i], top.gain});
+        queue.push({batch.Ratio(top.gain, i), i, round - 1, ++version[i], top.gain});
       if (enters) {
         // Cheaper now: their bounds rise, so they are queued again with the new cost.
         for (int j : members[s]) {
           if (j == i || !batch.Open(j)) continue;
-          queue.push({last[j] / batch.Cost(j), j, -1, ++version[j], last[j]});
+          queue.push({batch.Ratio(last[j], j), j, -1, ++version[j], last[j]});
         }
       }
     }

@@ -37,6 +37,9 @@ struct SelectionOptions {
   double budget_seconds = 3600.0;  // robot time of the whole batch, setup changes included
   bool lazy = true;                // false: plain greedy (every gain re-evaluated every step)
   bool best_single = true;         // compare with the best single affordable episode
+  // Greedy ranks episodes by gain / cost^cost_exponent: 1 is cost-benefit (the guarantee above),
+  // 0 ranks by gain alone (the budget still binds), values between trade the two off.
+  double cost_exponent = 1.0;
 
   // Empty when valid, else "selection.field: expected X, got Y".
   std::string Validate() const;

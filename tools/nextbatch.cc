@@ -3,6 +3,7 @@
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <exception>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -31,6 +32,7 @@ struct Args {
   bool use_stale = false;
   bool formal_posterior = false;
   std::string dataset, calibration, episodes;
+  std::string from;  // plan: the first stage to redo
 };
 
 // Splits "a,b,c" into ids (empty pieces are kept so that Validate can name them).
@@ -47,6 +49,49 @@ std::vector<std::string> SplitIds(const std::string& list) {
   return ids;
 }
 
+// `plan`: every stage that applies, reusing the current sets; prints each stage's warnings as
+// that stage's verb would, then the plan's summary.
+int RunAll(const nextbatch::Study& study, const nextbatch::PipelineOptions& options,
+           const Args& args) {
+  std::optional<StageId> from;
+  if (!args.from.empty()) from = nextbatch::ParseStage(args.from, "--from");
+  const std::vector<StageId> stages = nextbatch::StagesOf(study, StageId::kPlan);
+  if (stages.empty() || stages.back() != StageId::kPlan) {
+    throw nextbatch::InputError(study.path +
+                                ": expected scenarios and task sections (what to plan over), got "
+                                "none");
+  }
+  const std::vector<nextbatch::StageReport> reports =
+      nextbatch::RunPipeline(study, options, StageId::kPlan, from);
+  int warnings = 0;
+  for (const nextbatch::StageReport& r : reports) {
+    if (!args.quiet) {
+      if (r.reused) {
+        std::printf("%s: reused %s (current)\n", r.stage.c_str(), r.dir.c_str());
+      } else if (r.stage != "plan") {
+        std::printf("%s", r.text.c_str());
+      }
+    }
+    std::fflush(stdout);  // each stage's lines before its warnings, also when both are piped
+    for (const auto& w : r.warnings) {
+      std::fprintf(stderr, "nextbatch %s: warning: %s\n", r.stage.c_str(), w.c_str());
+    }
+    warnings += static_cast<int>(r.warnings.size());
+    if (r.exit_code != 0) {
+      std::fprintf(stderr, "nextbatch %s: %s\n", r.stage.c_str(), r.message.c_str());
+      return r.exit_code;
+    }
+  }
+  if (!args.quiet) {
+    const nextbatch::StageReport& plan = reports.back();
+    std::printf("%s", plan.text.c_str());
+    std::printf(
+        "wrote %s%s\n", plan.dir.c_str(),
+        warnings == 0 ? "" : (" (" + std::to_string(warnings) + " warning(s), see above)").c_str());
+  }
+  return 0;
+}
+
 int Run(const Verb& verb, const Args& args) {
   const nextbatch::Study study = nextbatch::Study::Load(args.study);
   nextbatch::PipelineOptions options;
@@ -60,6 +105,7 @@ int Run(const Verb& verb, const Args& args) {
   options.dataset = args.dataset;
   options.calibration = args.calibration;
   options.episodes = SplitIds(args.episodes);
+  if (verb.stage == StageId::kPlan) return RunAll(study, options, args);
   const nextbatch::StageReport r = nextbatch::RunStage(verb.stage, study, options);
   if (!args.quiet) std::printf("%s", r.text.c_str());
   for (const auto& w : r.warnings) {
@@ -88,6 +134,8 @@ int main(int argc, char** argv) {
        "fit the study's parameters to the ingested episodes: OUT/calibrate/"},
       {"simulate", StageId::kSimulate,
        "simulate candidate scenarios under the posterior: OUT/simulate/"},
+      {"plan", StageId::kPlan,
+       "run every stage that applies (reusing current sets) and plan the next batch: OUT/plan/"},
   };
   CLI::App app{"nextbatch: plans the next batch of real-robot data collection"};
   app.require_subcommand(1);
@@ -113,11 +161,16 @@ int main(int argc, char** argv) {
       sub->add_option("--episodes", args.episodes,
                       "fit only these episodes (comma-separated ids), e.g. the runs of one setup");
     }
-    if (v.stage == StageId::kSimulate) {
+    if (v.stage == StageId::kSimulate || v.stage == StageId::kPlan) {
       sub->add_option("--calibration", args.calibration,
                       "the calibrate set to read (default OUT/calibrate)");
       sub->add_flag("--formal-posterior", args.formal_posterior,
                     "sample the calibration's formal covariance instead of its honest one");
+    }
+    if (v.stage == StageId::kPlan) {
+      sub->add_option("--from", args.from,
+                      "redo this stage and every one after it, even when current "
+                      "(ingest, calibrate, simulate, plan)");
     }
     sub->callback([&chosen, &v, &args, threads] {
       chosen = &v;

@@ -13,7 +13,9 @@
 #include "engine/manifest.h"
 #include "engine/study.h"
 #include "pipeline/pipeline.h"
+#include "planners/plan_json.h"
 #include "scenarios/simulate_study.h"
+#include "scenarios/space_json.h"
 #include "tests/fixtures/temp_files.h"
 
 namespace nextbatch {
@@ -34,14 +36,15 @@ void RunStudy(const std::string& relative, const std::string& calibrate_extra = 
   const Study study = Study::Load(study_path);
   testing::TempDir dir("examples");
   const std::string out = dir.File("out");
-  const std::vector<StageId> stages = StagesOf(study, StageId::kSimulate);
+  const std::vector<StageId> stages = StagesOf(study, StageId::kPlan);
   REQUIRE_FALSE(stages.empty());
   std::string upstream_digest;
   for (StageId stage : stages) {
     const std::string verb = StageName(stage);
     std::string command = std::string(NEXTBATCH_BINARY) + " " + verb + " " + study_path + " -o " +
-                          out + " -q -j 2" + (stage == StageId::kCalibrate ? calibrate_extra : "") +
-                          " >" + dir.File("log") + " 2>&1";
+                          out + (stage == StageId::kPlan ? "" : " -q") + " -j 2" +
+                          (stage == StageId::kCalibrate ? calibrate_extra : "") + " >" +
+                          dir.File("log") + " 2>&1";
     const int status = std::system(command.c_str());
     const std::string log = ReadFile(dir.File("log"));
     INFO(verb << ": " << log);
@@ -52,7 +55,9 @@ void RunStudy(const std::string& relative, const std::string& calibrate_extra = 
     CHECK(DigestFiles(set) == m.files);
     // warnings are printed, and only those the manifest holds
     for (const auto& w : m.warnings) CHECK(log.find("warning: " + w) != std::string::npos);
-    if (!upstream_digest.empty() && stage != StageId::kSimulate) {
+    if (!upstream_digest.empty() && stage == StageId::kPlan) {
+      CHECK(m.inputs.at("upstream:simulate") == upstream_digest);
+    } else if (!upstream_digest.empty() && stage != StageId::kSimulate) {
       CHECK(m.inputs.count("upstream:ingest") == 1);
       CHECK(m.inputs.at("upstream:ingest") == upstream_digest);
     }
@@ -73,6 +78,18 @@ void RunStudy(const std::string& relative, const std::string& calibrate_extra = 
         CHECK(static_cast<std::int64_t>(c.candidates.size()) ==
               c.document.at("candidates").get<std::int64_t>());
         CHECK(c.candidates.size() > 0);
+        break;
+      }
+      case StageId::kPlan: {
+        // the plan verb ran every stage again: each upstream set was current and reused
+        for (const char* reused : {"ingest", "calibrate", "simulate"}) {
+          const bool ran = fs::exists(out + "/" + reused);
+          CHECK(ran == (log.find(std::string(reused) + ": reused") != std::string::npos));
+        }
+        const Plan plan = ReadPlan(set, ReadScenarios(study).space);
+        CHECK(plan.candidates == ReadCandidateSet(out + "/simulate").document.at("candidates"));
+        CHECK_FALSE(plan.items.empty());
+        CHECK(plan.budget.used_seconds <= plan.budget.seconds);
         break;
       }
     }

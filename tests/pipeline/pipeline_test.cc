@@ -263,16 +263,19 @@ TEST_CASE("a second run writing the same stage of one folder is refused") {
 TEST_CASE("SIGKILL before, during and after the publish leaves each set whole, old or new") {
   LoopStudy s;
   const std::string args = s.study() + " -o " + s.out() + " -q";
-  for (const char* verb : {"ingest", "calibrate", "simulate"}) {
+  for (const char* verb : {"ingest", "calibrate", "simulate", "plan"}) {
     REQUIRE(Nextbatch(std::string(verb) + " " + args, s.dir.File("log")).code == 0);
   }
   // make every stage produce a different set than the one on disk
   s.doc["dataset"]["cleaning"]["max_gap"] = 1.0;
   s.Save();
-  for (const char* verb : {"ingest", "calibrate", "simulate"}) {
+  for (const char* verb : {"ingest", "calibrate", "simulate", "plan"}) {
     const std::string stage = verb;
     const std::string set = s.out() + "/" + stage;
-    const std::string stale = stage == "ingest" ? "" : " --use-stale";
+    // plan would reuse the set a killed run published: --from plan makes it run every time
+    const std::string stale = stage == "ingest" ? ""
+                              : stage == "plan" ? " --from plan"
+                                                : " --use-stale";
     for (const char* point : {"staged", "exchanged", "published"}) {
       const std::string where = stage + "." + point;
       CAPTURE(where);

@@ -117,6 +117,45 @@ TEST_CASE("lazy greedy returns exactly what plain greedy returns on random insta
                                      << " plain");
 }
 
+TEST_CASE("cost exponent: 0 ranks by gain alone, 1 by gain per second, lazy == plain for any") {
+  // Item 0 gains 3 for 30 s, item 1 gains 2 for 10 s; the budget pays for one of them only.
+  SaturatingCover f({{0, 1}, {2}}, {1.5, 1.5, 2.0});
+  std::vector<SelectionItem> items(2);
+  items[0].episode_seconds = 30.0;
+  items[1].episode_seconds = 10.0;
+  SelectionOptions o;
+  o.budget_seconds = 35.0;
+  o.best_single = false;
+  o.cost_exponent = 1.0;  // 3/30 < 2/10
+  CHECK(SelectBatch(f, items, {}, o).picks == std::vector<int>{1});
+  o.cost_exponent = 0.0;  // 3 > 2
+  CHECK(SelectBatch(f, items, {}, o).picks == std::vector<int>{0});
+  o.cost_exponent = 0.5;  // 3/sqrt(30) = 0.548 < 2/sqrt(10) = 0.632
+  CHECK(SelectBatch(f, items, {}, o).picks == std::vector<int>{1});
+  o.cost_exponent = -1.0;
+  CHECK(o.Validate().find("selection.cost_exponent: expected a number >= 0") == 0);
+  int compared = 0;
+  for (std::uint64_t t = 0; t < 100; ++t) {
+    const Instance in = RandomInstance(300 + t, 30, 3, true);
+    SelectionOptions p;
+    p.budget_seconds = in.budget + PinnedSeconds(in);
+    p.cost_exponent = 0.25 * static_cast<double>(t % 5);
+    SaturatingCover g(in.sets, in.weights);
+    Selection lazy;
+    try {
+      lazy = SelectBatch(g, in.items, in.setup_seconds, p);
+    } catch (const InputError&) {
+      continue;
+    }
+    p.lazy = false;
+    const Selection plain = SelectBatch(g, in.items, in.setup_seconds, p);
+    ++compared;
+    CHECK(lazy.picks == plain.picks);
+    CHECK(lazy.seconds <= p.budget_seconds);
+  }
+  CHECK(compared > 80);
+}
+
 TEST_CASE("lazy equals plain greedy with the information gain plugged in") {
   RandomStream r(5, Stage::kTest, 0);
   auto spd = [&](int n, double shift) {

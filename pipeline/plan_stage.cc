@@ -1,0 +1,81 @@
+// The plan stage: the next batch from the simulate set's candidates, the ingest set's episodes
+// (when the study has a dataset) and the planner's options, published as out/plan/.
+#include <chrono>
+#include <filesystem>
+#include <optional>
+
+#include "calibration/calibration_json.h"
+#include "engine/dataset.h"
+#include "engine/error.h"
+#include "engine/output_set.h"
+#include "pipeline/internal.h"
+#include "planners/make_plan.h"
+#include "planners/plan_json.h"
+#include "planners/plan_options.h"
+#include "scenarios/simulate_study.h"
+#include "scenarios/space_json.h"
+#include "scenarios/task_json.h"
+
+namespace nextbatch::pipeline_internal {
+
+void CheckPlanSection(const Study& study) {
+  if (study.HasSection("task")) ReadPlanOptions(study);
+}
+
+std::string PlanSetSummary(const Study& study, const std::string& dir) {
+  const ScenariosSection scenarios = ReadScenarios(study);
+  return PlanSummaryText(ReadPlan(dir, scenarios.space), scenarios.space);
+}
+
+StageReport RunPlan(const Study& study_in, const PipelineOptions& options) {
+  const auto t0 = std::chrono::steady_clock::now();
+  const Study study = WithThreads(study_in, options);
+  if (!study.HasSection("scenarios") || !study.HasSection("task")) {
+    ThrowExpected(
+        study.path, "scenarios and task sections (what to plan over)",
+        std::string("no ") + (study.HasSection("scenarios") ? "task" : "scenarios") + " section");
+  }
+  // the study's sections are checked before any output is taken
+  const PlanOptions plan_options = ReadPlanOptions(study);
+  const ScenariosSection scenarios = ReadScenarios(study);
+  const TaskSpec task = ReadTaskSpec(study.Section("task"));
+
+  StageReport r;
+  r.stage = StageName(StageId::kPlan);
+  RequireCurrentSet(StageId::kSimulate, study, options, &r.warnings);
+  const CandidateSet candidates = ReadCandidateSet(SetDir(StageId::kSimulate, options));
+
+  PlanInputs in;
+  in.study = study.name;
+  in.seed = study.seed;
+  in.space = scenarios.space;
+  in.candidates = &candidates;
+  in.safety_rule = task.outcome.is_object() && task.outcome.contains("safety");
+  in.parameters = study.parameters;
+  in.threads = study.threads;
+  if (study.HasSection("dataset")) {
+    RequireCurrentSet(StageId::kIngest, study, options, &r.warnings);
+    const Dataset dataset = ReadDatasetFiles(SetDir(StageId::kIngest, options));
+    for (const Episode& e : dataset.episodes) in.episodes.push_back({e.id, e.scenario});
+  }
+  std::optional<CalibrationFile> calibration;
+  const CalibrationSource source = SimulateCalibration(study, options);
+  if (!source.file.empty()) {
+    if (source.from_set) RequireCurrentSet(StageId::kCalibrate, study, options, &r.warnings);
+    calibration = ReadCalibrationFile(source.file);
+    in.calibration = &*calibration;
+    in.formal_posterior = options.formal_posterior;
+  }
+  const Plan plan = MakePlan(in, plan_options);
+
+  const Inputs inputs = CurrentInputs(StageId::kPlan, study, options);
+  OutputSet set(options.out, r.stage);
+  r.dir = set.final_dir();
+  WritePlan(plan, scenarios.space, set.staging());
+  for (const auto& w : plan.warnings) r.warnings.push_back(w);
+  r.text = PlanSummaryText(plan, scenarios.space);
+  Finish(set, NewManifest(StageId::kPlan, study, inputs), options, Since(t0), &r);
+  return r;
+}
+
+}  // namespace nextbatch::pipeline_internal

@@ -1,0 +1,579 @@
+#include "planners/make_plan.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <map>
+
+#include "engine/error.h"
+#include "engine/posterior.h"
+#include "planners/coverage.h"
+#include "planners/gain.h"
+#include "planners/safety.h"
+#include "planners/schedule.h"
+#include "planners/selection.h"
+
+namespace nextbatch {
+namespace {
+
+std::string Fmt(const char* format, double x) {
+  char buf[64];
+  std::snprintf(buf, sizeof(buf), format, x);
+  return buf;
+}
+
+std::string Join(const std::vector<std::string>& names) {
+  std::string out;
+  for (const auto& n : names) out += (out.empty() ? "" : ", ") + n;
+  return out;
+}
+
+// What every candidate brings, before any selection.
+struct CandidateFacts {
+  double nearest = 0.0;  // distance to the nearest counted episode (normalised space)
+  double mean_k = 0.0;   // mean distance to the k nearest
+  double success = 0.0;  // simulated success rate
+  double spread = 0.0;   // p (1 - p)
+  int setup = -1;        // index into the plan's setups
+  SafetyVerdict safety;  // judged only when the task has a safety rule
+  bool judged = false;
+};
+
+// Setups: the distinct combinations of the setup-tagged factors' values, in order of first
+// appearance among the candidates; each costs the sum of those factors' cost_seconds to set up.
+struct Setups {
+  std::vector<int> factors;  // setup-tagged factor indices
+  double change_seconds = 0.0;
+  std::vector<double> seconds;  // per setup
+  std::vector<int> of;          // per candidate
+};
+
+Setups FindSetups(const ScenarioSpace& space, const std::vector<Scenario>& candidates) {
+  Setups s;
+  for (int f = 0; f < space.dimension(); ++f) {
+    if (space.factor(f).tag == FactorTag::kSetup) {
+      s.factors.push_back(f);
+      s.change_seconds += space.factor(f).cost_seconds;
+    }
+  }
+  s.of.assign(candidates.size(), -1);
+  if (s.factors.empty()) return s;
+  std::map<std::vector<double>, int> index;
+  for (std::size_t i = 0; i < candidates.size(); ++i) {
+    std::vector<double> key;
+    for (int f : s.factors) key.push_back(candidates[i].values[f]);
+    auto [it, added] = index.emplace(key, static_cast<int>(s.seconds.size()));
+    if (added) s.seconds.push_back(s.change_seconds);
+    s.of[i] = it->second;
+  }
+  return s;
+}
+
+std::string ScenarioText(const ScenarioSpace& space, const Scenario& s) {
+  std::string out;
+  for (int f = 0; f < space.dimension(); ++f) {
+    const Factor& factor = space.factor(f);
+    out += (f ? " " : "") + factor.name + "=" +
+           (factor.numeric() ? Fmt("%.4g", s.values[f])
+                             : factor.levels[static_cast<int>(s.values[f])].name);
+  }
+  return out;
+}
+
+std::map<std::string, double> PosteriorStds(const PlanInputs& in) {
+  std::map<std::string, double> out;
+  if (in.parameters.empty()) return out;
+  const Posterior p =
+      in.calibration ? PosteriorFromCalibration(*in.calibration, in.parameters,
+                                                in.formal_posterior ? PosteriorCovariance::kFormal
+                                                                    : PosteriorCovariance::kHonest)
+                     : Posterior::FromSpecs(in.parameters);
+  for (int j = 0; j < p.size(); ++j) out[p.names()[j]] = std::sqrt(p.covariance()(j, j));
+  return out;
+}
+
+// Why an item is in the batch, in words with the numbers behind it.
+std::string ItemReason(bool pinned, bool cold, const CandidateFacts& f, int k_near, double diameter,
+                       double newly, const PlanComponents& c, int rollouts, bool has_setup,
+                       double charged, double threshold) {
+  std::string reason = pinned ? "pinned by the study; " : "";
+  if (cold) {
+    reason += "no recorded episode to compare with (cold start)";
+  } else {
+    reason += "nearest recorded episode " + Fmt("%.2f", f.nearest) + " away";
+    if (k_near > 1)
+      reason += ", " + std::to_string(k_near) + " nearest " + Fmt("%.2f", f.mean_k) + " on average";
+    reason += " (normalised space, diameter " + Fmt("%.2f", diameter) + ")";
+  }
+  reason += ", covers " + Fmt("%.1f", 100.0 * newly) + "% of the space not yet covered (coverage " +
+            Fmt("%.2f", c.coverage) + ")";
+  reason += "; simulated success " + Fmt("%.2f", f.success) + " +- " +
+            Fmt("%.2f", std::sqrt(f.spread)) + " over " + std::to_string(rollouts) +
+            " samples (uncertainty " + Fmt("%.2f", c.uncertainty) + ")";
+  if (has_setup) {
+    reason += charged > 0.0 ? "; setup change " + FormatNumber(charged) + " s"
+                            : "; its setup is already in the batch";
+  }
+  if (f.judged && f.safety.undecided) {
+    reason += "; not shown safe: " + std::to_string(f.safety.violations) + " violations in " +
+              std::to_string(f.safety.samples) + " samples, bound " + Fmt("%.2f", f.safety.upper) +
+              " > " + FormatNumber(threshold);
+  }
+  return reason;
+}
+
+// How the estimates were made, in words, for the plan's notes.
+std::vector<std::string> MethodNotes(const Plan& plan, const PlanOptions& options, double diameter,
+                                     const CoverageOptions& copt, int sample_size,
+                                     double spread_max, double change_seconds, bool safety_rule) {
+  std::vector<std::string> notes;
+  notes.push_back(
+      "coverage: " + std::to_string(plan.episodes.counted) + " of " +
+      std::to_string(plan.episodes.total) +
+      " real episodes count (an episode counts when its scenario gives a valid value for every "
+      "factor); distances in the normalised factor space (diameter " +
+      Fmt("%.3g", diameter) + "), k = " + std::to_string(copt.k) + " nearest; the share of a " +
+      std::to_string(sample_size) + "-point Sobol sample of the space within " +
+      FormatNumber(copt.radius) +
+      " x the diameter of an episode; an item's coverage component is its newly covered share "
+      "over the best candidate's");
+  notes.push_back(
+      "uncertainty: only the spread of the simulated outcome, the Bernoulli variance p (1 - p) of "
+      "each candidate's success rate over its posterior samples (nuisance draws included), over "
+      "the largest among the candidates (" +
+      Fmt("%.3g", spread_max) +
+      "); the sim-to-real discrepancy, an outcome model from real episodes and the team's own "
+      "uncertainty are not estimated");
+  notes.push_back(
+      "information: not estimated (the simulate stage computes no sensitivities yet); the "
+      "component is 0 for every item and the information weight has no effect");
+  notes.push_back("cost: " + FormatNumber(options.episode_seconds) +
+                  " s per episode; a setup enters the batch at a full change of its setup "
+                  "factors (" +
+                  FormatNumber(change_seconds) + " s); the batch is chosen by gain / cost^" +
+                  FormatNumber(options.weights.cost) +
+                  " (lazy greedy with the best single episode) within the budget");
+  if (options.repeats_max > 1)
+    notes.push_back(
+        "repeats: no estimated component values a second episode of one scenario (coverage and "
+        "the uncertainty score count its first), so items have 1 episode until information is "
+        "estimated");
+  if (safety_rule) {
+    notes.push_back(
+        "safety: a candidate is unsafe when the Clopper-Pearson bound on its "
+        "violation rate at " +
+        FormatNumber(options.safety.confidence) + " confidence exceeds " +
+        FormatNumber(options.safety.threshold) +
+        "; unsafe ones with a violation rate above the threshold are left out, "
+        "those merely not shown safe for want of samples stay in, flagged in "
+        "their reason (no extra samples are drawn yet)");
+  } else {
+    notes.push_back("safety: the task has no safety rule; nothing was judged");
+  }
+  notes.push_back(
+      "expected.std_before: the posterior stds the candidates were simulated "
+      "under; std_after is not estimated (it needs the information component)");
+
+  return notes;
+}
+
+}  // namespace
+
+std::optional<Scenario> EpisodeToScenario(const ScenarioSpace& space,
+                                          const nlohmann::json& scenario, std::string* reason) {
+  Scenario s;
+  s.values.resize(space.dimension());
+  for (int f = 0; f < space.dimension(); ++f) {
+    const Factor& factor = space.factor(f);
+    if (!scenario.is_object() || !scenario.contains(factor.name)) {
+      *reason = "its scenario has no value for factor '" + factor.name + "'";
+      return std::nullopt;
+    }
+    const nlohmann::json& v = scenario.at(factor.name);
+    if (factor.numeric()) {
+      if (!v.is_number()) {
+        *reason = "factor '" + factor.name + "' is " + Describe(v) + ", not a number";
+        return std::nullopt;
+      }
+      s.values[f] = v.get<double>();
+    } else {
+      const int level = v.is_string() ? factor.FindLevel(v.get<std::string>()) : -1;
+      if (level < 0) {
+        *reason = "factor '" + factor.name + "' is " + Describe(v) + ", not one of its levels";
+        return std::nullopt;
+      }
+      s.values[f] = level;
+    }
+  }
+  if (std::string bad = space.Check(s); !bad.empty()) {
+    *reason = "its scenario lies outside the space: " + bad;
+    return std::nullopt;
+  }
+  return s;
+}
+
+Plan MakePlan(const PlanInputs& in, const PlanOptions& options) {
+  if (std::string e = options.Validate(); !e.empty()) throw InputError(e);
+  if (std::string e = in.space.Validate(); !e.empty()) throw InputError(e);
+  if (in.candidates == nullptr || in.candidates->candidates.empty())
+    ThrowExpected("plan: candidates", "at least one simulated candidate", "none");
+  const ScenarioSpace& space = in.space;
+  const CandidateSet& set = *in.candidates;
+  std::vector<std::string> factor_names;
+  for (const Factor& f : space.factors()) factor_names.push_back(f.name);
+  if (set.factors != factor_names)
+    ThrowExpected("candidates.json: factors", "the study's factors (" + Join(factor_names) + ")",
+                  "(" + Join(set.factors) + ")");
+
+  const int n = static_cast<int>(set.candidates.size());
+  std::vector<Scenario> cand(n);
+  std::map<std::int64_t, int> position;
+  for (int i = 0; i < n; ++i) {
+    const CandidateRecord& c = set.candidates[i];
+    cand[i] = space.FromJson(c.scenario, "candidates.jsonl: candidate " + std::to_string(c.index));
+    position[c.index] = i;
+  }
+  auto positions = [&](const std::vector<std::int64_t>& list, const char* key) {
+    std::vector<char> mark(n, 0);
+    for (std::int64_t index : list) {
+      auto it = position.find(index);
+      if (it == position.end())
+        ThrowExpected(std::string("planner.") + key,
+                      "indices of simulated candidates (" + std::to_string(n) + " candidates)",
+                      std::to_string(index));
+      mark[it->second] = 1;
+    }
+    return mark;
+  };
+  const std::vector<char> pinned = positions(options.pinned, "pinned");
+  const std::vector<char> excluded = positions(options.excluded, "excluded");
+
+  Plan plan;
+  plan.study = in.study;
+  plan.seed = in.seed;
+  plan.candidates = n;
+  if (set.document.contains("posterior_samples") &&
+      set.document.at("posterior_samples").is_number_integer())
+    plan.posterior_samples = set.document.at("posterior_samples").get<int>();
+  plan.weights = {options.weights.coverage, options.weights.uncertainty,
+                  options.weights.information, options.weights.cost};
+
+  // The real episodes that count for coverage.
+  std::vector<Scenario> counted;
+  plan.episodes.total = static_cast<int>(in.episodes.size());
+  for (const EpisodeScenario& e : in.episodes) {
+    std::string reason;
+    if (std::optional<Scenario> s = EpisodeToScenario(space, e.scenario, &reason)) {
+      counted.push_back(*s);
+    } else {
+      plan.episodes.not_counted.push_back({e.id, reason});
+    }
+  }
+  plan.episodes.counted = static_cast<int>(counted.size());
+
+  // Coverage.
+  CoverageOptions copt = options.coverage;
+  copt.seed = in.seed;
+  copt.num_threads = in.threads;
+  const FactorEmbedding embedding(space, copt.categorical_distance);
+  const double radius = copt.radius * embedding.Diameter();
+  const Neighbours near = NearestEpisodes(embedding, counted, cand, copt.k, in.threads);
+  const std::vector<Scenario> sample = CoverageSample(space, copt);
+  CoverageGain coverage(embedding, counted, cand, sample, radius, in.threads);
+  double coverage_max = 0.0;
+  std::vector<double> coverage_first(n);
+  for (int i = 0; i < n; ++i) {
+    coverage_first[i] = coverage.Gain(i);
+    coverage_max = std::max(coverage_max, coverage_first[i]);
+  }
+
+  // Uncertainty and safety.
+  std::vector<CandidateFacts> facts(n);
+  const Setups setups = FindSetups(space, cand);
+  double spread_max = 0.0;
+  for (int i = 0; i < n; ++i) {
+    const CandidateRecord& c = set.candidates[i];
+    CandidateFacts& f = facts[i];
+    if (near.count > 0) {
+      f.nearest = near.distance[static_cast<std::size_t>(i) * near.count];
+      double sum = 0.0;
+      for (int k = 0; k < near.count; ++k)
+        sum += near.distance[static_cast<std::size_t>(i) * near.count + k];
+      f.mean_k = sum / near.count;
+    }
+    f.success = c.success;
+    f.spread = c.success * (1.0 - c.success);
+    spread_max = std::max(spread_max, f.spread);
+    f.setup = setups.of[i];
+    if (in.safety_rule && c.rollouts > 0) {
+      const int safe = static_cast<int>(std::lround(c.safety * c.rollouts));
+      f.safety = JudgeSafety(c.rollouts - safe, c.rollouts, options.safety);
+      f.judged = true;
+    }
+  }
+  std::vector<double> scores(n, 0.0);
+  if (spread_max > 0.0)
+    for (int i = 0; i < n; ++i) scores[i] = facts[i].spread / spread_max;
+
+  WeightedGain acquisition;
+  acquisition.Add(&coverage, coverage_max > 0.0 ? options.weights.coverage / coverage_max : 0.0,
+                  "coverage");
+  acquisition.SetScores(scores, options.weights.uncertainty, "uncertainty");
+
+  // Selection items; unsafe candidates stay out unless pinned.
+  std::vector<SelectionItem> items(n);
+  int unsafe_out = 0, undecided = 0;
+  for (int i = 0; i < n; ++i) {
+    SelectionItem& it = items[i];
+    it.episode_seconds = options.episode_seconds;
+    it.setup = facts[i].setup;
+    it.max_repeats = options.repeats_max;
+    it.pinned = pinned[i] ? 1 : 0;
+    it.excluded = excluded[i] != 0;
+    const SafetyVerdict& v = facts[i].safety;
+    if (facts[i].judged && v.unsafe && !v.undecided) {
+      plan.unsafe.push_back({set.candidates[i].index, cand[i], v.violations, v.samples, v.upper});
+      if (!pinned[i]) {
+        it.excluded = true;
+        ++unsafe_out;
+      } else {
+        plan.warnings.push_back("pinned candidate " + std::to_string(set.candidates[i].index) +
+                                " is unsafe by its bound (" + std::to_string(v.violations) +
+                                " violations in " + std::to_string(v.samples) + " samples, bound " +
+                                Fmt("%.3g", v.upper) + " > " +
+                                FormatNumber(options.safety.threshold) +
+                                ") and stays in the batch because the study pins it");
+      }
+    }
+    if (facts[i].judged && v.undecided) ++undecided;
+  }
+
+  // The budget must pay for the pinned episodes and for at least the cheapest selectable one.
+  double cheapest = -1.0;
+  std::vector<int> pinned_repeats(n, 0);
+  for (int i = 0; i < n; ++i) {
+    pinned_repeats[i] = items[i].pinned;
+    if (items[i].excluded) continue;
+    const double c =
+        options.episode_seconds + (items[i].setup >= 0 ? setups.seconds[items[i].setup] : 0.0);
+    if (cheapest < 0.0 || c < cheapest) cheapest = c;
+  }
+  const double pinned_seconds = BatchSeconds(items, setups.seconds, pinned_repeats);
+  if (pinned_seconds > options.budget_seconds)
+    ThrowExpected("planner.budget_seconds",
+                  "at least the pinned episodes' " + FormatNumber(pinned_seconds) + " s",
+                  FormatNumber(options.budget_seconds));
+  if (cheapest >= 0.0 && options.budget_seconds < cheapest)
+    ThrowExpected(
+        "planner.budget_seconds",
+        "at least the cheapest episode with its setup change (" + FormatNumber(cheapest) + " s)",
+        FormatNumber(options.budget_seconds));
+
+  Selection selection;
+  selection.repeats.assign(n, 0);
+  if (cheapest >= 0.0) {
+    SelectionOptions so;
+    so.budget_seconds = options.budget_seconds;
+    so.cost_exponent = options.weights.cost;
+    selection = SelectBatch(acquisition, items, setups.seconds, so);
+  }
+
+  // Replay the picks to take each item's components as the acquisition saw them.
+  acquisition.Reset();
+  std::vector<int> order;
+  std::vector<PlanItem> by_candidate(n);
+  std::vector<char> setup_in(setups.seconds.size(), 0), seen(n, 0);
+  for (int i : selection.picks) {
+    if (!seen[i]) {
+      seen[i] = 1;
+      order.push_back(i);
+      PlanItem& item = by_candidate[i];
+      item.score = acquisition.Gain(i);
+      item.components.coverage =
+          coverage_max > 0.0 ? acquisition.ComponentGain(0, i) / coverage_max : 0.0;
+      item.components.uncertainty = acquisition.ComponentGain(1, i);
+      item.components.information = 0.0;
+      const int s = items[i].setup;
+      double charged = 0.0;
+      if (s >= 0 && !setup_in[s]) charged = setups.seconds[s];
+      if (s >= 0) setup_in[s] = 1;
+      item.components.cost = charged;  // the episodes are added below, once repeats are known
+      const double newly = sample.empty() ? 0.0 : acquisition.ComponentGain(0, i) / sample.size();
+
+      item.reason = ItemReason(
+          pinned[i] != 0, counted.empty(), facts[i], near.count, embedding.Diameter(), newly,
+          item.components, set.candidates[i].rollouts, s >= 0, charged, options.safety.threshold);
+    }
+    acquisition.Commit(i);
+  }
+
+  for (std::size_t r = 0; r < order.size(); ++r) {
+    const int i = order[r];
+    PlanItem item = by_candidate[i];
+    item.rank = static_cast<int>(r) + 1;
+    item.candidate = set.candidates[i].index;
+    item.item_id = ItemId(space, cand[i], in.seed);
+    item.scenario = cand[i];
+    item.repeats = selection.repeats[i];
+    item.est_seconds = item.repeats * options.episode_seconds;
+    item.components.cost += item.est_seconds;
+    if (item.repeats > 1) item.reason += "; " + std::to_string(item.repeats) + " episodes";
+    plan.items.push_back(std::move(item));
+  }
+
+  // Schedule.
+  const std::vector<Robot> robots = PlanRobots(options);
+  if (!plan.items.empty()) {
+    std::vector<ScheduleItem> sitems;
+    for (std::size_t r = 0; r < order.size(); ++r)
+      sitems.push_back({items[order[r]].setup, plan.items[r].est_seconds});
+    const Schedule schedule = MakeSchedule(sitems, setups.seconds, robots);
+    for (const Session& s : schedule.sessions) {
+      PlanSession ps;
+      ps.robot = robots[s.robot].name;
+      ps.start_s = s.start;
+      ps.end_s = s.end;
+      ps.setup_seconds = s.setup >= 0 ? setups.seconds[s.setup] : 0.0;
+      for (int it : s.items) {
+        ps.items.push_back(plan.items[it].item_id);
+        plan.items[it].session = static_cast<int>(plan.sessions.size());
+      }
+      plan.sessions.push_back(std::move(ps));
+    }
+    if (!schedule.unscheduled.empty())
+      plan.warnings.push_back(std::to_string(schedule.unscheduled.size()) + " of " +
+                              std::to_string(plan.items.size()) +
+                              " items fit no robot's availability window (session -1)");
+  }
+
+  // Budget and what the batch is expected to change.
+  plan.budget.seconds = options.budget_seconds;
+  plan.budget.used_seconds = selection.seconds;
+  for (std::size_t s = 0; s < setups.seconds.size(); ++s)
+    if (setup_in[s]) plan.budget.setup_seconds += setups.seconds[s];
+  plan.expected.coverage_before = DatasetCoverage(space, counted, copt).share;
+  std::vector<Scenario> after = counted;
+  for (const PlanItem& item : plan.items) after.push_back(item.scenario);
+  plan.expected.coverage_after = DatasetCoverage(space, after, copt).share;
+  plan.expected.std_before = PosteriorStds(in);
+  for (const PlanItem& item : plan.items) {
+    const int i = position.at(item.candidate);
+    if (facts[i].success < 0.5)
+      plan.expected.failure_modes.push_back(
+          "item " + item.item_id + " (rank " + std::to_string(item.rank) +
+          "): the simulator expects failure, success " + Fmt("%.2f", facts[i].success) + " over " +
+          std::to_string(set.candidates[i].rollouts) + " samples");
+  }
+
+  // What is not estimated, how the rest was, and the reasons for doubt.
+  plan.not_estimated = {"information",      "uncertainty.discrepancy", "uncertainty.outcome_model",
+                        "uncertainty.team", "expected.std_after",      "verification"};
+  const std::vector<std::string> notes =
+      MethodNotes(plan, options, embedding.Diameter(), copt, static_cast<int>(sample.size()),
+                  spread_max, setups.change_seconds, in.safety_rule);
+  plan.notes.insert(plan.notes.end(), notes.begin(), notes.end());
+
+  std::vector<std::string> warnings;
+  if (counted.empty()) {
+    warnings.push_back(
+        "cold start: no real episode counts for coverage (" + std::to_string(plan.episodes.total) +
+        " in the dataset): every candidate is equally uncovered and the plan rests on the "
+        "simulator and its " +
+        std::string(in.calibration ? "calibration" : "priors") + " alone");
+  }
+  if (!plan.episodes.not_counted.empty() && !counted.empty()) {
+    warnings.push_back(
+        std::to_string(plan.episodes.not_counted.size()) + " of " +
+        std::to_string(plan.episodes.total) + " episodes do not count for coverage, e.g. " +
+        plan.episodes.not_counted[0].id + ": " + plan.episodes.not_counted[0].reason);
+  } else if (!plan.episodes.not_counted.empty()) {
+    warnings.push_back("no episode counts for coverage, e.g. " + plan.episodes.not_counted[0].id +
+                       ": " + plan.episodes.not_counted[0].reason);
+  }
+  if (unsafe_out > 0) {
+    warnings.push_back(std::to_string(unsafe_out) + " of " + std::to_string(n) +
+                       " candidates left out as unsafe (violation bound above " +
+                       FormatNumber(options.safety.threshold) + " at " +
+                       FormatNumber(options.safety.confidence) +
+                       " confidence; listed in 'unsafe')");
+  }
+  if (undecided > 0) {
+    int in_batch = 0;
+    for (int i : order) in_batch += facts[i].judged && facts[i].safety.undecided ? 1 : 0;
+    warnings.push_back(std::to_string(undecided) + " of " + std::to_string(n) +
+                       " candidates could not be shown safe with their samples (bound above " +
+                       FormatNumber(options.safety.threshold) + "); " + std::to_string(in_batch) +
+                       " of them are in the batch: check them before running them");
+  }
+  // Budget left: a reason for doubt when episodes that fit were passed over for adding nothing.
+  const double left = options.budget_seconds - plan.budget.used_seconds;
+  int fit = 0;
+  double cheapest_left = -1.0;
+  for (int i = 0; i < n; ++i) {
+    if (items[i].excluded || selection.repeats[i] >= items[i].max_repeats) continue;
+    const int s = items[i].setup;
+    const double c = options.episode_seconds + (s >= 0 && !setup_in[s] ? setups.seconds[s] : 0.0);
+    if (c <= left) ++fit;
+    if (cheapest_left < 0.0 || c < cheapest_left) cheapest_left = c;
+  }
+  if (fit > 0) {
+    warnings.push_back(FormatNumber(left) + " s of the " + FormatNumber(options.budget_seconds) +
+                       " s budget left unused: the " + std::to_string(fit) +
+                       " candidate(s) that still fit add nothing to the acquisition");
+  } else if (cheapest_left >= 0.0 && left > 0.0) {
+    plan.notes.push_back("budget: " + FormatNumber(left) +
+                         " s left, less than the cheapest remaining candidate's " +
+                         FormatNumber(cheapest_left) + " s");
+  }
+  warnings.push_back(
+      "not estimated yet: information gain (component 0, weight " +
+      FormatNumber(options.weights.information) +
+      " without effect), the sim-to-real discrepancy, an outcome model from real episodes, the "
+      "team's uncertainty, parameter stds after the batch, verification of recorded outcomes");
+  plan.warnings.insert(plan.warnings.begin(), warnings.begin(), warnings.end());
+  return plan;
+}
+
+std::string PlanSummaryText(const Plan& plan, const ScenarioSpace& space) {
+  std::string out;
+  int episodes = 0;
+  for (const PlanItem& it : plan.items) episodes += it.repeats;
+  std::vector<std::string> robots;
+  for (const PlanSession& s : plan.sessions)
+    if (std::find(robots.begin(), robots.end(), s.robot) == robots.end()) robots.push_back(s.robot);
+  char line[512];
+  std::snprintf(line, sizeof(line),
+                "plan: %zu items (%d episodes) from %lld candidates, %zu sessions on %zu "
+                "robot(s); %s of %s s used (setup changes %s s)\n",
+                plan.items.size(), episodes, static_cast<long long>(plan.candidates),
+                plan.sessions.size(), robots.size(), FormatNumber(plan.budget.used_seconds).c_str(),
+                FormatNumber(plan.budget.seconds).c_str(),
+                FormatNumber(plan.budget.setup_seconds).c_str());
+  out += line;
+  std::snprintf(line, sizeof(line),
+                "coverage: %.1f%% of the space before the batch, %.1f%% after (%d of %d episodes "
+                "counted)\n",
+                100.0 * plan.expected.coverage_before, 100.0 * plan.expected.coverage_after,
+                plan.episodes.counted, plan.episodes.total);
+  out += line;
+  out += "rank  item_id           rep  score  cover  uncert  est_s  session  scenario\n";
+  const std::size_t shown = std::min<std::size_t>(plan.items.size(), 15);
+  for (std::size_t r = 0; r < shown; ++r) {
+    const PlanItem& it = plan.items[r];
+    const std::string session =
+        it.session >= 0 ? std::to_string(it.session) + " " + plan.sessions[it.session].robot : "-";
+    std::snprintf(line, sizeof(line), "%4d  %s  %3d  %5.2f  %5.2f  %6.2f  %5.0f  %-7s  %s\n",
+                  it.rank, it.item_id.c_str(), it.repeats, it.score, it.components.coverage,
+                  it.components.uncertainty, it.est_seconds, session.c_str(),
+                  ScenarioText(space, it.scenario).c_str());
+    out += line;
+  }
+  if (plan.items.size() > shown)
+    out += "  ... " + std::to_string(plan.items.size() - shown) + " more in plan.csv\n";
+  if (!plan.unsafe.empty())
+    out += "unsafe candidates left out: " + std::to_string(plan.unsafe.size()) + "\n";
+  if (!plan.not_estimated.empty()) out += "not estimated: " + Join(plan.not_estimated) + "\n";
+  return out;
+}
+
+}  // namespace nextbatch

@@ -1,0 +1,77 @@
+// The plan: which candidates to record next on the real robots, how often, on which robot and
+// why, from the simulated candidates, the real episodes' scenarios and the planner's options.
+// One call, no life cycle.
+//
+// What each candidate is scored on today (docs/planning.md):
+//   coverage     how much of the scenario space that no real episode covers it would cover
+//                (planners/coverage.h CoverageGain on a Sobol sample of the space), normalised
+//                so that the best candidate scores 1; its reason quotes the distance to the
+//                nearest counted episode in the normalised factor space;
+//   uncertainty  the spread of the simulated outcome under the posterior: the Bernoulli
+//                variance p (1 - p) of the success rate p over the candidate's rollouts,
+//                normalised so that the largest scores 1 (it mixes parameter uncertainty with the
+//                task's own randomness: nuisance draws are in the same rollouts);
+//   information  not estimated (the simulate stage computes no sensitivities): 0 for every item,
+//                and the plan says so;
+//   cost         robot seconds: repeats x episode_seconds, plus the setup change the item brings
+//                into the batch (the sum of the setup factors' cost_seconds: a full change).
+// Acquisition: WeightedGain of coverage and the uncertainty score (first episode only), chosen
+// under the budget by SelectBatch with gain / cost^weights.cost, scheduled by MakeSchedule.
+#ifndef NEXTBATCH_PLANNERS_MAKE_PLAN_H_
+#define NEXTBATCH_PLANNERS_MAKE_PLAN_H_
+
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "calibration/calibration_json.h"
+#include "engine/parameter.h"
+#include "planners/plan_json.h"
+#include "planners/plan_options.h"
+#include "scenarios/simulate_study.h"
+#include "scenarios/space.h"
+
+namespace nextbatch {
+
+// A real episode's id and the scenario it was recorded under ({factor: value}, as ingested).
+struct EpisodeScenario {
+  std::string id;
+  nlohmann::json scenario = nlohmann::json::object();
+};
+
+struct PlanInputs {
+  std::string study;       // the study's name, written into the plan
+  std::uint64_t seed = 0;  // item ids and the coverage sample
+  ScenarioSpace space;
+  const CandidateSet* candidates = nullptr;  // the simulate set; required
+  std::vector<EpisodeScenario> episodes;     // empty: a cold start
+  bool safety_rule = false;  // whether the task has a safety predicate (else safety is not judged)
+  // The stds reported as expected.std_before: the calibration's posterior when given, else the
+  // parameters' priors (what the candidates were simulated under).
+  std::vector<ParameterSpec> parameters;
+  const CalibrationFile* calibration = nullptr;
+  // which of its covariances: the honest one (as simulate samples by default) or the formal one
+  bool formal_posterior = false;
+  int threads = 0;  // coverage's neighbour searches; the plan does not depend on it
+};
+
+// The scenario an episode was recorded under, as a point of the space: every factor must have a
+// value (a number in range for numeric factors, integral for integer ones; a level name for
+// categorical ones); keys that are not factors are ignored. Returns nullopt and says why in
+// `reason` otherwise.
+std::optional<Scenario> EpisodeToScenario(const ScenarioSpace& space,
+                                          const nlohmann::json& scenario, std::string* reason);
+
+// Throws InputError for invalid options, a missing or empty candidate set, candidates whose
+// factors are not the space's, pinned or excluded indices that name no candidate, or a budget
+// smaller than the cheapest episode with its setup.
+Plan MakePlan(const PlanInputs& inputs, const PlanOptions& options);
+
+// A one-screen summary for people: items, sessions, budget, coverage, what is not estimated.
+std::string PlanSummaryText(const Plan& plan, const ScenarioSpace& space);
+
+}  // namespace nextbatch
+
+#endif  // NEXTBATCH_PLANNERS_MAKE_PLAN_H_

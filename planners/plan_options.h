@@ -1,0 +1,80 @@
+// The planner's settings: the study's "planner" section mapped one to one onto PlanOptions.
+//
+//   "planner": {
+//     "budget_seconds": 3600,            robot time of the whole batch, setup changes included
+//     "episode_seconds": 38,             robot time of one episode (default: the task's horizon
+//                                        plus reset_seconds)
+//     "reset_seconds": 30,               putting the robot back between episodes
+//     "weights": {"coverage": 1, "uncertainty": 1, "information": 1, "cost": 1},
+//     "coverage": {"k": 5, "radius": 0.15, "sample_size": 4096, "categorical_distance": 1},
+//     "repeats_max": 1,                  episodes of one scenario the batch may hold
+//     "robots": {"arm": [[0, 3600]]},    availability windows in seconds (default: one robot
+//                                        "robot" available for the whole budget)
+//     "pinned": [3], "excluded": [5],    candidate indices always / never in the batch
+//     "safety": {"threshold": 0.05, "confidence": 0.95}
+//   }
+//
+// The weights: coverage, uncertainty and information weigh the acquisition's gain components
+// (each normalised so that its best candidate scores 1); cost is the exponent of the robot time
+// that the gain is divided by when the batch is chosen (1: gain per second, the default; 0: the
+// largest gains first whatever they cost; the budget binds either way).
+#ifndef NEXTBATCH_PLANNERS_PLAN_OPTIONS_H_
+#define NEXTBATCH_PLANNERS_PLAN_OPTIONS_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "engine/json_reader.h"
+#include "engine/study.h"
+#include "planners/coverage.h"
+#include "planners/safety.h"
+#include "planners/schedule.h"
+
+namespace nextbatch {
+
+// The study section PlanOptions is read from.
+inline constexpr const char* kPlannerSection = "planner";
+
+struct PlanWeights {
+  double coverage = 1.0;
+  double uncertainty = 1.0;
+  double information = 1.0;
+  double cost = 1.0;
+};
+
+struct PlanOptions {
+  double budget_seconds = 3600.0;
+  double reset_seconds = 30.0;
+  // Robot time of one episode; ReadPlanOptions sets the task's horizon + reset_seconds when the
+  // section gives none. Must be > 0 when the options are used.
+  double episode_seconds = 0.0;
+  PlanWeights weights;
+  CoverageOptions coverage;  // k, radius, sample_size, categorical_distance (bins, seed and
+                             // num_threads are set by the caller, not read)
+  int repeats_max = 1;
+  std::vector<Robot> robots;         // empty: one robot "robot" with the window [0, budget_seconds]
+  std::vector<std::int64_t> pinned;  // candidate indices
+  std::vector<std::int64_t> excluded;  // candidate indices
+  SafetyOptions safety;
+
+  // Empty when valid, else "planner.field: expected X, got Y": a budget or an episode that is
+  // not positive, a budget smaller than one episode, negative or all-zero gain weights (cost
+  // does not count: it weighs no gain), repeats_max < 1, a negative or doubly listed index,
+  // robot windows that run backwards or overlap.
+  std::string Validate() const;
+};
+
+// Reads a "planner" object; `horizon` (seconds) gives the default episode_seconds. Unknown keys
+// and invalid values throw InputError "file: planner.field: expected X, got Y".
+PlanOptions ReadPlanOptions(const JsonReader& r, double horizon);
+
+// The study's section, or the defaults when it has none; the horizon comes from its task section.
+PlanOptions ReadPlanOptions(const Study& study);
+
+// The robots the schedule uses: options.robots, or the default single robot.
+std::vector<Robot> PlanRobots(const PlanOptions& options);
+
+}  // namespace nextbatch
+
+#endif  // NEXTBATCH_PLANNERS_PLAN_OPTIONS_H_

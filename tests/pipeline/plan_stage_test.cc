@@ -1,0 +1,282 @@
+// The plan verb as a user runs it: every stage that applies, reusing current sets, then the plan
+// set; the same plan for any thread count; bad planner sections refused before anything is
+// written; a cold start said loudly.
+#include <doctest/doctest.h>
+#include <sys/wait.h>
+
+#include <filesystem>
+
+#include "engine/atomic_file.h"
+#include "engine/episode_io.h"
+#include "engine/json_reader.h"
+#include "engine/manifest.h"
+#include "engine/model.h"
+#include "pipeline/pipeline.h"
+#include "planners/plan_json.h"
+#include "scenarios/space_json.h"
+#include "tests/calibration/synthetic.h"
+#include "tests/fixtures/temp_files.h"
+
+namespace nextbatch {
+namespace {
+
+namespace fs = std::filesystem;
+
+// The DFKI pendulum with every stage: two synthetic logs (one of them recorded under a scenario
+// that names both factors, the other only one), damping and friction, 8 swing-up candidates of
+// 1 s, and a planner section for a 3-episode budget.
+struct PlanStudy {
+  testing::TempDir dir{"plan_stage"};
+  nlohmann::json doc;
+
+  PlanStudy() {
+    dir.Write("pendulum.xml",
+              ReadFile(NEXTBATCH_SOURCE_DIR "/examples/dfki_pendulum/pendulum.xml"));
+    ModelPtr m = LoadModelFile(dir.File("pendulum.xml"));
+    doc = nlohmann::json::parse(R"({"schema": "nextbatch.study/1", "name": "plan", "seed": 4,
+      "model": "pendulum.xml", "threads": 1,
+      "parameters": [
+        {"name": "damping", "targets": ["joint:shoulder.damping"], "initial": 0.05,
+         "bounds": [0, 0.5], "prior": {"mean": 0.05, "std": 0.02}},
+        {"name": "friction", "targets": ["joint:shoulder.frictionloss"], "initial": 0.2,
+         "bounds": [0, 1], "prior": {"mean": 0.2, "std": 0.05}}],
+      "dataset": {"importer": {"format": "native"},
+                  "episodes": [
+                    {"path": "ep0.json", "scenario": {"initial_angle": -0.2, "torque_limit": 2.0}},
+                    {"path": "ep1.json", "scenario": {"initial_angle": 0.3}}],
+                  "cleaning": {"resample": false}},
+      "calibration": {"segment_seconds": 0.5, "max_iterations": 30},
+      "scenarios": {"factors": [
+        {"name": "initial_angle", "range": [-0.5, 0.5],
+         "binding": {"kind": "qpos", "target": "shoulder"}},
+        {"name": "torque_limit", "range": [0.5, 3.0],
+         "binding": {"kind": "parameter", "target": "actuator:motor.ctrlrange[1]"},
+         "tag": "setup", "cost_seconds": 60}]},
+      "task": {"horizon": 1.0,
+        "controller": {"type": "energy_swing_up", "joint": "shoulder", "actuator": "motor"},
+        "outcome": {"success": {"quantity": {"joint": "shoulder", "abs": true}, "op": ">",
+                                "value": 1.5, "when": "ever"}}},
+      "simulate": {"candidates": 8, "posterior_samples": 3, "chunk": 4},
+      "planner": {"budget_seconds": 300, "reset_seconds": 19,
+                  "robots": {"bench": [[0, 200], [400, 800]]}}})");
+    ParameterSpec damping{"damping", {"joint:shoulder.damping"}};
+    ParameterSpec friction{"friction", {"joint:shoulder.frictionloss"}};
+    damping.upper = friction.upper = 1;
+    damping.lower = friction.lower = 0;
+    ParameterBinding b(m.get(), {damping, friction});
+    testing::SyntheticLog log;
+    log.duration = 1.5;
+    log.qvel_noise = 0.02;
+    log.ctrl_offset = {0.0};
+    log.ctrl_amplitude = {2.0};
+    for (int i = 0; i < 2; ++i) {
+      State s = State::Reference(m.get());
+      s.qpos[0] = 0.5 * i - 0.2;
+      const Episode e = testing::MakeEpisode(m.get(), b, Eigen::Vector2d(0.08, 0.15), s, log, i);
+      WriteEpisodeJson(e, dir.File("ep" + std::to_string(i) + ".json"));
+    }
+    Save();
+  }
+  std::string Save() const { return dir.Write("study.json", doc.dump(1)); }
+  std::string study() const { return dir.File("study.json"); }
+  std::string out() const { return dir.File("out"); }
+};
+
+struct Run {
+  int code = 0;
+  std::string log;
+};
+
+Run Nextbatch(const PlanStudy& s, const std::string& args) {
+  const std::string log = s.dir.File("log");
+  const int status =
+      std::system((std::string(NEXTBATCH_BINARY) + " " + args + " >" + log + " 2>&1").c_str());
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, ReadFile(log)};
+}
+
+bool Has(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
+
+TEST_CASE("plan: ingest -> calibrate -> simulate -> plan, reused when current, redone --from") {
+  PlanStudy s;
+  const std::string args = "plan " + s.study() + " -o " + s.out();
+  Run r = Nextbatch(s, args);
+  REQUIRE_MESSAGE(r.code == 0, r.log);
+  for (const char* stage : {"ingest", "calibrate", "simulate", "plan"}) {
+    const std::string set = s.out() + "/" + stage;
+    INFO(set);
+    REQUIRE(fs::exists(set + "/manifest.json"));
+    CHECK(DigestFiles(set) == ReadManifest(set + "/manifest.json").files);
+  }
+  const Manifest plan_manifest = ReadManifest(s.out() + "/plan/manifest.json");
+  CHECK(plan_manifest.inputs.at("upstream:simulate") ==
+        ReadManifest(s.out() + "/simulate/manifest.json").SetDigest());
+  CHECK(plan_manifest.inputs.at("upstream:ingest") ==
+        ReadManifest(s.out() + "/ingest/manifest.json").SetDigest());
+  CHECK(plan_manifest.inputs.at("upstream:calibrate") ==
+        ReadManifest(s.out() + "/calibrate/manifest.json").SetDigest());
+  CHECK(plan_manifest.inputs.count("study:planner") == 1);
+  CHECK(plan_manifest.files.count("plan.json") == 1);
+  CHECK(plan_manifest.files.count("plan.csv") == 1);
+  // every warning of the plan is in its manifest and on stderr
+  for (const auto& w : plan_manifest.warnings) CHECK(Has(r.log, "nextbatch plan: warning: " + w));
+  CHECK(Has(r.log, "warning: not estimated yet: information gain"));
+
+  const ScenarioSpace space = ReadScenarios(Study::Load(s.study())).space;
+  const Plan plan = ReadPlan(s.out() + "/plan", space);
+  CHECK(plan.study == "plan");
+  CHECK(plan.candidates == 8);
+  CHECK(plan.episodes.total == 2);
+  CHECK(plan.episodes.counted == 1);  // ep1's scenario has no torque_limit
+  REQUIRE(plan.episodes.not_counted.size() == 1);
+  CHECK(plan.episodes.not_counted[0].id == "ep1");
+  // an episode is 1 s + 19 s reset = 20 s; every candidate has its own torque limit (a setup
+  // factor of 60 s): 80 s a candidate, 3 of them within 300 s
+  REQUIRE(plan.items.size() == 3);
+  CHECK(plan.budget.used_seconds == 240.0);
+  // the 60 s left buy no candidate: said in the notes, not a warning
+  CHECK_FALSE(Has(r.log, "budget left unused"));
+  CHECK(std::find(plan.notes.begin(), plan.notes.end(),
+                  "budget: 60 s left, less than the cheapest remaining candidate's 80 s") !=
+        plan.notes.end());
+  CHECK(plan.budget.setup_seconds == 180.0);
+  for (const PlanItem& it : plan.items) {
+    CHECK(it.est_seconds == 20.0);
+    CHECK(it.components.cost == 80.0);
+    CHECK(Has(it.reason, "nearest recorded episode"));
+    CHECK(it.session >= 0);
+  }
+  // stds reported from the calibration the candidates were simulated under
+  CHECK(plan.expected.std_before.count("damping") == 1);
+  CHECK(plan.expected.coverage_after > plan.expected.coverage_before);
+  // the bench's first window holds two 80 s sessions, the third goes to the second window
+  REQUIRE(plan.sessions.size() == 3);
+  for (const PlanSession& session : plan.sessions) CHECK(session.robot == "bench");
+  // the summary reaches stdout
+  CHECK(Has(r.log,
+            "plan: 3 items (3 episodes) from 8 candidates, 3 sessions on 1 robot(s); 240 "
+            "of 300 s used"));
+  CHECK(Has(r.log, "coverage: "));
+  // plan.csv: a header and one row per item
+  const std::string csv = ReadFile(s.out() + "/plan/plan.csv");
+  CHECK(std::count(csv.begin(), csv.end(), '\n') == 4);
+
+  // a rerun reuses every set; the plan's summary is printed again
+  const std::string before = ReadFile(s.out() + "/plan/manifest.json");
+  r = Nextbatch(s, args);
+  REQUIRE_MESSAGE(r.code == 0, r.log);
+  for (const char* stage : {"ingest", "calibrate", "simulate", "plan"})
+    CHECK(Has(r.log, std::string(stage) + ": reused " + s.out() + "/" + stage));
+  CHECK(Has(r.log, "plan: 3 items"));
+  CHECK(ReadFile(s.out() + "/plan/manifest.json") == before);
+
+  // --from simulate redoes simulate and plan only
+  PipelineOptions options;
+  options.out = s.out();
+  options.quiet = true;
+  std::string ran;
+  for (const StageReport& report :
+       RunPipeline(Study::Load(s.study()), options, StageId::kPlan, StageId::kSimulate)) {
+    CHECK(report.exit_code == 0);
+    ran += std::string(report.reused ? "=" : "+") + report.stage + " ";
+  }
+  CHECK(ran == "=ingest =calibrate +simulate +plan ");
+  r = Nextbatch(s, args + " --from simulate");
+  CHECK(r.code == 0);
+  CHECK(Has(r.log, "calibrate: reused"));
+  CHECK_FALSE(Has(r.log, "simulate: reused"));
+  CHECK_FALSE(Has(r.log, "plan: reused"));
+  CHECK(Has(r.log, "simulate: 8 candidates"));
+
+  // a changed planner section makes only the plan stale
+  s.doc["planner"]["budget_seconds"] = 400;
+  s.Save();
+  r = Nextbatch(s, args);
+  CHECK(r.code == 0);
+  CHECK(Has(r.log, "simulate: reused"));
+  CHECK_FALSE(Has(r.log, "plan: reused"));
+  CHECK(ReadPlan(s.out() + "/plan", space).budget.seconds == 400.0);
+  r = Nextbatch(s, args + " --from cook");
+  CHECK(r.code == 2);
+  CHECK(Has(r.log, "--from: expected a stage (ingest, calibrate, simulate, plan), got \"cook\""));
+}
+
+TEST_CASE("plan: byte-identical plan files for -j 1 and -j 2 and on reruns") {
+  PlanStudy s;
+  s.doc["simulate"]["candidates"] = 24;
+  s.doc["planner"]["budget_seconds"] = 600;
+  s.doc["planner"].erase("robots");
+  s.Save();
+  const std::string args = "plan " + s.study() + " -o " + s.out() + " -q";
+  Run r = Nextbatch(s, args + " -j 1");
+  REQUIRE_MESSAGE(r.code == 0, r.log);
+  const std::string json = ReadFile(s.out() + "/plan/plan.json");
+  const std::string csv = ReadFile(s.out() + "/plan/plan.csv");
+  r = Nextbatch(s, args + " -j 2 --from plan");
+  REQUIRE_MESSAGE(r.code == 0, r.log);
+  CHECK(ReadFile(s.out() + "/plan/plan.json") == json);
+  CHECK(ReadFile(s.out() + "/plan/plan.csv") == csv);
+  // the whole loop again in another folder, on 2 threads
+  r = Nextbatch(s, "plan " + s.study() + " -o " + s.dir.File("out2") + " -q -j 2");
+  REQUIRE_MESSAGE(r.code == 0, r.log);
+  CHECK(ReadFile(s.dir.File("out2") + "/plan/plan.json") == json);
+  CHECK(Has(json, "\"items\""));
+}
+
+TEST_CASE("plan: a bad planner section exits 2 naming the field, and nothing is written") {
+  PlanStudy s;
+  const nlohmann::json good = s.doc["planner"];
+  const std::vector<std::pair<nlohmann::json, std::string>> cases = {
+      {{{"weights", {{"coverage", -1}}}}, "planner.weights.coverage: expected a weight >= 0"},
+      {{{"weights", {{"coverage", 0}, {"uncertainty", 0}, {"information", 0}}}},
+       "planner.weights: expected a positive weight on coverage, uncertainty or information, got "
+       "all zero"},
+      {{{"budget_seconds", 10}}, "planner.budget_seconds: expected at least one episode (20 s)"},
+      {{{"robots", {{"bench", {{0, 100}, {50, 150}}}}}},
+       "planner.robots.bench: expected windows that do not overlap"},
+      {{{"robots", {{"bench", {{100, 0}}}}}}, "planner.robots.bench: expected windows"},
+      {{{"budget", 10}}, "planner.budget"},
+  };
+  for (const auto& [section, message] : cases) {
+    CAPTURE(message);
+    nlohmann::json planner = good;
+    planner.update(section);
+    s.doc["planner"] = planner;
+    s.Save();
+    const Run r = Nextbatch(s, "plan " + s.study() + " -o " + s.out());
+    CHECK(r.code == 2);
+    CHECK(Has(r.log, s.study() + ": " + message));
+    CHECK_FALSE(fs::exists(s.out()));
+  }
+}
+
+TEST_CASE("plan: a cold start (no data, no calibration) plans and says so loudly") {
+  PlanStudy s;
+  s.doc.erase("dataset");
+  s.doc.erase("calibration");
+  s.Save();
+  const Run r = Nextbatch(s, "plan " + s.study() + " -o " + s.out());
+  REQUIRE_MESSAGE(r.code == 0, r.log);
+  CHECK(Has(r.log, "nextbatch plan: warning: cold start"));
+  CHECK(Has(r.log, "nextbatch simulate: warning: no calibration"));
+  CHECK_FALSE(fs::exists(s.out() + "/ingest"));
+  const Manifest m = ReadManifest(s.out() + "/plan/manifest.json");
+  CHECK(m.inputs.count("upstream:ingest") == 0);
+  CHECK(m.inputs.count("upstream:calibrate") == 0);
+  const Plan plan = ReadPlan(s.out() + "/plan", ReadScenarios(Study::Load(s.study())).space);
+  CHECK(plan.episodes.total == 0);
+  CHECK(plan.expected.coverage_before == 0.0);
+  CHECK_FALSE(plan.items.empty());
+  CHECK(Has(plan.items[0].reason, "cold start"));
+  // the priors' stds are reported
+  CHECK(plan.expected.std_before.at("damping") == doctest::Approx(0.02));
+  // --strict turns the warnings into exit 1, and the plan set stays as it was
+  const std::string before = ReadFile(s.out() + "/plan/plan.json");
+  const Run strict = Nextbatch(s, "plan " + s.study() + " -o " + s.out() + " --strict --from plan");
+  CHECK(strict.code == 1);
+  CHECK(ReadFile(s.out() + "/plan/plan.json") == before);
+}
+
+}  // namespace
+}  // namespace nextbatch

@@ -1,0 +1,318 @@
+#include "planners/make_plan.h"
+
+#include <doctest/doctest.h>
+
+#include <cmath>
+
+#include "engine/error.h"
+#include "planners/coverage.h"
+#include "tests/fixtures/errors.h"
+
+namespace nextbatch {
+namespace {
+
+Factor Continuous(const std::string& name, double lower, double upper,
+                  FactorTag tag = FactorTag::kReset, double cost = 0.0) {
+  Factor f;
+  f.name = name;
+  f.lower = lower;
+  f.upper = upper;
+  f.tag = tag;
+  f.cost_seconds = cost;
+  return f;
+}
+
+Factor Categorical(const std::string& name, std::vector<std::string> levels, double cost) {
+  Factor f;
+  f.name = name;
+  f.kind = FactorKind::kCategorical;
+  for (auto& l : levels) {
+    Level level;
+    level.name = l;
+    f.levels.push_back(level);
+  }
+  f.tag = FactorTag::kSetup;
+  f.cost_seconds = cost;
+  return f;
+}
+
+// A simulate set by hand: one record per scenario with its success and safety rates over
+// `rollouts` samples.
+struct Candidates {
+  ScenarioSpace space;
+  CandidateSet set;
+
+  explicit Candidates(ScenarioSpace s) : space(std::move(s)) {
+    for (const Factor& f : space.factors()) set.factors.push_back(f.name);
+    set.document = {{"posterior_samples", 8}};
+  }
+  void Add(const nlohmann::json& scenario, double success, double safety = 1.0, int rollouts = 8) {
+    CandidateRecord r;
+    r.index = static_cast<std::int64_t>(set.candidates.size());
+    r.scenario = scenario;
+    r.rollouts = rollouts;
+    r.success = success;
+    r.safety = safety;
+    set.candidates.push_back(r);
+  }
+};
+
+PlanInputs Inputs(const Candidates& c, std::vector<EpisodeScenario> episodes) {
+  PlanInputs in;
+  in.study = "test";
+  in.seed = 11;
+  in.space = c.space;
+  in.candidates = &c.set;
+  in.episodes = std::move(episodes);
+  in.threads = 1;
+  return in;
+}
+
+PlanOptions Options(double budget, double episode_seconds = 10.0) {
+  PlanOptions o;
+  o.budget_seconds = budget;
+  o.episode_seconds = episode_seconds;
+  o.coverage.k = 1;
+  o.coverage.sample_size = 2048;
+  return o;
+}
+
+bool HasWarning(const Plan& plan, const std::string& part) {
+  for (const auto& w : plan.warnings)
+    if (w.find(part) != std::string::npos) return true;
+  return false;
+}
+
+TEST_CASE(
+    "make plan: the candidate far from every episode goes first, its reason names the distance") {
+  Candidates c(ScenarioSpace({Continuous("x", 0, 1), Continuous("y", 0, 1)}));
+  c.Add({{"x", 0.1}, {"y", 0.1}}, 1.0);  // on top of the recorded episode
+  c.Add({{"x", 0.9}, {"y", 0.9}}, 1.0);  // far from it
+  const std::vector<EpisodeScenario> episodes = {{"ep0", {{"x", 0.1}, {"y", 0.1}}}};
+  PlanOptions o = Options(100.0);
+  o.weights = {1.0, 0.0, 0.0, 1.0};
+  const Plan plan = MakePlan(Inputs(c, episodes), o);
+  // the near candidate covers nothing that the episode does not: its gain is 0, it stays out
+  REQUIRE(plan.items.size() == 1);
+  const PlanItem& first = plan.items[0];
+  CHECK(first.rank == 1);
+  CHECK(first.candidate == 1);
+  CHECK(first.scenario.values == std::vector<double>{0.9, 0.9});
+  CHECK(first.components.coverage == 1.0);  // the best candidate scores 1
+  CHECK(first.components.uncertainty == 0.0);
+  CHECK(first.components.information == 0.0);
+  CHECK(first.components.cost == 10.0);
+  // distance in the unit square: 0.8 sqrt(2) = 1.131
+  CHECK(first.reason.find("nearest recorded episode 1.13 away") != std::string::npos);
+  CHECK(first.reason.find("diameter 1.41") != std::string::npos);
+  CHECK(first.item_id == ItemId(c.space, first.scenario, 11));
+  CHECK(plan.episodes.total == 1);
+  CHECK(plan.episodes.counted == 1);
+  CHECK(plan.budget.used_seconds == 10.0);
+  CHECK(HasWarning(plan, "90 s of the 100 s budget left unused"));
+  CHECK(HasWarning(plan, "not estimated yet: information gain"));
+  CHECK_FALSE(HasWarning(plan, "cold start"));
+
+  // coverage before and after, against a brute-force count on the same Sobol sample
+  CoverageOptions copt = o.coverage;
+  copt.seed = 11;
+  const std::vector<Scenario> sample = CoverageSample(c.space, copt);
+  const double radius = o.coverage.radius * std::sqrt(2.0);
+  int before = 0, after = 0;
+  for (const Scenario& s : sample) {
+    const double d0 = std::hypot(s.values[0] - 0.1, s.values[1] - 0.1);
+    const double d1 = std::hypot(s.values[0] - 0.9, s.values[1] - 0.9);
+    before += d0 < radius;
+    after += d0 < radius || d1 < radius;
+  }
+  CHECK(plan.expected.coverage_before == doctest::Approx(double(before) / sample.size()));
+  CHECK(plan.expected.coverage_after == doctest::Approx(double(after) / sample.size()));
+  CHECK(plan.expected.coverage_after > plan.expected.coverage_before);
+  // its share of newly covered space is in the reason, in percent
+  char share[32];
+  std::snprintf(share, sizeof(share), "covers %.1f%%", 100.0 * (after - before) / sample.size());
+  CHECK(first.reason.find(share) != std::string::npos);
+  // one session on the default robot
+  REQUIRE(plan.sessions.size() == 1);
+  CHECK(plan.sessions[0].robot == "robot");
+  CHECK(plan.sessions[0].items == std::vector<std::string>{first.item_id});
+  CHECK(first.session == 0);
+}
+
+TEST_CASE("make plan: uncertainty is the Bernoulli variance of the simulated success") {
+  Candidates c(ScenarioSpace({Continuous("x", 0, 1)}));
+  c.Add({{"x", 0.2}}, 1.0);    // p (1 - p) = 0
+  c.Add({{"x", 0.5}}, 0.5);    // 0.25, the largest
+  c.Add({{"x", 0.8}}, 0.125);  // 0.109375
+  PlanOptions o = Options(25.0);
+  o.weights = {0.0, 1.0, 0.0, 1.0};
+  const Plan plan = MakePlan(Inputs(c, {}), o);
+  REQUIRE(plan.items.size() == 2);
+  CHECK(plan.items[0].candidate == 1);
+  CHECK(plan.items[0].components.uncertainty == 1.0);
+  CHECK(plan.items[0].score == 1.0);
+  CHECK(plan.items[1].candidate == 2);
+  CHECK(plan.items[1].components.uncertainty == doctest::Approx(0.109375 / 0.25));
+  CHECK(plan.items[0].reason.find("simulated success 0.50 +- 0.50 over 8 samples") !=
+        std::string::npos);
+  CHECK(plan.items[0].reason.find("no recorded episode to compare with (cold start)") !=
+        std::string::npos);
+  CHECK(HasWarning(plan, "cold start"));
+  CHECK(plan.expected.coverage_before == 0.0);
+  // the item the simulator expects to fail is a failure mode the batch probes
+  REQUIRE(plan.expected.failure_modes.size() == 1);
+  CHECK(plan.expected.failure_modes[0].find(plan.items[1].item_id) != std::string::npos);
+}
+
+TEST_CASE("make plan: setup changes charged once per setup, sessions one setup each") {
+  Candidates c(
+      ScenarioSpace({Categorical("object", {"box", "can"}, 100.0), Continuous("x", 0, 1)}));
+  c.Add({{"object", "box"}, {"x", 0.1}}, 0.5);
+  c.Add({{"object", "box"}, {"x", 0.9}}, 0.5);
+  c.Add({{"object", "can"}, {"x", 0.5}}, 0.5);
+  PlanOptions o = Options(1000.0, 20.0);
+  o.weights = {0.0, 1.0, 0.0, 1.0};
+  const Plan plan = MakePlan(Inputs(c, {}), o);
+  REQUIRE(plan.items.size() == 3);
+  // equal scores: the cheaper one (its setup already in) goes before a new setup
+  CHECK(plan.items[0].candidate == 0);
+  CHECK(plan.items[0].components.cost == 120.0);  // 20 s + the box setup
+  CHECK(plan.items[1].candidate == 1);
+  CHECK(plan.items[1].components.cost == 20.0);
+  CHECK(plan.items[1].reason.find("its setup is already in the batch") != std::string::npos);
+  CHECK(plan.items[2].candidate == 2);
+  CHECK(plan.items[2].components.cost == 120.0);
+  CHECK(plan.items[2].reason.find("setup change 100 s") != std::string::npos);
+  CHECK(plan.budget.used_seconds == 3 * 20.0 + 2 * 100.0);
+  CHECK(plan.budget.setup_seconds == 200.0);
+  for (const PlanItem& it : plan.items) CHECK(it.est_seconds == 20.0);
+  // one robot: two sessions, one per setup, back to back
+  REQUIRE(plan.sessions.size() == 2);
+  double total = 0.0;
+  for (const PlanSession& s : plan.sessions) {
+    CHECK(s.setup_seconds == 100.0);
+    total += s.end_s - s.start_s;
+  }
+  CHECK(total == 260.0);
+  CHECK(std::max(plan.sessions[0].end_s, plan.sessions[1].end_s) == 260.0);
+}
+
+TEST_CASE("make plan: episodes count for coverage only with a valid value for every factor") {
+  const ScenarioSpace space({Categorical("object", {"box", "can"}, 0.0), Continuous("x", 0, 2)});
+  std::string why;
+  auto s = EpisodeToScenario(space, {{"object", "can"}, {"x", 1.5}, {"operator", "ann"}}, &why);
+  REQUIRE(s.has_value());
+  CHECK(s->values == std::vector<double>{1, 1.5});
+  CHECK_FALSE(EpisodeToScenario(space, {{"x", 1.5}}, &why).has_value());
+  CHECK(why == "its scenario has no value for factor 'object'");
+  CHECK_FALSE(EpisodeToScenario(space, {{"object", "cup"}, {"x", 1.5}}, &why).has_value());
+  CHECK(why.find("factor 'object' is the string \"cup\", not one of its levels") == 0);
+  CHECK_FALSE(EpisodeToScenario(space, {{"object", "box"}, {"x", 3.0}}, &why).has_value());
+  CHECK(why.find("outside the space") != std::string::npos);
+  CHECK_FALSE(EpisodeToScenario(space, {{"object", "box"}, {"x", "far"}}, &why).has_value());
+  CHECK(why.find("not a number") != std::string::npos);
+
+  Candidates c(space);
+  c.Add({{"object", "box"}, {"x", 1.0}}, 0.5);
+  const Plan plan = MakePlan(Inputs(c, {{"a", {{"object", "box"}, {"x", 0.2}}},
+                                        {"b", {{"x", 0.2}}},
+                                        {"c", {{"object", "can"}, {"x", 0.4}}}}),
+                             Options(100.0));
+  CHECK(plan.episodes.total == 3);
+  CHECK(plan.episodes.counted == 2);
+  REQUIRE(plan.episodes.not_counted.size() == 1);
+  CHECK(plan.episodes.not_counted[0].id == "b");
+  CHECK(HasWarning(plan,
+                   "1 of 3 episodes do not count for coverage, e.g. b: its scenario has no "
+                   "value for factor 'object'"));
+}
+
+TEST_CASE("make plan: unsafe candidates are left out and listed, undecided ones flagged") {
+  Candidates c(ScenarioSpace({Continuous("x", 0, 1)}));
+  c.Add({{"x", 0.1}}, 0.5, 4.0 / 8.0);  // 4 violations in 8: unsafe
+  c.Add({{"x", 0.9}}, 0.5, 1.0);        // none in 8: bound 1 - 0.05^(1/8) = 0.31, undecided
+  PlanInputs in = Inputs(c, {});
+  in.safety_rule = true;
+  PlanOptions o = Options(100.0);
+  const Plan plan = MakePlan(in, o);
+  REQUIRE(plan.unsafe.size() == 1);
+  CHECK(plan.unsafe[0].candidate == 0);
+  CHECK(plan.unsafe[0].violations == 4);
+  CHECK(plan.unsafe[0].samples == 8);
+  CHECK(plan.unsafe[0].upper > 0.5);
+  REQUIRE(plan.items.size() == 1);
+  CHECK(plan.items[0].candidate == 1);
+  CHECK(plan.items[0].reason.find("not shown safe: 0 violations in 8 samples, bound 0.31 > 0.05") !=
+        std::string::npos);
+  CHECK(HasWarning(plan, "1 of 2 candidates left out as unsafe"));
+  CHECK(HasWarning(plan, "1 of 2 candidates could not be shown safe"));
+  // without a safety rule in the task nothing is judged
+  in.safety_rule = false;
+  const Plan free = MakePlan(in, o);
+  CHECK(free.unsafe.empty());
+  CHECK(free.items.size() == 2);
+}
+
+TEST_CASE("make plan: pinned first, excluded never, bad indices and budgets refused") {
+  Candidates c(ScenarioSpace({Continuous("x", 0, 1)}));
+  c.Add({{"x", 0.1}}, 1.0);
+  c.Add({{"x", 0.5}}, 0.5);
+  c.Add({{"x", 0.9}}, 0.5);
+  PlanOptions o = Options(1000.0);
+  o.pinned = {0};
+  o.excluded = {2};
+  const Plan plan = MakePlan(Inputs(c, {}), o);
+  REQUIRE(plan.items.size() == 2);
+  CHECK(plan.items[0].candidate == 0);
+  CHECK(plan.items[0].reason.rfind("pinned by the study; ", 0) == 0);
+  CHECK(plan.items[1].candidate == 1);
+  o.pinned = {5};
+  testing::CheckError([&] { MakePlan(Inputs(c, {}), o); },
+                      {"planner.pinned: expected indices of simulated candidates (3 candidates), "
+                       "got 5"});
+  // a setup change that no budget of one episode pays for
+  Candidates s(ScenarioSpace({Continuous("mass", 1, 2, FactorTag::kSetup, 300.0)}));
+  s.Add({{"mass", 1.5}}, 0.5);
+  testing::CheckError([&] { MakePlan(Inputs(s, {}), Options(100.0)); },
+                      {"planner.budget_seconds: expected at least the cheapest episode with its "
+                       "setup change (310 s), got 100"});
+  PlanOptions bad = Options(100.0);
+  bad.weights.uncertainty = -1.0;
+  testing::CheckError([&] { MakePlan(Inputs(c, {}), bad); }, {"planner.weights.uncertainty"});
+}
+
+TEST_CASE("make plan: the same plan for any thread count, and a JSON round trip") {
+  Candidates c(ScenarioSpace(
+      {Continuous("x", 0, 1), Continuous("y", 1, 100), Categorical("obj", {"a", "b", "c"}, 30)}));
+  const char* levels[] = {"a", "b", "c"};
+  for (int i = 0; i < 60; ++i) {
+    const double u = (i * 37 % 60) / 60.0;
+    c.Add({{"x", u}, {"y", 1 + 99 * ((i * 13 % 60) / 60.0)}, {"obj", levels[i % 3]}}, (i % 9) / 8.0,
+          1.0);
+  }
+  std::vector<EpisodeScenario> episodes;
+  for (int e = 0; e < 12; ++e)
+    episodes.push_back(
+        {"e" + std::to_string(e), {{"x", e / 12.0}, {"y", 50.0}, {"obj", levels[(e / 4) % 3]}}});
+  PlanOptions o = Options(400.0, 15.0);
+  o.coverage.k = 3;
+  o.robots = {{"left", {{0, 120}, {200, 400}}}, {"right", {{0, 300}}}};
+  PlanInputs in = Inputs(c, episodes);
+  const std::string one = PlanToJson(MakePlan(in, o), c.space).dump();
+  in.threads = 2;
+  const Plan two = MakePlan(in, o);
+  CHECK(PlanToJson(two, c.space).dump() == one);
+  in.threads = 0;
+  CHECK(PlanToJson(MakePlan(in, o), c.space).dump() == one);
+  CHECK(two.items.size() > 3);
+  CHECK(two.budget.used_seconds <= 400.0);
+  // the written plan reads back as it was
+  const Plan back = PlanFromJson(nlohmann::json::parse(one), c.space, "plan.json");
+  CHECK(PlanToJson(back, c.space).dump() == one);
+  CHECK(back.episodes.counted == 12);
+  CHECK(back.not_estimated.size() == 6);
+  CHECK(PlanSummaryText(back, c.space).find("coverage: ") != std::string::npos);
+}
+
+}  // namespace
+}  // namespace nextbatch
