@@ -59,8 +59,8 @@ std::vector<std::string> CalibrationWarnings(const CalibrationResult& res,
   }
   if (std::isfinite(s.reduced_chi2) && s.reduced_chi2 > 10) {
     w.push_back("reduced chi-square " + Fmt("%.4g", s.reduced_chi2) +
-                ": the residuals are far larger than the noise model, so the formal stds "
-                "understate the uncertainty");
+                ": the residuals are model error far above the noise model; the honest stds "
+                "account for it, the formal ones are far too narrow");
   }
   if (s.held_out_segments > 0) {
     const double before = res.replay_before.median, after = res.replay_after.median,
