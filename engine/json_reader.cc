@@ -30,11 +30,20 @@ std::string KeyPath(const std::vector<OpenObject>& open) {
 
 }  // namespace
 
+constexpr int kMaxJsonDepth = 256;
+
 nlohmann::json ParseJson(const std::string& text, const std::string& file) {
   std::vector<OpenObject> open;
-  const nlohmann::json::parser_callback_t check_keys = [&](int, nlohmann::json::parse_event_t event,
+  const nlohmann::json::parser_callback_t check_keys = [&](int depth,
+                                                           nlohmann::json::parse_event_t event,
                                                            nlohmann::json& parsed) {
     using Event = nlohmann::json::parse_event_t;
+    // No file of nextbatch nests more than a few levels; thousands would only exhaust the stack
+    // of whatever walks the document later.
+    if (depth > kMaxJsonDepth) {
+      ThrowExpected(file, "JSON nested at most " + std::to_string(kMaxJsonDepth) + " levels deep",
+                    "deeper nesting");
+    }
     if (event == Event::object_start) {
       open.emplace_back();
     } else if (event == Event::object_end) {

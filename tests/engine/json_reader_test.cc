@@ -53,3 +53,19 @@ TEST_CASE("ReadJsonFile refuses devices, directories and oversized files before 
 
 }  // namespace
 }  // namespace nextbatch
+
+namespace nextbatch {
+namespace {
+
+TEST_CASE("JSON nested deeper than 256 levels is refused before anything walks it") {
+  const auto nested = [](int depth) {
+    return std::string(depth, '[') + "1" + std::string(depth, ']');
+  };
+  CHECK(ParseJson(nested(255), "ok.json").is_array());
+  CHECK_THROWS_WITH_AS(ParseJson(nested(20000), "deep.json"),
+                       doctest::Contains("deep.json: expected JSON nested at most 256 levels deep"),
+                       InputError);
+}
+
+}  // namespace
+}  // namespace nextbatch
