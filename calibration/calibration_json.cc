@@ -398,17 +398,6 @@ Eigen::MatrixXd ReadMatrix(const JsonReader& r, const std::string& key, int n) {
   return m;
 }
 
-// Prior of one study parameter: mean and std (0 when it has none).
-void PriorOf(const ParameterSpec& s, double* mean, double* std) {
-  if (s.prior_std > 0) {
-    *mean = s.prior_mean;
-    *std = s.prior_std;
-  } else {
-    *mean = s.initial;
-    *std = 0.0;
-  }
-}
-
 }  // namespace
 
 CalibrationFile ReadCalibrationFile(const std::string& path) {
@@ -547,8 +536,7 @@ Posterior PosteriorFromCalibration(const CalibrationFile& file,
     sd[i] = honest ? std::sqrt(file.honest_covariance(i, i)) : file.std[i];
     if (std::isnan(sd[i])) {
       // not determined by the fit (an unidentifiable parameter): the prior's std, or held
-      double prior_mean = 0;
-      PriorOf(specs[it->second], &prior_mean, &sd[i]);
+      sd[i] = specs[it->second].PriorStd();
     }
   }
   const Eigen::Index n = static_cast<Eigen::Index>(specs.size());
@@ -559,8 +547,8 @@ Posterior PosteriorFromCalibration(const CalibrationFile& file,
     names.push_back(specs[i].name);
     lower[i] = specs[i].lower;
     upper[i] = specs[i].upper;
-    double s = 0;
-    PriorOf(specs[i], &mean[i], &s);
+    const double s = specs[i].PriorStd();
+    mean[i] = specs[i].PriorMean();
     mean[i] = std::clamp(mean[i], lower[i], upper[i]);
     cov(i, i) = s * s;
   }

@@ -80,6 +80,10 @@ struct ParameterSpec {
 
   // Empty when valid, else "parameter 'x': expected ..., got ...".
   std::string Validate() const;
+
+  // The prior's mean and std; without a prior, the initial value and std 0.
+  double PriorMean() const { return prior_std > 0 ? prior_mean : initial; }
+  double PriorStd() const { return prior_std > 0 ? prior_std : 0.0; }
 };
 
 // One resolved target: a scalar slot of an mjModel or of Effects.

@@ -18,17 +18,6 @@ std::string Num(double x) {
   return buf;
 }
 
-// Prior of one study parameter: mean and std (0 when it has none).
-void PriorOf(const ParameterSpec& s, double* mean, double* std) {
-  if (s.prior_std > 0) {
-    *mean = s.prior_mean;
-    *std = s.prior_std;
-  } else {
-    *mean = s.initial;
-    *std = 0.0;
-  }
-}
-
 }  // namespace
 
 Posterior::Posterior(std::vector<std::string> names, Eigen::VectorXd mean,
@@ -108,9 +97,9 @@ Posterior Posterior::FromSpecs(const std::vector<ParameterSpec>& specs) {
   Eigen::VectorXd mean(n), lower(n), upper(n);
   Eigen::MatrixXd cov = Eigen::MatrixXd::Zero(n, n);
   for (Eigen::Index i = 0; i < n; ++i) {
-    double sd = 0;
+    const double sd = specs[i].PriorStd();
     names.push_back(specs[i].name);
-    PriorOf(specs[i], &mean[i], &sd);
+    mean[i] = specs[i].PriorMean();
     mean[i] = std::clamp(mean[i], specs[i].lower, specs[i].upper);
     cov(i, i) = sd * sd;
     lower[i] = specs[i].lower;
