@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
 
@@ -114,6 +115,17 @@ std::string DigestOfFile(const std::string& path) {
   std::fclose(f);
   if (failed) throw InputError(path + ": cannot read: " + std::strerror(errno));
   return h.HexDigest();
+}
+
+std::string ShortHash(const std::string& bytes) {
+  std::uint64_t h = 14695981039346656037ull;
+  for (unsigned char c : bytes) {
+    h ^= c;
+    h *= 1099511628211ull;
+  }
+  char hex[17];
+  std::snprintf(hex, sizeof(hex), "%016llx", static_cast<unsigned long long>(h));
+  return hex;
 }
 
 }  // namespace nextbatch

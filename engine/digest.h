@@ -1,5 +1,5 @@
 // SHA-256 digests of bytes and files, as lowercase hex: what output sets record of their inputs so
-// that a later run can tell whether a set is still current.
+// that a later run can tell whether a set is still current; and a short hash for stable names.
 #ifndef NEXTBATCH_ENGINE_DIGEST_H_
 #define NEXTBATCH_ENGINE_DIGEST_H_
 
@@ -28,6 +28,10 @@ class Sha256 {
 std::string DigestOf(const std::string& bytes);
 // The digest of a file's contents. Throws InputError naming the path when it cannot be read.
 std::string DigestOfFile(const std::string& path);
+
+// 16 lowercase hex digits of the 64-bit FNV-1a hash of `bytes`: a short, stable name (file
+// stems, plan item ids), not a digest to trust against tampering.
+std::string ShortHash(const std::string& bytes);
 
 }  // namespace nextbatch
 

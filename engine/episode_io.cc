@@ -8,6 +8,7 @@
 
 #include "engine/atomic_file.h"
 #include "engine/csv_table.h"
+#include "engine/digest.h"
 #include "engine/error.h"
 #include "engine/json_reader.h"
 #include "engine/resource_limits.h"
@@ -260,14 +261,7 @@ std::string EpisodeFileStem(const std::string& id) {
   if (s.empty()) return "_";
   if (s[0] == '.') s[0] = '_';
   if (s.size() > kMaxStemChars) {
-    std::uint64_t h = 14695981039346656037ull;
-    for (unsigned char c : id) {
-      h ^= c;
-      h *= 1099511628211ull;
-    }
-    char hex[17];
-    std::snprintf(hex, sizeof(hex), "%016llx", static_cast<unsigned long long>(h));
-    s = s.substr(0, kMaxStemChars) + "-" + hex;
+    s = s.substr(0, kMaxStemChars) + "-" + ShortHash(id);
   }
   return s;
 }

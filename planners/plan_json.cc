@@ -5,6 +5,7 @@
 #include <limits>
 
 #include "engine/atomic_file.h"
+#include "engine/digest.h"
 #include "engine/error.h"
 #include "engine/json_reader.h"
 
@@ -12,14 +13,7 @@ namespace nextbatch {
 
 std::string ItemId(const ScenarioSpace& space, const Scenario& scenario, std::uint64_t seed) {
   const std::string text = space.ToJson(scenario).dump() + "#" + std::to_string(seed);
-  std::uint64_t h = 14695981039346656037ull;
-  for (unsigned char c : text) {
-    h ^= c;
-    h *= 1099511628211ull;
-  }
-  char out[17];
-  std::snprintf(out, sizeof(out), "%016llx", static_cast<unsigned long long>(h));
-  return out;
+  return ShortHash(text);
 }
 
 namespace {

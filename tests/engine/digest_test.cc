@@ -37,5 +37,12 @@ TEST_CASE("a file's digest is the digest of its bytes, a missing file is named")
                        InputError);
 }
 
+TEST_CASE("the short hash is 64-bit FNV-1a: the published test vectors") {
+  // Vectors of the FNV reference test suite (Fowler, Noll, Vo): "", "a" and "foobar".
+  CHECK(ShortHash("") == "cbf29ce484222325");
+  CHECK(ShortHash("a") == "af63dc4c8601ec8c");
+  CHECK(ShortHash("foobar") == "85944171f73967e8");
+}
+
 }  // namespace
 }  // namespace nextbatch
