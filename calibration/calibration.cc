@@ -21,9 +21,19 @@
 #include "calibration/error_model.h"
 #include "calibration/segments.h"
 #include "engine/error.h"
+#include "engine/interrupt.h"
 
 namespace nextbatch {
 namespace {
+
+// Ends a solve when a signal asked the run to stop (engine/interrupt.h); the caller sees a
+// failed fit (USER_FAILURE) and the pipeline publishes nothing.
+class StopOnInterrupt : public ceres::IterationCallback {
+ public:
+  ceres::CallbackReturnType operator()(const ceres::IterationSummary&) override {
+    return InterruptSignal() != 0 ? ceres::SOLVER_ABORT : ceres::SOLVER_CONTINUE;
+  }
+};
 
 // Ceres logs through glog. Its ERROR lines (e.g. "covariance matrix is near rank deficient")
 // restate what the result reports itself (std null, identifiability), and glog writes them to
@@ -166,6 +176,12 @@ struct Context {
 FitRun RunFit(const Context& c, const std::vector<int>& active, const Eigen::VectorXd& z0,
               const std::vector<Eigen::VectorXd>& x0, double prior_weight = 1.0) {
   FitRun run;
+  if (InterruptSignal() != 0) {
+    // a stop was asked for: not even the first Jacobian (seconds through the simulator)
+    run.termination = "USER_FAILURE";
+    run.message = "stopped by " + SignalName(InterruptSignal());
+    return run;
+  }
   const auto start = Clock::now();
   Evaluator ev(c.base, *c.binding, *c.episodes, *c.layout, active, c.options->threads,
                c.options->control_hold);
@@ -242,6 +258,8 @@ FitRun RunFit(const Context& c, const std::vector<int>& active, const Eigen::Vec
   so.function_tolerance = 1e-10;
   so.gradient_tolerance = 1e-12;
   so.parameter_tolerance = 1e-10;
+  StopOnInterrupt stop;
+  so.callbacks.push_back(&stop);
   ceres::Solver::Summary summary;
   ceres::Solve(so, &problem, &summary);
   run.termination = ceres::TerminationTypeToString(summary.termination_type);
@@ -470,7 +488,7 @@ CalibrationResult Calibrate(const mjModel* base, const ParameterBinding& binding
       const int lo_step = static_cast<int>(std::ceil(std::max(0.0, s.lower) / dt - 1e-9));
       const int hi_step = static_cast<int>(std::floor(std::min(s.upper, 60 * dt) / dt + 1e-9));
       double best = ev.Evaluate(z, x0, false) ? ev.SumSquares() : HUGE_VAL;
-      for (int k = lo_step; k <= hi_step; ++k) {
+      for (int k = lo_step; k <= hi_step && InterruptSignal() == 0; ++k) {
         Eigen::VectorXd t = z;
         t[j] = k * dt;
         if (ev.Evaluate(t, x0, false) && ev.SumSquares() < best) {

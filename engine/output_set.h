@@ -49,7 +49,9 @@ class OutputSet {
 // Fault injection for the kill tests: when the environment variable NEXTBATCH_FAULT equals
 // `name`, the process kills itself with SIGKILL here. Points: "<stage>.staged" (every file
 // written, nothing published), "<stage>.exchanged" (the new set in place, the old one not yet
-// removed), "<stage>.published".
+// removed), "<stage>.published"; the simulate stage adds "simulate.lines.<n>" (chunk n of the
+// run written to its checkpoint's lines, its checkpoint not yet) and "simulate.chunk.<n>" (chunk
+// n's checkpoint written).
 void FaultPoint(const std::string& name);
 
 }  // namespace nextbatch

@@ -5,6 +5,7 @@
 #include "engine/dataset.h"
 #include "engine/digest.h"
 #include "engine/error.h"
+#include "engine/interrupt.h"
 #include "engine/manifest.h"
 #include "engine/output_set.h"
 #include "pipeline/internal.h"
@@ -264,8 +265,9 @@ std::vector<StageId> StagesOf(const Study& study, StageId last) {
   return out;
 }
 
-StageReport RunStage(StageId stage, const Study& study, const PipelineOptions& options) {
-  if (std::string e = options.Validate(); !e.empty()) throw InputError(e);
+namespace {
+
+StageReport RunOne(StageId stage, const Study& study, const PipelineOptions& options) {
   switch (stage) {
     case StageId::kIngest:
       return pipeline_internal::RunIngest(study, options);
@@ -277,6 +279,19 @@ StageReport RunStage(StageId stage, const Study& study, const PipelineOptions& o
       return pipeline_internal::RunPlan(study, options);
   }
   throw LogicError("unknown stage");
+}
+
+}  // namespace
+
+StageReport RunStage(StageId stage, const Study& study, const PipelineOptions& options) {
+  if (std::string e = options.Validate(); !e.empty()) throw InputError(e);
+  try {
+    ThrowIfInterrupted("stopped before it began");
+    return RunOne(stage, study, options);
+  } catch (const Interrupted& e) {
+    // the output set has been dropped and its lock released on the way out
+    throw Interrupted(e.signal(), std::string(StageName(stage)) + ": " + e.what());
+  }
 }
 
 std::vector<StageReport> RunPipeline(const Study& study, const PipelineOptions& options,

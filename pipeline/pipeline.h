@@ -31,6 +31,10 @@ struct PipelineOptions {
   // simulate: sample the calibration's formal covariance instead of its honest one (the formal
   // one ignores model error and serial correlation: far too narrow on real logs)
   bool formal_posterior = false;
+  // simulate (also within RunPipeline): continue from the checkpoint an interrupted or killed
+  // run of the stage left (`<out>/.simulate.resume/`) when it was made from the same inputs;
+  // without it a run starts afresh and discards such a checkpoint
+  bool resume = false;
 
   std::string Validate() const;  // "" when valid
 };
@@ -44,13 +48,16 @@ struct StageReport {
   std::vector<std::string> warnings;  // reasons to doubt the result (also in the manifest)
   std::string text;                   // a summary for people
   std::string message;                // why it failed (exit_code 1)
+  std::vector<std::string> notes;     // what the run did with a checkpoint (resumed, discarded)
   double seconds = 0;
 };
 
 // Runs one stage of `study` and publishes its set. Throws InputError for bad input (a malformed
 // study, a missing or stale upstream set, another run writing the stage), RunError when a file
-// cannot be written. A stage that fails, or finishes with warnings under `strict`, returns exit
-// code 1 and leaves the previous set as it was.
+// cannot be written, Interrupted (engine/interrupt.h) when a signal stopped it: then nothing is
+// published and the lock is released; the simulate stage keeps its checkpoint. A stage that fails,
+// or finishes with warnings under `strict`, returns exit code 1 and leaves the previous set as it
+// was.
 StageReport RunStage(StageId stage, const Study& study, const PipelineOptions& options);
 
 // Whether a stage's set exists and was made from the study's current inputs.

@@ -4,18 +4,26 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <optional>
 
 #include "calibration/calibrated_model.h"
 #include "calibration/calibration.h"
 #include "calibration/calibration_json.h"
 #include "engine/atomic_file.h"
+#include "engine/checkpoint.h"
 #include "engine/dataset.h"
 #include "engine/error.h"
+#include "engine/interrupt.h"
+#include "engine/json_reader.h"
 #include "engine/model.h"
 #include "engine/output_set.h"
 #include "engine/posterior.h"
 #include "pipeline/internal.h"
 #include "scenarios/simulate_study.h"
+
+#ifndef NEXTBATCH_VERSION
+#define NEXTBATCH_VERSION "unknown"
+#endif
 
 namespace nextbatch::pipeline_internal {
 namespace {
@@ -86,6 +94,87 @@ std::vector<std::string> CalibrationWarnings(const CalibrationResult& res,
   return w;
 }
 
+// The simulate stage's checkpoint: candidates.jsonl.part (the lines of the finished candidates)
+// and checkpoint.json's progress {candidates, rollouts, diverged, steps, success_sum, bytes}.
+constexpr const char* kSimulatePart = "candidates.jsonl.part";
+
+Checkpoint CheckpointOf(const std::string& stage, const Inputs& inputs, std::int64_t bytes,
+                        const SimulateCheckpoint& done) {
+  Checkpoint c;
+  c.stage = stage;
+  c.inputs = inputs;
+  c.version = NEXTBATCH_VERSION;
+  // success_sum round-trips exactly (JSON numbers are written with 17 digits)
+  c.progress = {{"candidates", done.candidates},   {"rollouts", done.rollouts},
+                {"diverged", done.diverged},       {"steps", done.steps},
+                {"success_sum", done.success_sum}, {"bytes", bytes}};
+  return c;
+}
+
+// Where this run of the simulate stage starts: after the checkpoint's candidates when
+// options.resume and the checkpoint was made from `inputs`, else afresh (the checkpoint is
+// discarded). What it did goes to `notes`.
+SimulateResume ResumeFrom(const std::string& dir, const Inputs& inputs,
+                          const PipelineOptions& options, std::vector<std::string>* notes) {
+  SimulateResume resume;
+  resume.part = (fs::path(dir) / kSimulatePart).string();
+  std::string why;
+  const std::optional<Checkpoint> c = ReadCheckpoint(dir, &why);
+  std::error_code ec;
+  const bool any = c || !why.empty() || fs::exists(dir, ec);
+  if (!options.resume) {
+    if (c)
+      notes->push_back("discarded the checkpoint of an earlier run in " + dir +
+                       " (pass --resume to continue it)");
+    RemoveCheckpoint(dir);
+    EnsureDirectory(dir);
+    return resume;
+  }
+  if (!c) {
+    notes->push_back(any ? "the checkpoint in " + dir + " cannot be used (" +
+                               (why.empty() ? std::string("incomplete") : why) +
+                               "): starting afresh"
+                         : "--resume: no checkpoint in " + dir + ": starting afresh");
+  } else if (std::string mismatch = CheckpointMismatch(*c, inputs, NEXTBATCH_VERSION);
+             !mismatch.empty()) {
+    notes->push_back("--resume: the checkpoint in " + dir + " was made from other inputs (" +
+                     mismatch + "): starting afresh");
+  } else {
+    try {
+      JsonReader r(c->progress, (fs::path(dir) / "checkpoint.json").string(), "progress");
+      auto count = [&r](const char* key) {
+        const nlohmann::json& v = r.Raw(key);
+        if (!v.is_number_integer() || v.get<std::int64_t>() < 0) {
+          ThrowExpected(r.Where(key), "a count >= 0", Describe(v));
+        }
+        return v.get<std::int64_t>();
+      };
+      SimulateCheckpoint done;
+      done.candidates = count("candidates");
+      done.rollouts = count("rollouts");
+      done.diverged = count("diverged");
+      done.steps = count("steps");
+      done.success_sum = r.Number("success_sum");
+      const std::int64_t bytes = count("bytes");
+      r.CheckAllRead();
+      if (static_cast<std::int64_t>(fs::file_size(resume.part, ec)) < bytes || ec) {
+        throw InputError(resume.part + ": shorter than its checkpoint records");
+      }
+      resume.done = done;
+      resume.bytes = bytes;
+      notes->push_back("resumed after " + std::to_string(done.candidates) +
+                       " candidates finished by an earlier run (" + dir + ")");
+      return resume;
+    } catch (const InputError& e) {
+      notes->push_back("the checkpoint in " + dir + " cannot be used (" + e.what() +
+                       "): starting afresh");
+    }
+  }
+  RemoveCheckpoint(dir);
+  EnsureDirectory(dir);
+  return resume;
+}
+
 }  // namespace
 
 Study WithThreads(const Study& study, const PipelineOptions& options) {
@@ -105,6 +194,8 @@ void Finish(OutputSet& set, Manifest manifest, const PipelineOptions& options, d
   manifest.status = r->warnings.empty() ? "done" : "done_with_warnings";
   manifest.seconds["total"] = seconds;
   r->seconds = seconds;
+  // a stop asked for while the stage worked: its set would be whole, but the run was told to stop
+  ThrowIfInterrupted("stopped before publishing " + set.final_dir());
   if (options.strict && !r->warnings.empty()) {
     r->exit_code = 1;
     r->message = "--strict: the stage finished with " + std::to_string(r->warnings.size()) +
@@ -169,6 +260,8 @@ StageReport RunCalibrate(const Study& study_in, const PipelineOptions& options) 
   OutputSet set(options.out, r.stage);
   r.dir = set.final_dir();
   const CalibrationResult result = Calibrate(model.get(), binding, dataset.episodes, copt);
+  // a signal aborts the solve (a Ceres callback): what it left is not a fit
+  ThrowIfInterrupted("the fit was stopped; calibration restarts from the beginning when rerun");
   const CalibrationSummary& s = result.summary;
   if (s.status == CalibrationStatus::kPreflightFailed) {
     std::string lines = s.message;
@@ -193,6 +286,7 @@ StageReport RunCalibrate(const Study& study_in, const PipelineOptions& options) 
   WriteFileAtomic(set.File("calibration.json"), doc.dump(1) + "\n");
   for (auto& w : CalibrationWarnings(result, saved)) r.warnings.push_back(std::move(w));
   Manifest manifest = NewManifest(StageId::kCalibrate, study, inputs);
+  manifest.seconds["preflight"] = s.preflight_seconds;
   manifest.seconds["solve"] = s.solve_seconds;
   manifest.seconds["covariance"] = s.covariance_seconds;
   Finish(set, std::move(manifest), options, Since(t0), &r);
@@ -236,8 +330,34 @@ StageReport RunSimulate(const Study& study_in, const PipelineOptions& options) {
   const Inputs inputs = CurrentInputs(StageId::kSimulate, study, options);
   OutputSet set(options.out, r.stage);
   r.dir = set.final_dir();
-  const SimulateStudyResult res =
-      SimulateStudy(study, posterior, label, study.threads, options.quiet, set.staging());
+  const std::string checkpoint_dir = CheckpointDir(options.out, r.stage);
+  SimulateResume resume = ResumeFrom(checkpoint_dir, inputs, options, &r.notes);
+  int resume_chunks = 0;
+  resume.save = [&](std::int64_t bytes, const SimulateCheckpoint& done) {
+    ++resume_chunks;
+    // kill points for the tests: chunk n's lines on the disk, its checkpoint not yet
+    FaultPoint("simulate.lines." + std::to_string(resume_chunks));
+    WriteCheckpoint(checkpoint_dir, CheckpointOf(r.stage, inputs, bytes, done));
+    FaultPoint("simulate.chunk." + std::to_string(resume_chunks));
+  };
+  SimulateStudyResult res;
+  try {
+    res = SimulateStudy(study, posterior, label, study.threads, options.quiet, set.staging(),
+                        &resume);
+  } catch (const Interrupted& e) {
+    std::string why;
+    if (!ReadCheckpoint(checkpoint_dir, &why)) {
+      RemoveCheckpoint(checkpoint_dir);
+      throw;
+    }
+    throw Interrupted(e.signal(), std::string(e.what()) + "; the finished candidates are kept in " +
+                                      checkpoint_dir);
+  } catch (...) {
+    // a failed run keeps what it saved; one that saved nothing leaves nothing
+    std::string why;
+    if (!ReadCheckpoint(checkpoint_dir, &why)) RemoveCheckpoint(checkpoint_dir);
+    throw;
+  }
   const SimulateSummary& s = res.summary;
   const int samples = res.document.at("posterior_samples").get<int>();
   char line[256];
@@ -248,6 +368,7 @@ StageReport RunSimulate(const Study& study_in, const PipelineOptions& options) {
       s.mean_success, s.seconds);
   r.text = line;
   if (s.termination != SimulateSummary::Termination::kDone) {
+    RemoveCheckpoint(checkpoint_dir);
     r.exit_code = 1;
     r.message = s.message;
     return r;
@@ -258,7 +379,10 @@ StageReport RunSimulate(const Study& study_in, const PipelineOptions& options) {
   }
   Manifest manifest = NewManifest(StageId::kSimulate, study, inputs);
   manifest.seconds["simulate"] = s.seconds;
+  // interrupted here, the checkpoint holds every candidate: --resume publishes at once
   Finish(set, std::move(manifest), options, Since(t0), &r);
+  // published, or failed under --strict: a rerun does not need what was saved
+  RemoveCheckpoint(checkpoint_dir);
   return r;
 }
 

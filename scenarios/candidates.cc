@@ -1,5 +1,8 @@
 #include "scenarios/candidates.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -7,6 +10,7 @@
 #include <memory>
 
 #include "engine/error.h"
+#include "engine/interrupt.h"
 #include "engine/parallel.h"
 #include "engine/random.h"
 #include "scenarios/policy.h"
@@ -30,6 +34,10 @@ std::string SimulateOptions::Validate() const {
   }
   if (chunk < 1) return Expected("simulate.chunk", ">= 1", std::to_string(chunk));
   if (num_threads < 0) return Expected("simulate.threads", ">= 0", std::to_string(num_threads));
+  if (resume.candidates < 0 || resume.candidates > candidates) {
+    return Expected("resume", "0 to " + std::to_string(candidates) + " candidates done",
+                    std::to_string(resume.candidates));
+  }
   return nuisance.Validate();
 }
 
@@ -102,10 +110,18 @@ SimulateSummary RunChunks(
   const int K = options.posterior_samples;
   const int nm = task.outcome().num_metrics();
   SimulateSummary summary;
+  summary.candidates = options.resume.candidates;
+  summary.rollouts = options.resume.rollouts;
+  summary.diverged = options.resume.diverged;
+  summary.steps = options.resume.steps;
   ChunkBuffer buf;
   std::vector<CandidateStats> stats;
-  double success_sum = 0;
-  for (std::int64_t first = 0; first < options.candidates; first += options.chunk) {
+  double success_sum = options.resume.success_sum;
+  // scenarios are drawn by index (Sampler::Draw), so a resumed run starts at its first chunk;
+  // a count that is not a multiple of the chunk is where a finite design ended
+  const bool ended = options.resume.candidates % options.chunk != 0;
+  for (std::int64_t first = options.resume.candidates; !ended && first < options.candidates;
+       first += options.chunk) {
     int count = static_cast<int>(std::min<std::int64_t>(options.chunk, options.candidates - first));
     const int drawn = source.Draw(first, count);
     NB_CHECK(drawn >= 0 && drawn <= count);
@@ -163,8 +179,16 @@ SimulateSummary RunChunks(
     summary.candidates += count;
     summary.rollouts += n;
     if (sink) sink(stats, source);
+    if (options.on_chunk) {
+      options.on_chunk(
+          {summary.candidates, summary.rollouts, summary.diverged, summary.steps, success_sum});
+    }
     if (progress) progress(summary.candidates, options.candidates);
     if (last) break;
+    if (summary.candidates < options.candidates) {
+      ThrowIfInterrupted("stopped after " + std::to_string(summary.candidates) + " of " +
+                         std::to_string(options.candidates) + " candidates");
+    }
   }
   summary.mean_success = summary.candidates ? success_sum / summary.candidates : 0.0;
   summary.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -280,8 +304,45 @@ CandidateWriter::CandidateWriter(std::string path, std::vector<std::string> metr
   if (!out_) throw RunError(tmp_ + ": cannot open for writing");
 }
 
+CandidateWriter::CandidateWriter(std::string path, std::vector<std::string> metric_names,
+                                 std::string part, std::int64_t keep_bytes)
+    : path_(std::move(path)),
+      tmp_(std::move(part)),
+      metrics_(std::move(metric_names)),
+      keep_(true) {
+  std::error_code ec;
+  if (keep_bytes > 0) {
+    if (!std::filesystem::exists(tmp_, ec) ||
+        static_cast<std::int64_t>(std::filesystem::file_size(tmp_, ec)) < keep_bytes) {
+      throw RunError(tmp_ + ": expected at least " + std::to_string(keep_bytes) +
+                     " bytes of saved candidates, got fewer");
+    }
+    std::filesystem::resize_file(tmp_, static_cast<std::uintmax_t>(keep_bytes), ec);
+    if (ec) throw RunError(tmp_ + ": cannot truncate: " + ec.message());
+    out_.open(tmp_, std::ios::out | std::ios::app);
+  } else {
+    out_.open(tmp_, std::ios::out | std::ios::trunc);
+  }
+  if (!out_) throw RunError(tmp_ + ": cannot open for writing");
+}
+
+std::int64_t CandidateWriter::Sync() {
+  out_.flush();
+  if (!out_) throw RunError(tmp_ + ": write failed (disk full?)");
+  const int fd = ::open(tmp_.c_str(), O_WRONLY | O_CLOEXEC);
+  if (fd < 0 || ::fsync(fd) != 0) {
+    if (fd >= 0) ::close(fd);
+    throw RunError(tmp_ + ": cannot sync to disk");
+  }
+  ::close(fd);
+  std::error_code ec;
+  const std::uintmax_t size = std::filesystem::file_size(tmp_, ec);
+  if (ec) throw RunError(tmp_ + ": cannot read its size: " + ec.message());
+  return static_cast<std::int64_t>(size);
+}
+
 CandidateWriter::~CandidateWriter() {
-  if (!committed_) {
+  if (!committed_ && !keep_) {
     out_.close();
     std::error_code ec;
     std::filesystem::remove(tmp_, ec);
@@ -327,8 +388,19 @@ void CandidateWriter::Commit() {
   out_.close();
   if (!out_) throw RunError(tmp_ + ": write failed (disk full?)");
   std::error_code ec;
-  std::filesystem::rename(tmp_, path_, ec);
-  if (ec) throw RunError(path_ + ": cannot rename from " + tmp_ + ": " + ec.message());
+  if (keep_) {
+    // the part stays what its checkpoint says until the set is published: a second name for it
+    std::filesystem::create_hard_link(tmp_, path_, ec);
+    if (ec) {
+      ec.clear();
+      std::filesystem::copy_file(tmp_, path_, std::filesystem::copy_options::overwrite_existing,
+                                 ec);
+    }
+    if (ec) throw RunError(path_ + ": cannot copy from " + tmp_ + ": " + ec.message());
+  } else {
+    std::filesystem::rename(tmp_, path_, ec);
+    if (ec) throw RunError(path_ + ": cannot rename from " + tmp_ + ": " + ec.message());
+  }
   committed_ = true;
 }
 

@@ -45,6 +45,16 @@ struct NuisanceOptions {
   std::string Validate() const;
 };
 
+// What a simulation has finished: candidates [0, candidates) and the sums over them, enough to
+// continue it after them with the same results as a run that never stopped.
+struct SimulateCheckpoint {
+  std::int64_t candidates = 0;
+  std::int64_t rollouts = 0;
+  std::int64_t diverged = 0;
+  std::int64_t steps = 0;
+  double success_sum = 0.0;  // of the candidates' success probabilities, in candidate order
+};
+
 struct SimulateOptions {
   std::int64_t candidates = 100;
   int posterior_samples = 8;  // K rollouts per candidate
@@ -53,6 +63,14 @@ struct SimulateOptions {
   std::uint64_t seed = 0;
   std::string calibration;  // calibration.json ("" the parameters' priors)
   NuisanceOptions nuisance;
+  // Continue a simulation that finished `resume.candidates` candidates (a whole number of
+  // chunks; fewer only where a finite design ended): the next chunk starts after them and the
+  // summary includes their sums. The chunk size must be the one of the run that stopped.
+  SimulateCheckpoint resume;
+  // Called after each chunk has gone to the sink, with everything finished so far (a resumable
+  // stage saves it here). After it, a stop asked for by a signal (engine/interrupt.h) throws
+  // Interrupted: the chunk boundary is where a run stops cleanly.
+  std::function<void(const SimulateCheckpoint&)> on_chunk;
 
   std::string Validate() const;
 };
@@ -121,8 +139,16 @@ SimulateSummary SimulateCandidatesBatched(const mjModel* base, const Task& task,
 class CandidateWriter {
  public:
   CandidateWriter(std::string path, std::vector<std::string> metric_names);
-  ~CandidateWriter();  // removes the temporary file when not committed
+  // Writes into `part` instead, a file that outlives the run (a resumable stage's state): keeps
+  // its first `keep_bytes` bytes (the lines of the candidates a checkpoint recorded; what a killed
+  // run appended after them goes) and appends after them. Commit gives `part` the second name
+  // `path` (a hard link, else a copy), so that `part` stays valid until the caller removes it.
+  CandidateWriter(std::string path, std::vector<std::string> metric_names, std::string part,
+                  std::int64_t keep_bytes);
+  ~CandidateWriter();  // removes the temporary file when not committed (not a `part`)
   void Write(const std::vector<CandidateStats>& chunk, const ScenarioSource& source);
+  // Flushes what was written to the disk; returns the file's size in bytes.
+  std::int64_t Sync();
   void Commit();
 
   // One candidate as its JSON line (without the newline).
@@ -134,6 +160,7 @@ class CandidateWriter {
   std::vector<std::string> metrics_;
   std::ofstream out_;
   bool committed_ = false;
+  bool keep_ = false;  // a resumable part: left in place without Commit
 };
 
 }  // namespace nextbatch

@@ -35,7 +35,7 @@ SimulateOptions ReadStudySimulateOptions(const Study& study) {
 
 SimulateStudyResult SimulateStudy(const Study& study, const Posterior& posterior,
                                   const nlohmann::json& calibration, int threads, bool quiet,
-                                  const std::string& dir) {
+                                  const std::string& dir, const SimulateResume* resume) {
   ModelPtr model = LoadModelFile(study.model);
   const mjModel* m = model.get();
   Task task(m, ReadTaskSpec(study.Section("task")));
@@ -49,18 +49,28 @@ SimulateStudyResult SimulateStudy(const Study& study, const Posterior& posterior
 
   std::vector<std::string> metric_names;
   for (const auto& mt : task.outcome().metrics()) metric_names.push_back(mt.name);
-  CandidateWriter writer((fs::path(dir) / "candidates.jsonl").string(), metric_names);
+  const std::string lines = (fs::path(dir) / "candidates.jsonl").string();
+  std::unique_ptr<CandidateWriter> writer =
+      resume ? std::make_unique<CandidateWriter>(lines, metric_names, resume->part, resume->bytes)
+             : std::make_unique<CandidateWriter>(lines, metric_names);
+  if (resume) {
+    options.resume = resume->done;
+    options.on_chunk = [&writer, resume](const SimulateCheckpoint& done) {
+      resume->save(writer->Sync(), done);
+    };
+  }
   ProgressOptions progress_options;
   if (quiet) progress_options.terminal = 0;
   Progress bar("simulate", static_cast<long>(options.candidates), progress_options);
+  if (options.resume.candidates > 0) bar.Update(static_cast<long>(options.resume.candidates));
   SimulateStudyResult result;
   result.summary = SimulateCandidates(
       m, task, parameters, posterior, source, options,
       [&writer](const std::vector<CandidateStats>& c, const ScenarioSource& s) {
-        writer.Write(c, s);
+        writer->Write(c, s);
       },
       [&bar](std::int64_t done, std::int64_t) { bar.Update(static_cast<long>(done)); });
-  writer.Commit();
+  writer->Commit();
 
   const SimulateSummary& summary = result.summary;
   nlohmann::json& doc = result.document;
@@ -82,8 +92,7 @@ SimulateStudyResult SimulateStudy(const Study& study, const Posterior& posterior
       {"rollouts", summary.rollouts},
       {"diverged", summary.diverged},
       {"steps", summary.steps},
-      {"mean_success", summary.mean_success},
-      {"seconds", summary.seconds}};
+      {"mean_success", summary.mean_success}};
   WriteFileAtomic((fs::path(dir) / "candidates.json").string(), doc.dump(2) + "\n");
   return result;
 }

@@ -6,6 +6,7 @@
 #define NEXTBATCH_SCENARIOS_SIMULATE_STUDY_H_
 
 #include <cstdint>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -25,13 +26,26 @@ struct SimulateStudyResult {
   nlohmann::json document;  // what candidates.json holds
 };
 
+// A resumable simulation: where its finished candidates are kept between runs and how it saves
+// its progress (the pipeline keeps both in the stage's checkpoint folder, engine/checkpoint.h).
+struct SimulateResume {
+  std::string part;        // candidates.jsonl of the finished candidates, outliving the run
+  std::int64_t bytes = 0;  // its first bytes, which hold the candidates of `done`
+  SimulateCheckpoint done;
+  // After each chunk, once its lines are on the disk: the part's size and what is finished.
+  std::function<void(std::int64_t bytes, const SimulateCheckpoint& done)> save;
+};
+
 // Simulates the study's candidates under `posterior` on `threads` threads and writes
 // `dir`/candidates.jsonl and `dir`/candidates.json. `calibration` names the posterior's source
 // for the document (null: the priors). Progress goes to stderr unless `quiet`. Throws InputError
-// for a bad study; numerical outcomes (diverged rollouts, a failed run) are in the summary.
+// for a bad study; numerical outcomes (diverged rollouts, a failed run) are in the summary. With
+// `resume`, the lines go to resume->part first and the run continues after resume->done; the
+// files are the same as without. A signal (engine/interrupt.h) stops it after a chunk (throws
+// Interrupted).
 SimulateStudyResult SimulateStudy(const Study& study, const Posterior& posterior,
                                   const nlohmann::json& calibration, int threads, bool quiet,
-                                  const std::string& dir);
+                                  const std::string& dir, const SimulateResume* resume = nullptr);
 
 // One line of candidates.jsonl as read back.
 struct CandidateRecord {

@@ -1,5 +1,7 @@
 // The nextbatch command: parse the arguments, call the pipeline, print. Exit codes: 0 done, 1
-// failed while running (or finished with warnings under --strict), 2 bad usage or bad input.
+// failed while running (or finished with warnings under --strict), 2 bad usage or bad input,
+// 130 / 143 stopped by SIGINT / SIGTERM (nothing published; simulate and plan resume with
+// --resume).
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <exception>
@@ -8,6 +10,7 @@
 #include <vector>
 
 #include "engine/error.h"
+#include "engine/interrupt.h"
 #include "engine/parallel.h"
 #include "engine/study.h"
 #include "pipeline/pipeline.h"
@@ -31,6 +34,7 @@ struct Args {
   bool strict = false;
   bool use_stale = false;
   bool formal_posterior = false;
+  bool resume = false;
   std::string dataset, calibration, episodes;
   std::string from;  // plan: the first stage to redo
 };
@@ -73,6 +77,8 @@ int RunAll(const nextbatch::Study& study, const nextbatch::PipelineOptions& opti
       }
     }
     std::fflush(stdout);  // each stage's lines before its warnings, also when both are piped
+    for (const auto& n : r.notes)
+      std::fprintf(stderr, "nextbatch %s: %s\n", r.stage.c_str(), n.c_str());
     for (const auto& w : r.warnings) {
       std::fprintf(stderr, "nextbatch %s: warning: %s\n", r.stage.c_str(), w.c_str());
     }
@@ -102,11 +108,13 @@ int Run(const Verb& verb, const Args& args) {
   options.strict = args.strict;
   options.use_stale = args.use_stale;
   options.formal_posterior = args.formal_posterior;
+  options.resume = args.resume;
   options.dataset = args.dataset;
   options.calibration = args.calibration;
   options.episodes = SplitIds(args.episodes);
   if (verb.stage == StageId::kPlan) return RunAll(study, options, args);
   const nextbatch::StageReport r = nextbatch::RunStage(verb.stage, study, options);
+  for (const auto& n : r.notes) std::fprintf(stderr, "nextbatch %s: %s\n", verb.name, n.c_str());
   if (!args.quiet) std::printf("%s", r.text.c_str());
   for (const auto& w : r.warnings) {
     std::fprintf(stderr, "nextbatch %s: warning: %s\n", verb.name, w.c_str());
@@ -166,6 +174,9 @@ int main(int argc, char** argv) {
                       "the calibrate set to read (default OUT/calibrate)");
       sub->add_flag("--formal-posterior", args.formal_posterior,
                     "sample the calibration's formal covariance instead of its honest one");
+      sub->add_flag("--resume", args.resume,
+                    "continue the simulation an interrupted or killed run left "
+                    "(OUT/.simulate.resume), when made from the same inputs");
     }
     if (v.stage == StageId::kPlan) {
       sub->add_option("--from", args.from,
@@ -183,8 +194,18 @@ int main(int argc, char** argv) {
     const int rc = app.exit(e);
     return rc == 0 ? 0 : 2;
   }
+  nextbatch::InstallInterruptHandlers();
   try {
     return Run(*chosen, args);
+  } catch (const nextbatch::Interrupted& e) {
+    const bool resumable = chosen->stage == StageId::kSimulate || chosen->stage == StageId::kPlan;
+    std::fprintf(stderr,
+                 "nextbatch %s: interrupted (%s): %s; nothing was published; %s `nextbatch %s %s "
+                 "-o %s%s`\n",
+                 chosen->name, nextbatch::SignalName(e.signal()).c_str(), e.what(),
+                 resumable ? "continue with" : "run it again with", chosen->name,
+                 args.study.c_str(), args.out.c_str(), resumable ? " --resume" : "");
+    return e.exit_code();
   } catch (const nextbatch::InputError& e) {
     std::fprintf(stderr, "nextbatch %s: %s\n", chosen->name, e.what());
     return 2;
