@@ -191,9 +191,7 @@ std::string CalibrationOptions::Validate() const {
   return "";
 }
 
-namespace {
-
-calib::LayoutOptions ReplayLayout(double window_seconds, double state_window) {
+calib::LayoutOptions calib::ReplayLayout(double window_seconds, double state_window) {
   if (!(window_seconds > 0)) {
     ThrowExpected("replay window", "a duration > 0", std::to_string(window_seconds));
   }
@@ -206,34 +204,32 @@ calib::LayoutOptions ReplayLayout(double window_seconds, double state_window) {
   return lo;
 }
 
-std::vector<int> AllSegments(const calib::Layout& layout) {
+std::vector<int> calib::AllSegments(const calib::Layout& layout) {
   std::vector<int> all(layout.segments().size());
   for (std::size_t s = 0; s < all.size(); ++s) all[s] = static_cast<int>(s);
   return all;
 }
-
-}  // namespace
 
 ReplayError ComputeReplayError(const mjModel* base, const ParameterBinding& binding,
                                const Eigen::VectorXd& values, const std::vector<Episode>& episodes,
                                double window_seconds, int threads, ControlHold hold,
                                const std::map<std::string, std::string>& episode_scale,
                                double state_window) {
-  LayoutOptions lo = ReplayLayout(window_seconds, state_window);
+  LayoutOptions lo = calib::ReplayLayout(window_seconds, state_window);
   lo.scale_keys = calib::ScaleKeys(binding, episode_scale);
   Layout layout(base, episodes, lo);
   Eigen::VectorXd z = values;
   for (int j = 0; j < binding.size(); ++j) {
     if (binding.spec(j).log_scale) z[j] = std::log(values[j]);
   }
-  return calib::ReplayFromStarts(base, binding, episodes, layout, AllSegments(layout), z, threads,
-                                 hold);
+  return calib::ReplayFromStarts(base, binding, episodes, layout, calib::AllSegments(layout), z,
+                                 threads, hold);
 }
 
 ReplayError ComputeHoldStillError(const mjModel* base, const std::vector<Episode>& episodes,
                                   double window_seconds, double state_window) {
-  const Layout layout(base, episodes, ReplayLayout(window_seconds, state_window));
-  return HoldStillOf(layout, AllSegments(layout), episodes);
+  const Layout layout(base, episodes, calib::ReplayLayout(window_seconds, state_window));
+  return HoldStillOf(layout, calib::AllSegments(layout), episodes);
 }
 
 }  // namespace nextbatch

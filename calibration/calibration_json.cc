@@ -498,6 +498,26 @@ CalibrationFile ReadCalibrationFile(const std::string& path) {
     }
   }
   if (r.Has("model") && r.Raw("model").is_string()) f.model = r.String("model");
+  if (r.Has("error_model") && r.Raw("error_model").is_object()) {
+    const nlohmann::json& em = r.Raw("error_model");
+    if (em.contains("residual_scale") && em.at("residual_scale").is_number()) {
+      f.residual_scale = em.at("residual_scale").get<double>();
+      if (!(f.residual_scale >= 0) || !std::isfinite(f.residual_scale)) {
+        ThrowExpected(r.Where("error_model") + ".residual_scale", "a finite number >= 0",
+                      FormatNumber(f.residual_scale));
+      }
+    }
+  }
+  if (r.Has("noise") && r.Raw("noise").is_object()) {
+    JsonReader nr = r.Object("noise");
+    for (const auto& [name, v] : r.Raw("noise").items()) {
+      const double sigma = nr.Number(name);
+      if (!(sigma > 0) || !std::isfinite(sigma)) {
+        ThrowExpected(nr.Where(name), "a noise level > 0", FormatNumber(sigma));
+      }
+      f.noise[name] = sigma;
+    }
+  }
   return f;
 }
 

@@ -4,6 +4,8 @@
 #ifndef NEXTBATCH_CALIBRATION_CALIBRATION_JSON_H_
 #define NEXTBATCH_CALIBRATION_CALIBRATION_JSON_H_
 
+#include <limits>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <string>
 
@@ -48,6 +50,11 @@ struct CalibrationFile {
   Eigen::MatrixXd honest_covariance;
   std::map<std::string, std::string> episode_scale;
   std::string model;  // the calibrated MJCF beside the file ("" when not saved)
+  // The error model's residual scale s^2 (error_model.residual_scale; NaN when the file has
+  // none) and the noise level per channel the fit used (noise): together, the typical size of a
+  // residual the fit left, s * noise, in the channel's units.
+  double residual_scale = std::numeric_limits<double>::quiet_NaN();
+  std::map<std::string, double> noise;
 };
 
 // Reads and checks calibration.json: the schema, a usable status (not failed or

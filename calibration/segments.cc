@@ -1,9 +1,11 @@
 #include "calibration/segments.h"
 
+#include <Eigen/LU>
 #include <Eigen/QR>
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <map>
 
 #include "engine/error.h"
 #include "engine/model.h"
@@ -25,9 +27,12 @@ const char* GroupOf(ChannelKind k) {
 }
 
 // Value and slope at `t` of the least-squares quadratic through the samples within `half_width`
-// seconds of t, and at least the 9 nearest.
+// seconds of t, and at least the 9 nearest; with `unit_cov`, their covariance for independent
+// noise of unit variance on the samples ((A^T A)^-1, zero when the fit is degenerate).
 void LocalFit(const std::vector<double>& time, const Eigen::MatrixXd& values, int column, double t,
-              double half_width, double* value, double* slope) {
+              double half_width, double* value, double* slope,
+              Eigen::Matrix2d* unit_cov = nullptr) {
+  if (unit_cov) unit_cov->setZero();
   const int n = static_cast<int>(time.size());
   const int mid = static_cast<int>(std::lower_bound(time.begin(), time.end(), t) - time.begin());
   int lo = std::clamp(mid - 4, 0, std::max(0, n - 9));
@@ -53,6 +58,11 @@ void LocalFit(const std::vector<double>& time, const Eigen::MatrixXd& values, in
   Eigen::Vector3d c = a.topRows(rows).colPivHouseholderQr().solve(b.head(rows));
   *value = c[0];
   *slope = c[1];
+  if (unit_cov) {
+    const Eigen::Matrix3d ata = a.topRows(rows).transpose() * a.topRows(rows);
+    Eigen::FullPivLU<Eigen::Matrix3d> lu(ata);
+    if (lu.isInvertible()) *unit_cov = lu.inverse().topLeftCorner<2, 2>();
+  }
 }
 
 // Logged commands at time t (clamped to the first and last sample).
@@ -269,27 +279,41 @@ Layout::Layout(const mjModel* m, const std::vector<Episode>& episodes,
       // samples as the fit's first guess (least biased, and the fit refines it), over
       // state_window for open-loop replays (which nothing refines, so noise matters more).
       const double tg = t0 + s.start_step * dt;
-      auto estimate = [&](double half, Eigen::VectorXd* x) {
+      auto estimate = [&](double half, Eigen::VectorXd* x, std::vector<StartFit>* fits) {
         x->resize(nx_);
         x->head(nq) = Eigen::Map<const Eigen::VectorXd>(m->qpos0, nq);
         x->tail(nv).setZero();
+        if (fits) fits->clear();
+        std::map<int, int> slope_of_dof;  // dof -> index in fits of the qpos fit giving it
         for (std::size_t c = 0; c < ep.qpos.names.size(); ++c) {
           const int jt = mj_name2id(m, mjOBJ_JOINT, ep.qpos.names[c].c_str());
-          LocalFit(ep.time, ep.qpos.values, static_cast<int>(c), tg, half,
-                   &(*x)[m->jnt_qposadr[jt]], &(*x)[nq + m->jnt_dofadr[jt]]);
+          StartFit f{"qpos:" + ep.qpos.names[c], m->jnt_qposadr[jt], nq + m->jnt_dofadr[jt], {}};
+          LocalFit(ep.time, ep.qpos.values, static_cast<int>(c), tg, half, &(*x)[f.value],
+                   &(*x)[f.slope], &f.unit_cov);
+          if (fits) {
+            slope_of_dof[m->jnt_dofadr[jt]] = static_cast<int>(fits->size());
+            fits->push_back(std::move(f));
+          }
         }
         for (std::size_t c = 0; c < ep.qvel.names.size(); ++c) {
           const int jt = mj_name2id(m, mjOBJ_JOINT, ep.qvel.names[c].c_str());
           double slope;
-          LocalFit(ep.time, ep.qvel.values, static_cast<int>(c), tg, half,
-                   &(*x)[nq + m->jnt_dofadr[jt]], &slope);
+          StartFit f{"qvel:" + ep.qvel.names[c], nq + m->jnt_dofadr[jt], -1, {}};
+          LocalFit(ep.time, ep.qvel.values, static_cast<int>(c), tg, half, &(*x)[f.value], &slope,
+                   &f.unit_cov);
+          if (fits) {
+            // the logged velocity replaces the position fit's slope
+            auto it = slope_of_dof.find(m->jnt_dofadr[jt]);
+            if (it != slope_of_dof.end()) (*fits)[it->second].slope = -1;
+            fits->push_back(std::move(f));
+          }
         }
       };
-      estimate(0.0, &s.x_init);
+      estimate(0.0, &s.x_init, nullptr);
       if (options.state_window > 0) {
-        estimate(options.state_window / 2, &s.x_start);
+        estimate(options.state_window / 2, &s.x_start, &s.start_fits);
       } else {
-        s.x_start = s.x_init;
+        estimate(0.0, &s.x_start, &s.start_fits);
       }
       segments_.push_back(std::move(s));
       i = j;

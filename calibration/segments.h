@@ -42,6 +42,16 @@ struct EpisodeMap {
   Eigen::VectorXd scale;  // per parameter, multiplies its value in this episode (empty: none)
 };
 
+// How a replay start state (Segment::x_start) was estimated from one logged channel: its value
+// (and, for a position, its slope) came from a local fit whose covariance for unit noise on the
+// samples is `unit_cov` (value, slope); times the channel's noise variance it is the estimate's.
+struct StartFit {
+  std::string channel;  // "qpos:<joint>" or "qvel:<joint>"
+  int value = 0;        // index into the state (nq + nv) of the fitted value
+  int slope = -1;       // index of the velocity taken from the fit's slope, -1 when none
+  Eigen::Matrix2d unit_cov = Eigen::Matrix2d::Zero();
+};
+
 // One shooting segment: logged samples [first, end) of an episode, simulated from an unknown
 // start state placed on the episode's simulation grid (time[0] + k * timestep).
 struct Segment {
@@ -54,6 +64,7 @@ struct Segment {
   std::vector<std::pair<int, int>> rows;  // (sample, column of the EpisodeMap) per residual
   Eigen::VectorXd x_init;                 // nq + nv: a local fit to the logs at the start
   Eigen::VectorXd x_start;                // the same over LayoutOptions::state_window (replays)
+  std::vector<StartFit> start_fits;       // how x_start was estimated, per logged channel
 };
 
 struct LayoutOptions {
@@ -184,6 +195,14 @@ ReplayError ReplayFromStarts(const mjModel* base, const ParameterBinding& bindin
 // state's (x_start), on the given segments.
 ReplayError HoldStillOf(const Layout& layout, const std::vector<int>& segments,
                         const std::vector<Episode>& episodes);
+
+// The layout of open-loop replay windows (ComputeReplayError): segments of `window_seconds`,
+// qpos rows only at unit sigma (residuals are errors in the joints' units), start states over
+// `state_window`. Throws InputError for a window <= 0.
+LayoutOptions ReplayLayout(double window_seconds, double state_window);
+
+// Every segment of the layout, in order.
+std::vector<int> AllSegments(const Layout& layout);
 
 // Eigen-analysis of a parameter information matrix scaled to unit diagonal: directions whose
 // eigenvalue (relative to the largest) is below `weak` are what the data cannot tell apart.

@@ -42,7 +42,10 @@ void Finish(OutputSet& set, Manifest manifest, const PipelineOptions& options, d
 StageReport RunIngest(const Study& study, const PipelineOptions& options);
 StageReport RunCalibrate(const Study& study, const PipelineOptions& options);
 StageReport RunSimulate(const Study& study, const PipelineOptions& options);
-StageReport RunPlan(const Study& study, const PipelineOptions& options);  // plan_stage.cc
+StageReport RunPlan(const Study& study, const PipelineOptions& options);    // plan_stage.cc
+StageReport RunReplay(const Study& study, const PipelineOptions& options);  // replay_stage.cc
+// The reference sets file the study's replay section names (resolved), "" for none.
+std::string ReplayReferencesFile(const Study& study);
 // Reads the study's planner section (InputError when it is bad), as RunPlan will.
 void CheckPlanSection(const Study& study);
 // The summary of the plan set in `dir` (a reused set), as RunPlan printed it.

@@ -1,5 +1,6 @@
 #include "pipeline/pipeline.h"
 
+#include <cmath>
 #include <filesystem>
 
 #include "engine/dataset.h"
@@ -24,6 +25,8 @@ const char* StageName(StageId stage) {
       return "ingest";
     case StageId::kCalibrate:
       return "calibrate";
+    case StageId::kReplay:
+      return "replay";
     case StageId::kSimulate:
       return "simulate";
     case StageId::kPlan:
@@ -44,6 +47,9 @@ std::string PipelineOptions::Validate() const {
   if (threads < -1) return "-j: expected a thread count >= 0, got " + std::to_string(threads);
   for (const auto& e : episodes) {
     if (e.empty()) return "--episodes: expected episode ids, got an empty id";
+  }
+  if (replay_window && (!(*replay_window > 0) || !std::isfinite(*replay_window))) {
+    return "--window: expected a duration > 0 (seconds), got " + FormatNumber(*replay_window);
   }
   return "";
 }
@@ -139,6 +145,21 @@ Inputs CurrentInputs(StageId stage, const Study& study, const PipelineOptions& o
       }
       break;
     }
+    case StageId::kReplay: {
+      AddSections(study, {"parameters", "calibration", "replay"}, &in);
+      in["study:seed"] = DigestOf(std::to_string(study.seed));
+      in["upstream:ingest"] = UpstreamDigest(SetDir(StageId::kIngest, options));
+      in["upstream:calibrate"] = UpstreamDigest(SetDir(StageId::kCalibrate, options));
+      std::string ids;
+      for (const auto& e : options.episodes) ids += e + "\n";
+      in["option:episodes"] = DigestOf(ids);
+      in["option:window"] =
+          DigestOf(options.replay_window ? FormatNumber(*options.replay_window) : "study");
+      in["option:posterior"] = DigestOf(options.formal_posterior ? "formal" : "honest");
+      const std::string refs = ReplayReferencesFile(study);
+      if (!refs.empty()) in["file:references"] = DigestOfFile(refs);
+      break;
+    }
     case StageId::kSimulate: {
       AddSections(study, {"parameters", "scenarios", "task", "simulate"}, &in);
       in["study:seed"] = DigestOf(std::to_string(study.seed));
@@ -230,6 +251,7 @@ SetStatus CheckSet(StageId stage, const Study& study, const PipelineOptions& opt
   // an upstream set that is itself stale makes this one stale too
   std::vector<StageId> upstream;
   if (stage == StageId::kCalibrate) upstream.push_back(StageId::kIngest);
+  if (stage == StageId::kReplay) upstream = {StageId::kIngest, StageId::kCalibrate};
   if ((stage == StageId::kSimulate || stage == StageId::kPlan) &&
       SimulateCalibration(study, options).from_set) {
     upstream.push_back(StageId::kCalibrate);
@@ -238,8 +260,11 @@ SetStatus CheckSet(StageId stage, const Study& study, const PipelineOptions& opt
     upstream.push_back(StageId::kSimulate);
     if (study.HasSection("dataset")) upstream.push_back(StageId::kIngest);
   }
+  // replay's episodes select what it replays, not what calibrate fitted
+  PipelineOptions upstream_options = options;
+  if (stage == StageId::kReplay) upstream_options.episodes.clear();
   for (StageId u : upstream) {
-    const SetStatus up = CheckSet(u, study, options);
+    const SetStatus up = CheckSet(u, study, upstream_options);
     if (up.exists && !up.current) {
       for (const auto& c : up.changes) {
         status.changes.push_back(std::string("upstream ") + StageName(u) + ": " + c);
@@ -273,6 +298,8 @@ StageReport RunOne(StageId stage, const Study& study, const PipelineOptions& opt
       return pipeline_internal::RunIngest(study, options);
     case StageId::kCalibrate:
       return pipeline_internal::RunCalibrate(study, options);
+    case StageId::kReplay:
+      return pipeline_internal::RunReplay(study, options);
     case StageId::kSimulate:
       return pipeline_internal::RunSimulate(study, options);
     case StageId::kPlan:

@@ -13,7 +13,9 @@
 
 namespace nextbatch {
 
-enum class StageId { kIngest, kCalibrate, kSimulate, kPlan };
+// kReplay (scores the calibration on logged episodes) reads ingest and calibrate and feeds no
+// later stage: RunPipeline does not run it.
+enum class StageId { kIngest, kCalibrate, kReplay, kSimulate, kPlan };
 
 const char* StageName(StageId stage);
 // "ingest" -> kIngest; throws InputError naming `where` and the stages for any other name.
@@ -27,7 +29,9 @@ struct PipelineOptions {
   bool use_stale = false;  // read upstream sets whose inputs changed since they were made
   std::string dataset;     // the ingest set calibrate reads ("": <out>/ingest)
   std::string calibration;            // the calibrate set simulate reads ("": <out>/calibrate)
-  std::vector<std::string> episodes;  // calibrate: fit only these episodes (empty: all)
+  std::vector<std::string> episodes;  // calibrate: fit only these; replay: replay only these
+  // replay: the window length in seconds (none: the study's replay.window_seconds, else 0.3)
+  std::optional<double> replay_window;
   // simulate: sample the calibration's formal covariance instead of its honest one (the formal
   // one ignores model error and serial correlation: far too narrow on real logs)
   bool formal_posterior = false;

@@ -36,7 +36,9 @@ struct Args {
   bool formal_posterior = false;
   bool resume = false;
   std::string dataset, calibration, episodes;
-  std::string from;  // plan: the first stage to redo
+  std::string from;   // plan: the first stage to redo
+  double window = 0;  // replay: window length (s), when window_given
+  bool window_given = false;
 };
 
 // Splits "a,b,c" into ids (empty pieces are kept so that Validate can name them).
@@ -112,6 +114,7 @@ int Run(const Verb& verb, const Args& args) {
   options.dataset = args.dataset;
   options.calibration = args.calibration;
   options.episodes = SplitIds(args.episodes);
+  if (args.window_given) options.replay_window = args.window;
   if (verb.stage == StageId::kPlan) return RunAll(study, options, args);
   const nextbatch::StageReport r = nextbatch::RunStage(verb.stage, study, options);
   for (const auto& n : r.notes) std::fprintf(stderr, "nextbatch %s: %s\n", verb.name, n.c_str());
@@ -140,6 +143,9 @@ int main(int argc, char** argv) {
       {"ingest", StageId::kIngest, "read the study's logs into clean episodes: OUT/ingest/"},
       {"calibrate", StageId::kCalibrate,
        "fit the study's parameters to the ingested episodes: OUT/calibrate/"},
+      {"replay", StageId::kReplay,
+       "score the calibration on logged episodes by open-loop replay, with its predictive band: "
+       "OUT/replay/"},
       {"simulate", StageId::kSimulate,
        "simulate candidate scenarios under the posterior: OUT/simulate/"},
       {"plan", StageId::kPlan,
@@ -169,7 +175,17 @@ int main(int argc, char** argv) {
       sub->add_option("--episodes", args.episodes,
                       "fit only these episodes (comma-separated ids), e.g. the runs of one setup");
     }
-    if (v.stage == StageId::kSimulate || v.stage == StageId::kPlan) {
+    CLI::Option* window = nullptr;
+    if (v.stage == StageId::kReplay) {
+      sub->add_option("--dataset", args.dataset, "the ingest set to read (default OUT/ingest)");
+      sub->add_option("--episodes", args.episodes,
+                      "replay only these episodes (comma-separated ids), e.g. those not fitted");
+      window =
+          sub->add_option("--window", args.window,
+                          "window length in seconds (default: the study's replay.window_seconds, "
+                          "else 0.3)");
+    }
+    if (v.stage == StageId::kSimulate || v.stage == StageId::kPlan || v.stage == StageId::kReplay) {
       sub->add_option("--calibration", args.calibration,
                       "the calibrate set to read (default OUT/calibrate)");
       sub->add_flag("--formal-posterior", args.formal_posterior,
@@ -183,9 +199,10 @@ int main(int argc, char** argv) {
                       "redo this stage and every one after it, even when current "
                       "(ingest, calibrate, simulate, plan)");
     }
-    sub->callback([&chosen, &v, &args, threads] {
+    sub->callback([&chosen, &v, &args, threads, window] {
       chosen = &v;
       args.threads_given = threads->count() > 0;
+      args.window_given = window != nullptr && window->count() > 0;
     });
   }
   try {

@@ -14,6 +14,7 @@
 
 #include "calibration/calibration.h"
 #include "calibration/calibration_json.h"
+#include "calibration/replay.h"
 #include "engine/dataset.h"
 #include "engine/error.h"
 #include "engine/json_reader.h"
@@ -58,28 +59,14 @@ inline ReplayError HoldStill(const Problem& p, const std::vector<Episode>& episo
   return ComputeHoldStillError(p.model.get(), episodes, 0.3, p.options.state_window);
 }
 
-// {"schema": "nextbatch.references/1", "sets": [{"name": ..., "values": {parameter: value}}]}:
-// every parameter of the binding must have a value in every set.
+// The reference sets stored beside a study (calibration/replay.h reads the file), as (name,
+// values) pairs in the binding's parameter order.
 inline std::vector<std::pair<std::string, Eigen::VectorXd>> LoadReferences(
     const std::string& path, const ParameterBinding& binding) {
-  const nlohmann::json doc = ReadJsonFile(path);
-  JsonReader r(doc, path, "");
-  if (r.String("schema") != "nextbatch.references/1") {
-    ThrowExpected(r.Where("schema"), "\"nextbatch.references/1\"", r.String("schema"));
-  }
-  r.String("notes", "");
   std::vector<std::pair<std::string, Eigen::VectorXd>> out;
-  for (const JsonReader& s : r.Objects("sets")) {
-    const std::string name = s.String("name");
-    s.String("how", "");
-    JsonReader v = s.Object("values");
-    Eigen::VectorXd values(binding.size());
-    for (int j = 0; j < binding.size(); ++j) values[j] = v.Number(binding.spec(j).name);
-    v.CheckAllRead();
-    s.CheckAllRead();
-    out.emplace_back(name, values);
+  for (ReferenceSet& s : ReadReferenceSets(path, binding.specs())) {
+    out.emplace_back(std::move(s.name), std::move(s.values));
   }
-  r.CheckAllRead();
   return out;
 }
 
