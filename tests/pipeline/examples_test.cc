@@ -73,6 +73,9 @@ void RunStudy(const std::string& relative, const std::string& calibrate_extra = 
         CHECK(file.information.rows() == p.size());
         break;
       }
+      case StageId::kReplay:  // not a stage of the plan round (StagesOf leaves it out)
+        FAIL("StagesOf listed replay");
+        break;
       case StageId::kSimulate: {
         const CandidateSet c = ReadCandidateSet(set);
         CHECK(static_cast<std::int64_t>(c.candidates.size()) ==
