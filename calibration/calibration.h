@@ -68,6 +68,9 @@ struct CalibrationOptions {
   // differs per episode and is known, e.g. a servo stiffness = gain per firmware unit x the
   // episode's firmware kp.
   std::map<std::string, std::string> episode_scale;
+  // Which episodes of the study's dataset the calibrate stage fits (empty: all). A study whose
+  // dataset also holds runs of other setups (e.g. the runs it plans from) fits one setup.
+  std::vector<std::string> episodes;
   // Multi-start: alternative initial values (parameter name -> value; parameters not named keep
   // their initial value), e.g. reference sets a user already has. The fit is run from the
   // initial values and from each start, and the run with the lowest final cost on the fitted

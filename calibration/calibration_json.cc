@@ -84,6 +84,10 @@ CalibrationOptions ReadCalibrationOptions(const JsonReader& r) {
                        : ControlHold::kLinear;
   o.preflight_min_effect = r.Number("preflight_min_effect", o.preflight_min_effect);
   o.threads = r.Integer("threads", o.threads);
+  if (r.Has("episodes")) {
+    o.episodes = r.Strings("episodes");
+    if (o.episodes.empty()) ThrowExpected(r.Where("episodes"), "at least one episode id", "[]");
+  }
   if (r.Has("episode_scale")) {
     JsonReader s = r.Object("episode_scale");
     for (const auto& [name, key] : r.Raw("episode_scale").items()) {

@@ -6,9 +6,11 @@
 #include <map>
 #include <string>
 
+#include "engine/dataset.h"
 #include "engine/manifest.h"
 #include "engine/output_set.h"
 #include "pipeline/pipeline.h"
+#include "scenarios/space.h"
 
 namespace nextbatch::pipeline_internal {
 
@@ -46,6 +48,9 @@ StageReport RunPlan(const Study& study, const PipelineOptions& options);    // p
 StageReport RunReplay(const Study& study, const PipelineOptions& options);  // replay_stage.cc
 // The reference sets file the study's replay section names (resolved), "" for none.
 std::string ReplayReferencesFile(const Study& study);
+// Every episode's recorded scenario against the space (ScenarioSpace::CheckRecorded): an
+// InputError naming the episode, its log and the factor (plan_stage.cc).
+void CheckRecordedScenarios(const ScenarioSpace& space, const Dataset& dataset);
 // Reads the study's planner section (InputError when it is bad), as RunPlan will.
 void CheckPlanSection(const Study& study);
 // The summary of the plan set in `dir` (a reused set), as RunPlan printed it.

@@ -7,16 +7,24 @@
 #include "calibration/calibration_json.h"
 #include "engine/dataset.h"
 #include "engine/error.h"
+#include "engine/model.h"
 #include "engine/output_set.h"
 #include "pipeline/internal.h"
 #include "planners/make_plan.h"
 #include "planners/plan_json.h"
 #include "planners/plan_options.h"
+#include "scenarios/logged_outcome.h"
 #include "scenarios/simulate_study.h"
 #include "scenarios/space_json.h"
+#include "scenarios/task.h"
 #include "scenarios/task_json.h"
 
 namespace nextbatch::pipeline_internal {
+
+void CheckRecordedScenarios(const ScenarioSpace& space, const Dataset& dataset) {
+  for (const Episode& e : dataset.episodes)
+    space.CheckRecorded(e.scenario, "episode " + e.id + " (" + e.source + "): scenario");
+}
 
 void CheckPlanSection(const Study& study) {
   if (study.HasSection("task")) ReadPlanOptions(study);
@@ -56,7 +64,15 @@ StageReport RunPlan(const Study& study_in, const PipelineOptions& options) {
   if (study.HasSection("dataset")) {
     RequireCurrentSet(StageId::kIngest, study, options, &r.warnings);
     const Dataset dataset = ReadDatasetFiles(SetDir(StageId::kIngest, options));
-    for (const Episode& e : dataset.episodes) in.episodes.push_back({e.id, e.scenario});
+    CheckRecordedScenarios(scenarios.space, dataset);
+    // real outcomes: the task's own rules on each logged trajectory, else a recorded label
+    ModelPtr model = LoadModelFile(study.model);
+    const Task judge(model.get(), task);
+    for (const Episode& e : dataset.episodes) {
+      EpisodeScenario es{e.id, e.scenario};
+      es.outcome = RealEpisodeOutcome(model.get(), judge.outcome(), e);
+      in.episodes.push_back(std::move(es));
+    }
   }
   std::optional<CalibrationFile> calibration;
   const CalibrationSource source = SimulateCalibration(study, options);

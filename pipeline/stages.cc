@@ -20,6 +20,7 @@
 #include "engine/posterior.h"
 #include "pipeline/internal.h"
 #include "scenarios/simulate_study.h"
+#include "scenarios/space_json.h"
 
 #ifndef NEXTBATCH_VERSION
 #define NEXTBATCH_VERSION "unknown"
@@ -219,6 +220,7 @@ StageReport RunIngest(const Study& study_in, const PipelineOptions& options) {
   OutputSet set(options.out, r.stage);
   r.dir = set.final_dir();
   const Dataset dataset = LoadDataset(study, model.get());
+  if (study.HasSection("scenarios")) CheckRecordedScenarios(ReadScenarios(study).space, dataset);
   WriteDatasetFiles(dataset, set.staging());
   for (const auto& q : dataset.dropped) {
     r.warnings.push_back("dropped " + (q.id.empty() ? q.source : q.id) + ": " + q.reason);
@@ -252,7 +254,11 @@ StageReport RunCalibrate(const Study& study_in, const PipelineOptions& options) 
     ValidateEpisodeChannels(e, model.get(), dataset_dir + ": episode " + e.id);
   }
   DropEstimatedVelocities(&dataset);
-  KeepEpisodes(&dataset, options.episodes, "--episodes");
+  if (!options.episodes.empty()) {
+    KeepEpisodes(&dataset, options.episodes, "--episodes");
+  } else {
+    KeepEpisodes(&dataset, copt.episodes, study.path + ": calibration.episodes");
+  }
   if (dataset.episodes.empty()) {
     ThrowExpected(dataset_dir, "at least one usable episode", "none");
   }

@@ -122,6 +122,42 @@ std::string ItemReason(bool pinned, bool cold, const CandidateFacts& f, int k_ne
   return reason;
 }
 
+// Each episode's real outcome; for counted ones, the simulator's prediction at the nearest
+// candidate within `radius` (normalised space) and whether it confidently contradicts.
+std::vector<PlanEpisodes::RealOutcome> RealOutcomes(const PlanInputs& in,
+                                                    const std::vector<int>& counted_of,
+                                                    const std::vector<Scenario>& counted,
+                                                    const FactorEmbedding& embedding,
+                                                    const std::vector<Scenario>& cand,
+                                                    double radius, double confidence) {
+  const Neighbours near = NearestEpisodes(embedding, cand, counted, 1, in.threads);
+  std::vector<PlanEpisodes::RealOutcome> out;
+  for (std::size_t e = 0; e < in.episodes.size(); ++e) {
+    const EpisodeScenario& ep = in.episodes[e];
+    PlanEpisodes::RealOutcome o;
+    o.id = ep.id;
+    o.success = ep.outcome.success;
+    o.source = ep.outcome.source;
+    o.note = ep.outcome.note;
+    const int k = counted_of[e];
+    o.counted = k >= 0;
+    if (k >= 0 && near.count > 0 && near.distance[k] <= radius) {
+      const CandidateRecord& c = in.candidates->candidates[near.index[k]];
+      o.candidate = c.index;
+      o.distance = near.distance[k];
+      o.simulated_success = c.success;
+      o.rollouts = c.rollouts;
+      if (o.success >= 0 && c.rollouts > 0) {
+        const int successes = static_cast<int>(std::lround(c.success * c.rollouts));
+        const int agreeing = o.success == 1 ? successes : c.rollouts - successes;
+        o.contradicted = ViolationUpperBound(agreeing, c.rollouts, confidence) < 0.5;
+      }
+    }
+    out.push_back(std::move(o));
+  }
+  return out;
+}
+
 // How the estimates were made, in words, for the plan's notes.
 std::vector<std::string> MethodNotes(const Plan& plan, const PlanOptions& options, double diameter,
                                      const CoverageOptions& copt, int sample_size,
@@ -260,10 +296,13 @@ Plan MakePlan(const PlanInputs& in, const PlanOptions& options) {
 
   // The real episodes that count for coverage.
   std::vector<Scenario> counted;
+  std::vector<int> counted_of;  // per episode: its index in counted, -1 when not counted
   plan.episodes.total = static_cast<int>(in.episodes.size());
   for (const EpisodeScenario& e : in.episodes) {
     std::string reason;
+    counted_of.push_back(-1);
     if (std::optional<Scenario> s = EpisodeToScenario(space, e.scenario, &reason)) {
+      counted_of.back() = static_cast<int>(counted.size());
       counted.push_back(*s);
     } else {
       plan.episodes.not_counted.push_back({e.id, reason});
@@ -465,9 +504,12 @@ Plan MakePlan(const PlanInputs& in, const PlanOptions& options) {
           std::to_string(set.candidates[i].rollouts) + " samples");
   }
 
+  plan.episodes.outcomes =
+      RealOutcomes(in, counted_of, counted, embedding, cand, radius, options.safety.confidence);
+
   // What is not estimated, how the rest was, and the reasons for doubt.
-  plan.not_estimated = {"information",      "uncertainty.discrepancy", "uncertainty.outcome_model",
-                        "uncertainty.team", "expected.std_after",      "verification"};
+  plan.not_estimated = {"information", "uncertainty.discrepancy", "uncertainty.outcome_model",
+                        "uncertainty.team", "expected.std_after"};
   const std::vector<std::string> notes =
       MethodNotes(plan, options, embedding.Diameter(), copt, static_cast<int>(sample.size()),
                   spread_max, setups.change_seconds, in.safety_rule);
@@ -529,10 +571,50 @@ Plan MakePlan(const PlanInputs& in, const PlanOptions& options) {
       "not estimated yet: information gain (component 0, weight " +
       FormatNumber(options.weights.information) +
       " without effect), the sim-to-real discrepancy, an outcome model from real episodes, the "
-      "team's uncertainty, parameter stds after the batch, verification of recorded outcomes");
+      "team's uncertainty, parameter stds after the batch");
+  for (const PlanEpisodes::RealOutcome& o : plan.episodes.outcomes) {
+    if (!o.contradicted) continue;
+    plan.warnings.push_back(
+        "verify episode " + o.id + ": recorded " + (o.success == 1 ? "success" : "failure") + " (" +
+        o.source + "), but the simulator at the nearest candidate (" + std::to_string(o.candidate) +
+        ", " + Fmt("%.2f", o.distance) + " away) predicts success " +
+        Fmt("%.2f", o.simulated_success) + " over " + std::to_string(o.rollouts) + " samples");
+  }
   plan.warnings.insert(plan.warnings.begin(), warnings.begin(), warnings.end());
   return plan;
 }
+
+namespace {
+
+// One line for the counted episodes and one for the others, e.g. "real outcomes, counted
+// episodes: 2 of 2 known, 2 succeeded: energy success (log, sim 0.62), ...".
+std::string RealOutcomeText(const std::vector<PlanEpisodes::RealOutcome>& outcomes) {
+  if (outcomes.empty()) return "";
+  auto list = [&](bool counted) {
+    int known = 0, succeeded = 0, total = 0;
+    std::string each;
+    for (const auto& o : outcomes) {
+      if (o.counted != counted) continue;
+      ++total;
+      known += o.success >= 0 ? 1 : 0;
+      succeeded += o.success == 1 ? 1 : 0;
+      each += (each.empty() ? "" : ", ") + o.id + " " +
+              (o.success < 0 ? std::string("unknown")
+                             : (o.success ? "success" : "failure") + std::string(" (") + o.source +
+                                   (o.candidate >= 0 ? ", sim " + Fmt("%.2f", o.simulated_success)
+                                                     : std::string()) +
+                                   (o.contradicted ? ", VERIFY" : "") + ")");
+    }
+    return std::to_string(known) + " of " + std::to_string(total) + " known, " +
+           std::to_string(succeeded) + " succeeded" + (each.empty() ? "" : ": " + each);
+  };
+  std::string out = "real outcomes, counted episodes: " + list(true) + "\n";
+  if (std::any_of(outcomes.begin(), outcomes.end(), [](const auto& o) { return !o.counted; }))
+    out += "real outcomes, not counted: " + list(false) + "\n";
+  return out;
+}
+
+}  // namespace
 
 std::string PlanSummaryText(const Plan& plan, const ScenarioSpace& space) {
   std::string out;
@@ -556,6 +638,7 @@ std::string PlanSummaryText(const Plan& plan, const ScenarioSpace& space) {
                 100.0 * plan.expected.coverage_before, 100.0 * plan.expected.coverage_after,
                 plan.episodes.counted, plan.episodes.total);
   out += line;
+  out += RealOutcomeText(plan.episodes.outcomes);
   out += "rank  item_id           rep  score  cover  uncert  est_s  session  scenario\n";
   const std::size_t shown = std::min<std::size_t>(plan.items.size(), 15);
   for (std::size_t r = 0; r < shown; ++r) {

@@ -15,6 +15,11 @@
 //                and the plan says so;
 //   cost         robot seconds: repeats x episode_seconds, plus the setup change the item brings
 //                into the batch (the sum of the setup factors' cost_seconds: a full change).
+// Real outcomes: each episode's success (judged by the task's rules on its log, or a label) is
+// reported; for a counted one, the nearest candidate within the coverage radius says what the
+// simulator predicts there, and the episode is listed for verification when that prediction
+// confidently contradicts it (the one-sided Clopper-Pearson bound, at the safety confidence, on
+// the simulated rate of the real outcome is below 1/2).
 // Acquisition: WeightedGain of coverage and the uncertainty score (first episode only), chosen
 // under the budget by SelectBatch with gain / cost^weights.cost, scheduled by MakeSchedule.
 #ifndef NEXTBATCH_PLANNERS_MAKE_PLAN_H_
@@ -24,12 +29,14 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "calibration/calibration_json.h"
 #include "engine/parameter.h"
 #include "planners/plan_json.h"
 #include "planners/plan_options.h"
+#include "scenarios/logged_outcome.h"
 #include "scenarios/simulate_study.h"
 #include "scenarios/space.h"
 
@@ -37,8 +44,13 @@ namespace nextbatch {
 
 // A real episode's id and the scenario it was recorded under ({factor: value}, as ingested).
 struct EpisodeScenario {
+  EpisodeScenario() = default;
+  EpisodeScenario(std::string id_in, nlohmann::json scenario_in, RealOutcome outcome_in = {})
+      : id(std::move(id_in)), scenario(std::move(scenario_in)), outcome(std::move(outcome_in)) {}
+
   std::string id;
   nlohmann::json scenario = nlohmann::json::object();
+  RealOutcome outcome;  // its real success (scenarios/logged_outcome.h); unknown by default
 };
 
 struct PlanInputs {

@@ -119,9 +119,27 @@ nlohmann::json PlanToJson(const Plan& plan, const ScenarioSpace& space) {
   nlohmann::json not_counted = nlohmann::json::array();
   for (const auto& e : plan.episodes.not_counted)
     not_counted.push_back({{"id", e.id}, {"reason", e.reason}});
+  nlohmann::json outcomes = nlohmann::json::array();
+  for (const auto& o : plan.episodes.outcomes) {
+    nlohmann::json x = {
+        {"id", o.id},
+        {"counted", o.counted},
+        {"success", o.success < 0 ? nlohmann::json() : nlohmann::json(o.success == 1)},
+        {"source", o.source},
+        {"note", o.note}};
+    if (o.candidate >= 0) {
+      x["simulator"] = {{"candidate", o.candidate},
+                        {"distance", o.distance},
+                        {"success", o.simulated_success},
+                        {"rollouts", o.rollouts},
+                        {"contradicts", o.contradicted}};
+    }
+    outcomes.push_back(std::move(x));
+  }
   j["episodes"] = {{"total", plan.episodes.total},
                    {"counted", plan.episodes.counted},
-                   {"not_counted", not_counted}};
+                   {"not_counted", not_counted},
+                   {"outcomes", outcomes}};
   nlohmann::json unsafe = nlohmann::json::array();
   for (const UnsafeCandidate& u : plan.unsafe) {
     unsafe.push_back({{"candidate", u.candidate},
@@ -230,6 +248,30 @@ Plan PlanFromJson(const nlohmann::json& j, const ScenarioSpace& space, const std
     for (const JsonReader& n : ep.Objects("not_counted")) {
       plan.episodes.not_counted.push_back({n.String("id"), n.String("reason")});
       n.CheckAllRead();
+    }
+    if (ep.Has("outcomes")) {
+      for (const JsonReader& n : ep.Objects("outcomes")) {
+        PlanEpisodes::RealOutcome o;
+        o.id = n.String("id");
+        o.counted = n.Bool("counted", false);
+        const nlohmann::json& success = n.Raw("success");
+        if (!success.is_null() && !success.is_boolean())
+          ThrowExpected(n.Where("success"), "true, false or null", Describe(success));
+        o.success = success.is_null() ? -1 : (success.get<bool>() ? 1 : 0);
+        o.source = n.Choice("source", {"log", "label", ""}, "");
+        o.note = n.String("note");
+        if (n.Has("simulator")) {
+          const JsonReader sim = n.Object("simulator");
+          o.candidate = CandidateIndex(sim, "candidate", 0);
+          o.distance = NonNegative(sim, "distance");
+          o.simulated_success = NonNegative(sim, "success");
+          o.rollouts = NonNegativeInteger(sim, "rollouts");
+          o.contradicted = sim.Bool("contradicts", false);
+          sim.CheckAllRead();
+        }
+        plan.episodes.outcomes.push_back(std::move(o));
+        n.CheckAllRead();
+      }
     }
     ep.CheckAllRead();
   }

@@ -77,6 +77,21 @@ struct PlanEpisodes {
     std::string reason;
   };
   std::vector<NotCounted> not_counted;
+  // Each episode's real outcome and, for counted ones, what the simulator says near its scenario
+  // (added field: optional when read).
+  struct RealOutcome {
+    std::string id;
+    bool counted = false;
+    int success = -1;    // 1 succeeded, 0 failed, -1 unknown
+    std::string source;  // "log" (the task's rules on the logged trajectory), "label", "" unknown
+    std::string note;    // why unknown, or a label the log contradicts
+    std::int64_t candidate = -1;  // the nearest candidate within the coverage radius; -1 none
+    double distance = 0.0;        // to it, normalised space
+    double simulated_success = 0.0;
+    int rollouts = 0;
+    bool contradicted = false;  // the simulator there confidently predicts the other outcome
+  };
+  std::vector<RealOutcome> outcomes;
 };
 
 // A candidate left out of the batch because its violation bound exceeds the safety threshold.

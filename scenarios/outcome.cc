@@ -101,6 +101,27 @@ bool Outcome::Holds(int node, const mjModel* m, const mjData* d) const {
   return Evaluator(this).Instant(node, m, d);
 }
 
+std::vector<int> Outcome::QuantitiesOf(int node) const {
+  std::vector<int> out;
+  std::vector<int> stack = {node};
+  while (!stack.empty()) {
+    const Node& n = nodes_[stack.back()];
+    stack.pop_back();
+    if (n.type == Node::Type::kLeaf) {
+      if (n.quantity >= 0) out.push_back(n.quantity);
+      continue;
+    }
+    for (int c = 0; c < n.num_children; ++c) stack.push_back(children_[n.first_child + c]);
+  }
+  return out;
+}
+
+std::vector<int> Outcome::MetricQuantities(int metric) const {
+  const Metric& m = metrics_[metric];
+  if (m.reduce == Metric::Reduce::kTimeTo) return QuantitiesOf(m.node);
+  return {m.quantity};
+}
+
 Outcome::Evaluator::Evaluator(const Outcome* o)
     : o_(o),
       acc_(o->nodes_.size(), 0),

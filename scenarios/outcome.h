@@ -134,6 +134,13 @@ class Outcome {
   int success_node() const { return success_; }
   int safety_node() const { return safety_; }
 
+  // What a rule reads: the quantities of a node's subtree, and of a metric (its quantity, or the
+  // subtree of its time_to predicate). For callers that judge an outcome on data other than a
+  // simulation and must know which channels a rule needs (scenarios/logged_outcome.h).
+  std::vector<int> QuantitiesOf(int node) const;
+  std::vector<int> MetricQuantities(int metric) const;
+  const Quantity& quantity(int i) const { return quantities_[i]; }
+
  private:
   int CompileNode(const nlohmann::json& j, const std::string& where, const mjModel* m,
                   bool inside_timed);

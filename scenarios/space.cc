@@ -336,6 +336,31 @@ nlohmann::json ScenarioSpace::ToJson(const Scenario& s) const {
   return j;
 }
 
+namespace {
+
+// A factor's value from JSON (categorical: the level's index); throws naming `w`.
+double FactorValueFromJson(const Factor& f, const nlohmann::json& v, const std::string& w) {
+  if (f.kind == FactorKind::kCategorical) {
+    if (!v.is_string()) ThrowExpected(w, "a level name (" + LevelList(f) + ")", Describe(v));
+    const int level = f.FindLevel(v.get<std::string>());
+    if (level < 0) ThrowExpected(w, "one of " + LevelList(f), Describe(v));
+    return level;
+  }
+  if (!v.is_number() || !std::isfinite(v.get<double>())) {
+    ThrowExpected(w, f.kind == FactorKind::kInteger ? "an integer" : "a number", Describe(v));
+  }
+  const double x = v.get<double>();
+  if (f.kind == FactorKind::kInteger && x != std::floor(x))
+    ThrowExpected(w, "an integer", FormatNumber(x));
+  if (x < f.lower || x > f.upper) {
+    ThrowExpected(w, "a value in [" + FormatNumber(f.lower) + ", " + FormatNumber(f.upper) + "]",
+                  FormatNumber(x));
+  }
+  return x;
+}
+
+}  // namespace
+
 Scenario ScenarioSpace::FromJson(const nlohmann::json& j, const std::string& where) const {
   if (!j.is_object()) ThrowExpected(where, "an object {factor: value}", Describe(j));
   for (auto it = j.begin(); it != j.end(); ++it) {
@@ -353,27 +378,17 @@ Scenario ScenarioSpace::FromJson(const nlohmann::json& j, const std::string& whe
     const std::string w = where + "." + f.name;
     auto it = j.find(f.name);
     if (it == j.end()) ThrowExpected(w, "a value (every factor is required)", "none");
-    const nlohmann::json& v = *it;
-    if (f.kind == FactorKind::kCategorical) {
-      if (!v.is_string()) ThrowExpected(w, "a level name (" + LevelList(f) + ")", Describe(v));
-      int level = f.FindLevel(v.get<std::string>());
-      if (level < 0) ThrowExpected(w, "one of " + LevelList(f), Describe(v));
-      s.values[i] = level;
-      continue;
-    }
-    if (!v.is_number() || !std::isfinite(v.get<double>())) {
-      ThrowExpected(w, f.kind == FactorKind::kInteger ? "an integer" : "a number", Describe(v));
-    }
-    const double x = v.get<double>();
-    if (f.kind == FactorKind::kInteger && x != std::floor(x))
-      ThrowExpected(w, "an integer", FormatNumber(x));
-    if (x < f.lower || x > f.upper) {
-      ThrowExpected(w, "a value in [" + FormatNumber(f.lower) + ", " + FormatNumber(f.upper) + "]",
-                    FormatNumber(x));
-    }
-    s.values[i] = x;
+    s.values[i] = FactorValueFromJson(f, *it, w);
   }
   return s;
+}
+
+void ScenarioSpace::CheckRecorded(const nlohmann::json& j, const std::string& where) const {
+  if (!j.is_object()) ThrowExpected(where, "an object {factor: value}", Describe(j));
+  for (const Factor& f : factors_) {
+    auto it = j.find(f.name);
+    if (it != j.end()) FactorValueFromJson(f, *it, where + "." + f.name);
+  }
 }
 
 double ScenarioSpace::SetupCost(const Scenario& a, const Scenario& b) const {

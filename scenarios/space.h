@@ -124,6 +124,10 @@ class ScenarioSpace {
   // Inverse of ToJson; every factor is required, unknown keys are an error. `where` prefixes
   // messages ("plan.json: items[3].scenario").
   Scenario FromJson(const nlohmann::json& j, const std::string& where) const;
+  // The scenario a real episode was recorded under: each factor it gives must hold a valid value
+  // (in range, integral, a level's name; the messages of FromJson). Factors it lacks and keys
+  // that are not factors are allowed (such an episode does not count for coverage).
+  void CheckRecorded(const nlohmann::json& j, const std::string& where) const;
 
   // Setup-cost of moving from scenario a to b: the sum of cost_seconds of the `setup` factors
   // that differ (reset factors are free to change between episodes).

@@ -210,5 +210,33 @@ TEST_CASE("--episodes fits the named episodes only and refuses an unknown id") {
   CHECK_FALSE(std::filesystem::exists(s.dir / "out2" / "calibrate"));
 }
 
+TEST_CASE("calibration.episodes fits the study's choice, --episodes overrides it") {
+  StudyDir s;
+  const std::string study =
+      s.Study("chosen", kParameters, R"({"segment_seconds": 0.5, "episodes": ["ep1"]})");
+  REQUIRE(Calibrate(study, (s.dir / "out").string()) == 0);
+  const auto fitted = [&](const char* out) {
+    const nlohmann::json doc =
+        ReadJsonFile((s.dir / out / "calibrate" / "calibration.json").string());
+    std::string ids;
+    for (const auto& e : doc["episodes"]) ids += e["id"].get<std::string>() + " ";
+    return ids;
+  };
+  CHECK(fitted("out") == "ep1 ");
+  REQUIRE(Calibrate(study, (s.dir / "out3").string(), {"ep0", "ep2"}) == 0);
+  CHECK(fitted("out3") == "ep0 ep2 ");
+  const std::string bad =
+      s.Study("bad", kParameters, R"({"segment_seconds": 0.5, "episodes": ["ep7"]})");
+  CHECK_THROWS_WITH_AS(Calibrate(bad, (s.dir / "out2").string()),
+                       doctest::Contains("bad.json: calibration.episodes: expected episode ids "
+                                         "of the dataset (ep0, ep1, ep2), got 'ep7'"),
+                       InputError);
+  const std::string empty = s.Study("empty", kParameters, R"({"episodes": []})");
+  CHECK_THROWS_WITH_AS(Calibrate(empty, (s.dir / "out4").string()),
+                       doctest::Contains("calibration.episodes: expected at least one episode id, "
+                                         "got []"),
+                       InputError);
+}
+
 }  // namespace
 }  // namespace nextbatch

@@ -7,6 +7,7 @@
 #include <filesystem>
 
 #include "engine/atomic_file.h"
+#include "engine/dataset.h"
 #include "engine/episode_io.h"
 #include "engine/json_reader.h"
 #include "engine/manifest.h"
@@ -131,6 +132,24 @@ TEST_CASE("plan: ingest -> calibrate -> simulate -> plan, reused when current, r
   CHECK(plan.episodes.counted == 1);  // ep1's scenario has no torque_limit
   REQUIRE(plan.episodes.not_counted.size() == 1);
   CHECK(plan.episodes.not_counted[0].id == "ep1");
+  // each episode's real outcome is the task's success rule (|q| > 1.5 rad within the 1 s horizon)
+  // judged on its log; the same rule computed here from the ingested positions
+  REQUIRE(plan.episodes.outcomes.size() == 2);
+  const Dataset ingested = ReadDatasetFiles(s.out() + "/ingest");
+  for (const auto& o : plan.episodes.outcomes) {
+    CAPTURE(o.id);
+    REQUIRE(ingested.Find(o.id) >= 0);
+    const Episode& e = ingested.episodes[ingested.Find(o.id)];
+    bool reached = false;
+    for (int i = 0; i < e.samples() && e.time[i] <= e.time[0] + 1.0; ++i)
+      reached = reached || std::abs(e.qpos.values(i, 0)) > 1.5;
+    CHECK(o.source == "log");
+    CHECK(o.success == (reached ? 1 : 0));
+    CHECK(o.counted == (o.id == "ep0"));
+    // the simulator's word only where a candidate lies within the coverage radius
+    if (o.candidate >= 0) CHECK(o.rollouts == 3);
+  }
+  CHECK(Has(r.log, "real outcomes, counted episodes: 1 of 1 known"));
   // an episode is 1 s + 19 s reset = 20 s; every candidate has its own torque limit (a setup
   // factor of 60 s): 80 s a candidate, 3 of them within 300 s
   REQUIRE(plan.items.size() == 3);
@@ -222,6 +241,41 @@ TEST_CASE("plan: byte-identical plan files for -j 1 and -j 2 and on reruns") {
   REQUIRE_MESSAGE(r.code == 0, r.log);
   CHECK(ReadFile(s.dir.File("out2") + "/plan/plan.json") == json);
   CHECK(Has(json, "\"items\""));
+}
+
+TEST_CASE(
+    "plan: an episode's scenario value outside its factor exits 2 naming episode and factor") {
+  PlanStudy s;
+  s.doc["scenarios"]["factors"].push_back(
+      {{"name", "payload"}, {"levels", {"standard", "1kg"}}, {"tag", "setup"}});
+  s.doc["dataset"]["episodes"][0]["scenario"]["payload"] = "2kg";
+  s.Save();
+  Run r = Nextbatch(s, "ingest " + s.study() + " -o " + s.out());
+  CHECK(r.code == 2);
+  CHECK(Has(r.log, "episode ep0 (" + s.dir.File("ep0.json") +
+                       "): scenario.payload: expected one of standard, 1kg, got the string "
+                       "\"2kg\""));
+  CHECK_FALSE(fs::exists(s.out() + "/ingest"));
+  s.doc["dataset"]["episodes"][0]["scenario"]["payload"] = "1kg";
+  s.doc["dataset"]["episodes"][0]["scenario"]["torque_limit"] = 5.0;
+  s.Save();
+  r = Nextbatch(s, "ingest " + s.study() + " -o " + s.out());
+  CHECK(r.code == 2);
+  CHECK(Has(r.log, "): scenario.torque_limit: expected a value in [0.5, 3], got 5"));
+  // a value valid at ingest and outside the space the plan stage reads (a narrowed range): the
+  // plan stage refuses it too, before writing anything
+  s.doc["dataset"]["episodes"][0]["scenario"]["torque_limit"] = 2.0;
+  s.Save();
+  r = Nextbatch(s, "ingest " + s.study() + " -o " + s.out() + " -q");
+  REQUIRE_MESSAGE(r.code == 0, r.log);
+  s.doc["scenarios"]["factors"][1]["range"] = {0.5, 1.5};
+  s.doc.erase("calibration");
+  s.doc.erase("parameters");
+  s.Save();
+  r = Nextbatch(s, "plan " + s.study() + " -o " + s.out() + " -q");
+  CHECK(r.code == 2);
+  CHECK(Has(r.log, "): scenario.torque_limit: expected a value in [0.5, 1.5], got 2"));
+  CHECK_FALSE(fs::exists(s.out() + "/plan"));
 }
 
 TEST_CASE("plan: a bad planner section exits 2 naming the field, and nothing is written") {

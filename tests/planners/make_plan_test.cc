@@ -227,6 +227,60 @@ TEST_CASE("make plan: episodes count for coverage only with a valid value for ev
                    "value for factor 'object'"));
 }
 
+TEST_CASE("make plan: real outcomes, and the simulator's word near each counted episode") {
+  const ScenarioSpace space({Continuous("x", 0, 1), Continuous("y", 0, 1)});
+  Candidates c(space);
+  c.Add({{"x", 0.1}, {"y", 0.1}}, 0.0);    // 0 of 8 succeed
+  c.Add({{"x", 0.9}, {"y", 0.9}}, 0.125);  // 1 of 8
+  c.Add({{"x", 0.1}, {"y", 0.9}}, 0.25);   // 2 of 8
+  c.Add({{"x", 0.9}, {"y", 0.1}}, 1.0);    // 8 of 8
+  auto episode = [](const std::string& id, double x, double y, int success) {
+    EpisodeScenario e{id, {{"x", x}, {"y", y}}};
+    e.outcome.success = success;
+    e.outcome.source = success < 0 ? "" : "log";
+    return e;
+  };
+  // the one-sided 95 % Clopper-Pearson bound on a rate with k of 8 agreeing samples:
+  // k = 0: 0.312, k = 1: 0.471 (both below 1/2: a confident contradiction), k = 2: 0.600
+  const Plan plan =
+      MakePlan(Inputs(c, {episode("a", 0.12, 0.1, 1),   // succeeded where 0 of 8 do
+                          episode("b", 0.9, 0.88, 1),   // 1 of 8
+                          episode("c", 0.1, 0.92, 1),   // 2 of 8: not confident
+                          episode("d", 0.9, 0.12, 1),   // agrees
+                          episode("e", 0.5, 0.5, 0),    // no candidate within the radius
+                          episode("f", 0.88, 0.1, -1),  // unknown
+                          {"g", {{"x", 0.5}}}}),        // not counted
+               Options(100.0));
+  REQUIRE(plan.episodes.outcomes.size() == 7);
+  const auto& o = plan.episodes.outcomes;
+  CHECK(o[0].contradicted);
+  CHECK(o[0].candidate == 0);
+  CHECK(o[0].distance == doctest::Approx(0.02));
+  CHECK(o[0].simulated_success == 0.0);
+  CHECK(o[0].rollouts == 8);
+  CHECK(o[1].contradicted);
+  CHECK_FALSE(o[2].contradicted);
+  CHECK(o[2].candidate == 2);
+  CHECK_FALSE(o[3].contradicted);
+  CHECK(o[4].candidate == -1);  // 0.57 away, beyond 0.15 x the diameter 1.41
+  CHECK_FALSE(o[4].contradicted);
+  CHECK(o[5].candidate == 3);
+  CHECK_FALSE(o[5].contradicted);
+  CHECK_FALSE(o[6].counted);
+  CHECK(o[6].candidate == -1);
+  CHECK(HasWarning(plan,
+                   "verify episode a: recorded success (log), but the simulator at the nearest "
+                   "candidate (0, 0.02 away) predicts success 0.00 over 8 samples"));
+  CHECK(HasWarning(plan, "verify episode b:"));
+  CHECK_FALSE(HasWarning(plan, "verify episode c:"));
+  const std::string summary = PlanSummaryText(plan, space);
+  CHECK(summary.find("real outcomes, counted episodes: 5 of 6 known, 4 succeeded: a success "
+                     "(log, sim 0.00, VERIFY), b success (log, sim 0.12, VERIFY)") !=
+        std::string::npos);
+  CHECK(summary.find("real outcomes, not counted: 0 of 1 known, 0 succeeded: g unknown") !=
+        std::string::npos);
+}
+
 TEST_CASE("make plan: unsafe candidates are left out and listed, undecided ones flagged") {
   Candidates c(ScenarioSpace({Continuous("x", 0, 1)}));
   c.Add({{"x", 0.1}}, 0.5, 4.0 / 8.0);  // 4 violations in 8: unsafe
@@ -291,9 +345,13 @@ TEST_CASE("make plan: the same plan for any thread count, and a JSON round trip"
           1.0);
   }
   std::vector<EpisodeScenario> episodes;
-  for (int e = 0; e < 12; ++e)
+  for (int e = 0; e < 12; ++e) {
     episodes.push_back(
         {"e" + std::to_string(e), {{"x", e / 12.0}, {"y", 50.0}, {"obj", levels[(e / 4) % 3]}}});
+    // known, unknown and labelled outcomes all round-trip
+    episodes.back().outcome = {e % 3 - 1, e % 3 == 0 ? "" : (e % 2 ? "log" : "label"),
+                               e % 3 == 0 ? "the log covers 1 s of the task's 2 s horizon" : ""};
+  }
   PlanOptions o = Options(400.0, 15.0);
   o.coverage.k = 3;
   o.robots = {{"left", {{0, 120}, {200, 400}}}, {"right", {{0, 300}}}};
@@ -310,7 +368,8 @@ TEST_CASE("make plan: the same plan for any thread count, and a JSON round trip"
   const Plan back = PlanFromJson(nlohmann::json::parse(one), c.space, "plan.json");
   CHECK(PlanToJson(back, c.space).dump() == one);
   CHECK(back.episodes.counted == 12);
-  CHECK(back.not_estimated.size() == 6);
+  CHECK(back.not_estimated.size() == 5);
+  CHECK(back.episodes.outcomes.size() == 12);
   CHECK(PlanSummaryText(back, c.space).find("coverage: ") != std::string::npos);
 }
 

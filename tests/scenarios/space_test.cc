@@ -134,6 +134,33 @@ TEST_CASE("scenario JSON: level names, integers, round trip and clear errors") {
                        InputError);
 }
 
+TEST_CASE(
+    "a recorded scenario: each value it gives is checked, missing factors and other keys pass") {
+  const ScenarioSpace space = MixedSpace();
+  auto check = [&](const char* text) {
+    space.CheckRecorded(nlohmann::json::parse(text), "episode e1 (e1.csv): scenario");
+  };
+  CHECK_NOTHROW(check(R"({"friction": 0.5, "mass": 2.5, "repeats": -1, "shape": "box"})"));
+  CHECK_NOTHROW(check(R"({"mass": 2.5, "controller": "sac"})"));  // counts for nothing, but valid
+  CHECK_NOTHROW(check("{}"));
+  CHECK_THROWS_WITH_AS(check(R"({"friction": 1.5, "controller": "sac"})"),
+                       "episode e1 (e1.csv): scenario.friction: expected a value in [0.2, 1], got "
+                       "1.5",
+                       InputError);
+  CHECK_THROWS_WITH_AS(check(R"({"shape": "cube"})"),
+                       "episode e1 (e1.csv): scenario.shape: expected one of box, cylinder, "
+                       "sphere, got the string \"cube\"",
+                       InputError);
+  CHECK_THROWS_WITH_AS(check(R"({"repeats": "2"})"),
+                       "episode e1 (e1.csv): scenario.repeats: expected an integer, got the "
+                       "string \"2\"",
+                       InputError);
+  CHECK_THROWS_WITH_AS(check("[1]"),
+                       "episode e1 (e1.csv): scenario: expected an object {factor: value}, got an "
+                       "array of 1",
+                       InputError);
+}
+
 TEST_CASE("Check and Validate name what is wrong") {
   const ScenarioSpace space = MixedSpace();
   CHECK(space.Check(Scenario{{0.5, 2.5, -1, 1}}).empty());
