@@ -527,6 +527,35 @@ TEST_CASE("malformed importer specs name the study field, what it expected and w
   // 29. an unknown format
   CheckError([] { Spec(R"({"format": "xlsx", "qpos": []})"); },
              {"dataset.importer.format", "expected one of csv, json, native", "got \"xlsx\""});
+  // 30. a misspelt key is named as such, with the known keys, before any required field is
+  // missed for it ("q_pos" is not "expected at least one joint position column")
+  CheckError(
+      [] { Spec(R"({"time": {"column": "t"}, "q_pos": [{"column": "q", "joint": "hinge"}]})"); },
+      {"study.json: dataset.importer.q_pos: unknown key",
+       "the known keys: format, records, delimiter, header, time, rate, qpos, qvel, ctrl, sensors, "
+       "logged, filter, metadata"});
+  // 31. the same inside a column mapping, a filter and the metadata
+  CheckError(
+      [] { Spec(R"({"time": {"colum": "t"}, "qpos": [{"column": "q", "joint": "hinge"}]})"); },
+      {"dataset.importer.time.colum: unknown key",
+       "the known keys: column, scale, offset, unit, wrap_bits, range"});
+  CheckError(
+      [] { Spec(R"({"time": {"column": "t"}, "qpos": [{"column": "q", "jiont": "hinge"}]})"); },
+      {"dataset.importer.qpos[0].jiont: unknown key",
+       "the known keys: column, joint, scale, offset, unit, wrap_bits, range"});
+  CheckError(
+      [] {
+        Spec(
+            R"({"time": {"column": "t"}, "qpos": [{"column": "q", "joint": "hinge"}], "filter": {"column": "on", "equal": true}})");
+      },
+      {"dataset.importer.filter.equal: unknown key", "the known keys: column, equals"});
+  CheckError(
+      [] {
+        Spec(
+            R"({"format": "json", "time": {"column": "t"}, "qpos": [{"column": "q", "joint": "hinge"}], "metadata": {"scenarios": {}}})");
+      },
+      {"dataset.importer.metadata.scenarios: unknown key",
+       "the known keys: scenario, outcome, robot, site, date, extra"});
 }
 
 }  // namespace
