@@ -132,6 +132,7 @@ StageReport RunIngest(const Study& study_in, const PipelineOptions& options) {
   for (const auto& q : dataset.dropped) {
     r.warnings.push_back("dropped " + (q.id.empty() ? q.source : q.id) + ": " + q.reason);
   }
+  for (auto& w : SpikeWarnings(dataset)) r.warnings.push_back(std::move(w));
   r.text = DatasetSummary(dataset);
   if (dataset.episodes.empty()) {
     r.exit_code = 1;
