@@ -13,6 +13,7 @@
 
 #include "engine/episode.h"
 #include "engine/parameter.h"
+#include "engine/progress.h"
 
 namespace nextbatch {
 
@@ -74,6 +75,11 @@ struct CalibrationOptions {
   // data is kept: the cost is rough (dry friction, delays), so one start can stop in a worse
   // basin. The held-out data play no part in the choice.
   std::vector<std::map<std::string, double>> starts;
+  // Progress of each fit on stderr (engine Progress: only on a terminal, a few lines a second):
+  // iteration of the cap, cost, step norm, elapsed time and the time left at the mean iteration
+  // time. Off in the library by default; the command turns it on unless -q.
+  bool progress = false;
+  ProgressOptions progress_options;
 
   std::string Validate() const;
 };

@@ -148,6 +148,7 @@ StageReport RunCalibrate(const Study& study_in, const PipelineOptions& options) 
   const Study study = WithThreads(study_in, options);
   CalibrationOptions copt = ReadCalibrationOptions(study);
   if (options.threads >= 0) copt.threads = options.threads;
+  copt.progress = !options.quiet;
   if (study.parameters.empty()) {
     ThrowExpected(study.path + ": parameters", "at least one parameter to calibrate", "none");
   }
