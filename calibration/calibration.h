@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "engine/episode.h"
+#include "engine/episode_selection.h"
 #include "engine/parameter.h"
 #include "engine/progress.h"
 
@@ -80,6 +81,9 @@ struct CalibrationOptions {
   // time. Off in the library by default; the command turns it on unless -q.
   bool progress = false;
   ProgressOptions progress_options;
+  // Read by the calibrate stage, not by Calibrate: which episodes of the dataset it fits (by id
+  // or metadata; empty: all). The study's calibration.episodes.
+  EpisodeSelection episodes;
 
   std::string Validate() const;
 };

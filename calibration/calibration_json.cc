@@ -109,6 +109,7 @@ CalibrationOptions ReadCalibrationOptions(const JsonReader& r) {
       o.starts.push_back(start);
     }
   }
+  if (r.Has("episodes")) o.episodes = ReadEpisodeSelection(r, "episodes");
   r.CheckAllRead();
   if (std::string e = o.Validate(); !e.empty()) throw InputError(r.file() + ": " + e);
   return o;

@@ -26,8 +26,10 @@ struct PipelineOptions {
   bool strict = false;     // a stage that finishes with warnings fails (exit 1), publishing nothing
   bool use_stale = false;  // read upstream sets whose inputs changed since they were made
   std::string dataset;     // the ingest set calibrate reads ("": <out>/ingest)
-  std::string calibration;            // the calibrate set simulate reads ("": <out>/calibrate)
-  std::vector<std::string> episodes;  // calibrate: fit only these episodes (empty: all)
+  std::string calibration;  // the calibrate set simulate reads ("": <out>/calibrate)
+  // calibrate: fit only these episodes: ids, or "key=value" conditions on their metadata
+  // (ParseEpisodeSelection); in place of the study's calibration.episodes (empty: the study's)
+  std::vector<std::string> episodes;
   // simulate: sample the calibration's formal covariance instead of its honest one (the formal
   // one ignores model error and serial correlation: far too narrow on real logs)
   bool formal_posterior = false;

@@ -10,6 +10,7 @@
 #include "calibration/calibration_json.h"
 #include "engine/atomic_file.h"
 #include "engine/dataset.h"
+#include "engine/episode_selection.h"
 #include "engine/error.h"
 #include "engine/model.h"
 #include "engine/output_set.h"
@@ -163,7 +164,9 @@ StageReport RunCalibrate(const Study& study_in, const PipelineOptions& options) 
     ValidateEpisodeChannels(e, model.get(), dataset_dir + ": episode " + e.id);
   }
   DropEstimatedVelocities(&dataset);
-  KeepEpisodes(&dataset, options.episodes, "--episodes");
+  SelectEpisodes(&dataset, options.episodes.empty()
+                               ? copt.episodes
+                               : ParseEpisodeSelection(options.episodes, "--episodes"));
   if (dataset.episodes.empty()) {
     ThrowExpected(dataset_dir, "at least one usable episode", "none");
   }

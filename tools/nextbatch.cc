@@ -159,7 +159,9 @@ int main(int argc, char** argv) {
     if (v.stage == StageId::kCalibrate) {
       sub->add_option("--dataset", args.dataset, "the ingest set to read (default OUT/ingest)");
       sub->add_option("--episodes", args.episodes,
-                      "fit only these episodes (comma-separated ids), e.g. the runs of one setup");
+                      "fit only these episodes: comma-separated ids, or key=value conditions on "
+                      "their metadata (kp=8,trajectory=sin_sin; a key again adds a value: "
+                      "kp=8,kp=32); in place of the study's calibration.episodes");
     }
     if (v.stage == StageId::kSimulate || v.stage == StageId::kPlan) {
       sub->add_option("--calibration", args.calibration,

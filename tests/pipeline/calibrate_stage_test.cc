@@ -212,3 +212,30 @@ TEST_CASE("--episodes fits the named episodes only and refuses an unknown id") {
 
 }  // namespace
 }  // namespace nextbatch
+
+namespace nextbatch {
+namespace {
+
+TEST_CASE("the study's calibration.episodes selects what is fitted; --episodes replaces it") {
+  StudyDir s;
+  const std::string study =
+      s.Study("chosen", kParameters, R"({"segment_seconds": 0.5, "episodes": ["ep1", "ep2"]})");
+  const std::string out = (s.dir / "out").string();
+  REQUIRE(Calibrate(study, out) == 0);
+  const std::string file = (s.dir / "out" / "calibrate" / "calibration.json").string();
+  nlohmann::json doc = ReadJsonFile(file);
+  REQUIRE(doc["episodes"].size() == 2);
+  CHECK(doc["episodes"][0]["id"] == "ep1");
+  REQUIRE(Calibrate(study, out, {"ep0"}) == 0);
+  doc = ReadJsonFile(file);
+  REQUIRE(doc["episodes"].size() == 1);
+  CHECK(doc["episodes"][0]["id"] == "ep0");
+  // A metadata key that no episode has is named, with its place in the study.
+  CHECK_THROWS_WITH_AS(
+      Calibrate(s.Study("nokey", kParameters, R"({"episodes": {"where": {"kp": 8}}})"), out),
+      doctest::Contains("calibration.episodes.kp: expected a metadata key of the episodes"),
+      InputError);
+}
+
+}  // namespace
+}  // namespace nextbatch
