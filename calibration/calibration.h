@@ -82,8 +82,10 @@ struct CalibrationOptions {
   bool progress = false;
   ProgressOptions progress_options;
   // Read by the calibrate stage, not by Calibrate: which episodes of the dataset it fits (by id
-  // or metadata; empty: all). The study's calibration.episodes.
+  // or metadata; empty: all), and a calibration.json whose values start the fit (resolved
+  // against the study's folder; "": none). The study's calibration.episodes and warm_start.
   EpisodeSelection episodes;
+  std::string warm_start;
 
   std::string Validate() const;
 };

@@ -30,6 +30,9 @@ struct PipelineOptions {
   // calibrate: fit only these episodes: ids, or "key=value" conditions on their metadata
   // (ParseEpisodeSelection); in place of the study's calibration.episodes (empty: the study's)
   std::vector<std::string> episodes;
+  // calibrate: start from this calibration.json's values, in place of the study's
+  // calibration.warm_start ("": the study's)
+  std::string warm_start;
   // simulate: sample the calibration's formal covariance instead of its honest one (the formal
   // one ignores model error and serial correlation: far too narrow on real logs)
   bool formal_posterior = false;

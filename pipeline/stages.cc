@@ -87,6 +87,22 @@ std::vector<std::string> CalibrationWarnings(const CalibrationResult& res,
   return w;
 }
 
+// What a warm start took, in a few lines for the stage's text.
+std::string WarmStartText(const WarmStartReport& w) {
+  auto list = [](const std::vector<std::string>& names) {
+    std::string s;
+    for (const auto& n : names) s += (s.empty() ? "" : ", ") + n;
+    return s;
+  };
+  std::string t = "warm start from " + w.file + ": " + std::to_string(w.taken.size()) +
+                  " parameter(s) start from its values\n";
+  if (!w.missing.empty())
+    t += "  not in it (the study's initial values): " + list(w.missing) + "\n";
+  if (!w.fixed.empty()) t += "  fixed (held at the study's values): " + list(w.fixed) + "\n";
+  if (!w.unused.empty()) t += "  in it but not in the study (unused): " + list(w.unused) + "\n";
+  return t;
+}
+
 }  // namespace
 
 Study WithThreads(const Study& study, const PipelineOptions& options) {
@@ -154,9 +170,16 @@ StageReport RunCalibrate(const Study& study_in, const PipelineOptions& options) 
     ThrowExpected(study.path + ": parameters", "at least one parameter to calibrate", "none");
   }
   ModelPtr model = LoadModelFile(study.model);
-  const ParameterBinding binding(model.get(), study.parameters);
   StageReport r;
   r.stage = StageName(StageId::kCalibrate);
+  std::vector<ParameterSpec> specs = study.parameters;
+  std::string warm_text;
+  if (const std::string warm = WarmStartFile(study, options); !warm.empty()) {
+    const WarmStartReport w = ApplyWarmStart(ReadCalibrationFile(warm), &specs);
+    warm_text = WarmStartText(w);
+    for (const auto& c : w.clamped) r.warnings.push_back("warm start: " + c + " (clamped)");
+  }
+  const ParameterBinding binding(model.get(), specs);
   RequireCurrentSet(StageId::kIngest, study, options, &r.warnings);
   const std::string dataset_dir = SetDir(StageId::kIngest, options);
   Dataset dataset = ReadDatasetFiles(dataset_dir);
@@ -185,7 +208,7 @@ StageReport RunCalibrate(const Study& study_in, const PipelineOptions& options) 
     }
     throw InputError(study.path + ": parameters: " + lines);
   }
-  r.text = CalibrationSummaryText(result);
+  r.text = warm_text + CalibrationSummaryText(result);
   if (!s.usable()) {
     r.exit_code = 1;
     r.message = "the fit failed (" + s.termination + "): " + s.message;

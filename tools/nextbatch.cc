@@ -31,7 +31,7 @@ struct Args {
   bool strict = false;
   bool use_stale = false;
   bool formal_posterior = false;
-  std::string dataset, calibration, episodes;
+  std::string dataset, calibration, episodes, warm_start;
   std::string from;  // plan: the first stage to redo
 };
 
@@ -105,6 +105,7 @@ int Run(const Verb& verb, const Args& args) {
   options.dataset = args.dataset;
   options.calibration = args.calibration;
   options.episodes = SplitIds(args.episodes);
+  options.warm_start = args.warm_start;
   if (verb.stage == StageId::kPlan) return RunAll(study, options, args);
   const nextbatch::StageReport r = nextbatch::RunStage(verb.stage, study, options);
   if (!args.quiet) std::printf("%s", r.text.c_str());
@@ -162,6 +163,9 @@ int main(int argc, char** argv) {
                       "fit only these episodes: comma-separated ids, or key=value conditions on "
                       "their metadata (kp=8,trajectory=sin_sin; a key again adds a value: "
                       "kp=8,kp=32); in place of the study's calibration.episodes");
+      sub->add_option("--warm-start", args.warm_start,
+                      "start from this calibration.json's values (parameters both have), in "
+                      "place of the study's calibration.warm_start");
     }
     if (v.stage == StageId::kSimulate || v.stage == StageId::kPlan) {
       sub->add_option("--calibration", args.calibration,
