@@ -188,6 +188,7 @@ std::string CalibrationOptions::Validate() const {
       }
     }
   }
+  if (progress) return progress_options.Validate();
   return "";
 }
 

@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <limits>
 #include <memory>
 #include <mutex>
@@ -116,6 +117,25 @@ class RowCost : public ceres::CostFunction {
   int a_, row_;
 };
 
+// Reports each Ceres iteration to a progress line: the iteration of the cap, so that the eta is
+// the mean iteration time times the iterations left (an upper bound: a fit may converge first).
+class ProgressCallback : public ceres::IterationCallback {
+ public:
+  ProgressCallback(const std::string& stage, int cap, const ProgressOptions& options)
+      : progress_(stage, cap, options), cap_(cap) {}
+  ceres::CallbackReturnType operator()(const ceres::IterationSummary& s) override {
+    char detail[160];
+    std::snprintf(detail, sizeof(detail), "cost %.6g, step %.3g, %s elapsed", s.cost, s.step_norm,
+                  FormatDuration(s.cumulative_time_in_seconds).c_str());
+    progress_.Update(std::min(s.iteration, cap_), detail);
+    return ceres::SOLVER_CONTINUE;
+  }
+
+ private:
+  Progress progress_;
+  int cap_;
+};
+
 // A Gaussian prior on a parameter's value, as one residual.
 class PriorCost : public ceres::CostFunction {
  public:
@@ -173,8 +193,10 @@ struct Context {
 
 // `prior_weight` multiplies the priors' precision in the objective (the error model's
 // inflation: data whose residuals overstate their information weigh less against priors).
+// `label` names the fit in progress lines ("fit", "refit without outliers", ...).
 FitRun RunFit(const Context& c, const std::vector<int>& active, const Eigen::VectorXd& z0,
-              const std::vector<Eigen::VectorXd>& x0, double prior_weight = 1.0) {
+              const std::vector<Eigen::VectorXd>& x0, const std::string& label,
+              double prior_weight = 1.0) {
   FitRun run;
   if (InterruptSignal() != 0) {
     // a stop was asked for: not even the first Jacobian (seconds through the simulator)
@@ -260,6 +282,12 @@ FitRun RunFit(const Context& c, const std::vector<int>& active, const Eigen::Vec
   so.parameter_tolerance = 1e-10;
   StopOnInterrupt stop;
   so.callbacks.push_back(&stop);
+  std::unique_ptr<ProgressCallback> progress;
+  if (c.options->progress) {
+    progress = std::make_unique<ProgressCallback>("calibrate " + label, so.max_num_iterations,
+                                                  c.options->progress_options);
+    so.callbacks.push_back(progress.get());
+  }
   ceres::Solver::Summary summary;
   ceres::Solve(so, &problem, &summary);
   run.termination = ceres::TerminationTypeToString(summary.termination_type);
@@ -513,7 +541,9 @@ CalibrationResult Calibrate(const mjModel* base, const ParameterBinding& binding
     auto from = std::make_unique<ParameterBinding>(base, specs);
     Context ck = c;
     ck.binding = from.get();
-    FitRun trial = RunFit(ck, fitted, best_delay(ev.Internal(start_values[k])), x0);
+    const std::string label =
+        start_values.size() > 1 ? "fit from start " + std::to_string(k) : std::string("fit");
+    FitRun trial = RunFit(ck, fitted, best_delay(ev.Internal(start_values[k])), x0, label);
     const bool usable = trial.status == CalibrationStatus::kConverged ||
                         trial.status == CalibrationStatus::kNoConvergence;
     evaluations += trial.residual_evaluations;
@@ -640,7 +670,7 @@ CalibrationResult Calibrate(const mjModel* base, const ParameterBinding& binding
           xk.push_back(run.x[a]);
         }
       }
-      FitRun again = RunFit(kept, keep, run.z, xk);
+      FitRun again = RunFit(kept, keep, run.z, xk, "refit without outliers");
       sum.refit = true;
       add_run(again);
       sum.refit_initial_cost = again.initial_cost;
@@ -673,7 +703,7 @@ CalibrationResult Calibrate(const mjModel* base, const ParameterBinding& binding
     const calib::ErrorModelOutput first = calib::ComputeErrorModel(run.error_input);
     const double w = first.model.inflation;
     if (std::isfinite(w) && (w > 1.5 || w < 1 / 1.5)) {
-      FitRun again = RunFit(kept, fitted, run.z, run.x, w);
+      FitRun again = RunFit(kept, fitted, run.z, run.x, "refit with weighed priors", w);
       add_run(again);
       if (usable(again)) {
         sum.prior_weight = w;

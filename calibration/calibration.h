@@ -12,7 +12,9 @@
 #include <vector>
 
 #include "engine/episode.h"
+#include "engine/episode_selection.h"
 #include "engine/parameter.h"
+#include "engine/progress.h"
 
 namespace nextbatch {
 
@@ -68,15 +70,22 @@ struct CalibrationOptions {
   // differs per episode and is known, e.g. a servo stiffness = gain per firmware unit x the
   // episode's firmware kp.
   std::map<std::string, std::string> episode_scale;
-  // Which episodes of the study's dataset the calibrate stage fits (empty: all). A study whose
-  // dataset also holds runs of other setups (e.g. the runs it plans from) fits one setup.
-  std::vector<std::string> episodes;
   // Multi-start: alternative initial values (parameter name -> value; parameters not named keep
   // their initial value), e.g. reference sets a user already has. The fit is run from the
   // initial values and from each start, and the run with the lowest final cost on the fitted
   // data is kept: the cost is rough (dry friction, delays), so one start can stop in a worse
   // basin. The held-out data play no part in the choice.
   std::vector<std::map<std::string, double>> starts;
+  // Progress of each fit on stderr (engine Progress: only on a terminal, a few lines a second):
+  // iteration of the cap, cost, step norm, elapsed time and the time left at the mean iteration
+  // time. Off in the library by default; the command turns it on unless -q.
+  bool progress = false;
+  ProgressOptions progress_options;
+  // Read by the calibrate stage, not by Calibrate: which episodes of the dataset it fits (by id
+  // or metadata; empty: all), and a calibration.json whose values start the fit (resolved
+  // against the study's folder; "": none). The study's calibration.episodes and warm_start.
+  EpisodeSelection episodes;
+  std::string warm_start;
 
   std::string Validate() const;
 };

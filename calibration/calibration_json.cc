@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <set>
 
 #include "engine/error.h"
@@ -84,10 +85,6 @@ CalibrationOptions ReadCalibrationOptions(const JsonReader& r) {
                        : ControlHold::kLinear;
   o.preflight_min_effect = r.Number("preflight_min_effect", o.preflight_min_effect);
   o.threads = r.Integer("threads", o.threads);
-  if (r.Has("episodes")) {
-    o.episodes = r.Strings("episodes");
-    if (o.episodes.empty()) ThrowExpected(r.Where("episodes"), "at least one episode id", "[]");
-  }
   if (r.Has("episode_scale")) {
     JsonReader s = r.Object("episode_scale");
     for (const auto& [name, key] : r.Raw("episode_scale").items()) {
@@ -112,6 +109,14 @@ CalibrationOptions ReadCalibrationOptions(const JsonReader& r) {
       }
       o.starts.push_back(start);
     }
+  }
+  if (r.Has("episodes")) o.episodes = ReadEpisodeSelection(r, "episodes");
+  if (r.Has("warm_start")) {
+    const std::string path = r.String("warm_start");
+    if (path.empty()) ThrowExpected(r.Where("warm_start"), "a calibration.json path", "\"\"");
+    // Relative to the study, as every path in it.
+    o.warm_start =
+        (std::filesystem::path(r.file()).parent_path() / path).lexically_normal().string();
   }
   r.CheckAllRead();
   if (std::string e = o.Validate(); !e.empty()) throw InputError(r.file() + ": " + e);
@@ -399,6 +404,36 @@ Eigen::MatrixXd ReadMatrix(const JsonReader& r, const std::string& key, int n) {
 }
 
 }  // namespace
+
+WarmStartReport ApplyWarmStart(const CalibrationFile& file, std::vector<ParameterSpec>* specs) {
+  WarmStartReport w;
+  w.file = file.path;
+  std::set<std::string> seen;
+  for (ParameterSpec& s : *specs) {
+    seen.insert(s.name);
+    const auto it = std::find(file.names.begin(), file.names.end(), s.name);
+    if (it == file.names.end()) {
+      w.missing.push_back(s.name);
+      continue;
+    }
+    if (s.fixed) {
+      w.fixed.push_back(s.name);
+      continue;
+    }
+    const double v = file.value[it - file.names.begin()];
+    const double start = std::clamp(v, s.lower, s.upper);
+    if (start != v) {
+      w.clamped.push_back(s.name + ": " + FormatNumber(v) + " outside [" + FormatNumber(s.lower) +
+                          ", " + FormatNumber(s.upper) + "], starts at " + FormatNumber(start));
+    }
+    s.initial = start;
+    w.taken.push_back(s.name);
+  }
+  for (const auto& name : file.names) {
+    if (!seen.count(name)) w.unused.push_back(name);
+  }
+  return w;
+}
 
 CalibrationFile ReadCalibrationFile(const std::string& path) {
   const nlohmann::json doc = ReadJsonFile(path);

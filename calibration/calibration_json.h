@@ -63,6 +63,20 @@ struct CalibrationFile {
 // naming the file and field.
 CalibrationFile ReadCalibrationFile(const std::string& path);
 
+// A warm start: the study's parameters start from an earlier calibration's values.
+struct WarmStartReport {
+  std::string file;
+  std::vector<std::string> taken;    // parameters whose initial value is now the file's
+  std::vector<std::string> clamped;  // "name: 3.2 outside [0, 3], starts at 3"
+  std::vector<std::string> missing;  // study parameters the file lacks: the study's initial value
+  std::vector<std::string> fixed;    // fixed study parameters: held at the study's value
+  std::vector<std::string> unused;   // file parameters the study lacks
+};
+
+// Sets the initial value of each (not fixed) parameter of `specs` that `file` has (by name) to
+// the file's value, clamped into the parameter's bounds; says what it did.
+WarmStartReport ApplyWarmStart(const CalibrationFile& file, std::vector<ParameterSpec>* specs);
+
 // Which covariance of a calibration a posterior takes: the honest one (the error model's: residual
 // scale, serial correlation, between-episode variation) or the formal one (the information
 // matrix's inverse, far too narrow when the residuals are model error rather than noise).

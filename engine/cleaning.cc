@@ -162,6 +162,10 @@ std::string CleaningOptions::Validate() const {
            velocity_method + "\"";
   if (!(velocity_window > 0))
     return "velocity_window: expected a time > 0 (s), got " + std::to_string(velocity_window);
+  if (!OneOf(spikes, {"flag", "drop", "none"}))
+    return "spikes: expected flag, drop or none, got \"" + spikes + "\"";
+  if (!(spike_threshold >= 2) || !std::isfinite(spike_threshold))
+    return "spike_threshold: expected a number >= 2, got " + std::to_string(spike_threshold);
   return "";
 }
 
@@ -179,6 +183,8 @@ CleaningOptions ReadCleaningOptions(const JsonReader& r) {
   o.ctrl_interpolation = r.String("ctrl_interpolation", o.ctrl_interpolation);
   o.velocity_method = r.String("velocity_method", o.velocity_method);
   o.velocity_window = r.Number("velocity_window", o.velocity_window);
+  o.spikes = r.String("spikes", o.spikes);
+  o.spike_threshold = r.Number("spike_threshold", o.spike_threshold);
   r.CheckAllRead();
   const std::string error = o.Validate();
   if (!error.empty()) throw InputError(r.Where() + "." + error);
@@ -197,12 +203,19 @@ nlohmann::json CleaningOptionsToJson(const CleaningOptions& o) {
           {"interpolation", o.interpolation},
           {"ctrl_interpolation", o.ctrl_interpolation},
           {"velocity_method", o.velocity_method},
-          {"velocity_window", o.velocity_window}};
+          {"velocity_window", o.velocity_window},
+          {"spikes", o.spikes},
+          {"spike_threshold", o.spike_threshold}};
 }
 
 nlohmann::json QualityToJson(const EpisodeQuality& q) {
   nlohmann::json gaps = nlohmann::json::array();
   for (const auto& g : q.gaps) gaps.push_back({g.first, g.second});
+  nlohmann::json spikes = nlohmann::json::array();
+  for (const auto& p : q.spikes) {
+    spikes.push_back(
+        {{"channel", p.channel}, {"time", p.time}, {"size", p.size}, {"removed", p.removed}});
+  }
   return {{"id", q.id},
           {"source", q.source},
           {"status", q.status},
@@ -218,6 +231,7 @@ nlohmann::json QualityToJson(const EpisodeQuality& q) {
           {"gaps", gaps},
           {"longest_step", q.longest_step},
           {"stuck_channels", q.stuck_channels},
+          {"spikes", spikes},
           {"raw_rate_hz", q.raw_rate_hz},
           {"raw_step_min", q.raw_step_min},
           {"raw_step_max", q.raw_step_max},
@@ -296,6 +310,60 @@ std::vector<double> EstimateVelocity(const std::vector<double>& t, const std::ve
   if (method == "central_difference") return ThreePoint(t, y);
   NB_CHECK(method == "local_quadratic");
   return LocalQuadratic(t, y, window);
+}
+
+std::vector<int> FindSpikes(const std::vector<double>& t, const std::vector<double>& y,
+                            double threshold, double max_gap, const std::vector<double>& derivative,
+                            const std::vector<double>& integral) {
+  const int n = static_cast<int>(y.size());
+  NB_CHECK(t.size() == y.size());
+  NB_CHECK(derivative.empty() || derivative.size() == y.size());
+  NB_CHECK(integral.empty() || integral.size() == y.size());
+  std::vector<int> out;
+  if (n < 3) return out;
+  std::vector<double> d(n - 1);
+  double resolution = HUGE_VAL;
+  for (int j = 0; j + 1 < n; ++j) {
+    d[j] = std::abs(y[j + 1] - y[j]);
+    if (d[j] > 0) resolution = std::min(resolution, d[j]);
+  }
+  if (!std::isfinite(resolution)) return out;  // constant
+  constexpr int kHalfWindow = 25;
+  std::vector<double> local;
+  for (int i = 1; i + 1 < n; ++i) {
+    if (t[i] - t[i - 1] > max_gap || t[i + 1] - t[i] > max_gap) continue;
+    const double a = y[i] - y[i - 1], c = y[i] - y[i + 1];
+    const double jump = std::min(std::abs(a), std::abs(c));
+    // Cheap tests first: the same side of both neighbours, beyond the resolution's bound.
+    if (a * c <= 0 || jump <= threshold * resolution) continue;
+    local.clear();
+    for (int j = std::max(0, i - 1 - kHalfWindow); j < std::min(n - 1, i + kHalfWindow + 1); ++j) {
+      if (j != i - 1 && j != i) local.push_back(d[j]);
+    }
+    const double scale = std::max(resolution, local.empty() ? 0.0 : Median(local));
+    if (jump <= threshold * scale) continue;
+    // Does the partner side with the sample, or with the line through its neighbours?
+    const double h1 = t[i] - t[i - 1], h2 = t[i + 1] - t[i], w = h1 / (h1 + h2);
+    const double line = y[i - 1] + w * (y[i + 1] - y[i - 1]);
+    if (!derivative.empty()) {
+      // y at t[i] integrated (trapezoids) from both neighbours, averaged.
+      const double d = derivative[i];
+      const double from_left = y[i - 1] + 0.5 * (derivative[i - 1] + d) * h1;
+      const double from_right = y[i + 1] - 0.5 * (d + derivative[i + 1]) * h2;
+      const double shown = 0.5 * (from_left + from_right);
+      if (std::abs(y[i] - shown) <= std::abs(line - shown)) continue;
+    }
+    if (!integral.empty()) {
+      // The integral's change over [t[i-1], t[i+1]] against the trapezoids with y[i] or the line.
+      auto change = [&](double mid) {
+        return 0.5 * (y[i - 1] + mid) * h1 + 0.5 * (mid + y[i + 1]) * h2;
+      };
+      const double shown = integral[i + 1] - integral[i - 1];
+      if (std::abs(change(y[i]) - shown) <= std::abs(change(line) - shown)) continue;
+    }
+    out.push_back(i);
+  }
+  return out;
 }
 
 std::vector<std::pair<int, int>> SplitAtGaps(const std::vector<double>& t, double max_gap) {
@@ -440,6 +508,53 @@ void Resample(const CleaningOptions& o, double period, Episode* e) {
   e->time = grid;
 }
 
+// Finds single-sample spikes in positions and velocities (not in commands, which may jump by
+// design, nor in sensors, where an impact is a real single-sample peak); reports each, and under
+// spikes "drop" removes its sample.
+void FlagSpikes(const CleaningOptions& o, Episode* e, EpisodeQuality* q) {
+  if (o.spikes == "none") return;
+  std::vector<char> remove(e->samples(), 0);
+  for (int g : {0, 1}) {
+    const Channels& c = Group(*e, g);
+    // The same joint's logged velocity (for a position) or position (for a velocity).
+    const Channels& other = Group(*e, 1 - g);
+    for (std::size_t k = 0; k < c.names.size(); ++k) {
+      const std::vector<double> y = Column(c.values, static_cast<int>(k));
+      const int p = other.values.rows() == e->samples() ? other.Find(c.names[k]) : -1;
+      const std::vector<double> partner = p >= 0 ? Column(other.values, p) : std::vector<double>();
+      const std::vector<double> none;
+      for (int i : FindSpikes(e->time, y, o.spike_threshold, o.max_gap, g == 0 ? partner : none,
+                              g == 1 ? partner : none)) {
+        Spike s;
+        s.channel = std::string(ChannelGroupName(g)) + ":" + c.names[k];
+        s.time = e->time[i];
+        const double w = (e->time[i] - e->time[i - 1]) / (e->time[i + 1] - e->time[i - 1]);
+        s.size = y[i] - (y[i - 1] + w * (y[i + 1] - y[i - 1]));
+        s.removed = o.spikes == "drop";
+        remove[i] = 1;
+        q->spikes.push_back(s);
+      }
+    }
+  }
+  if (q->spikes.empty()) return;
+  std::sort(q->spikes.begin(), q->spikes.end(),
+            [](const Spike& a, const Spike& b) { return a.time < b.time; });
+  std::vector<int> keep;
+  for (int i = 0; i < e->samples(); ++i) {
+    if (!remove[i]) keep.push_back(i);
+  }
+  const int count = e->samples() - static_cast<int>(keep.size());
+  if (o.spikes == "drop") {
+    *e = TakeRows(*e, keep);
+    q->removed["spike"] += count;
+  }
+  q->messages.push_back(std::to_string(q->spikes.size()) + " single-sample spike(s) in " +
+                        std::to_string(count) + " sample(s) (more than " +
+                        Fixed(o.spike_threshold, 1) + " x the local scale, to and back)" +
+                        (o.spikes == "drop" ? ": removed before resampling"
+                                            : ": kept (cleaning.spikes \"drop\" removes them)"));
+}
+
 }  // namespace
 
 CleanResult CleanEpisode(const RawEpisode& raw, const CleaningOptions& o, double timestep) {
@@ -459,7 +574,8 @@ CleanResult CleanEpisode(const RawEpisode& raw, const CleaningOptions& o, double
                                             std::to_string(raw.samples_read) + ")"));
     return out;
   }
-  const Episode all = TakeRows(raw.episode, rows);
+  Episode all = TakeRows(raw.episode, rows);
+  FlagSpikes(o, &all, &base);
   std::vector<double> steps;
   for (std::size_t i = 1; i < all.time.size(); ++i) steps.push_back(all.time[i] - all.time[i - 1]);
   const double median = Median(steps);
@@ -537,6 +653,10 @@ CleanResult CleanEpisode(const RawEpisode& raw, const CleaningOptions& o, double
     if (usable.size() > 1) q.id = e.id = raw.episode.id + "#" + std::to_string(k + 1);
     q.start_time = e.time.front();
     q.end_time = e.time.back();
+    q.spikes.clear();
+    for (const Spike& p : base.spikes) {
+      if (p.time >= q.start_time && p.time <= q.end_time) q.spikes.push_back(p);
+    }
     q.samples_kept = e.samples();
     q.fraction_kept = static_cast<double>(q.samples_kept) / std::max(1, raw.samples_read);
     if (usable.size() > 1) {

@@ -33,6 +33,12 @@ struct CleaningOptions {
   // warn: keep the episode and say so; drop: drop the episode.
   std::string stuck_policy = "warn";
   int stuck_min_samples = 20;
+  // Single-sample spikes in positions and velocities (FindSpikes): flag reports each one;
+  // drop also removes its sample before resampling (which then interpolates across it); none
+  // does not look for them.
+  std::string spikes = "flag";
+  // A spike departs from both neighbours by more than this many times the local scale.
+  double spike_threshold = 10.0;
   // Resample onto the model time step times `every`; false keeps the (cleaned) log's own times.
   bool resample = true;
   int every = 1;
@@ -57,6 +63,14 @@ struct CleaningOptions {
 CleaningOptions ReadCleaningOptions(const JsonReader& r);
 nlohmann::json CleaningOptionsToJson(const CleaningOptions& o);
 
+// One single-sample spike found by cleaning.
+struct Spike {
+  std::string channel;   // "qpos:shoulder"
+  double time = 0;       // of the sample, in the log's clock (s)
+  double size = 0;       // its departure from the line through its neighbours (SI, signed)
+  bool removed = false;  // spikes "drop": the sample was removed
+};
+
 // What happened to one episode between the file and the dataset.
 struct EpisodeQuality {
   std::string id;
@@ -77,6 +91,7 @@ struct EpisodeQuality {
   std::vector<std::pair<double, double>> gaps;  // (from, to) times of gaps longer than max_gap
   double longest_step = 0;                      // largest time step of the log (s)
   std::vector<std::string> stuck_channels;      // "qpos:shoulder", ...
+  std::vector<Spike> spikes;                    // single-sample spikes, in time order
 
   double raw_rate_hz = 0;  // 1 / median time step of the cleaned log
   double raw_step_min = 0, raw_step_max = 0;
@@ -127,6 +142,27 @@ double ResampleBytes(double points, int channels);
 // Derivative estimate dy/dt at every sample; t strictly increasing, at least 3 samples.
 std::vector<double> EstimateVelocity(const std::vector<double>& t, const std::vector<double>& y,
                                      const std::string& method, double window);
+
+// Indices of the single-sample spikes of the samples (t, y), t strictly increasing. Sample i
+// (not the first or last, and not next to a step longer than max_gap) is a spike when it lies
+// on the same side of both neighbours and departs from each by more than `threshold` x S_i,
+// where S_i is the local scale: the median |y[j+1] - y[j]| over the 50 successive differences
+// nearest to i (those touching i left out), at least the channel's resolution (its smallest
+// non-zero |y[j+1] - y[j]|). The median difference is the local speed times the step, so the
+// test asks for a jump to and back far faster than the signal moves around it; quantisation
+// flicker of a few counts stays below it.
+// A logged partner channel can show that such a sample is real motion (a swing faster than the
+// sampling), and then it is not a spike: the sample is kept when the partner lies closer to it
+// than to the line through its neighbours. `derivative` (empty or one value per sample) is y's
+// logged derivative (a joint's velocity, for its position): y at t[i] integrated by trapezoids
+// from each neighbour, averaged, is compared with y[i] and with the line. `integral` is the
+// logged quantity y is the derivative of (a joint's position, for its velocity): its change from
+// t[i-1] to t[i+1] is compared with the trapezoid integrals of y through y[i] and through the
+// line.
+std::vector<int> FindSpikes(const std::vector<double>& t, const std::vector<double>& y,
+                            double threshold, double max_gap,
+                            const std::vector<double>& derivative = {},
+                            const std::vector<double>& integral = {});
 
 // Index ranges [begin, end) of the pieces of t separated by steps longer than max_gap.
 std::vector<std::pair<int, int>> SplitAtGaps(const std::vector<double>& t, double max_gap);

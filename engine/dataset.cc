@@ -319,6 +319,25 @@ nlohmann::json DatasetToJson(const Dataset& d) {
   return j;
 }
 
+std::vector<std::string> SpikeWarnings(const Dataset& d, int per_episode) {
+  std::vector<std::string> w;
+  for (const EpisodeQuality& q : d.quality) {
+    const int n = static_cast<int>(q.spikes.size());
+    for (int k = 0; k < std::min(n, per_episode); ++k) {
+      const Spike& s = q.spikes[k];
+      char text[128];
+      std::snprintf(text, sizeof(text), " at %.4f s, size %.4g (%s)", s.time, s.size,
+                    s.removed ? "removed" : "kept; cleaning.spikes \"drop\" removes it");
+      w.push_back("episode " + q.id + ": a single-sample spike in " + s.channel + text);
+    }
+    if (n > per_episode) {
+      w.push_back("episode " + q.id + ": " + std::to_string(n - per_episode) +
+                  " more single-sample spikes (all in dataset.json, quality.spikes)");
+    }
+  }
+  return w;
+}
+
 std::string DatasetSummary(const Dataset& d) {
   char line[320];
   std::string s;
@@ -332,6 +351,8 @@ std::string DatasetSummary(const Dataset& d) {
     }
     if (!q.gaps.empty()) n += (n.empty() ? "" : ", ") + std::to_string(q.gaps.size()) + " gaps";
     for (const auto& c : q.stuck_channels) n += (n.empty() ? "" : ", ") + ("stuck " + c);
+    if (!q.spikes.empty())
+      n += (n.empty() ? "" : ", ") + std::to_string(q.spikes.size()) + " spikes";
     if (q.velocity_method.find("local_quadratic") != std::string::npos ||
         q.velocity_method.find("central_difference") != std::string::npos) {
       n += (n.empty() ? "" : ", ") + std::string("qvel estimated");

@@ -76,6 +76,11 @@ nlohmann::json DatasetToJson(const Dataset& d);
 // A short table, one line per episode and per dropped piece, for people.
 std::string DatasetSummary(const Dataset& d);
 
+// One warning per single-sample spike cleaning found ("episode run1: a single-sample spike in
+// qpos:shoulder at 1.234 s, size -3.14 (kept)"), at most `per_episode` per episode and a count of
+// the rest (every one is in the quality report).
+std::vector<std::string> SpikeWarnings(const Dataset& d, int per_episode = 5);
+
 // Writes the dataset as an ingest set's contents into `dir`: episodes/<stem>.json (+ .csv) per
 // episode (file names from the ids, made unique) and dataset.json, which lists each
 // episode's file. Returns the summary document written.

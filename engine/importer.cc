@@ -49,6 +49,9 @@ void ReadColumnRef(const JsonReader& r, const std::string& key, std::string* nam
 ColumnMap ReadColumnMap(const JsonReader& r, const std::string& target_key, UnitKind expected) {
   ColumnMap c;
   c.where = r.Where();
+  std::vector<std::string> known = {"column", "scale", "offset", "unit", "wrap_bits", "range"};
+  if (!target_key.empty()) known.insert(known.begin() + 1, target_key);
+  r.CheckKnownKeys(known);
   ReadColumnRef(r, "column", &c.column, &c.index);
   if (!target_key.empty()) c.target = r.String(target_key);
   c.scale = r.Number("scale", 1.0);
@@ -492,6 +495,8 @@ double ColumnMap::Convert(double raw) const {
 ImporterSpec ReadImporterSpec(const JsonReader& r) {
   ImporterSpec s;
   s.where = r.Where();
+  r.CheckKnownKeys({"format", "records", "delimiter", "header", "time", "rate", "qpos", "qvel",
+                    "ctrl", "sensors", "logged", "filter", "metadata"});
   s.format = r.Choice("format", {"csv", "json", "native"}, "csv");
   if (s.format == "native") {
     r.CheckAllRead();
@@ -526,6 +531,7 @@ ImporterSpec ReadImporterSpec(const JsonReader& r) {
   if (s.qpos.empty()) ThrowExpected(r.Where("qpos"), "at least one joint position column", "none");
   if (r.Has("filter")) {
     JsonReader f = r.Object("filter");
+    f.CheckKnownKeys({"column", "equals"});
     ReadColumnRef(f, "column", &s.filter.column, &s.filter.index);
     s.filter.equals = f.Raw("equals");
     if (!s.filter.equals.is_boolean() && !s.filter.equals.is_number() &&
@@ -540,6 +546,7 @@ ImporterSpec ReadImporterSpec(const JsonReader& r) {
   }
   if (r.Has("metadata")) {
     JsonReader m = r.Object("metadata");
+    m.CheckKnownKeys({"scenario", "outcome", "robot", "site", "date", "extra"});
     if (s.format != "json") {
       ThrowExpected(m.Where(), "no metadata for format csv (give it per episode)", "an object");
     }

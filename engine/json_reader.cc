@@ -1,5 +1,6 @@
 #include "engine/json_reader.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <set>
@@ -238,6 +239,15 @@ void JsonReader::CheckAllRead() const {
     if (!read_.count(it.key())) {
       throw InputError(Where(it.key()) + ": unknown key (a typo, or a field of another place?)");
     }
+  }
+}
+
+void JsonReader::CheckKnownKeys(const std::vector<std::string>& known) const {
+  for (auto it = object_->begin(); it != object_->end(); ++it) {
+    if (std::find(known.begin(), known.end(), it.key()) != known.end()) continue;
+    std::string list;
+    for (const auto& k : known) list += (list.empty() ? "" : ", ") + k;
+    throw InputError(Where(it.key()) + ": unknown key (the known keys: " + list + ")");
   }
 }
 

@@ -54,6 +54,10 @@ class JsonReader {
 
   // Throws InputError naming the first key that no getter asked for.
   void CheckAllRead() const;
+  // Throws InputError naming the first key not in `known`, and the known keys. Called before
+  // anything else is read, so that a misspelt key is reported as such rather than as the
+  // required field it was meant to be ("q_pos" is not "expected a joint position column").
+  void CheckKnownKeys(const std::vector<std::string>& known) const;
 
  private:
   const nlohmann::json* object_;

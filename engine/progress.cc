@@ -34,11 +34,17 @@ std::string FormatDuration(double seconds) {
   return buf;
 }
 
-std::string FormatProgress(const std::string& stage, long done, long total, double elapsed) {
+std::string FormatProgress(const std::string& stage, long done, long total, double elapsed,
+                           const std::string& detail) {
   std::string line = stage + ": " + std::to_string(done) + "/" + std::to_string(total) + " (";
-  if (done >= total) return line + "took " + FormatDuration(elapsed) + ")";
-  if (done <= 0 || !(elapsed > 0)) return line + "eta ?)";
-  return line + "eta " + FormatDuration(elapsed * (total - done) / done) + ")";
+  if (done >= total) {
+    line += "took " + FormatDuration(elapsed) + ")";
+  } else if (done <= 0 || !(elapsed > 0)) {
+    line += "eta ?)";
+  } else {
+    line += "eta " + FormatDuration(elapsed * (total - done) / done) + ")";
+  }
+  return detail.empty() ? line : line + " " + detail;
 }
 
 Progress::Progress(std::string stage, long total, ProgressOptions options)
@@ -60,7 +66,9 @@ double Progress::Now() const {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
-void Progress::Update(long done) {
+void Progress::Update(long done) { Update(done, ""); }
+
+void Progress::Update(long done, const std::string& detail) {
   NB_CHECK(done >= 0 && done <= total_);
   if (!enabled_) return;
   std::lock_guard<std::mutex> lock(mutex_);
@@ -70,7 +78,7 @@ void Progress::Update(long done) {
   if (!last && now - last_ < options_.min_interval) return;
   last_ = now;
   // \r and "erase to end of line" rewrite the one line in place.
-  *options_.out << "\r" << FormatProgress(stage_, done, total_, now - start_) << "\033[K";
+  *options_.out << "\r" << FormatProgress(stage_, done, total_, now - start_, detail) << "\033[K";
   if (last) {
     *options_.out << "\n";
     finished_ = true;

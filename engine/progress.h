@@ -23,8 +23,10 @@ struct ProgressOptions {
 std::string FormatDuration(double seconds);
 
 // "stage: done/total (eta 12 s)" while running; "stage: total/total (took 12 s)" when done;
-// "(eta ?)" before anything is done or while no time has passed.
-std::string FormatProgress(const std::string& stage, long done, long total, double elapsed);
+// "(eta ?)" before anything is done or while no time has passed. A non-empty `detail` follows
+// after a space (e.g. an iteration's cost and step).
+std::string FormatProgress(const std::string& stage, long done, long total, double elapsed,
+                           const std::string& detail = "");
 
 class Progress {
  public:
@@ -39,6 +41,8 @@ class Progress {
   // Writes a line when min_interval has passed since the last one, or when done == total.
   // Thread-safe; cheap when nothing is written.
   void Update(long done);
+  // The same with a detail after the count (FormatProgress).
+  void Update(long done, const std::string& detail);
 
   // Whether lines are written at all (stderr is a terminal, or options.terminal == 1).
   bool enabled() const { return enabled_; }

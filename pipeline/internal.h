@@ -19,6 +19,10 @@ using Inputs = std::map<std::string, std::string>;
 // The digests of what `stage` reads, computed from the study and the upstream sets on disk now.
 Inputs CurrentInputs(StageId stage, const Study& study, const PipelineOptions& options);
 
+// The calibration.json a calibrate stage starts from: --warm-start, else the study's
+// calibration.warm_start; "" for none.
+std::string WarmStartFile(const Study& study, const PipelineOptions& options);
+
 // Where a stage's set is read from: the override in `options`, else <out>/<stage>.
 std::string SetDir(StageId stage, const PipelineOptions& options);
 

@@ -3,6 +3,7 @@
 #include <cmath>
 #include <filesystem>
 
+#include "calibration/calibration_json.h"
 #include "engine/dataset.h"
 #include "engine/digest.h"
 #include "engine/error.h"
@@ -116,6 +117,11 @@ CalibrationSource SimulateCalibration(const Study& study, const PipelineOptions&
   return source;
 }
 
+std::string WarmStartFile(const Study& study, const PipelineOptions& options) {
+  if (!options.warm_start.empty()) return options.warm_start;
+  return ReadCalibrationOptions(study).warm_start;
+}
+
 Inputs CurrentInputs(StageId stage, const Study& study, const PipelineOptions& options) {
   Inputs in;
   AddSections(study, {"model"}, &in);
@@ -143,6 +149,8 @@ Inputs CurrentInputs(StageId stage, const Study& study, const PipelineOptions& o
         for (const auto& e : options.episodes) ids += e + "\n";
         in["option:episodes"] = DigestOf(ids);
       }
+      const std::string warm = WarmStartFile(study, options);
+      if (!warm.empty()) in["file:warm_start"] = DigestOfFile(warm);
       break;
     }
     case StageId::kReplay: {

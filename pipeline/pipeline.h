@@ -28,8 +28,14 @@ struct PipelineOptions {
   bool strict = false;     // a stage that finishes with warnings fails (exit 1), publishing nothing
   bool use_stale = false;  // read upstream sets whose inputs changed since they were made
   std::string dataset;     // the ingest set calibrate reads ("": <out>/ingest)
-  std::string calibration;            // the calibrate set simulate reads ("": <out>/calibrate)
-  std::vector<std::string> episodes;  // calibrate: fit only these; replay: replay only these
+  std::string calibration;  // the calibrate set simulate reads ("": <out>/calibrate)
+  // calibrate: fit only these episodes: ids, or "key=value" conditions on their metadata
+  // (ParseEpisodeSelection); in place of the study's calibration.episodes (empty: the study's).
+  // replay: replay only these ids
+  std::vector<std::string> episodes;
+  // calibrate: start from this calibration.json's values, in place of the study's
+  // calibration.warm_start ("": the study's)
+  std::string warm_start;
   // replay: the window length in seconds (none: the study's replay.window_seconds, else 0.3)
   std::optional<double> replay_window;
   // simulate: sample the calibration's formal covariance instead of its honest one (the formal

@@ -12,6 +12,7 @@
 #include "engine/atomic_file.h"
 #include "engine/checkpoint.h"
 #include "engine/dataset.h"
+#include "engine/episode_selection.h"
 #include "engine/error.h"
 #include "engine/interrupt.h"
 #include "engine/json_reader.h"
@@ -176,6 +177,22 @@ SimulateResume ResumeFrom(const std::string& dir, const Inputs& inputs,
   return resume;
 }
 
+// What a warm start took, in a few lines for the stage's text.
+std::string WarmStartText(const WarmStartReport& w) {
+  auto list = [](const std::vector<std::string>& names) {
+    std::string s;
+    for (const auto& n : names) s += (s.empty() ? "" : ", ") + n;
+    return s;
+  };
+  std::string t = "warm start from " + w.file + ": " + std::to_string(w.taken.size()) +
+                  " parameter(s) start from its values\n";
+  if (!w.missing.empty())
+    t += "  not in it (the study's initial values): " + list(w.missing) + "\n";
+  if (!w.fixed.empty()) t += "  fixed (held at the study's values): " + list(w.fixed) + "\n";
+  if (!w.unused.empty()) t += "  in it but not in the study (unused): " + list(w.unused) + "\n";
+  return t;
+}
+
 }  // namespace
 
 Study WithThreads(const Study& study, const PipelineOptions& options) {
@@ -225,6 +242,7 @@ StageReport RunIngest(const Study& study_in, const PipelineOptions& options) {
   for (const auto& q : dataset.dropped) {
     r.warnings.push_back("dropped " + (q.id.empty() ? q.source : q.id) + ": " + q.reason);
   }
+  for (auto& w : SpikeWarnings(dataset)) r.warnings.push_back(std::move(w));
   r.text = DatasetSummary(dataset);
   if (dataset.episodes.empty()) {
     r.exit_code = 1;
@@ -240,13 +258,21 @@ StageReport RunCalibrate(const Study& study_in, const PipelineOptions& options) 
   const Study study = WithThreads(study_in, options);
   CalibrationOptions copt = ReadCalibrationOptions(study);
   if (options.threads >= 0) copt.threads = options.threads;
+  copt.progress = !options.quiet;
   if (study.parameters.empty()) {
     ThrowExpected(study.path + ": parameters", "at least one parameter to calibrate", "none");
   }
   ModelPtr model = LoadModelFile(study.model);
-  const ParameterBinding binding(model.get(), study.parameters);
   StageReport r;
   r.stage = StageName(StageId::kCalibrate);
+  std::vector<ParameterSpec> specs = study.parameters;
+  std::string warm_text;
+  if (const std::string warm = WarmStartFile(study, options); !warm.empty()) {
+    const WarmStartReport w = ApplyWarmStart(ReadCalibrationFile(warm), &specs);
+    warm_text = WarmStartText(w);
+    for (const auto& c : w.clamped) r.warnings.push_back("warm start: " + c + " (clamped)");
+  }
+  const ParameterBinding binding(model.get(), specs);
   RequireCurrentSet(StageId::kIngest, study, options, &r.warnings);
   const std::string dataset_dir = SetDir(StageId::kIngest, options);
   Dataset dataset = ReadDatasetFiles(dataset_dir);
@@ -254,11 +280,9 @@ StageReport RunCalibrate(const Study& study_in, const PipelineOptions& options) 
     ValidateEpisodeChannels(e, model.get(), dataset_dir + ": episode " + e.id);
   }
   DropEstimatedVelocities(&dataset);
-  if (!options.episodes.empty()) {
-    KeepEpisodes(&dataset, options.episodes, "--episodes");
-  } else {
-    KeepEpisodes(&dataset, copt.episodes, study.path + ": calibration.episodes");
-  }
+  SelectEpisodes(&dataset, options.episodes.empty()
+                               ? copt.episodes
+                               : ParseEpisodeSelection(options.episodes, "--episodes"));
   if (dataset.episodes.empty()) {
     ThrowExpected(dataset_dir, "at least one usable episode", "none");
   }
@@ -279,7 +303,7 @@ StageReport RunCalibrate(const Study& study_in, const PipelineOptions& options) 
     }
     throw InputError(study.path + ": parameters: " + lines);
   }
-  r.text = CalibrationSummaryText(result);
+  r.text = warm_text + CalibrationSummaryText(result);
   if (!s.usable()) {
     r.exit_code = 1;
     r.message = "the fit failed (" + s.termination + "): " + s.message;

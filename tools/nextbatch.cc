@@ -35,7 +35,7 @@ struct Args {
   bool use_stale = false;
   bool formal_posterior = false;
   bool resume = false;
-  std::string dataset, calibration, episodes;
+  std::string dataset, calibration, episodes, warm_start;
   std::string from;   // plan: the first stage to redo
   double window = 0;  // replay: window length (s), when window_given
   bool window_given = false;
@@ -115,6 +115,7 @@ int Run(const Verb& verb, const Args& args) {
   options.calibration = args.calibration;
   options.episodes = SplitIds(args.episodes);
   if (args.window_given) options.replay_window = args.window;
+  options.warm_start = args.warm_start;
   if (verb.stage == StageId::kPlan) return RunAll(study, options, args);
   const nextbatch::StageReport r = nextbatch::RunStage(verb.stage, study, options);
   for (const auto& n : r.notes) std::fprintf(stderr, "nextbatch %s: %s\n", verb.name, n.c_str());
@@ -173,7 +174,12 @@ int main(int argc, char** argv) {
     if (v.stage == StageId::kCalibrate) {
       sub->add_option("--dataset", args.dataset, "the ingest set to read (default OUT/ingest)");
       sub->add_option("--episodes", args.episodes,
-                      "fit only these episodes (comma-separated ids), e.g. the runs of one setup");
+                      "fit only these episodes: comma-separated ids, or key=value conditions on "
+                      "their metadata (kp=8,trajectory=sin_sin; a key again adds a value: "
+                      "kp=8,kp=32); in place of the study's calibration.episodes");
+      sub->add_option("--warm-start", args.warm_start,
+                      "start from this calibration.json's values (parameters both have), in "
+                      "place of the study's calibration.warm_start");
     }
     CLI::Option* window = nullptr;
     if (v.stage == StageId::kReplay) {

@@ -260,3 +260,31 @@ TEST_CASE("simulate's posterior is the honest covariance by default, the formal 
 
 }  // namespace
 }  // namespace nextbatch
+
+namespace nextbatch {
+namespace {
+
+TEST_CASE("a warm start takes the values both share, clamps them into bounds and lists the rest") {
+  CalibrationFile file;
+  file.path = "earlier/calibration.json";
+  file.names = {"damping", "mass", "friction", "gain"};
+  file.value = Eigen::Vector4d(0.07, 12.0, 0.3, 2.0);
+  std::vector<ParameterSpec> specs = testing::PosteriorSpecs();  // mass, damping, friction
+  specs[2].fixed = true;
+  specs.push_back(testing::Spec("armature", {"joint:hinge.armature"}, 0.01, 0, 1));
+  const WarmStartReport w = ApplyWarmStart(file, &specs);
+  CHECK(w.file == "earlier/calibration.json");
+  CHECK(w.taken == std::vector<std::string>{"mass", "damping"});
+  CHECK(specs[0].initial == 10.0);  // 12 clamped to the upper bound
+  CHECK(specs[1].initial == 0.07);
+  REQUIRE(w.clamped.size() == 1);
+  CHECK(w.clamped[0] == "mass: 12 outside [0, 10], starts at 10");
+  CHECK(w.fixed == std::vector<std::string>{"friction"});
+  CHECK(specs[2].initial == 0.1);  // a fixed parameter keeps the study's value
+  CHECK(w.missing == std::vector<std::string>{"armature"});
+  CHECK(specs[3].initial == 0.01);
+  CHECK(w.unused == std::vector<std::string>{"gain"});
+}
+
+}  // namespace
+}  // namespace nextbatch

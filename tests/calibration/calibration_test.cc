@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <Eigen/LU>
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -11,6 +12,7 @@
 #include <fstream>
 #include <functional>
 #include <iterator>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -104,6 +106,35 @@ TEST_CASE("results are identical with 1 and 2 threads") {
   CHECK((one.value.array() == two.value.array()).all());
   MESSAGE("std difference " << (one.std - two.std).transpose());
   CHECK((one.std.array() == two.std.array()).all());
+}
+
+TEST_CASE("progress: one line per iteration with cost and step, none when turned off") {
+  PendulumCase c;
+  ParameterBinding b(c.model.get(), c.specs);
+  const auto episodes = c.Episodes(1, 1.0);
+  CalibrationOptions o;
+  o.threads = 1;
+  o.held_out_fraction = 0;
+  o.max_iterations = 6;
+  std::ostringstream out;
+  o.progress_options.out = &out;
+  o.progress_options.terminal = 1;  // as on a terminal
+  o.progress_options.min_interval = 0;
+  const CalibrationResult quiet = Calibrate(c.model.get(), b, episodes, o);
+  CHECK(out.str().empty());  // progress off (the library default; the command's -q)
+  o.progress = true;
+  const CalibrationResult r = Calibrate(c.model.get(), b, episodes, o);
+  REQUIRE(r.summary.usable());
+  REQUIRE_FALSE(r.summary.refit);
+  const std::string text = out.str();
+  MESSAGE(text);
+  // Ceres reports iteration 0 (the start) and each iteration after it.
+  CHECK(std::count(text.begin(), text.end(), '\r') == r.summary.iterations + 1);
+  CHECK(text.find("calibrate fit: 0/6 (eta ?) cost ") != std::string::npos);
+  CHECK(text.find(", step ") != std::string::npos);
+  CHECK(text.find(" elapsed") != std::string::npos);
+  // Progress changes nothing in the fit.
+  CHECK((r.value.array() == quiet.value.array()).all());
 }
 
 TEST_CASE("the pre-flight check names a parameter that does not change the logs") {

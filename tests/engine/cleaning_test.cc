@@ -278,6 +278,118 @@ TEST_CASE("stuck channels are flagged, and dropped when the policy says so") {
   CHECK(r.dropped[0].reason.find("qpos:hinge") != std::string::npos);
 }
 
+// 0.8 sin(3 pi t) read through a 4096-count encoder, as a servo logs it.
+constexpr double kCount = 2 * M_PI / 4096;
+double Encoder(double x) { return kCount * std::round(x / kCount); }
+double Swing(double t) { return 0.8 * std::sin(3 * M_PI * t); }
+
+TEST_CASE(
+    "FindSpikes finds exactly the injected spikes, not flicker, steps or two-sample glitches") {
+  for (std::uint64_t seed = 0; seed < 20; ++seed) {
+    const std::vector<double> t = JitteredTimes(1200, 0.005, 0.2, 100 + seed);
+    std::vector<double> y;
+    for (double x : t) y.push_back(Encoder(Swing(x)));
+    // The hidden truth: spikes of 0.6 to 3.1 rad (the swing moves up to 0.045 rad a step, so
+    // 10 x the local scale stays below 0.46), up or down, at random interior samples at least 3
+    // apart; also a stop into a still stretch with one-count flicker, and a 0.2 rad step.
+    RandomStream rng(11, Stage::kTest, seed);
+    const double rest = y[999];
+    for (int i = 1000; i < 1100; ++i) y[i] = rest + (i % 7 == 0 ? kCount : 0.0);
+    for (int i = 1100; i < 1200; ++i) y[i] = Encoder(rest + 0.2);
+    std::vector<int> truth;
+    for (int i = 5; i < 990; i += 3 + static_cast<int>(rng.Uniform(0, 200))) {
+      const double size = rng.Uniform(0.6, 3.1) * (rng.Uniform(0, 1) < 0.5 ? -1 : 1);
+      y[i] = Encoder(y[i] + size);
+      truth.push_back(i);
+    }
+    CHECK(FindSpikes(t, y, 10.0, 0.05) == truth);
+  }
+  std::vector<double> t, y;
+  for (int i = 0; i < 200; ++i) t.push_back(0.005 * i), y.push_back(Encoder(Swing(t.back())));
+  // A glitch of two samples is not a single-sample spike; neither is the first or last sample.
+  std::vector<double> two = y;
+  two[50] = two[51] = -M_PI;
+  two[0] = two[199] = 3.0;
+  CHECK(FindSpikes(t, two, 10.0, 0.05).empty());
+  // A sample next to a gap has no near neighbour to depart from.
+  std::vector<double> gap_t = t;
+  for (int i = 101; i < 200; ++i) gap_t[i] += 1.0;
+  std::vector<double> gap_y = y;
+  gap_y[100] = -M_PI;
+  CHECK(FindSpikes(gap_t, gap_y, 10.0, 0.05).empty());
+  CHECK(FindSpikes(t, gap_y, 10.0, 0.05) == std::vector<int>{100});
+  // A constant channel has none.
+  CHECK(FindSpikes(t, std::vector<double>(200, 1.0), 10.0, 0.05).empty());
+}
+
+TEST_CASE("a fast swing that the partner channel shows is not a spike; a glitch still is") {
+  // A kick at 0.5 s: a 100 Hz decaying swing sampled at 300 Hz (three samples a period, as a
+  // torque impulse on the DFKI pendulum logs it), still before and after.
+  const double h = 1.0 / 300, w = 2 * M_PI * 100, tau = 0.03, amp = 0.01;
+  std::vector<double> t, q, v;
+  for (int i = 0; i < 300; ++i) {
+    t.push_back(i * h);
+    const double u = t.back() - 0.5;
+    q.push_back(u < 0 ? 0.0 : amp * std::exp(-u / tau) * std::sin(w * u));
+    v.push_back(u < 0 ? 0.0
+                      : amp * std::exp(-u / tau) * (w * std::cos(w * u) - std::sin(w * u) / tau));
+  }
+  // Alone, the velocity's swing departs from both neighbours far beyond the still scale.
+  CHECK_FALSE(FindSpikes(t, v, 10.0, 0.05).empty());
+  // With the positions that show the same swing, and the positions with their velocities: none.
+  CHECK(FindSpikes(t, v, 10.0, 0.05, {}, q).empty());
+  CHECK(FindSpikes(t, q, 10.0, 0.05, v).empty());
+  // Glitches that the partner does not show stay spikes.
+  std::vector<double> v_glitch = v, q_glitch = q;
+  v_glitch[100] = 8.0;
+  q_glitch[250] = -M_PI;
+  CHECK(FindSpikes(t, v_glitch, 10.0, 0.05, {}, q) == std::vector<int>{100});
+  CHECK(FindSpikes(t, q_glitch, 10.0, 0.05, v) == std::vector<int>{250});
+}
+
+TEST_CASE("a spike is flagged with its channel, time and size, and drop repairs it") {
+  // The glitch of issue 10: the encoder reads -pi for one sample.
+  const std::vector<double> t = JitteredTimes(400, 0.005, 0.2, 9);
+  std::vector<double> q;
+  for (double x : t) q.push_back(Encoder(Swing(x)));
+  const int at = 200;
+  const double truth = Swing(t[at]);
+  q[at] = -M_PI;
+  CleaningOptions o;
+  CleanResult r = CleanEpisode(Raw(t, q), o, 0.001);
+  REQUIRE(r.quality.size() == 1);
+  REQUIRE(r.quality[0].spikes.size() == 1);
+  const Spike& s = r.quality[0].spikes[0];
+  CHECK(s.channel == "qpos:hinge");
+  CHECK(s.time == t[at]);
+  CHECK(s.size == doctest::Approx(-M_PI - truth).epsilon(1e-2));
+  CHECK_FALSE(s.removed);
+  CHECK(r.quality[0].removed.count("spike") == 0);
+  // Flagged, not repaired: the resampled log still dives towards -pi.
+  auto worst = [&](const Episode& e) {
+    double m = 0;
+    for (int i = 0; i < e.samples(); ++i) {
+      m = std::max(m, std::abs(e.qpos.values(i, 0) - Swing(e.time[i])));
+    }
+    return m;
+  };
+  CHECK(worst(r.episodes[0]) > 1.0);
+
+  o.spikes = "drop";
+  r = CleanEpisode(Raw(t, q), o, 0.001);
+  REQUIRE(r.quality[0].spikes.size() == 1);
+  CHECK(r.quality[0].spikes[0].removed);
+  CHECK(r.quality[0].removed.at("spike") == 1);
+  CHECK(r.quality[0].samples_kept == 399);
+  // Linear interpolation error anywhere, the two steps around the removed sample (under
+  // 0.012 s) included: h^2 / 8 x max|f''| (71 rad/s^2) <= 1.3e-3, plus half a count.
+  CHECK(worst(r.episodes[0]) < 1.3e-3 + kCount / 2);
+
+  o.spikes = "none";
+  r = CleanEpisode(Raw(t, q), o, 0.001);
+  CHECK(r.quality[0].spikes.empty());
+}
+
 TEST_CASE("an episode keeping too little, or almost nothing, is dropped with the reason") {
   std::vector<double> t, q;
   for (int i = 0; i < 100; ++i) {

@@ -527,6 +527,35 @@ TEST_CASE("malformed importer specs name the study field, what it expected and w
   // 29. an unknown format
   CheckError([] { Spec(R"({"format": "xlsx", "qpos": []})"); },
              {"dataset.importer.format", "expected one of csv, json, native", "got \"xlsx\""});
+  // 30. a misspelt key is named as such, with the known keys, before any required field is
+  // missed for it ("q_pos" is not "expected at least one joint position column")
+  CheckError(
+      [] { Spec(R"({"time": {"column": "t"}, "q_pos": [{"column": "q", "joint": "hinge"}]})"); },
+      {"study.json: dataset.importer.q_pos: unknown key",
+       "the known keys: format, records, delimiter, header, time, rate, qpos, qvel, ctrl, sensors, "
+       "logged, filter, metadata"});
+  // 31. the same inside a column mapping, a filter and the metadata
+  CheckError(
+      [] { Spec(R"({"time": {"colum": "t"}, "qpos": [{"column": "q", "joint": "hinge"}]})"); },
+      {"dataset.importer.time.colum: unknown key",
+       "the known keys: column, scale, offset, unit, wrap_bits, range"});
+  CheckError(
+      [] { Spec(R"({"time": {"column": "t"}, "qpos": [{"column": "q", "jiont": "hinge"}]})"); },
+      {"dataset.importer.qpos[0].jiont: unknown key",
+       "the known keys: column, joint, scale, offset, unit, wrap_bits, range"});
+  CheckError(
+      [] {
+        Spec(
+            R"({"time": {"column": "t"}, "qpos": [{"column": "q", "joint": "hinge"}], "filter": {"column": "on", "equal": true}})");
+      },
+      {"dataset.importer.filter.equal: unknown key", "the known keys: column, equals"});
+  CheckError(
+      [] {
+        Spec(
+            R"({"format": "json", "time": {"column": "t"}, "qpos": [{"column": "q", "joint": "hinge"}], "metadata": {"scenarios": {}}})");
+      },
+      {"dataset.importer.metadata.scenarios: unknown key",
+       "the known keys: scenario, outcome, robot, site, date, extra"});
 }
 
 }  // namespace
@@ -573,6 +602,65 @@ TEST_CASE("a logged value no robot reaches is refused naming file, line or recor
     "qpos": [{"name": "hinge", "values": [0, 1e10, 0]}]})");
   CheckError([&] { ImportFile(Spec(R"({"format": "native"})"), p); },
              {"h.json: sample 1, qpos:hinge", "got 10000000000"});
+}
+
+}  // namespace
+}  // namespace nextbatch
+
+namespace nextbatch {
+namespace {
+
+// Spikes (cleaning.spikes) found on the shared real logs at the default threshold: positions and
+// logged velocities of the DFKI pendulums (6 + 9 files) and the XL330 (16 files).
+TEST_CASE("single-sample spikes on the shared real logs") {
+  const std::string dfki2 = NEXTBATCH_SHARED_DIR "/realdata/dfki_double_pendulum_A0/sys_id/";
+  if (!Present(kDfki) || !Present(kXl330) || !Present(dfki2)) return;
+  auto spikes = [](const ImporterSpec& spec, const std::string& path) {
+    const RawEpisode raw = ImportFile(spec, path);
+    const CleanResult c = CleanEpisode(raw, CleaningOptions(), 0.001);
+    int n = 0;
+    for (const auto& q : c.quality) {
+      for (const auto& s : q.spikes) {
+        MESSAGE(path << ": " << s.channel << " at " << s.time << " s, size " << s.size);
+        ++n;
+      }
+    }
+    return n;
+  };
+  int total = 0, files = 0;
+  const ImporterSpec dfki = Spec(kDfkiSpec);
+  for (const char* f : {"control_method_gravity_compensation/data_measured.csv",
+                        "control_method_sac/data_measured.csv",
+                        "control_method_pd/system_identification/data_measured.csv",
+                        "control_method_energy_shaping/data_measured_1kg.csv",
+                        "control_method_energy_shaping/data_measured.csv"}) {
+    total += spikes(dfki, kDfki + f), ++files;
+  }
+  // The FFT run's motor velocity reads the wrong sign for single samples, while the positions
+  // move steadily the other way (e.g. at 71.03 s: -5.57 rad/s between 2.54 and 0.76, the position
+  // rising 1.5 rad/s): 4 such samples, at 36.69, 71.03, 84.61 and 87.63 s. Every other sample
+  // that departs from its neighbours there, the positions show as real motion.
+  const int fft = spikes(Spec(R"({"format": "csv", "time": {"column": "time", "unit": "s"},
+      "qpos": [{"column": "pos", "joint": "hinge", "unit": "rad"}],
+      "qvel": [{"column": "vel", "joint": "hinge", "unit": "rad/s"}]})"),
+                         kDfki + "filter_method_fft/measured_data.csv");
+  CHECK(fft == 4);
+  ++files;
+  const ImporterSpec two = Spec(R"({"format": "csv", "time": {"column": "time", "unit": "s"},
+      "qpos": [{"column": "pos_meas1", "joint": "shoulder", "unit": "rad"},
+               {"column": "pos_meas2", "joint": "elbow", "unit": "rad"}],
+      "qvel": [{"column": "vel_meas1", "joint": "shoulder", "unit": "rad/s"},
+               {"column": "vel_meas2", "joint": "elbow", "unit": "rad/s"}]})");
+  for (const char* f : {"00", "01", "02", "03", "04", "05", "11", "12", "13"}) {
+    total += spikes(two, dfki2 + "trajectory_" + f + ".csv"), ++files;
+  }
+  const ImporterSpec xl = Spec(kXlSpec);
+  for (const auto& f : std::filesystem::directory_iterator(kXl330)) {
+    total += spikes(xl, f.path().string()), ++files;
+  }
+  MESSAGE(total << " spikes in " << files << " other files");
+  CHECK(files == 31);
+  CHECK(total == 0);
 }
 
 }  // namespace

@@ -26,6 +26,19 @@ TEST_CASE("a key given twice is refused by name and place, the same key in two o
   CHECK(ok["x"] == 5);
 }
 
+TEST_CASE("CheckKnownKeys names the first unknown key, its place and the known keys") {
+  const nlohmann::json doc = ParseJson(R"({"a": {"x": 1, "yy": 2}})", "s.json");
+  const JsonReader a(doc.at("a"), "s.json", "a");
+  a.CheckKnownKeys({"x", "yy"});
+  testing::CheckError(
+      [&] {
+        a.CheckKnownKeys({"x", "y"});
+      },
+      {"s.json: a.yy: unknown key (the known keys: x, y)"});
+  // Only the keys present are checked: a known key may be absent.
+  a.CheckKnownKeys({"x", "yy", "z"});
+}
+
 TEST_CASE("a syntax error names line and column and keeps the parser's whole reason") {
   // The reason quotes the text read, colons included: it must not be cut at the last colon.
   testing::CheckError([] { ParseJson("{\"a\": 1,\n \"b\": NaN}", "s.json"); },

@@ -30,6 +30,7 @@ TEST_CASE("the eta extrapolates the rate so far") {
   CHECK(FormatProgress("fit", 1, 3, 40.0) == "fit: 1/3 (eta 1m 20s)");
   CHECK(FormatProgress("simulate", 200, 200, 14.2) == "simulate: 200/200 (took 15 s)");
   CHECK(FormatProgress("empty", 0, 0, 0.0) == "empty: 0/0 (took 0 s)");
+  CHECK(FormatProgress("fit", 10, 50, 5.0, "cost 3") == "fit: 10/50 (eta 20 s) cost 3");
 }
 
 struct FakeClock {

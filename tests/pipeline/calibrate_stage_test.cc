@@ -6,6 +6,7 @@
 #include <fstream>
 
 #include "engine/atomic_file.h"
+#include "engine/digest.h"
 #include "engine/episode_io.h"
 #include "engine/error.h"
 #include "engine/json_reader.h"
@@ -77,12 +78,13 @@ struct StudyDir {
 // Runs ingest (when its set is not current) and calibrate of `study` into `out`; returns the
 // calibrate stage's exit code.
 int Calibrate(const std::string& study_path, const std::string& out,
-              const std::vector<std::string>& episodes = {}) {
+              const std::vector<std::string>& episodes = {}, const std::string& warm_start = "") {
   const Study study = Study::Load(study_path);
   PipelineOptions options;
   options.out = out;
   options.quiet = true;
   options.episodes = episodes;
+  options.warm_start = warm_start;
   if (!CheckSet(StageId::kIngest, study, options).current) {
     REQUIRE(RunStage(StageId::kIngest, study, options).exit_code == 0);
   }
@@ -236,6 +238,77 @@ TEST_CASE("calibration.episodes fits the study's choice, --episodes overrides it
                        doctest::Contains("calibration.episodes: expected at least one episode id, "
                                          "got []"),
                        InputError);
+}
+
+}  // namespace
+}  // namespace nextbatch
+
+namespace nextbatch {
+namespace {
+
+TEST_CASE("the study's calibration.episodes selects what is fitted; --episodes replaces it") {
+  StudyDir s;
+  const std::string study =
+      s.Study("chosen", kParameters, R"({"segment_seconds": 0.5, "episodes": ["ep1", "ep2"]})");
+  const std::string out = (s.dir / "out").string();
+  REQUIRE(Calibrate(study, out) == 0);
+  const std::string file = (s.dir / "out" / "calibrate" / "calibration.json").string();
+  nlohmann::json doc = ReadJsonFile(file);
+  REQUIRE(doc["episodes"].size() == 2);
+  CHECK(doc["episodes"][0]["id"] == "ep1");
+  REQUIRE(Calibrate(study, out, {"ep0"}) == 0);
+  doc = ReadJsonFile(file);
+  REQUIRE(doc["episodes"].size() == 1);
+  CHECK(doc["episodes"][0]["id"] == "ep0");
+  // A metadata key that no episode has is named, with its place in the study.
+  CHECK_THROWS_WITH_AS(
+      Calibrate(s.Study("nokey", kParameters, R"({"episodes": {"where": {"kp": 8}}})"), out),
+      doctest::Contains("calibration.episodes.kp: expected a metadata key of the episodes"),
+      InputError);
+}
+
+TEST_CASE("a warm start from a converged calibration converges in far fewer iterations") {
+  StudyDir s;
+  const std::string out = (s.dir / "out").string();
+  const std::string file = (s.dir / "out" / "calibrate" / "calibration.json").string();
+  // Initial values far from the truth (damping 0.08, mass 0.7, delay 0.002), as a first fit of
+  // a new robot starts.
+  const char* far = R"([
+    {"name": "damping", "targets": ["joint:hinge.damping"], "initial": 0.5, "bounds": [0, 1]},
+    {"name": "mass", "targets": ["body:link.mass"], "initial": 2.5, "bounds": [0.1, 3]},
+    {"name": "delay", "targets": ["ctrl.delay"], "initial": 0, "bounds": [0, 0.02]}])";
+  REQUIRE(Calibrate(s.Study("cold", far, R"({"max_iterations": 200})"), out) == 0);
+  const nlohmann::json cold = ReadJsonFile(file);
+  REQUIRE(cold["fit"]["termination"] == "CONVERGENCE");
+  fs::copy_file(file, s.dir / "earlier.json");
+  // The study's warm_start, relative to the study.
+  REQUIRE(
+      Calibrate(s.Study("warm", far, R"({"max_iterations": 200, "warm_start": "earlier.json"})"),
+                out) == 0);
+  const nlohmann::json warm = ReadJsonFile(file);
+  const int cold_iterations = cold["fit"]["iterations"].get<int>();
+  const int warm_iterations = warm["fit"]["iterations"].get<int>();
+  MESSAGE("iterations: cold " << cold_iterations << ", warm " << warm_iterations);
+  CHECK(warm["fit"]["termination"] == "CONVERGENCE");
+  CHECK(2 * warm_iterations <= cold_iterations);
+  for (int j = 0; j < 3; ++j) {
+    // It started from the earlier values and ends where the cold fit ended.
+    CHECK(warm["parameters"][j]["initial"] == cold["parameters"][j]["value"]);
+    const double v = warm["parameters"][j]["value"].get<double>();
+    CHECK(std::abs(v - cold["parameters"][j]["value"].get<double>()) <
+          0.1 * cold["parameters"][j]["std"].get<double>() + 1e-12);
+  }
+  // The earlier calibration is an input of the set: its digest is in the manifest.
+  const nlohmann::json manifest =
+      ReadJsonFile((s.dir / "out" / "calibrate" / "manifest.json").string());
+  CHECK(manifest["inputs"]["file:warm_start"] == DigestOfFile((s.dir / "earlier.json").string()));
+  // --warm-start gives the same start from the command line.
+  REQUIRE(Calibrate(s.Study("cold", far, R"({"max_iterations": 200})"), out, {},
+                    (s.dir / "earlier.json").string()) == 0);
+  CHECK(ReadJsonFile(file)["fit"]["iterations"] == warm_iterations);
+  // A file that is not there is bad input naming it.
+  CHECK_THROWS_AS(Calibrate(s.Study("lost", far, R"({"warm_start": "none.json"})"), out),
+                  InputError);
 }
 
 }  // namespace
