@@ -218,7 +218,7 @@ TEST_CASE("--episodes fits the named episodes only and refuses an unknown id") {
 namespace nextbatch {
 namespace {
 
-TEST_CASE("the study's calibration.episodes selects what is fitted; --episodes replaces it") {
+TEST_CASE("the study's calibration.episodes selects what is fitted, --episodes replaces it") {
   StudyDir s;
   const std::string study =
       s.Study("chosen", kParameters, R"({"segment_seconds": 0.5, "episodes": ["ep1", "ep2"]})");
