@@ -322,7 +322,7 @@ TEST_CASE(
   CHECK(FindSpikes(t, std::vector<double>(200, 1.0), 10.0, 0.05).empty());
 }
 
-TEST_CASE("a fast swing that the partner channel shows is not a spike; a glitch still is") {
+TEST_CASE("a fast swing that the partner channel shows is not a spike, a glitch still is") {
   // A kick at 0.5 s: a 100 Hz decaying swing sampled at 300 Hz (three samples a period, as a
   // torque impulse on the DFKI pendulum logs it), still before and after.
   const double h = 1.0 / 300, w = 2 * M_PI * 100, tau = 0.03, amp = 0.01;

@@ -246,7 +246,7 @@ TEST_CASE("calibration.episodes fits the study's choice, --episodes overrides it
 namespace nextbatch {
 namespace {
 
-TEST_CASE("the study's calibration.episodes selects what is fitted; --episodes replaces it") {
+TEST_CASE("the study's calibration.episodes selects what is fitted, --episodes replaces it") {
   StudyDir s;
   const std::string study =
       s.Study("chosen", kParameters, R"({"segment_seconds": 0.5, "episodes": ["ep1", "ep2"]})");
