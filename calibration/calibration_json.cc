@@ -231,6 +231,7 @@ nlohmann::json CalibrationToJson(const CalibrationResult& res, const ParameterBi
         {"data_weight", Num(em.data_weight)},
         {"discrepancy", em.discrepancy}}},
       {"noise", noise},
+      {"sample_seconds", Num(res.sample_seconds)},
       {"episodes", episodes},
       {"fit",
        {{"initial_cost", Num(s.initial_cost)},
@@ -513,6 +514,30 @@ CalibrationFile ReadCalibrationFile(const std::string& path) {
     }
   }
   if (r.Has("model") && r.Raw("model").is_string()) f.model = r.String("model");
+  // What a later stage needs to weigh simulated episodes as this fit weighed its data (optional:
+  // files written before these fields have none).
+  if (r.Has("noise") && r.Raw("noise").is_object()) {
+    JsonReader noise = r.Object("noise");
+    for (const auto& [channel, sigma] : r.Raw("noise").items()) {
+      f.noise[channel] = noise.Number(channel);
+      if (!(f.noise[channel] > 0) || !std::isfinite(f.noise[channel]))
+        ThrowExpected(noise.Where(channel), "a standard deviation > 0",
+                      FormatNumber(f.noise[channel]));
+    }
+  }
+  if (r.Has("sample_seconds") && r.Raw("sample_seconds").is_number())
+    f.sample_seconds = r.Number("sample_seconds");
+  if (r.Has("error_model") && r.Raw("error_model").is_object()) {
+    const nlohmann::json& em = r.Raw("error_model");
+    auto number = [&em](const char* key, double fallback) {
+      return em.contains(key) && em.at(key).is_number() ? em.at(key).get<double>() : fallback;
+    };
+    f.residual_scale = number("residual_scale", 1.0);
+    f.serial_correlation = number("serial_correlation", 1.0);
+    f.between_episode = number("between_episode", NAN);
+    f.error_episodes = static_cast<int>(number("episodes", 0.0));
+    f.has_error_model = true;
+  }
   return f;
 }
 
