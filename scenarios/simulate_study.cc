@@ -35,7 +35,8 @@ SimulateOptions ReadStudySimulateOptions(const Study& study) {
 
 SimulateStudyResult SimulateStudy(const Study& study, const Posterior& posterior,
                                   const nlohmann::json& calibration, int threads, bool quiet,
-                                  const std::string& dir) {
+                                  const std::string& dir, const CandidateInformation* information,
+                                  const nlohmann::json& information_document) {
   ModelPtr model = LoadModelFile(study.model);
   const mjModel* m = model.get();
   Task task(m, ReadTaskSpec(study.Section("task")));
@@ -54,12 +55,20 @@ SimulateStudyResult SimulateStudy(const Study& study, const Posterior& posterior
   if (quiet) progress_options.terminal = 0;
   Progress bar("simulate", static_cast<long>(options.candidates), progress_options);
   SimulateStudyResult result;
+  std::int64_t with_information = 0;
+  std::string first_error;
   result.summary = SimulateCandidates(
       m, task, parameters, posterior, source, options,
-      [&writer](const std::vector<CandidateStats>& c, const ScenarioSource& s) {
+      [&](const std::vector<CandidateStats>& c, const ScenarioSource& s) {
+        for (const CandidateStats& one : c) {
+          with_information += one.information.size() > 0 ? 1 : 0;
+          if (first_error.empty() && !one.information_error.empty())
+            first_error = "candidate " + std::to_string(one.index) + ": " + one.information_error;
+        }
         writer.Write(c, s);
       },
-      [&bar](std::int64_t done, std::int64_t) { bar.Update(static_cast<long>(done)); });
+      [&bar](std::int64_t done, std::int64_t) { bar.Update(static_cast<long>(done)); }, nullptr,
+      information);
   writer.Commit();
 
   const SimulateSummary& summary = result.summary;
@@ -83,10 +92,39 @@ SimulateStudyResult SimulateStudy(const Study& study, const Posterior& posterior
       {"diverged", summary.diverged},
       {"steps", summary.steps},
       {"mean_success", summary.mean_success},
-      {"seconds", summary.seconds}};
+      {"seconds", summary.seconds},
+      {"information_seconds", summary.information_seconds}};
+  if (information) {
+    nlohmann::json info =
+        information_document.is_object() ? information_document : nlohmann::json::object();
+    info["candidates"] = with_information;
+    info["first_error"] = first_error;
+    doc["information"] = info;
+  }
   WriteFileAtomic((fs::path(dir) / "candidates.json").string(), doc.dump(2) + "\n");
   return result;
 }
+
+namespace {
+
+// An n x n matrix of finite numbers, as nested rows.
+Eigen::MatrixXd ReadSquare(const nlohmann::json& j, std::size_t n, const std::string& where) {
+  const std::string expected = std::to_string(n) + " x " + std::to_string(n) + " finite numbers";
+  if (!j.is_array() || j.size() != n) ThrowExpected(where, expected, Describe(j));
+  Eigen::MatrixXd m(n, n);
+  for (std::size_t a = 0; a < n; ++a) {
+    if (!j[a].is_array() || j[a].size() != n) ThrowExpected(where, expected, Describe(j[a]));
+    for (std::size_t b = 0; b < n; ++b) {
+      if (!j[a][b].is_number() || !std::isfinite(j[a][b].get<double>()))
+        ThrowExpected(where + "[" + std::to_string(a) + "][" + std::to_string(b) + "]",
+                      "a finite number", Describe(j[a][b]));
+      m(a, b) = j[a][b].get<double>();
+    }
+  }
+  return m;
+}
+
+}  // namespace
 
 CandidateSet ReadCandidateSet(const std::string& dir) {
   CandidateSet set;
@@ -108,6 +146,15 @@ CandidateSet ReadCandidateSet(const std::string& dir) {
   const nlohmann::json& count = r.Raw("candidates");
   if (!count.is_number_integer() || count.get<std::int64_t>() < 0) {
     ThrowExpected(r.Where("candidates"), "a count >= 0", Describe(count));
+  }
+  if (r.Has("information")) {
+    const nlohmann::json& info = r.Raw("information");
+    if (!info.is_object()) ThrowExpected(r.Where("information"), "an object", Describe(info));
+    set.has_information = true;
+    const std::size_t np = set.parameters.size();
+    set.information_floor = Eigen::MatrixXd::Zero(np, np);
+    if (info.contains("floor"))
+      set.information_floor = ReadSquare(info.at("floor"), np, r.Where("information") + ".floor");
   }
   const std::string lines_path = (fs::path(dir) / file).string();
   std::ifstream in(lines_path);
@@ -153,6 +200,11 @@ CandidateSet ReadCandidateSet(const std::string& dir) {
       }
     }
     metrics.CheckAllRead();
+    if (c.Has("information") && !c.Raw("information").is_null()) {
+      rec.information =
+          ReadSquare(c.Raw("information"), set.parameters.size(), c.Where("information"));
+    }
+    if (c.Has("information_error")) rec.information_error = c.String("information_error");
     c.CheckAllRead();
     set.candidates.push_back(std::move(rec));
   }

@@ -121,6 +121,82 @@ TEST_CASE("candidate statistics are bit-identical for 1 and 2 threads and any ch
   CHECK(one[5].metric_std[0] > 0);
 }
 
+// What a candidate's information hook saw, returned as its "information": (0, 0) the largest
+// error of replaying the episode's logged commands open loop from its first state (0 when the
+// log holds what the rollout did), (1, 1) the number of samples, (0, 1) the last logged angle.
+Eigen::MatrixXd ReplayCheck(const mjModel* m, const Episode& e, const Eigen::MatrixXd& states,
+                            int every) {
+  Workspace ws(m, false);
+  State s = State::Reference(m);
+  s.time = e.time[0];
+  s.qpos = states.row(0).head(m->nq).transpose();
+  s.qvel = states.row(0).tail(m->nv).transpose();
+  ws.SetState(s);
+  OpenLoopController replay(e.time, e.ctrl.values, OpenLoopController::Hold::kLinear);
+  RolloutOptions o;
+  o.num_steps = (e.samples() - 1) * every;
+  o.record_every = every;
+  const RolloutResult r = Rollout(ws, &replay, o);
+  double error = r.ok() ? 0.0 : 1.0;
+  for (int i = 0; r.ok() && i < e.samples(); ++i) {
+    error = std::max(error, std::abs(r.qpos(i, 0) - e.qpos.values(i, 0)));
+    error = std::max(error, std::abs(r.qvel(i, 0) - e.qvel.values(i, 0)));
+    error = std::max(error, std::abs(states(i, 0) - e.qpos.values(i, 0)));
+  }
+  Eigen::MatrixXd out = Eigen::MatrixXd::Zero(2, 2);
+  out(0, 0) = error;
+  out(1, 1) = e.samples();
+  out(0, 1) = out(1, 0) = e.qpos.values(e.samples() - 1, 0);
+  return out;
+}
+
+TEST_CASE("candidates' information: one mean-parameter episode each, logged as it ran") {
+  Fixture f;
+  auto run = [&](int threads, int every) {
+    CandidateInformation info;
+    info.values = f.posterior.mean();
+    info.sample_every = every;
+    info.qpos_joints = {"hinge"};
+    info.qvel_joints = {"hinge"};
+    info.compute = [every](const mjModel* m, const Episode& e, const Eigen::MatrixXd& states) {
+      return ReplayCheck(m, e, states, every);
+    };
+    SimulateOptions o;
+    o.candidates = 7;
+    o.posterior_samples = 2;
+    o.chunk = 3;
+    o.num_threads = threads;
+    o.seed = 11;
+    AngleSource source;
+    std::vector<CandidateStats> all;
+    SimulateCandidates(
+        f.m.get(), f.task, f.binding, f.posterior, source, o,
+        [&](const std::vector<CandidateStats>& c, const ScenarioSource&) {
+          all.insert(all.end(), c.begin(), c.end());
+        },
+        nullptr, nullptr, &info);
+    return all;
+  };
+  const std::vector<CandidateStats> one = run(1, 1);
+  REQUIRE(one.size() == 7);
+  for (const CandidateStats& c : one) {
+    REQUIRE(c.information.rows() == 2);
+    CHECK(c.information_error.empty());
+    CHECK(c.information(0, 0) == 0.0);  // the logged commands replay the episode exactly
+    CHECK(c.information(1, 1) == 301);  // 0.6 s at 2 ms, both ends
+  }
+  // each candidate its own scenario
+  CHECK(one[0].information(0, 1) != one[6].information(0, 1));
+  const std::vector<CandidateStats> two = run(2, 1);
+  for (std::size_t i = 0; i < one.size(); ++i)
+    CHECK((one[i].information.array() == two[i].information.array()).all());
+  // every fifth step logged: 61 samples
+  CHECK(run(2, 5)[3].information(1, 1) == 61);
+  // the line carries the matrix
+  const std::string line = CandidateWriter::Line(one[0], {{"angle", 0.1}}, {"peak"});
+  CHECK(line.find("\"information\":[[0.0,") != std::string::npos);
+}
+
 TEST_CASE("a thread count far above the CPUs is capped: same statistics, no per-thread blowup") {
   // 100000 requested threads would be 100000 workspaces (a few MB each) and as many OpenMP
   // threads; capped, the run is the one of the usable CPUs, bit for bit.
