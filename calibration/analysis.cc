@@ -233,4 +233,77 @@ ReplayError ComputeHoldStillError(const mjModel* base, const std::vector<Episode
   return HoldStillOf(layout, calib::AllSegments(layout), episodes);
 }
 
+std::string EpisodeInformationOptions::Validate() const {
+  if (!(segment_seconds > 0) || !std::isfinite(segment_seconds)) {
+    return Expected("information.segment_seconds", "a duration > 0", FormatNumber(segment_seconds));
+  }
+  for (const auto& [key, sigma] : noise) {
+    if (!(sigma > 0) || !std::isfinite(sigma)) {
+      return Expected("information.noise." + key, "a standard deviation > 0", FormatNumber(sigma));
+    }
+  }
+  if (threads < 0)
+    return Expected("information.threads", "0 (all) or more", std::to_string(threads));
+  return "";
+}
+
+Eigen::MatrixXd EpisodeInformation(const mjModel* base, const ParameterBinding& binding,
+                                   const Eigen::VectorXd& values,
+                                   const std::vector<Episode>& episodes,
+                                   const EpisodeInformationOptions& options,
+                                   const std::vector<Eigen::MatrixXd>* start_states) {
+  if (std::string e = options.Validate(); !e.empty()) throw InputError(e);
+  const int np = binding.size();
+  if (values.size() != np) {
+    ThrowExpected("information: values", std::to_string(np) + " parameter values",
+                  std::to_string(values.size()));
+  }
+  for (int j = 0; j < np; ++j) {
+    const ParameterSpec& s = binding.spec(j);
+    if (!std::isfinite(values[j]) || (s.log_scale && !(values[j] > 0))) {
+      ThrowExpected("information: " + s.name, s.log_scale ? "a finite value > 0" : "a finite value",
+                    FormatNumber(values[j]));
+    }
+  }
+  LayoutOptions lo;
+  lo.segment_seconds = options.segment_seconds;
+  lo.noise = options.noise;
+  const Layout layout(base, episodes, lo);
+  for (const calib::Channel& c : layout.channels()) {
+    if (c.estimated) ThrowExpected("information.noise", "a noise level for " + c.name, "none");
+  }
+  const std::vector<int> all = AllSegments(layout);
+  std::vector<Eigen::VectorXd> x;
+  for (int s : all) {
+    const calib::Segment& seg = layout.segments()[s];
+    if (start_states == nullptr) {
+      x.push_back(seg.x_init);
+      continue;
+    }
+    if (start_states->size() != episodes.size()) {
+      ThrowExpected("information: start_states", std::to_string(episodes.size()) + " episodes",
+                    std::to_string(start_states->size()));
+    }
+    const Eigen::MatrixXd& states = (*start_states)[seg.episode];
+    if (states.rows() != episodes[seg.episode].samples() || states.cols() != layout.nx()) {
+      ThrowExpected(
+          "information: start_states of episode '" + episodes[seg.episode].id + "'",
+          std::to_string(episodes[seg.episode].samples()) + " x " + std::to_string(layout.nx()),
+          std::to_string(states.rows()) + " x " + std::to_string(states.cols()));
+    }
+    x.push_back(states.row(seg.first).transpose());
+  }
+  Evaluator ev(base, binding, episodes, layout, all, options.threads, options.control_hold);
+  const Eigen::VectorXd z = ev.Internal(values);
+  if (!ev.Evaluate(z, x, true))
+    throw RunError("information: a segment does not simulate: " + ev.message());
+  Eigen::MatrixXd info = Eigen::MatrixXd::Zero(np, np);
+  for (int a = 0; a < ev.size(); ++a)
+    info += calib::EliminateStartState(ev.jp(a), ev.jx(a)).information;
+  // internal coordinates (log value for log-scale parameters) to the parameters' units
+  const Eigen::VectorXd inv_dv = ev.ValueDerivative(z).cwiseInverse();
+  info = inv_dv.asDiagonal() * info * inv_dv.asDiagonal();
+  return 0.5 * (info + info.transpose());
+}
+
 }  // namespace nextbatch

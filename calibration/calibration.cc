@@ -354,16 +354,12 @@ FitRun RunFit(const Context& c, const std::vector<int>& active, const Eigen::Vec
                           : c.options->loss_scale * std::max(1.0, em.robust_scale);
   Eigen::MatrixXd info = Eigen::MatrixXd::Zero(np, np);
   for (int a = 0; a < n; ++a) {
-    const Eigen::MatrixXd& jp = ev.jp(a);
-    const Eigen::MatrixXd& jx = ev.jx(a);
-    const Eigen::MatrixXd hxx = jx.transpose() * jx;
-    const Eigen::MatrixXd hxp = jx.transpose() * jp;
-    const Eigen::MatrixXd b = hxx.completeOrthogonalDecomposition().solve(hxp);
-    info += jp.transpose() * jp - hxp.transpose() * b;
+    const calib::Eliminated e = calib::EliminateStartState(ev.jp(a), ev.jx(a));
+    info += e.information;
     run.chi2 += ev.residuals(a).squaredNorm();
     const Eigen::VectorXd psi = ev.residuals(a).cwiseMax(-clip).cwiseMin(clip);
     em.sum_psi_squared += psi.squaredNorm();
-    const Eigen::MatrixXd jt = jp - jx * b;
+    const Eigen::MatrixXd& jt = e.jacobian;
     em.scores.push_back(jt.transpose() * psi);
     em.segment_information.push_back(jt.transpose() * jt);
     em.episode.push_back(c.layout->segments()[active[a]].episode);
@@ -431,6 +427,17 @@ CalibrationResult Calibrate(const mjModel* base, const ParameterBinding& binding
   res.std = Eigen::VectorXd::Constant(np, std::numeric_limits<double>::infinity());
   res.at_bound.assign(np, false);
   for (const auto& ch : layout.channels()) res.noise[ch.name] = ch.sigma;
+  {
+    std::vector<double> intervals;
+    for (const Episode& ep : episodes) {
+      for (int i = 1; i < ep.samples(); ++i) intervals.push_back(ep.time[i] - ep.time[i - 1]);
+    }
+    if (!intervals.empty()) {
+      std::nth_element(intervals.begin(), intervals.begin() + intervals.size() / 2,
+                       intervals.end());
+      res.sample_seconds = intervals[intervals.size() / 2];
+    }
+  }
   std::vector<int> fitted, held;
   for (int s = 0; s < static_cast<int>(layout.segments().size()); ++s) {
     (layout.segments()[s].held_out ? held : fitted).push_back(s);

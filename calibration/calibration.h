@@ -239,6 +239,9 @@ struct CalibrationResult {
   Eigen::VectorXd prior_share;
   std::vector<bool> at_bound;
   std::map<std::string, double> noise;  // channel -> standard deviation used
+  // Median interval between logged samples over the episodes (s): how densely the data that
+  // gave this information were sampled, for a later stage that simulates episodes like them.
+  double sample_seconds = 0.0;
   std::vector<PreflightEntry> preflight;
   std::vector<EpisodeFit> episodes;
   Identifiability identifiability;
@@ -274,6 +277,35 @@ ReplayError ComputeReplayError(const mjModel* base, const ParameterBinding& bind
 // the sensor's resolution).
 ReplayError ComputeHoldStillError(const mjModel* base, const std::vector<Episode>& episodes,
                                   double window_seconds, double state_window = kDefaultStateWindow);
+
+// Settings of EpisodeInformation: those of the fit it reproduces.
+struct EpisodeInformationOptions {
+  double segment_seconds = 0.5;  // CalibrationOptions::segment_seconds
+  // Noise standard deviation per channel or group, as CalibrationOptions::noise; every channel
+  // the episodes log must have one (a simulated episode has no noise to estimate it from).
+  std::map<std::string, double> noise;
+  ControlHold control_hold = ControlHold::kLinear;
+  int threads = 1;  // 0: all available
+
+  std::string Validate() const;
+};
+
+// What `episodes` tell about the parameters at `values`, by the fit's own routine: the logged
+// channels (qpos, qvel, sensors) cut into segments of segment_seconds, each simulated on the
+// logged commands from its own start state, residuals normalised by the noise levels,
+// central-difference Jacobians with the fit's steps, the start states eliminated (the Schur
+// complement of the fit's covariance). Returns the P x P information in the parameters' units
+// (CalibrationResult::data_information's form: no priors, no error model; zero rows and columns
+// for fixed parameters). `start_states` (optional, one per episode, samples x (nq + nv)) gives
+// each segment's start state exactly, for a simulated episode whose sample times lie on the
+// simulation grid; without it a local fit to the logs gives it, as the fit's first guess.
+// Throws InputError for episodes the fit would refuse, a channel without a noise level or
+// values out of bounds; RunError when a segment does not simulate.
+Eigen::MatrixXd EpisodeInformation(const mjModel* base, const ParameterBinding& binding,
+                                   const Eigen::VectorXd& values,
+                                   const std::vector<Episode>& episodes,
+                                   const EpisodeInformationOptions& options,
+                                   const std::vector<Eigen::MatrixXd>* start_states = nullptr);
 
 }  // namespace nextbatch
 

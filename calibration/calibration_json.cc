@@ -240,6 +240,7 @@ nlohmann::json CalibrationToJson(const CalibrationResult& res, const ParameterBi
         {"data_weight", Num(em.data_weight)},
         {"discrepancy", em.discrepancy}}},
       {"noise", noise},
+      {"sample_seconds", Num(res.sample_seconds)},
       {"episodes", episodes},
       {"fit",
        {{"initial_cost", Num(s.initial_cost)},
@@ -537,25 +538,33 @@ CalibrationFile ReadCalibrationFile(const std::string& path) {
     }
   }
   if (r.Has("model") && r.Raw("model").is_string()) f.model = r.String("model");
-  if (r.Has("error_model") && r.Raw("error_model").is_object()) {
-    const nlohmann::json& em = r.Raw("error_model");
-    if (em.contains("residual_scale") && em.at("residual_scale").is_number()) {
-      f.residual_scale = em.at("residual_scale").get<double>();
-      if (!(f.residual_scale >= 0) || !std::isfinite(f.residual_scale)) {
-        ThrowExpected(r.Where("error_model") + ".residual_scale", "a finite number >= 0",
-                      FormatNumber(f.residual_scale));
-      }
+  // What a later stage needs to weigh simulated episodes as this fit weighed its data (optional:
+  // files written before these fields have none).
+  if (r.Has("noise") && r.Raw("noise").is_object()) {
+    JsonReader noise = r.Object("noise");
+    for (const auto& [channel, sigma] : r.Raw("noise").items()) {
+      f.noise[channel] = noise.Number(channel);
+      if (!(f.noise[channel] > 0) || !std::isfinite(f.noise[channel]))
+        ThrowExpected(noise.Where(channel), "a standard deviation > 0",
+                      FormatNumber(f.noise[channel]));
     }
   }
-  if (r.Has("noise") && r.Raw("noise").is_object()) {
-    JsonReader nr = r.Object("noise");
-    for (const auto& [name, v] : r.Raw("noise").items()) {
-      const double sigma = nr.Number(name);
-      if (!(sigma > 0) || !std::isfinite(sigma)) {
-        ThrowExpected(nr.Where(name), "a noise level > 0", FormatNumber(sigma));
-      }
-      f.noise[name] = sigma;
+  if (r.Has("sample_seconds") && r.Raw("sample_seconds").is_number())
+    f.sample_seconds = r.Number("sample_seconds");
+  if (r.Has("error_model") && r.Raw("error_model").is_object()) {
+    const nlohmann::json& em = r.Raw("error_model");
+    auto number = [&em](const char* key, double fallback) {
+      return em.contains(key) && em.at(key).is_number() ? em.at(key).get<double>() : fallback;
+    };
+    f.residual_scale = number("residual_scale", std::numeric_limits<double>::quiet_NaN());
+    if (std::isfinite(f.residual_scale) && !(f.residual_scale >= 0)) {
+      ThrowExpected(r.Where("error_model") + ".residual_scale", "a finite number >= 0",
+                    FormatNumber(f.residual_scale));
     }
+    f.serial_correlation = number("serial_correlation", 1.0);
+    f.between_episode = number("between_episode", NAN);
+    f.error_episodes = static_cast<int>(number("episodes", 0.0));
+    f.has_error_model = true;
   }
   return f;
 }

@@ -4,6 +4,7 @@
 #ifndef NEXTBATCH_CALIBRATION_CALIBRATION_JSON_H_
 #define NEXTBATCH_CALIBRATION_CALIBRATION_JSON_H_
 
+#include <cmath>
 #include <limits>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -50,11 +51,18 @@ struct CalibrationFile {
   Eigen::MatrixXd honest_covariance;
   std::map<std::string, std::string> episode_scale;
   std::string model;  // the calibrated MJCF beside the file ("" when not saved)
-  // The error model's residual scale s^2 (error_model.residual_scale; NaN when the file has
-  // none) and the noise level per channel the fit used (noise): together, the typical size of a
-  // residual the fit left, s * noise, in the channel's units.
-  double residual_scale = std::numeric_limits<double>::quiet_NaN();
+  // The fit's weighing of its data (empty or defaults when the file predates them): noise level
+  // per channel, the median sample interval, and the error model's residual scale s^2 (NaN when
+  // the file has none; s * noise is the typical size of a residual the fit left, in the
+  // channel's units), serial correlation and between-episode ratio (NaN when too few episodes
+  // to cluster on).
   std::map<std::string, double> noise;
+  double sample_seconds = 0.0;
+  bool has_error_model = false;
+  double residual_scale = std::numeric_limits<double>::quiet_NaN();
+  double serial_correlation = 1.0;
+  double between_episode = NAN;
+  int error_episodes = 0;
 };
 
 // Reads and checks calibration.json: the schema, a usable status (not failed or

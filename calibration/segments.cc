@@ -623,4 +623,14 @@ std::vector<std::string> ScaleKeys(const ParameterBinding& binding,
   return keys;
 }
 
+Eliminated EliminateStartState(const Eigen::MatrixXd& jp, const Eigen::MatrixXd& jx) {
+  const Eigen::MatrixXd hxx = jx.transpose() * jx;
+  const Eigen::MatrixXd hxp = jx.transpose() * jp;
+  const Eigen::MatrixXd b = hxx.completeOrthogonalDecomposition().solve(hxp);
+  Eliminated e;
+  e.information = jp.transpose() * jp - hxp.transpose() * b;
+  e.jacobian = jp - jx * b;
+  return e;
+}
+
 }  // namespace nextbatch::calib

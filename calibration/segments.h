@@ -176,6 +176,15 @@ class Evaluator {
   int jacobian_evaluations_ = 0;
 };
 
+// One segment's parameter Jacobian with its start state eliminated: J~ = Jp - Jx Hxx^+ Hxp
+// (Hxx = Jx^T Jx, Hxp = Jx^T Jp), and its information Jp^T Jp - Hxp^T Hxx^+ Hxp (= J~^T J~):
+// the Schur complement the fit's covariance, error model and EpisodeInformation all use.
+struct Eliminated {
+  Eigen::MatrixXd jacobian;     // J~, residuals x parameters
+  Eigen::MatrixXd information;  // parameters x parameters
+};
+Eliminated EliminateStartState(const Eigen::MatrixXd& jp, const Eigen::MatrixXd& jx);
+
 // True for a parameter whose one target is the actuation delay.
 bool IsDelayOnly(const ParameterSpec& s);
 

@@ -1,9 +1,11 @@
 // The stages: each validates its inputs, takes its output set, does its work in the set's
 // staging folder and publishes it with a manifest.
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <map>
 #include <optional>
 
 #include "calibration/calibrated_model.h"
@@ -29,6 +31,10 @@
 
 namespace nextbatch::pipeline_internal {
 namespace {
+
+// Position noise (rad or m) assumed for candidates' information when neither a calibration nor
+// the study states noise levels: an encoder of about 12 bits per turn.
+constexpr double kDefaultInformationQposNoise = 1e-3;
 namespace fs = std::filesystem;
 
 std::string Fmt(const char* format, double x) {
@@ -193,6 +199,137 @@ std::string WarmStartText(const WarmStartReport& w) {
   return t;
 }
 
+// The simulate stage's sensitivities: each candidate's information about the parameters,
+// computed by the calibration's own routine (EpisodeInformation) on one episode of the
+// candidate simulated at the posterior mean, weighed by the calibration's error model.
+struct InformationSetup {
+  CandidateInformation hook;
+  nlohmann::json document;
+  std::vector<std::string> warnings;
+  bool usable = false;  // false: no channel to log, no information
+};
+
+std::string ChannelJoint(const std::string& channel, const char* kind) {
+  const std::string prefix = std::string(kind) + ":";
+  return channel.rfind(prefix, 0) == 0 ? channel.substr(prefix.size()) : "";
+}
+
+InformationSetup MakeInformationSetup(const Study& study, const mjModel* m,
+                                      const ParameterBinding& binding, const Posterior& posterior,
+                                      const CalibrationFile* file) {
+  InformationSetup out;
+  const CalibrationOptions copt = ReadCalibrationOptions(study);
+  // Noise levels: the calibration's, else the study's, else a stated default for positions.
+  std::map<std::string, double> noise = file ? file->noise : std::map<std::string, double>{};
+  std::string noise_source = "the calibration";
+  if (noise.empty()) {
+    noise = copt.noise;
+    noise_source = "the study's calibration.noise";
+  }
+  if (noise.empty()) {
+    noise["qpos"] = kDefaultInformationQposNoise;
+    noise_source = "a default";
+    out.warnings.push_back(
+        "information: no noise levels (no calibration, no calibration.noise in the study): "
+        "candidates' information assumes a position noise of " +
+        FormatNumber(kDefaultInformationQposNoise) + " (rad or m) per sample");
+  }
+  // The simulated episodes log joint positions and velocities only: levels of other channels
+  // (sensors) are left out, or the routine would look for channels the episodes do not have.
+  for (auto it = noise.begin(); it != noise.end();) {
+    const bool joint = it->first == "qpos" || it->first == "qvel" ||
+                       !ChannelJoint(it->first, "qpos").empty() ||
+                       !ChannelJoint(it->first, "qvel").empty();
+    it = joint ? std::next(it) : noise.erase(it);
+  }
+  std::vector<std::string> qpos, qvel;
+  auto all_joints = [m](std::vector<std::string>* list) {
+    for (int j = 0; j < m->njnt; ++j) {
+      if (m->jnt_type[j] == mjJNT_HINGE || m->jnt_type[j] == mjJNT_SLIDE) {
+        const char* name = mj_id2name(m, mjOBJ_JOINT, j);
+        if (name && std::find(list->begin(), list->end(), name) == list->end())
+          list->push_back(name);
+      }
+    }
+  };
+  for (const auto& [channel, sigma] : noise) {
+    if (channel == "qpos") all_joints(&qpos);
+    if (channel == "qvel") all_joints(&qvel);
+    if (std::string j = ChannelJoint(channel, "qpos"); !j.empty()) qpos.push_back(j);
+    if (std::string j = ChannelJoint(channel, "qvel"); !j.empty()) qvel.push_back(j);
+  }
+  std::sort(qpos.begin(), qpos.end());
+  qpos.erase(std::unique(qpos.begin(), qpos.end()), qpos.end());
+  std::sort(qvel.begin(), qvel.end());
+  qvel.erase(std::unique(qvel.begin(), qvel.end()), qvel.end());
+  if (qpos.empty() && qvel.empty()) {
+    out.warnings.push_back(
+        "information: not computed: " + noise_source +
+        " gives no noise level for joint positions or velocities (sensor channels are not "
+        "simulated for information yet)");
+    return out;
+  }
+  out.usable = true;
+  const double dt = m->opt.timestep;
+  const double sample_seconds = file && file->sample_seconds > 0 ? file->sample_seconds : dt;
+  // s^2 times the serial-correlation factor: how far the calibration's residuals overstate their
+  // information (docs/calibration.md); the between-episode part is the floor below.
+  double deflation = 1.0;
+  if (file && file->has_error_model) {
+    deflation =
+        (std::isfinite(file->residual_scale) ? file->residual_scale : 1.0) *
+        std::max(1.0, std::isfinite(file->serial_correlation) ? file->serial_correlation : 1.0);
+  }
+  // The between-episode floor B: E episodes averaged give the honest covariance C a share
+  // (1 - 1/between) of between-episode variation, B / E = (1 - 1/between) C.
+  const int np = posterior.size();
+  Eigen::MatrixXd floor = Eigen::MatrixXd::Zero(np, np);
+  std::string floor_method =
+      "none: no calibration with episode clustering (10 episodes or more) to estimate it from";
+  if (file && std::isfinite(file->between_episode) && file->error_episodes >= 2) {
+    const double share = std::max(0.0, 1.0 - 1.0 / file->between_episode);
+    floor = file->error_episodes * share * posterior.covariance();
+    floor_method = "episodes x (1 - 1 / between_episode) x the honest covariance";
+  }
+
+  CandidateInformation& h = out.hook;
+  h.values = posterior.mean();
+  h.sample_every = std::max(1, static_cast<int>(std::lround(sample_seconds / dt)));
+  h.qpos_joints = qpos;
+  h.qvel_joints = qvel;
+  EpisodeInformationOptions eopt;
+  eopt.segment_seconds = copt.segment_seconds;
+  eopt.control_hold = copt.control_hold;
+  eopt.threads = 1;  // the candidates are the parallel loop
+  eopt.noise = noise;
+  h.compute = [&binding, values = h.values, eopt, deflation](const mjModel* model, const Episode& e,
+                                                             const Eigen::MatrixXd& states) {
+    const std::vector<Eigen::MatrixXd> starts = {states};
+    const Eigen::MatrixXd info = EpisodeInformation(model, binding, values, {e}, eopt, &starts);
+    return Eigen::MatrixXd(info / deflation);
+  };
+  nlohmann::json noise_json = nlohmann::json::object();
+  for (const auto& [channel, sigma] : noise) noise_json[channel] = sigma;
+  nlohmann::json floor_json = nlohmann::json::array();
+  for (int a = 0; a < np; ++a) {
+    nlohmann::json row = nlohmann::json::array();
+    for (int b = 0; b < np; ++b) row.push_back(floor(a, b));
+    floor_json.push_back(row);
+  }
+  out.document = {{"method",
+                   "the calibration's information routine (EpisodeInformation) on one episode per "
+                   "candidate simulated at the posterior mean, divided by the deflation"},
+                  {"values", std::vector<double>(h.values.data(), h.values.data() + np)},
+                  {"noise", noise_json},
+                  {"noise_source", noise_source},
+                  {"sample_seconds", h.sample_every * dt},
+                  {"segment_seconds", eopt.segment_seconds},
+                  {"deflation", deflation},
+                  {"floor", floor_json},
+                  {"floor_method", floor_method}};
+  return out;
+}
+
 }  // namespace
 
 Study WithThreads(const Study& study, const PipelineOptions& options) {
@@ -331,7 +468,8 @@ StageReport RunSimulate(const Study& study_in, const PipelineOptions& options) {
         study.path, "scenarios and task sections (what to simulate)",
         std::string("no ") + (study.HasSection("scenarios") ? "task" : "scenarios") + " section");
   }
-  ReadStudySimulateOptions(study);  // the sections are checked before any output is taken
+  // the sections are checked before any output is taken
+  const bool want_information = ReadStudySimulateOptions(study).information;
   StageReport r;
   r.stage = StageName(StageId::kSimulate);
   const CalibrationSource source = SimulateCalibration(study, options);
@@ -358,6 +496,18 @@ StageReport RunSimulate(const Study& study_in, const PipelineOptions& options) {
     label = source.file;
   }
   const Inputs inputs = CurrentInputs(StageId::kSimulate, study, options);
+  // Sensitivities for the plan's information component, when there are parameters.
+  const ModelPtr model = LoadModelFile(study.model);
+  const ParameterBinding binding(model.get(), study.parameters);
+  std::optional<CalibrationFile> file;
+  if (!source.file.empty()) file = ReadCalibrationFile(source.file);
+  std::optional<InformationSetup> information;
+  if (binding.size() > 0 && want_information) {
+    information =
+        MakeInformationSetup(study, model.get(), binding, posterior, file ? &*file : nullptr);
+    r.warnings.insert(r.warnings.end(), information->warnings.begin(), information->warnings.end());
+    if (!information->usable) information.reset();
+  }
   OutputSet set(options.out, r.stage);
   r.dir = set.final_dir();
   const std::string checkpoint_dir = CheckpointDir(options.out, r.stage);
@@ -373,7 +523,8 @@ StageReport RunSimulate(const Study& study_in, const PipelineOptions& options) {
   SimulateStudyResult res;
   try {
     res = SimulateStudy(study, posterior, label, study.threads, options.quiet, set.staging(),
-                        &resume);
+                        &resume, information ? &information->hook : nullptr,
+                        information ? information->document : nlohmann::json(nullptr));
   } catch (const Interrupted& e) {
     std::string why;
     if (!ReadCheckpoint(checkpoint_dir, &why)) {
@@ -393,9 +544,10 @@ StageReport RunSimulate(const Study& study_in, const PipelineOptions& options) {
   char line[256];
   std::snprintf(
       line, sizeof(line),
-      "simulate: %lld candidates x %d samples, %lld diverged, mean success %.3f, %.1f s\n",
+      "simulate: %lld candidates x %d samples, %lld diverged, mean success %.3f, %.1f s (%.1f s "
+      "information)\n",
       static_cast<long long>(s.candidates), samples, static_cast<long long>(s.diverged),
-      s.mean_success, s.seconds);
+      s.mean_success, s.seconds, s.information_seconds);
   r.text = line;
   if (s.termination != SimulateSummary::Termination::kDone) {
     RemoveCheckpoint(checkpoint_dir);
@@ -407,8 +559,19 @@ StageReport RunSimulate(const Study& study_in, const PipelineOptions& options) {
     r.warnings.push_back(std::to_string(s.diverged) + " of " + std::to_string(s.rollouts) +
                          " rollouts diverged (counted as failures and as unsafe)");
   }
+  if (information) {
+    const nlohmann::json& info = res.document.at("information");
+    const std::int64_t with = info.at("candidates").get<std::int64_t>();
+    if (with < s.candidates) {
+      r.warnings.push_back(std::to_string(s.candidates - with) + " of " +
+                           std::to_string(s.candidates) +
+                           " candidates have no information about the parameters, e.g. " +
+                           info.at("first_error").get<std::string>());
+    }
+  }
   Manifest manifest = NewManifest(StageId::kSimulate, study, inputs);
   manifest.seconds["simulate"] = s.seconds;
+  if (information) manifest.seconds["information"] = s.information_seconds;
   // interrupted here, the checkpoint holds every candidate: --resume publishes at once
   Finish(set, std::move(manifest), options, Since(t0), &r);
   // published, or failed under --strict: a rerun does not need what was saved

@@ -1,14 +1,17 @@
 #include "planners/make_plan.h"
 
+#include <Eigen/QR>
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <map>
+#include <memory>
 
 #include "engine/error.h"
 #include "engine/posterior.h"
 #include "planners/coverage.h"
 #include "planners/gain.h"
+#include "planners/information.h"
 #include "planners/safety.h"
 #include "planners/schedule.h"
 #include "planners/selection.h"
@@ -92,6 +95,79 @@ std::map<std::string, double> PosteriorStds(const PlanInputs& in) {
   return out;
 }
 
+// The information component's inputs, over the parameters the posterior leaves uncertain
+// (variance > 0): the posterior precision, each candidate's single-episode information and the
+// between-episode floor, from the simulate set. `why_not` says why there are none.
+struct InformationInputs {
+  bool estimated = false;
+  std::string why_not;
+  std::vector<int> free;                // indices into the posterior's parameters
+  std::vector<std::string> names;       // all the posterior's parameters
+  Eigen::VectorXd std_before;           // all, sqrt of the posterior's variances
+  Eigen::MatrixXd precision;            // free x free
+  Eigen::MatrixXd floor;                // free x free
+  std::vector<Eigen::MatrixXd> single;  // per candidate, free x free (zero when it has none)
+  int missing = 0;                      // candidates without information
+};
+
+InformationInputs PlanInformation(const PlanInputs& in, const CandidateSet& set) {
+  InformationInputs out;
+  if (in.parameters.empty()) {
+    out.why_not = "the study has no parameters";
+    return out;
+  }
+  const Posterior p =
+      in.calibration ? PosteriorFromCalibration(*in.calibration, in.parameters,
+                                                in.formal_posterior ? PosteriorCovariance::kFormal
+                                                                    : PosteriorCovariance::kHonest)
+                     : Posterior::FromSpecs(in.parameters);
+  out.names = p.names();
+  out.std_before = p.covariance().diagonal().cwiseMax(0.0).cwiseSqrt();
+  if (!set.has_information) {
+    out.why_not =
+        "the simulate set holds no sensitivities (simulate.information is false, or the set "
+        "was written before they were computed)";
+    return out;
+  }
+  if (set.parameters != p.names()) {
+    out.why_not = "the simulate set's parameters (" + Join(set.parameters) +
+                  ") are not the study's (" + Join(p.names()) + ")";
+    return out;
+  }
+  for (int j = 0; j < p.size(); ++j)
+    if (p.covariance()(j, j) > 0.0) out.free.push_back(j);
+  if (out.free.empty()) {
+    out.why_not = "no parameter is uncertain (every posterior variance is 0)";
+    return out;
+  }
+  const int f = static_cast<int>(out.free.size());
+  auto sub = [&](const Eigen::MatrixXd& m) {
+    Eigen::MatrixXd s(f, f);
+    for (int a = 0; a < f; ++a)
+      for (int b = 0; b < f; ++b) s(a, b) = m(out.free[a], out.free[b]);
+    return s;
+  };
+  const Eigen::MatrixXd cov = sub(p.covariance());
+  out.precision = cov.completeOrthogonalDecomposition().pseudoInverse();
+  out.precision = 0.5 * (out.precision + out.precision.transpose()).eval();
+  out.floor = sub(set.information_floor);
+  for (const CandidateRecord& c : set.candidates) {
+    if (c.information.size() == 0) {
+      ++out.missing;
+      out.single.push_back(Eigen::MatrixXd::Zero(f, f));
+    } else {
+      const Eigen::MatrixXd i = sub(c.information);
+      out.single.push_back(0.5 * (i + i.transpose()));
+    }
+  }
+  if (out.missing == static_cast<int>(set.candidates.size())) {
+    out.why_not = "no candidate has information (their mean-parameter episodes failed)";
+    return out;
+  }
+  out.estimated = true;
+  return out;
+}
+
 // Why an item is in the batch, in words with the numbers behind it.
 std::string ItemReason(bool pinned, bool cold, const CandidateFacts& f, int k_near, double diameter,
                        double newly, const PlanComponents& c, int rollouts, bool has_setup,
@@ -161,7 +237,8 @@ std::vector<PlanEpisodes::RealOutcome> RealOutcomes(const PlanInputs& in,
 // How the estimates were made, in words, for the plan's notes.
 std::vector<std::string> MethodNotes(const Plan& plan, const PlanOptions& options, double diameter,
                                      const CoverageOptions& copt, int sample_size,
-                                     double spread_max, double change_seconds, bool safety_rule) {
+                                     double spread_max, double change_seconds, bool safety_rule,
+                                     const InformationInputs& info, double info_max) {
   std::vector<std::string> notes;
   notes.push_back(
       "coverage: " + std::to_string(plan.episodes.counted) + " of " +
@@ -180,9 +257,26 @@ std::vector<std::string> MethodNotes(const Plan& plan, const PlanOptions& option
       Fmt("%.3g", spread_max) +
       "); the sim-to-real discrepancy, an outcome model from real episodes and the team's own "
       "uncertainty are not estimated");
-  notes.push_back(
-      "information: not estimated (the simulate stage computes no sensitivities yet); the "
-      "component is 0 for every item and the information weight has no effect");
+  if (info.estimated) {
+    std::string free;
+    for (int j : info.free) free += (free.empty() ? "" : ", ") + info.names[j];
+    notes.push_back(
+        "information: log det(P + I) - log det(P) over the uncertain parameters (" + free +
+        "), P the posterior precision (the inverse of the covariance the candidates were "
+        "simulated under), I a candidate's information from the simulate stage (the "
+        "calibration's own routine on one episode simulated at the posterior mean, under the "
+        "calibration's error model); n episodes of one scenario bring (B + (n I)^-1)^-1, B the "
+        "between-episode floor of the simulate set; an item's information component is its "
+        "gain over the best candidate's (" +
+        Fmt("%.3g", info_max) + " nats)" +
+        (info.missing > 0
+             ? "; " + std::to_string(info.missing) + " candidates have no information (0)"
+             : ""));
+  } else {
+    notes.push_back("information: not estimated (" + info.why_not +
+                    "); the component is 0 for every item and the information weight has no "
+                    "effect");
+  }
   notes.push_back("cost: " + FormatNumber(options.episode_seconds) +
                   " s per episode; a setup enters the batch at a full change of its setup "
                   "factors (" +
@@ -191,9 +285,13 @@ std::vector<std::string> MethodNotes(const Plan& plan, const PlanOptions& option
                   " (lazy greedy with the best single episode) within the budget");
   if (options.repeats_max > 1)
     notes.push_back(
-        "repeats: no estimated component values a second episode of one scenario (coverage and "
-        "the uncertainty score count its first), so items have 1 episode until information is "
-        "estimated");
+        info.estimated
+            ? "repeats: only the information component values a second episode of one scenario "
+              "(coverage and the uncertainty score count its first); the between-episode floor "
+              "bounds what repeats add"
+            : "repeats: no estimated component values a second episode of one scenario "
+              "(coverage and the uncertainty score count its first), so items have 1 episode "
+              "while information is not estimated");
   if (safety_rule) {
     notes.push_back(
         "safety: a candidate is unsafe when the Clopper-Pearson bound on its "
@@ -207,8 +305,12 @@ std::vector<std::string> MethodNotes(const Plan& plan, const PlanOptions& option
     notes.push_back("safety: the task has no safety rule; nothing was judged");
   }
   notes.push_back(
-      "expected.std_before: the posterior stds the candidates were simulated "
-      "under; std_after is not estimated (it needs the information component)");
+      info.estimated
+          ? "expected.std_before: the posterior stds the candidates were simulated under; "
+            "std_after: those of the precision P + the batch's information (repeats through "
+            "the floor), parameters that are not uncertain unchanged"
+          : "expected.std_before: the posterior stds the candidates were simulated "
+            "under; std_after is not estimated (it needs the information component)");
 
   return notes;
 }
@@ -354,9 +456,22 @@ Plan MakePlan(const PlanInputs& in, const PlanOptions& options) {
   if (spread_max > 0.0)
     for (int i = 0; i < n; ++i) scores[i] = facts[i].spread / spread_max;
 
+  // Information.
+  const InformationInputs info = PlanInformation(in, set);
+  std::unique_ptr<InformationGain> information;
+  double info_max = 0.0;
+  if (info.estimated) {
+    information = std::make_unique<InformationGain>(info.precision, info.single, info.floor);
+    for (int i = 0; i < n; ++i) info_max = std::max(info_max, information->Gain(i));
+  }
+
   WeightedGain acquisition;
   acquisition.Add(&coverage, coverage_max > 0.0 ? options.weights.coverage / coverage_max : 0.0,
                   "coverage");
+  if (information)
+    acquisition.Add(information.get(),
+                    info_max > 0.0 ? options.weights.information / info_max : 0.0, "information");
+  const int score_component = information ? 2 : 1;
   acquisition.SetScores(scores, options.weights.uncertainty, "uncertainty");
 
   // Selection items; unsafe candidates stay out unless pinned.
@@ -430,8 +545,9 @@ Plan MakePlan(const PlanInputs& in, const PlanOptions& options) {
       item.score = acquisition.Gain(i);
       item.components.coverage =
           coverage_max > 0.0 ? acquisition.ComponentGain(0, i) / coverage_max : 0.0;
-      item.components.uncertainty = acquisition.ComponentGain(1, i);
-      item.components.information = 0.0;
+      item.components.uncertainty = acquisition.ComponentGain(score_component, i);
+      item.components.information =
+          information && info_max > 0.0 ? acquisition.ComponentGain(1, i) / info_max : 0.0;
       const int s = items[i].setup;
       double charged = 0.0;
       if (s >= 0 && !setup_in[s]) charged = setups.seconds[s];
@@ -442,6 +558,17 @@ Plan MakePlan(const PlanInputs& in, const PlanOptions& options) {
       item.reason = ItemReason(
           pinned[i] != 0, counted.empty(), facts[i], near.count, embedding.Diameter(), newly,
           item.components, set.candidates[i].rollouts, s >= 0, charged, options.safety.threshold);
+      if (information) {
+        const Informs most = MostInformed(information->precision(), info.single[i]);
+        if (most.parameter >= 0) {
+          item.informs = info.names[info.free[most.parameter]];
+          item.reason += "; informs " + item.informs + " most (one episode shrinks its variance " +
+                         Fmt("%.1f", 100.0 * most.reduction[most.parameter]) + "%; information " +
+                         Fmt("%.2f", item.components.information) + ")";
+        } else {
+          item.reason += "; adds no information about the parameters";
+        }
+      }
     }
     acquisition.Commit(i);
   }
@@ -495,6 +622,14 @@ Plan MakePlan(const PlanInputs& in, const PlanOptions& options) {
   for (const PlanItem& item : plan.items) after.push_back(item.scenario);
   plan.expected.coverage_after = DatasetCoverage(space, after, copt).share;
   plan.expected.std_before = PosteriorStds(in);
+  if (information) {
+    // The acquisition has every pick committed: its precision is the batch's.
+    const Eigen::VectorXd after = PosteriorStd(information->precision());
+    for (std::size_t j = 0; j < info.names.size(); ++j)
+      plan.expected.std_after[info.names[j]] = info.std_before[j];
+    for (std::size_t a = 0; a < info.free.size(); ++a)
+      plan.expected.std_after[info.names[info.free[a]]] = after[a];
+  }
   for (const PlanItem& item : plan.items) {
     const int i = position.at(item.candidate);
     if (facts[i].success < 0.5)
@@ -508,11 +643,14 @@ Plan MakePlan(const PlanInputs& in, const PlanOptions& options) {
       RealOutcomes(in, counted_of, counted, embedding, cand, radius, options.safety.confidence);
 
   // What is not estimated, how the rest was, and the reasons for doubt.
-  plan.not_estimated = {"information", "uncertainty.discrepancy", "uncertainty.outcome_model",
-                        "uncertainty.team", "expected.std_after"};
+  plan.not_estimated = {"uncertainty.discrepancy", "uncertainty.outcome_model", "uncertainty.team"};
+  if (!info.estimated) {
+    plan.not_estimated.insert(plan.not_estimated.begin(), "information");
+    plan.not_estimated.push_back("expected.std_after");
+  }
   const std::vector<std::string> notes =
       MethodNotes(plan, options, embedding.Diameter(), copt, static_cast<int>(sample.size()),
-                  spread_max, setups.change_seconds, in.safety_rule);
+                  spread_max, setups.change_seconds, in.safety_rule, info, info_max);
   plan.notes.insert(plan.notes.end(), notes.begin(), notes.end());
 
   std::vector<std::string> warnings;
@@ -567,11 +705,20 @@ Plan MakePlan(const PlanInputs& in, const PlanOptions& options) {
                          " s left, less than the cheapest remaining candidate's " +
                          FormatNumber(cheapest_left) + " s");
   }
-  warnings.push_back(
-      "not estimated yet: information gain (component 0, weight " +
-      FormatNumber(options.weights.information) +
-      " without effect), the sim-to-real discrepancy, an outcome model from real episodes, the "
-      "team's uncertainty, parameter stds after the batch");
+  if (info.estimated) {
+    warnings.push_back(
+        "not estimated yet: the sim-to-real discrepancy, an outcome model from real episodes, "
+        "the team's uncertainty");
+    if (info.missing > 0)
+      warnings.push_back(std::to_string(info.missing) + " of " + std::to_string(n) +
+                         " candidates have no information about the parameters (counted as 0)");
+  } else {
+    warnings.push_back(
+        "not estimated yet: information gain (" + info.why_not + "; component 0, weight " +
+        FormatNumber(options.weights.information) +
+        " without effect), the sim-to-real discrepancy, an outcome model from real episodes, the "
+        "team's uncertainty, parameter stds after the batch");
+  }
   for (const PlanEpisodes::RealOutcome& o : plan.episodes.outcomes) {
     if (!o.contradicted) continue;
     plan.warnings.push_back(
@@ -639,16 +786,25 @@ std::string PlanSummaryText(const Plan& plan, const ScenarioSpace& space) {
                 plan.episodes.counted, plan.episodes.total);
   out += line;
   out += RealOutcomeText(plan.episodes.outcomes);
-  out += "rank  item_id           rep  score  cover  uncert  est_s  session  scenario\n";
+  if (!plan.expected.std_after.empty()) {
+    out += "parameter stds before -> after the batch:";
+    for (const auto& [name, before] : plan.expected.std_before) {
+      const auto after = plan.expected.std_after.find(name);
+      if (after == plan.expected.std_after.end()) continue;
+      out += " " + name + " " + Fmt("%.3g", before) + " -> " + Fmt("%.3g", after->second) + ";";
+    }
+    out.back() = '\n';
+  }
+  out += "rank  item_id           rep  score  cover  uncert  inform  est_s  session  scenario\n";
   const std::size_t shown = std::min<std::size_t>(plan.items.size(), 15);
   for (std::size_t r = 0; r < shown; ++r) {
     const PlanItem& it = plan.items[r];
     const std::string session =
         it.session >= 0 ? std::to_string(it.session) + " " + plan.sessions[it.session].robot : "-";
-    std::snprintf(line, sizeof(line), "%4d  %s  %3d  %5.2f  %5.2f  %6.2f  %5.0f  %-7s  %s\n",
+    std::snprintf(line, sizeof(line), "%4d  %s  %3d  %5.2f  %5.2f  %6.2f  %6.2f  %5.0f  %-7s  %s\n",
                   it.rank, it.item_id.c_str(), it.repeats, it.score, it.components.coverage,
-                  it.components.uncertainty, it.est_seconds, session.c_str(),
-                  ScenarioText(space, it.scenario).c_str());
+                  it.components.uncertainty, it.components.information, it.est_seconds,
+                  session.c_str(), ScenarioText(space, it.scenario).c_str());
     out += line;
   }
   if (plan.items.size() > shown)

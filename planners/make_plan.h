@@ -11,8 +11,12 @@
 //                variance p (1 - p) of the success rate p over the candidate's rollouts,
 //                normalised so that the largest scores 1 (it mixes parameter uncertainty with the
 //                task's own randomness: nuisance draws are in the same rollouts);
-//   information  not estimated (the simulate stage computes no sensitivities): 0 for every item,
-//                and the plan says so;
+//   information  log det(P + I) - log det(P) (InformationGain), P the posterior precision and
+//                I the candidate's information from the simulate set (the calibration's own
+//                routine on one mean-parameter episode, under its error model; repeats through
+//                the set's between-episode floor), normalised so that the best candidate
+//                scores 1; each item names the parameter it mostly informs, and the plan the
+//                stds after the batch. Not estimated (0, and the plan says so) without it;
 //   cost         robot seconds: repeats x episode_seconds, plus the setup change the item brings
 //                into the batch (the sum of the setup factors' cost_seconds: a full change).
 // Real outcomes: each episode's success (judged by the task's rules on its log, or a label) is
@@ -20,7 +24,8 @@
 // simulator predicts there, and the episode is listed for verification when that prediction
 // confidently contradicts it (the one-sided Clopper-Pearson bound, at the safety confidence, on
 // the simulated rate of the real outcome is below 1/2).
-// Acquisition: WeightedGain of coverage and the uncertainty score (first episode only), chosen
+// Acquisition: WeightedGain of coverage, information and the uncertainty score (first episode
+// only), chosen
 // under the budget by SelectBatch with gain / cost^weights.cost, scheduled by MakeSchedule.
 #ifndef NEXTBATCH_PLANNERS_MAKE_PLAN_H_
 #define NEXTBATCH_PLANNERS_MAKE_PLAN_H_

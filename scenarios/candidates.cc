@@ -47,8 +47,85 @@ namespace {
 struct ChunkBuffer {
   std::vector<char> success, safe, diverged;
   std::vector<int> steps;
-  std::vector<double> metrics;  // rollout-major
+  std::vector<double> metrics;               // rollout-major
+  std::vector<Eigen::MatrixXd> information;  // per candidate (with CandidateInformation)
+  std::vector<std::string> information_error;
 };
+
+// Passes the inner controller's raw commands on and keeps them, one row per call.
+class RecordingController : public Controller {
+ public:
+  RecordingController(Controller* inner, int nu) : inner_(inner), nu_(nu) {}
+  void Reset(const mjModel* m, const mjData* d) override {
+    if (inner_) inner_->Reset(m, d);
+  }
+  void Control(const mjModel* m, const mjData* d, double* ctrl) override {
+    if (inner_) {
+      inner_->Control(m, d, ctrl);
+    } else {
+      std::fill(ctrl, ctrl + nu_, 0.0);
+    }
+    commands_.insert(commands_.end(), ctrl, ctrl + nu_);
+  }
+  const std::vector<double>& commands() const { return commands_; }
+
+ private:
+  Controller* inner_;
+  int nu_;
+  std::vector<double> commands_;
+};
+
+// The episode a log of one rollout from the workspace's current state would hold, and its full
+// states at the sample times. Throws RunError when the rollout fails.
+Episode RecordEpisode(const Task& task, const CandidateInformation& info, Workspace& ws,
+                      std::int64_t candidate, Eigen::MatrixXd* states) {
+  const mjModel* m = ws.model();
+  std::unique_ptr<Controller> inner = task.MakeController(m);
+  RecordingController recorder(inner.get(), m->nu);
+  RolloutOptions ro;
+  ro.num_steps = task.NumSteps(m);
+  ro.record_every = 1;
+  ro.record_qvel = true;
+  mj_forward(m, ws.data());
+  const RolloutResult r = Rollout(ws, &recorder, ro);
+  if (!r.ok()) throw RunError("the mean-parameter rollout failed: " + r.message);
+  const int steps = static_cast<int>(r.time.size()) - 1;
+  const int every = info.sample_every;
+  const int n = steps / every + 1;
+  Episode e;
+  e.id = "candidate_" + std::to_string(candidate);
+  e.time.resize(n);
+  auto joint_columns = [&](const std::vector<std::string>& names, bool velocity, Channels* c) {
+    c->names = names;
+    c->values.resize(n, static_cast<Eigen::Index>(names.size()));
+    for (std::size_t k = 0; k < names.size(); ++k) {
+      const int j = mj_name2id(m, mjOBJ_JOINT, names[k].c_str());
+      NB_CHECK(j >= 0);
+      for (int i = 0; i < n; ++i) {
+        c->values(i, static_cast<Eigen::Index>(k)) =
+            velocity ? r.qvel(i * every, m->jnt_dofadr[j]) : r.qpos(i * every, m->jnt_qposadr[j]);
+      }
+    }
+  };
+  joint_columns(info.qpos_joints, false, &e.qpos);
+  joint_columns(info.qvel_joints, true, &e.qvel);
+  states->resize(n, m->nq + m->nv);
+  e.ctrl.values.resize(n, m->nu);
+  for (int a = 0; a < m->nu; ++a) e.ctrl.names.push_back(mj_id2name(m, mjOBJ_ACTUATOR, a));
+  // Rollout row k is the state after step k; the controller's call k + 1 (0-based: k) is the
+  // command applied from that state on, which a log would show at time t_k.
+  const std::vector<double>& cmd = recorder.commands();
+  const int calls = static_cast<int>(cmd.size()) / std::max(1, m->nu);
+  for (int i = 0; i < n; ++i) {
+    const int k = i * every;
+    e.time[i] = r.time[k];
+    states->row(i).head(m->nq) = r.qpos.row(k);
+    states->row(i).tail(m->nv) = r.qvel.row(k);
+    const int call = std::min(k, calls - 1);
+    for (int a = 0; a < m->nu; ++a) e.ctrl.values(i, a) = call >= 0 ? cmd[call * m->nu + a] : 0.0;
+  }
+  return e;
+}
 
 void Perturb(const mjModel* m, const NuisanceOptions& n, std::uint64_t seed, std::uint64_t index,
              State* s) {
@@ -133,6 +210,8 @@ SimulateSummary RunChunks(
     buf.diverged.assign(n, 0);
     buf.steps.assign(n, 0);
     buf.metrics.assign(static_cast<std::size_t>(n) * nm, 0.0);
+    buf.information.assign(count, Eigen::MatrixXd());
+    buf.information_error.assign(count, "");
     simulate(first, count, &buf);
     stats.resize(count);
     for (int i = 0; i < count; ++i) {
@@ -142,6 +221,8 @@ SimulateSummary RunChunks(
       c.successes = c.safe = c.diverged = 0;
       c.metric_mean.assign(nm, 0.0);
       c.metric_std.assign(nm, 0.0);
+      c.information = std::move(buf.information[i]);
+      c.information_error = std::move(buf.information_error[i]);
       int ok = 0;
       for (int k = 0; k < K; ++k) {
         const int r = i * K + k;
@@ -205,7 +286,22 @@ SimulateSummary SimulateCandidates(const mjModel* base, const Task& task,
                                    const ParameterBinding& binding, const Posterior& posterior,
                                    ScenarioSource& source, const SimulateOptions& options,
                                    const CandidateSink& sink, const ProgressFn& progress,
-                                   const ControllerFactory& controllers) {
+                                   const ControllerFactory& controllers,
+                                   const CandidateInformation* information) {
+  if (information) {
+    NB_CHECK(information->values.size() == binding.size() && information->compute);
+    if (information->sample_every < 1)
+      ThrowExpected("simulate: information.sample_every", ">= 1",
+                    std::to_string(information->sample_every));
+    for (const auto* list : {&information->qpos_joints, &information->qvel_joints}) {
+      for (const std::string& name : *list) {
+        const int j = mj_name2id(base, mjOBJ_JOINT, name.c_str());
+        if (j < 0 || (base->jnt_type[j] != mjJNT_HINGE && base->jnt_type[j] != mjJNT_SLIDE))
+          ThrowExpected("simulate: information channel", "a hinge or slide joint",
+                        "'" + name + "'");
+      }
+    }
+  }
   NB_CHECK(posterior.size() == binding.size());
   const int threads = ResolveThreads(options.num_threads);
   const int K = options.posterior_samples;
@@ -216,18 +312,49 @@ SimulateSummary SimulateCandidates(const mjModel* base, const Task& task,
     evaluators.push_back(std::make_unique<Outcome::Evaluator>(&task.outcome()));
   }
   std::vector<Eigen::VectorXd> theta(threads);
-  return RunChunks(task, source, options, sink, progress,
-                   [&](std::int64_t first, int count, ChunkBuffer* buf) {
-                     ParallelFor(count * K, threads, [&](int r, int thread) {
-                       const int i = r / K, k = r % K;
-                       Workspace& ws = pool[thread];
-                       PrepareRollout(task, binding, posterior, source, options, first + i, i, k,
-                                      ws, &theta[thread]);
-                       std::unique_ptr<Controller> own;
-                       if (controllers) own = controllers(ws.model(), first + i, k);
-                       Record(task.Run(ws, *evaluators[thread], own.get()), r, nm, buf);
-                     });
-                   });
+  double information_seconds = 0.0;
+  SimulateSummary summary = RunChunks(
+      task, source, options, sink, progress, [&](std::int64_t first, int count, ChunkBuffer* buf) {
+        ParallelFor(count * K, threads, [&](int r, int thread) {
+          const int i = r / K, k = r % K;
+          Workspace& ws = pool[thread];
+          PrepareRollout(task, binding, posterior, source, options, first + i, i, k, ws,
+                         &theta[thread]);
+          std::unique_ptr<Controller> own;
+          if (controllers) own = controllers(ws.model(), first + i, k);
+          Record(task.Run(ws, *evaluators[thread], own.get()), r, nm, buf);
+        });
+        if (!information) return;
+        const auto t0 = std::chrono::steady_clock::now();
+        // One mean-parameter episode per candidate; nothing throws out of the loop.
+        ParallelFor(count, threads, [&](int i, int thread) {
+          Workspace& ws = pool[thread];
+          try {
+            ws.RestoreBase();
+            if (binding.size() > 0) ws.Apply(binding, information->values);
+            State initial = task.InitialState(ws.model());
+            source.Apply(i, ws, &initial);
+            ws.SetState(initial);
+            Eigen::MatrixXd states;
+            const Episode e = RecordEpisode(task, *information, ws, first + i, &states);
+            Eigen::MatrixXd info = information->compute(ws.model(), e, states);
+            if (!info.allFinite()) {
+              buf->information_error[i] = "the information is not finite";
+            } else {
+              buf->information[i] = std::move(info);
+            }
+          } catch (const MujocoError& e) {
+            ws.HardReset();
+            buf->information_error[i] = e.what();
+          } catch (const std::exception& e) {
+            buf->information_error[i] = e.what();
+          }
+        });
+        information_seconds +=
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      });
+  summary.information_seconds = information_seconds;
+  return summary;
 }
 
 SimulateSummary SimulateCandidatesBatched(const mjModel* base, const Task& task,
@@ -369,6 +496,18 @@ std::string CandidateWriter::Line(const CandidateStats& c, const nlohmann::json&
     }
   }
   j["metrics"] = m;
+  if (c.information.size() > 0) {
+    nlohmann::ordered_json rows = nlohmann::ordered_json::array();
+    for (Eigen::Index a = 0; a < c.information.rows(); ++a) {
+      nlohmann::ordered_json row = nlohmann::ordered_json::array();
+      for (Eigen::Index b = 0; b < c.information.cols(); ++b) row.push_back(c.information(a, b));
+      rows.push_back(row);
+    }
+    j["information"] = rows;
+  } else if (!c.information_error.empty()) {
+    j["information"] = nullptr;
+    j["information_error"] = c.information_error;
+  }
   return j.dump();
 }
 

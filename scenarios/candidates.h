@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/episode.h"
 #include "engine/parameter.h"
 #include "engine/posterior.h"
 #include "engine/workspace.h"
@@ -71,6 +72,10 @@ struct SimulateOptions {
   // stage saves it here). After it, a stop asked for by a signal (engine/interrupt.h) throws
   // Interrupted: the chunk boundary is where a run stops cleanly.
   std::function<void(const SimulateCheckpoint&)> on_chunk;
+  // The simulate stage computes each candidate's information about the parameters (the plan's
+  // information component, CandidateInformation); false saves its cost (about one more
+  // simulation of the horizon per parameter and state component per candidate).
+  bool information = true;
 
   std::string Validate() const;
 };
@@ -84,6 +89,10 @@ struct CandidateStats {
   int diverged = 0;                 // diverged or MuJoCo error
   std::vector<double> metric_mean;  // over the rollouts that did not diverge
   std::vector<double> metric_std;   // sample std (0 with fewer than 2)
+  // With CandidateInformation: the P x P information of one episode of the candidate (empty
+  // when it could not be computed; `information_error` says why).
+  Eigen::MatrixXd information;
+  std::string information_error;
 
   double success_probability() const { return rollouts ? double(successes) / rollouts : 0.0; }
   double safety_probability() const { return rollouts ? double(safe) / rollouts : 0.0; }
@@ -99,6 +108,7 @@ struct SimulateSummary {
   std::int64_t steps = 0;
   double mean_success = 0.0;
   double seconds = 0.0;
+  double information_seconds = 0.0;  // of `seconds`, spent on CandidateInformation
 };
 
 // Called with each finished chunk, in candidate order; `source` still holds that chunk.
@@ -112,6 +122,23 @@ using ProgressFn = std::function<void(std::int64_t done, std::int64_t total)>;
 using ControllerFactory =
     std::function<std::unique_ptr<Controller>(const mjModel* m, std::int64_t candidate, int k)>;
 
+// Sensitivities per candidate (the information component of the plan): one episode of the
+// candidate's scenario simulated with the parameters at `values` (the posterior mean), no
+// nuisance draw, under the task's controller, recorded every `sample_every` steps (time, the
+// named joints' positions and velocities, the controller's raw commands: what a log of it would
+// hold) and handed with its full states (samples x (nq + nv)) to `compute`, which returns the
+// P x P information of that episode about the parameters. `compute` is called concurrently, with
+// the thread's model (scenario and values applied): it must not share mutable state. It may
+// throw InputError or RunError: that candidate then has no information, and says why.
+struct CandidateInformation {
+  Eigen::VectorXd values;
+  int sample_every = 1;
+  std::vector<std::string> qpos_joints, qvel_joints;
+  std::function<Eigen::MatrixXd(const mjModel* m, const Episode& episode,
+                                const Eigen::MatrixXd& states)>
+      compute;
+};
+
 // Simulates options.candidates candidates. `binding` places posterior samples in each
 // thread's private model copy (RestoreBase, posterior sample, then the scenario). The results
 // do not depend on the thread count or the chunk size. Throws InputError for bad options.
@@ -119,7 +146,8 @@ SimulateSummary SimulateCandidates(const mjModel* base, const Task& task,
                                    const ParameterBinding& binding, const Posterior& posterior,
                                    ScenarioSource& source, const SimulateOptions& options,
                                    const CandidateSink& sink, const ProgressFn& progress = nullptr,
-                                   const ControllerFactory& controllers = nullptr);
+                                   const ControllerFactory& controllers = nullptr,
+                                   const CandidateInformation* information = nullptr);
 
 // The same, with a caller's batched policy instead of the task's controller: each chunk's
 // rollouts (chunk x K workspaces, kept between chunks: size the chunk to the model) step in
@@ -152,6 +180,7 @@ class CandidateWriter {
   void Commit();
 
   // One candidate as its JSON line (without the newline).
+  // "information" (row-major, P x P) is written when the candidate has it.
   static std::string Line(const CandidateStats& c, const nlohmann::json& scenario,
                           const std::vector<std::string>& metric_names);
 

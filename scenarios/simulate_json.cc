@@ -33,6 +33,7 @@ SimulateOptions ReadSimulateOptions(const JsonReader& r,
     const std::string error = o.nuisance.Validate();
     if (!error.empty()) throw InputError(r.file() + ": " + error);
   }
+  o.information = r.Bool("information", o.information);
   r.CheckAllRead();
   return o;
 }

@@ -35,7 +35,9 @@ SimulateOptions ReadStudySimulateOptions(const Study& study) {
 
 SimulateStudyResult SimulateStudy(const Study& study, const Posterior& posterior,
                                   const nlohmann::json& calibration, int threads, bool quiet,
-                                  const std::string& dir, const SimulateResume* resume) {
+                                  const std::string& dir, const SimulateResume* resume,
+                                  const CandidateInformation* information,
+                                  const nlohmann::json& information_document) {
   ModelPtr model = LoadModelFile(study.model);
   const mjModel* m = model.get();
   Task task(m, ReadTaskSpec(study.Section("task")));
@@ -69,8 +71,27 @@ SimulateStudyResult SimulateStudy(const Study& study, const Posterior& posterior
       [&writer](const std::vector<CandidateStats>& c, const ScenarioSource& s) {
         writer->Write(c, s);
       },
-      [&bar](std::int64_t done, std::int64_t) { bar.Update(static_cast<long>(done)); });
+      [&bar](std::int64_t done, std::int64_t) { bar.Update(static_cast<long>(done)); }, nullptr,
+      information);
   writer->Commit();
+  // Counted from the written lines, not during the run: a resumed run did not simulate the
+  // candidates before its checkpoint, and its files must equal an uninterrupted run's.
+  std::int64_t with_information = 0;
+  std::string first_error;
+  if (information) {
+    std::ifstream in(lines);
+    std::string line;
+    while (std::getline(in, line)) {
+      const nlohmann::json j = nlohmann::json::parse(line);
+      const auto it = j.find("information");
+      if (it != j.end() && !it->is_null()) ++with_information;
+      const auto e = j.find("information_error");
+      if (first_error.empty() && e != j.end() && e->is_string()) {
+        first_error = "candidate " + std::to_string(j.value("index", std::int64_t{-1})) + ": " +
+                      e->get<std::string>();
+      }
+    }
+  }
 
   const SimulateSummary& summary = result.summary;
   nlohmann::json& doc = result.document;
@@ -93,9 +114,37 @@ SimulateStudyResult SimulateStudy(const Study& study, const Posterior& posterior
       {"diverged", summary.diverged},
       {"steps", summary.steps},
       {"mean_success", summary.mean_success}};
+  if (information) {
+    nlohmann::json info =
+        information_document.is_object() ? information_document : nlohmann::json::object();
+    info["candidates"] = with_information;
+    info["first_error"] = first_error;
+    doc["information"] = info;
+  }
   WriteFileAtomic((fs::path(dir) / "candidates.json").string(), doc.dump(2) + "\n");
   return result;
 }
+
+namespace {
+
+// An n x n matrix of finite numbers, as nested rows.
+Eigen::MatrixXd ReadSquare(const nlohmann::json& j, std::size_t n, const std::string& where) {
+  const std::string expected = std::to_string(n) + " x " + std::to_string(n) + " finite numbers";
+  if (!j.is_array() || j.size() != n) ThrowExpected(where, expected, Describe(j));
+  Eigen::MatrixXd m(n, n);
+  for (std::size_t a = 0; a < n; ++a) {
+    if (!j[a].is_array() || j[a].size() != n) ThrowExpected(where, expected, Describe(j[a]));
+    for (std::size_t b = 0; b < n; ++b) {
+      if (!j[a][b].is_number() || !std::isfinite(j[a][b].get<double>()))
+        ThrowExpected(where + "[" + std::to_string(a) + "][" + std::to_string(b) + "]",
+                      "a finite number", Describe(j[a][b]));
+      m(a, b) = j[a][b].get<double>();
+    }
+  }
+  return m;
+}
+
+}  // namespace
 
 CandidateSet ReadCandidateSet(const std::string& dir) {
   CandidateSet set;
@@ -117,6 +166,15 @@ CandidateSet ReadCandidateSet(const std::string& dir) {
   const nlohmann::json& count = r.Raw("candidates");
   if (!count.is_number_integer() || count.get<std::int64_t>() < 0) {
     ThrowExpected(r.Where("candidates"), "a count >= 0", Describe(count));
+  }
+  if (r.Has("information")) {
+    const nlohmann::json& info = r.Raw("information");
+    if (!info.is_object()) ThrowExpected(r.Where("information"), "an object", Describe(info));
+    set.has_information = true;
+    const std::size_t np = set.parameters.size();
+    set.information_floor = Eigen::MatrixXd::Zero(np, np);
+    if (info.contains("floor"))
+      set.information_floor = ReadSquare(info.at("floor"), np, r.Where("information") + ".floor");
   }
   const std::string lines_path = (fs::path(dir) / file).string();
   std::ifstream in(lines_path);
@@ -162,6 +220,11 @@ CandidateSet ReadCandidateSet(const std::string& dir) {
       }
     }
     metrics.CheckAllRead();
+    if (c.Has("information") && !c.Raw("information").is_null()) {
+      rec.information =
+          ReadSquare(c.Raw("information"), set.parameters.size(), c.Where("information"));
+    }
+    if (c.Has("information_error")) rec.information_error = c.String("information_error");
     c.CheckAllRead();
     set.candidates.push_back(std::move(rec));
   }

@@ -42,10 +42,15 @@ struct SimulateResume {
 // for a bad study; numerical outcomes (diverged rollouts, a failed run) are in the summary. With
 // `resume`, the lines go to resume->part first and the run continues after resume->done; the
 // files are the same as without. A signal (engine/interrupt.h) stops it after a chunk (throws
-// Interrupted).
+// Interrupted). With `information` (its values in the posterior's order), each candidate line
+// also holds its information matrix, and candidates.json an "information" object:
+// `information_document` (how it was computed and the between-episode floor, from the caller)
+// with the parameters and counts added.
 SimulateStudyResult SimulateStudy(const Study& study, const Posterior& posterior,
                                   const nlohmann::json& calibration, int threads, bool quiet,
-                                  const std::string& dir, const SimulateResume* resume = nullptr);
+                                  const std::string& dir, const SimulateResume* resume = nullptr,
+                                  const CandidateInformation* information = nullptr,
+                                  const nlohmann::json& information_document = nullptr);
 
 // One line of candidates.jsonl as read back.
 struct CandidateRecord {
@@ -55,12 +60,20 @@ struct CandidateRecord {
   double success = 0, safety = 0;
   int diverged = 0;
   std::vector<double> metric_mean, metric_std;  // in the document's metric order; NaN for null
+  // P x P in the document's parameter order; empty when the line has none (none computed, or
+  // it failed: `information_error` then says why).
+  Eigen::MatrixXd information;
+  std::string information_error;
 };
 
 struct CandidateSet {
   nlohmann::json document;  // candidates.json
   std::vector<std::string> metrics, factors, parameters;
   std::vector<CandidateRecord> candidates;
+  // The document's "information" object: the between-episode covariance floor (P x P, zero
+  // when not estimated) and whether candidates carry information at all.
+  bool has_information = false;
+  Eigen::MatrixXd information_floor;
 };
 
 // Reads candidates.json and candidates.jsonl from `dir`. Throws InputError naming the file, the

@@ -238,8 +238,10 @@ TEST_CASE(
   CHECK(r.code == 0);
   const Manifest m = ReadManifest(s.out() + "/simulate/manifest.json");
   CHECK(m.status == "done_with_warnings");
-  REQUIRE(m.warnings.size() == 1);
+  REQUIRE(m.warnings.size() == 2);
   CHECK(m.warnings[0].find("sampled from their priors") != std::string::npos);
+  // and the candidates' information rests on an assumed noise level
+  CHECK(m.warnings[1].find("information: no noise levels") != std::string::npos);
 }
 
 TEST_CASE("a second run writing the same stage of one folder is refused") {

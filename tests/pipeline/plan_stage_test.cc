@@ -14,6 +14,7 @@
 #include "engine/model.h"
 #include "pipeline/pipeline.h"
 #include "planners/plan_json.h"
+#include "scenarios/simulate_study.h"
 #include "scenarios/space_json.h"
 #include "tests/calibration/synthetic.h"
 #include "tests/fixtures/temp_files.h"
@@ -122,7 +123,8 @@ TEST_CASE("plan: ingest -> calibrate -> simulate -> plan, reused when current, r
   CHECK(plan_manifest.files.count("plan.csv") == 1);
   // every warning of the plan is in its manifest and on stderr
   for (const auto& w : plan_manifest.warnings) CHECK(Has(r.log, "nextbatch plan: warning: " + w));
-  CHECK(Has(r.log, "warning: not estimated yet: information gain"));
+  CHECK(Has(r.log, "warning: not estimated yet: the sim-to-real discrepancy"));
+  CHECK_FALSE(Has(r.log, "not estimated yet: information gain"));
 
   const ScenarioSpace space = ReadScenarios(Study::Load(s.study())).space;
   const Plan plan = ReadPlan(s.out() + "/plan", space);
@@ -166,8 +168,22 @@ TEST_CASE("plan: ingest -> calibrate -> simulate -> plan, reused when current, r
     CHECK(Has(it.reason, "nearest recorded episode"));
     CHECK(it.session >= 0);
   }
-  // stds reported from the calibration the candidates were simulated under
+  // stds reported from the calibration the candidates were simulated under, and after the batch
   CHECK(plan.expected.std_before.count("damping") == 1);
+  for (const auto& [name, before] : plan.expected.std_before) {
+    INFO(name);
+    REQUIRE(plan.expected.std_after.count(name) == 1);
+    CHECK(plan.expected.std_after.at(name) <= before);
+  }
+  for (const PlanItem& it : plan.items)
+    CHECK((it.informs == "damping" || it.informs == "friction"));
+  // every candidate carries its information, the set says how it was computed
+  const CandidateSet candidates = ReadCandidateSet(s.out() + "/simulate");
+  CHECK(candidates.has_information);
+  for (const CandidateRecord& c : candidates.candidates) CHECK(c.information.rows() == 2);
+  const nlohmann::json& method = candidates.document.at("information");
+  CHECK(method.at("noise_source") == "the calibration");
+  CHECK(method.at("candidates") == 8);
   CHECK(plan.expected.coverage_after > plan.expected.coverage_before);
   // the bench's first window holds two 80 s sessions, the third goes to the second window
   REQUIRE(plan.sessions.size() == 3);
@@ -241,6 +257,11 @@ TEST_CASE("plan: byte-identical plan files for -j 1 and -j 2 and on reruns") {
   REQUIRE_MESSAGE(r.code == 0, r.log);
   CHECK(ReadFile(s.dir.File("out2") + "/plan/plan.json") == json);
   CHECK(Has(json, "\"items\""));
+  // the candidates' information too, and it reaches the plan
+  const std::string lines = ReadFile(s.out() + "/simulate/candidates.jsonl");
+  CHECK(ReadFile(s.dir.File("out2") + "/simulate/candidates.jsonl") == lines);
+  CHECK(Has(lines, "\"information\":[["));
+  CHECK_FALSE(nlohmann::json::parse(json).at("expected").at("std_after").empty());
 }
 
 TEST_CASE(
@@ -323,13 +344,28 @@ TEST_CASE("plan: a cold start (no data, no calibration) plans and says so loudly
   CHECK(plan.expected.coverage_before == 0.0);
   CHECK_FALSE(plan.items.empty());
   CHECK(Has(plan.items[0].reason, "cold start"));
-  // the priors' stds are reported
+  // the priors' stds are reported; information assumes a stated position noise, and says so
   CHECK(plan.expected.std_before.at("damping") == doctest::Approx(0.02));
+  CHECK(plan.expected.std_after.at("damping") < 0.02);
+  CHECK(Has(r.log, "nextbatch simulate: warning: information: no noise levels"));
   // --strict turns the warnings into exit 1, and the plan set stays as it was
   const std::string before = ReadFile(s.out() + "/plan/plan.json");
   const Run strict = Nextbatch(s, "plan " + s.study() + " -o " + s.out() + " --strict --from plan");
   CHECK(strict.code == 1);
   CHECK(ReadFile(s.out() + "/plan/plan.json") == before);
+
+  // simulate.information false: no sensitivities, and the plan says information is not estimated
+  s.doc["simulate"]["information"] = false;
+  s.Save();
+  const Run off = Nextbatch(s, "plan " + s.study() + " -o " + s.out());
+  REQUIRE_MESSAGE(off.code == 0, off.log);
+  CHECK_FALSE(ReadCandidateSet(s.out() + "/simulate").has_information);
+  const Plan without = ReadPlan(s.out() + "/plan", ReadScenarios(Study::Load(s.study())).space);
+  CHECK(without.not_estimated.front() == "information");
+  CHECK(without.expected.std_after.empty());
+  CHECK(Has(off.log,
+            "warning: not estimated yet: information gain (the simulate set holds no "
+            "sensitivities (simulate.information is false"));
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "engine/error.h"
@@ -333,6 +334,86 @@ TEST_CASE("make plan: pinned first, excluded never, bad indices and budgets refu
   PlanOptions bad = Options(100.0);
   bad.weights.uncertainty = -1.0;
   testing::CheckError([&] { MakePlan(Inputs(c, {}), bad); }, {"planner.weights.uncertainty"});
+}
+
+// Two parameters with priors (stds 1 and 2), and candidates that inform them by hand.
+struct Informed {
+  Candidates c{ScenarioSpace({Continuous("x", 0, 1)})};
+  std::vector<ParameterSpec> parameters;
+  Informed() {
+    for (const auto& [name, std] : {std::pair<const char*, double>{"a", 1.0}, {"b", 2.0}}) {
+      ParameterSpec p;
+      p.name = name;
+      p.targets = {"joint:x.damping"};
+      p.initial = p.prior_mean = 0.0;
+      p.prior_std = std;
+      p.lower = -100;
+      p.upper = 100;
+      parameters.push_back(p);
+    }
+    c.set.parameters = {"a", "b"};
+    c.set.has_information = true;
+    c.set.information_floor = Eigen::MatrixXd::Zero(2, 2);
+  }
+  void Add(double x, const Eigen::Matrix2d& information) {
+    c.Add({{"x", x}}, 1.0);
+    c.set.candidates.back().information = information;
+  }
+  PlanInputs In() {
+    PlanInputs in = Inputs(c, {});
+    in.parameters = parameters;
+    return in;
+  }
+};
+
+TEST_CASE("make plan: information gain, the parameter informed and std_after in closed form") {
+  Informed f;
+  f.Add(0.1, Eigen::Vector2d(4.0, 0.0).asDiagonal());   // about a: gain log(1 + 4 / 1)
+  f.Add(0.5, Eigen::Vector2d(0.0, 2.0).asDiagonal());   // about b: gain log(1 + 2 x 4)
+  f.Add(0.9, Eigen::Vector2d(0.01, 0.0).asDiagonal());  // hardly anything
+  PlanOptions o = Options(20.0);
+  o.weights = {0.0, 0.0, 1.0, 0.0};  // information alone, largest gains first
+  const Plan plan = MakePlan(f.In(), o);
+  REQUIRE(plan.items.size() == 2);
+  CHECK(plan.items[0].candidate == 1);
+  CHECK(plan.items[0].informs == "b");
+  CHECK(plan.items[0].components.information == doctest::Approx(1.0));
+  CHECK(plan.items[1].candidate == 0);
+  CHECK(plan.items[1].informs == "a");
+  CHECK(plan.items[1].components.information == doctest::Approx(std::log(5.0) / std::log(9.0)));
+  CHECK(plan.items[1].reason.find("informs a most (one episode shrinks its variance 80.0%") !=
+        std::string::npos);
+  // linear-Gaussian: precision 1 / prior variance plus the batch's information
+  CHECK(plan.expected.std_before.at("a") == doctest::Approx(1.0));
+  CHECK(plan.expected.std_before.at("b") == doctest::Approx(2.0));
+  CHECK(plan.expected.std_after.at("a") == doctest::Approx(1.0 / std::sqrt(1.0 + 4.0)));
+  CHECK(plan.expected.std_after.at("b") == doctest::Approx(1.0 / std::sqrt(0.25 + 2.0)));
+  CHECK(std::find(plan.not_estimated.begin(), plan.not_estimated.end(), "information") ==
+        plan.not_estimated.end());
+  CHECK(std::find(plan.not_estimated.begin(), plan.not_estimated.end(), "expected.std_after") ==
+        plan.not_estimated.end());
+  CHECK_FALSE(HasWarning(plan, "information gain"));
+  CHECK(PlanSummaryText(plan, f.c.space).find("a 1 -> 0.447;") != std::string::npos);
+}
+
+TEST_CASE("make plan: repeats of one scenario where information makes them worth it, floor bound") {
+  Informed f;
+  f.Add(0.3, Eigen::Vector2d(4.0, 0.0).asDiagonal());
+  f.c.set.information_floor = Eigen::Vector2d(0.1, 0.0).asDiagonal();
+  PlanOptions o = Options(30.0);
+  o.weights = {0.0, 0.0, 1.0, 0.0};
+  o.repeats_max = 3;
+  const Plan plan = MakePlan(f.In(), o);
+  REQUIRE(plan.items.size() == 1);
+  CHECK(plan.items[0].repeats == 3);
+  // n episodes bring (B + (n I)^-1)^-1 = n I / (1 + n B I): 12 / 2.2 for a
+  CHECK(plan.expected.std_after.at("a") == doctest::Approx(1.0 / std::sqrt(1.0 + 12.0 / 2.2)));
+  CHECK(plan.expected.std_after.at("b") == doctest::Approx(2.0));
+  // without information the same study gets one episode
+  f.c.set.has_information = false;
+  const Plan none = MakePlan(f.In(), o);
+  CHECK(HasWarning(none, "not estimated yet: information gain"));
+  CHECK(none.expected.std_after.empty());
 }
 
 TEST_CASE("make plan: the same plan for any thread count, and a JSON round trip") {
