@@ -35,6 +35,8 @@ EpisodeSelection ReadEpisodeSelection(const JsonReader& r, const std::string& ke
   const nlohmann::json& v = r.Raw(key);
   if (v.is_array()) {
     s.ids = r.Strings(key);
+    // an empty list selecting everything would hide a slip; leave the key out for all
+    if (s.ids.empty()) ThrowExpected(s.label, "at least one episode id", "[]");
   } else if (v.is_object()) {
     JsonReader o = r.Object(key);
     o.CheckKnownKeys({"ids", "where"});

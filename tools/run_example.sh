@@ -4,7 +4,8 @@
 # ingest four real runs (out/dfki_pendulum/ingest/), calibrate the simulator to the
 # gravity-compensation run (calibrate/), simulate swing-up candidates under that fit's honest
 # posterior (simulate/) and plan the next batch, counting the real swing-ups for coverage and
-# judging their outcome on their logs (plan/).
+# judging their outcome on their logs (plan/). Replay scores the fit on the runs it did not see
+# (replay/, with plots).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash tools/setup.sh
@@ -18,5 +19,7 @@ echo "== nextbatch calibrate (fit the simulator to them, with a posterior)"
 $nb calibrate $study -o $out
 echo "== nextbatch simulate (candidate scenarios under what is still uncertain)"
 $nb simulate $study -o $out
+echo "== nextbatch replay (the fit scored on the runs it was not fitted to)"
+$nb replay $study -o $out --episodes energy,energy_1kg,sac
 echo "== nextbatch plan (the next batch: reuses the sets above)"
 $nb plan $study -o $out
