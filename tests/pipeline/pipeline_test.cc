@@ -21,8 +21,8 @@
 #include "engine/manifest.h"
 #include "engine/model.h"
 #include "engine/output_set.h"
-#include "tests/calibration/synthetic.h"
 #include "tests/fixtures/temp_files.h"
+#include "tests/pipeline/pendulum_logs.h"
 
 extern char** environ;
 
@@ -38,9 +38,6 @@ struct LoopStudy {
   nlohmann::json doc;
 
   LoopStudy() {
-    dir.Write("pendulum.xml",
-              ReadFile(NEXTBATCH_SOURCE_DIR "/examples/dfki_pendulum/pendulum.xml"));
-    ModelPtr m = LoadModelFile(dir.File("pendulum.xml"));
     doc = nlohmann::json::parse(R"({"schema": "nextbatch.study/1", "name": "loop", "seed": 4,
       "model": "pendulum.xml", "threads": 1,
       "parameters": [
@@ -62,26 +59,8 @@ struct LoopStudy {
         "outcome": {"success": {"quantity": {"joint": "shoulder", "abs": true}, "op": ">",
                                 "value": 1.5, "when": "ever"}}},
       "simulate": {"candidates": 8, "posterior_samples": 3, "chunk": 4}})");
-    ParameterBinding b(m.get(), {testing_spec("damping", "joint:shoulder.damping"),
-                                 testing_spec("friction", "joint:shoulder.frictionloss")});
-    testing::SyntheticLog log;
-    log.duration = 1.5;
-    log.qvel_noise = 0.02;
-    log.ctrl_offset = {0.0};
-    log.ctrl_amplitude = {2.0};
-    for (int i = 0; i < 2; ++i) {
-      State s = State::Reference(m.get());
-      s.qpos[0] = 0.5 * i - 0.2;
-      const Episode e = testing::MakeEpisode(m.get(), b, Eigen::Vector2d(0.08, 0.15), s, log, i);
-      WriteEpisodeJson(e, dir.File("ep" + std::to_string(i) + ".json"));
-    }
+    testing::WritePendulumLogs(dir);
     Save();
-  }
-  static ParameterSpec testing_spec(const std::string& name, const std::string& target) {
-    ParameterSpec p{name, {target}};
-    p.lower = 0;
-    p.upper = 1;
-    return p;
   }
   std::string Save() const { return dir.Write("study.json", doc.dump(1)); }
   std::string study() const { return dir.File("study.json"); }

@@ -16,8 +16,8 @@
 #include "planners/plan_json.h"
 #include "scenarios/simulate_study.h"
 #include "scenarios/space_json.h"
-#include "tests/calibration/synthetic.h"
 #include "tests/fixtures/temp_files.h"
+#include "tests/pipeline/pendulum_logs.h"
 
 namespace nextbatch {
 namespace {
@@ -32,9 +32,6 @@ struct PlanStudy {
   nlohmann::json doc;
 
   PlanStudy() {
-    dir.Write("pendulum.xml",
-              ReadFile(NEXTBATCH_SOURCE_DIR "/examples/dfki_pendulum/pendulum.xml"));
-    ModelPtr m = LoadModelFile(dir.File("pendulum.xml"));
     doc = nlohmann::json::parse(R"({"schema": "nextbatch.study/1", "name": "plan", "seed": 4,
       "model": "pendulum.xml", "threads": 1,
       "parameters": [
@@ -61,22 +58,7 @@ struct PlanStudy {
       "simulate": {"candidates": 8, "posterior_samples": 3, "chunk": 4},
       "planner": {"budget_seconds": 300, "reset_seconds": 19,
                   "robots": {"bench": [[0, 200], [400, 800]]}}})");
-    ParameterSpec damping{"damping", {"joint:shoulder.damping"}};
-    ParameterSpec friction{"friction", {"joint:shoulder.frictionloss"}};
-    damping.upper = friction.upper = 1;
-    damping.lower = friction.lower = 0;
-    ParameterBinding b(m.get(), {damping, friction});
-    testing::SyntheticLog log;
-    log.duration = 1.5;
-    log.qvel_noise = 0.02;
-    log.ctrl_offset = {0.0};
-    log.ctrl_amplitude = {2.0};
-    for (int i = 0; i < 2; ++i) {
-      State s = State::Reference(m.get());
-      s.qpos[0] = 0.5 * i - 0.2;
-      const Episode e = testing::MakeEpisode(m.get(), b, Eigen::Vector2d(0.08, 0.15), s, log, i);
-      WriteEpisodeJson(e, dir.File("ep" + std::to_string(i) + ".json"));
-    }
+    testing::WritePendulumLogs(dir);
     Save();
   }
   std::string Save() const { return dir.Write("study.json", doc.dump(1)); }

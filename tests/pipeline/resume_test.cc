@@ -21,8 +21,8 @@
 #include "engine/manifest.h"
 #include "engine/model.h"
 #include "pipeline/pipeline.h"
-#include "tests/calibration/synthetic.h"
 #include "tests/fixtures/temp_files.h"
+#include "tests/pipeline/pendulum_logs.h"
 
 extern char** environ;
 
@@ -38,9 +38,6 @@ struct ResumeStudy {
   nlohmann::json doc;
 
   ResumeStudy() {
-    dir.Write("pendulum.xml",
-              ReadFile(NEXTBATCH_SOURCE_DIR "/examples/dfki_pendulum/pendulum.xml"));
-    ModelPtr m = LoadModelFile(dir.File("pendulum.xml"));
     doc = nlohmann::json::parse(R"({"schema": "nextbatch.study/1", "name": "resume", "seed": 7,
       "model": "pendulum.xml", "threads": 1,
       "parameters": [
@@ -64,22 +61,7 @@ struct ResumeStudy {
                                 "value": 1.5, "when": "ever"}}},
       "simulate": {"candidates": 24, "posterior_samples": 3, "chunk": 4},
       "planner": {"budget_seconds": 300, "reset_seconds": 19}})");
-    ParameterSpec damping{"damping", {"joint:shoulder.damping"}};
-    ParameterSpec friction{"friction", {"joint:shoulder.frictionloss"}};
-    damping.upper = friction.upper = 1;
-    damping.lower = friction.lower = 0;
-    ParameterBinding b(m.get(), {damping, friction});
-    testing::SyntheticLog log;
-    log.duration = 1.5;
-    log.qvel_noise = 0.02;
-    log.ctrl_offset = {0.0};
-    log.ctrl_amplitude = {2.0};
-    for (int i = 0; i < 2; ++i) {
-      State s = State::Reference(m.get());
-      s.qpos[0] = 0.5 * i - 0.2;
-      const Episode e = testing::MakeEpisode(m.get(), b, Eigen::Vector2d(0.08, 0.15), s, log, i);
-      WriteEpisodeJson(e, dir.File("ep" + std::to_string(i) + ".json"));
-    }
+    testing::WritePendulumLogs(dir);
     Save();
   }
   // Without logs: simulate samples the priors (a faster study for the simulate-only cases).
