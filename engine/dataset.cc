@@ -205,44 +205,46 @@ Dataset LoadDataset(const Study& study, const mjModel* model) {
   for (const auto& entry : spec.episodes) {
     for (const auto& path : entry.paths) jobs.push_back({&entry, path, "", "", {}});
   }
-  ParallelFor(static_cast<int>(jobs.size()), study.threads, [&](int index, int) {
-    Job& job = jobs[index];
-    const EpisodeEntry& entry = *job.entry;
-    const ImporterSpec& importer =
-        entry.importer.empty() ? spec.importer : spec.importers.at(entry.importer);
-    job.id = entry.id.empty() ? entry.id_prefix + fs::path(job.path).stem().string() : entry.id;
-    RawEpisode raw;
-    try {
-      raw = ImportFile(importer, job.path);
-      ValidateEpisodeChannels(raw.episode, model, job.path);
-    } catch (const InputError& error) {
-      job.error = error.what();
-      return;
-    }
-    Episode& e = raw.episode;
-    if (entry.id.empty() && importer.format == "native" && !e.id.empty()) job.id = e.id;
-    e.id = job.id;
-    for (auto it = entry.scenario.begin(); it != entry.scenario.end(); ++it) {
-      e.scenario[it.key()] = it.value();
-    }
-    for (auto it = entry.outcome.begin(); it != entry.outcome.end(); ++it) {
-      e.outcome[it.key()] = it.value();
-    }
-    if (!entry.robot.empty()) e.robot = entry.robot;
-    if (!entry.site.empty()) e.site = entry.site;
-    if (!entry.date.empty()) e.date = entry.date;
-    try {
-      // A log refused by cleaning (one too large to resample) is the file's fault like a
-      // malformed one: on_error decides.
-      job.clean = CleanEpisode(raw, spec.cleaning, d.timestep);
-    } catch (const InputError& error) {
-      job.error = error.what();
-      return;
-    }
-    for (std::size_t k = 0; k < job.clean.episodes.size(); ++k) {
-      CheckAgainstModel(job.clean.episodes[k], model, &job.clean.quality[k]);
-    }
-  });
+  StoppableParallelFor(
+      static_cast<int>(jobs.size()), study.threads,
+      "ingest stopped while reading the logs; nothing was written", [&](int index, int) {
+        Job& job = jobs[index];
+        const EpisodeEntry& entry = *job.entry;
+        const ImporterSpec& importer =
+            entry.importer.empty() ? spec.importer : spec.importers.at(entry.importer);
+        job.id = entry.id.empty() ? entry.id_prefix + fs::path(job.path).stem().string() : entry.id;
+        RawEpisode raw;
+        try {
+          raw = ImportFile(importer, job.path);
+          ValidateEpisodeChannels(raw.episode, model, job.path);
+        } catch (const InputError& error) {
+          job.error = error.what();
+          return;
+        }
+        Episode& e = raw.episode;
+        if (entry.id.empty() && importer.format == "native" && !e.id.empty()) job.id = e.id;
+        e.id = job.id;
+        for (auto it = entry.scenario.begin(); it != entry.scenario.end(); ++it) {
+          e.scenario[it.key()] = it.value();
+        }
+        for (auto it = entry.outcome.begin(); it != entry.outcome.end(); ++it) {
+          e.outcome[it.key()] = it.value();
+        }
+        if (!entry.robot.empty()) e.robot = entry.robot;
+        if (!entry.site.empty()) e.site = entry.site;
+        if (!entry.date.empty()) e.date = entry.date;
+        try {
+          // A log refused by cleaning (one too large to resample) is the file's fault like a
+          // malformed one: on_error decides.
+          job.clean = CleanEpisode(raw, spec.cleaning, d.timestep);
+        } catch (const InputError& error) {
+          job.error = error.what();
+          return;
+        }
+        for (std::size_t k = 0; k < job.clean.episodes.size(); ++k) {
+          CheckAgainstModel(job.clean.episodes[k], model, &job.clean.quality[k]);
+        }
+      });
   std::set<std::string> ids;
   for (Job& job : jobs) {
     if (!job.error.empty()) {

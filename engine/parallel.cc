@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "engine/error.h"
+#include "engine/interrupt.h"
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -72,6 +73,16 @@ void ParallelFor(int n, int num_threads, const std::function<void(int, int)>& fn
     if (errors[t] && (first < 0 || error_index[t] < error_index[first])) first = t;
   }
   if (first >= 0) std::rethrow_exception(errors[first]);
+}
+
+void StoppableParallelFor(int n, int num_threads, const std::string& what,
+                          const std::function<void(int, int)>& fn) {
+  // InterruptSignal reads an atomic the handler sets: polling it per index costs nothing next
+  // to the work of an index.
+  ParallelFor(n, num_threads, [&](int index, int thread) {
+    if (InterruptSignal() == 0) fn(index, thread);
+  });
+  ThrowIfInterrupted(what);
 }
 
 }  // namespace nextbatch

@@ -27,6 +27,14 @@ int ResolveThreads(int requested);
 // loop the one of the lowest index is rethrown.
 void ParallelFor(int n, int num_threads, const std::function<void(int index, int thread)>& fn);
 
+// ParallelFor for long loops whose partial results are discarded when the run stops: once a stop
+// is asked for (engine/interrupt.h) the indices not yet begun are skipped, and after the loop
+// Interrupted is thrown with `what` (an exception fn threw at a lower index comes first). So a
+// signal during a chunk of minutes stops within one index per thread. Never inside a Ceres
+// evaluation (an exception must not cross Ceres; the calibrate stage stops through its callback).
+void StoppableParallelFor(int n, int num_threads, const std::string& what,
+                          const std::function<void(int index, int thread)>& fn);
+
 }  // namespace nextbatch
 
 #endif  // NEXTBATCH_ENGINE_PARALLEL_H_

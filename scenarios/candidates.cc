@@ -43,6 +43,12 @@ std::string SimulateOptions::Validate() const {
 
 namespace {
 
+// What a stop has finished: the candidates before `first` (a stop inside a chunk drops the
+// chunk; the ones before it have their checkpoint).
+std::string StoppedAfter(std::int64_t first, std::int64_t total) {
+  return "stopped after " + std::to_string(first) + " of " + std::to_string(total) + " candidates";
+}
+
 // Per-rollout results of a chunk, flat so that a chunk is a few allocations.
 struct ChunkBuffer {
   std::vector<char> success, safe, diverged;
@@ -267,8 +273,7 @@ SimulateSummary RunChunks(
     if (progress) progress(summary.candidates, options.candidates);
     if (last) break;
     if (summary.candidates < options.candidates) {
-      ThrowIfInterrupted("stopped after " + std::to_string(summary.candidates) + " of " +
-                         std::to_string(options.candidates) + " candidates");
+      ThrowIfInterrupted(StoppedAfter(summary.candidates, options.candidates));
     }
   }
   summary.mean_success = summary.candidates ? success_sum / summary.candidates : 0.0;
@@ -315,41 +320,43 @@ SimulateSummary SimulateCandidates(const mjModel* base, const Task& task,
   double information_seconds = 0.0;
   SimulateSummary summary = RunChunks(
       task, source, options, sink, progress, [&](std::int64_t first, int count, ChunkBuffer* buf) {
-        ParallelFor(count * K, threads, [&](int r, int thread) {
-          const int i = r / K, k = r % K;
-          Workspace& ws = pool[thread];
-          PrepareRollout(task, binding, posterior, source, options, first + i, i, k, ws,
-                         &theta[thread]);
-          std::unique_ptr<Controller> own;
-          if (controllers) own = controllers(ws.model(), first + i, k);
-          Record(task.Run(ws, *evaluators[thread], own.get()), r, nm, buf);
-        });
+        StoppableParallelFor(count * K, threads, StoppedAfter(first, options.candidates),
+                             [&](int r, int thread) {
+                               const int i = r / K, k = r % K;
+                               Workspace& ws = pool[thread];
+                               PrepareRollout(task, binding, posterior, source, options, first + i,
+                                              i, k, ws, &theta[thread]);
+                               std::unique_ptr<Controller> own;
+                               if (controllers) own = controllers(ws.model(), first + i, k);
+                               Record(task.Run(ws, *evaluators[thread], own.get()), r, nm, buf);
+                             });
         if (!information) return;
         const auto t0 = std::chrono::steady_clock::now();
         // One mean-parameter episode per candidate; nothing throws out of the loop.
-        ParallelFor(count, threads, [&](int i, int thread) {
-          Workspace& ws = pool[thread];
-          try {
-            ws.RestoreBase();
-            if (binding.size() > 0) ws.Apply(binding, information->values);
-            State initial = task.InitialState(ws.model());
-            source.Apply(i, ws, &initial);
-            ws.SetState(initial);
-            Eigen::MatrixXd states;
-            const Episode e = RecordEpisode(task, *information, ws, first + i, &states);
-            Eigen::MatrixXd info = information->compute(ws.model(), e, states);
-            if (!info.allFinite()) {
-              buf->information_error[i] = "the information is not finite";
-            } else {
-              buf->information[i] = std::move(info);
-            }
-          } catch (const MujocoError& e) {
-            ws.HardReset();
-            buf->information_error[i] = e.what();
-          } catch (const std::exception& e) {
-            buf->information_error[i] = e.what();
-          }
-        });
+        StoppableParallelFor(
+            count, threads, StoppedAfter(first, options.candidates), [&](int i, int thread) {
+              Workspace& ws = pool[thread];
+              try {
+                ws.RestoreBase();
+                if (binding.size() > 0) ws.Apply(binding, information->values);
+                State initial = task.InitialState(ws.model());
+                source.Apply(i, ws, &initial);
+                ws.SetState(initial);
+                Eigen::MatrixXd states;
+                const Episode e = RecordEpisode(task, *information, ws, first + i, &states);
+                Eigen::MatrixXd info = information->compute(ws.model(), e, states);
+                if (!info.allFinite()) {
+                  buf->information_error[i] = "the information is not finite";
+                } else {
+                  buf->information[i] = std::move(info);
+                }
+              } catch (const MujocoError& e) {
+                ws.HardReset();
+                buf->information_error[i] = e.what();
+              } catch (const std::exception& e) {
+                buf->information_error[i] = e.what();
+              }
+            });
         information_seconds +=
             std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
       });

@@ -7,6 +7,7 @@
 #include <climits>
 #include <vector>
 
+#include "engine/interrupt.h"
 #include "tests/fixtures/errors.h"
 
 namespace nextbatch {
@@ -53,6 +54,52 @@ TEST_CASE("ParallelFor with a huge thread count visits every index once on cappe
     for (int i = 0; i < n; ++i) CHECK(visits[i] == 1);
     CHECK(max_thread.load() < UsableCpus());
   }
+}
+
+TEST_CASE("StoppableParallelFor skips what a stop leaves unbegun and throws Interrupted") {
+  ClearInterrupt();
+  SUBCASE("no stop: every index once, nothing thrown") {
+    std::vector<std::atomic<int>> visits(200);
+    StoppableParallelFor(200, 2, "x", [&](int i, int) { ++visits[i]; });
+    for (auto& v : visits) CHECK(v == 1);
+  }
+  SUBCASE("one thread: the indices after the stop are not run") {
+    std::vector<int> ran;
+    try {
+      StoppableParallelFor(100, 1, "stopped at 10", [&](int i, int) {
+        ran.push_back(i);
+        if (i == 10) RequestInterrupt(2);
+      });
+      FAIL("no Interrupted thrown");
+    } catch (const Interrupted& e) {
+      CHECK(e.signal() == 2);
+      CHECK(std::string(e.what()) == "stopped at 10");
+    }
+    CHECK(ran.size() == 11);
+    CHECK(ran.back() == 10);
+  }
+  SUBCASE("two threads: each thread stops within one index of the request") {
+    std::atomic<int> ran{0};
+    CHECK_THROWS_AS(StoppableParallelFor(10000, 2, "x",
+                                         [&](int i, int) {
+                                           ++ran;
+                                           if (i == 0) RequestInterrupt(15);
+                                         }),
+                    Interrupted);
+    // index 0 stops thread 0 at once; the other thread finishes at most the index it was in
+    CHECK(ran.load() < 10000 / 2 + 2);
+  }
+  SUBCASE("an exception of the loop body comes before the stop") {
+    CHECK_THROWS_AS(StoppableParallelFor(50, 1, "x",
+                                         [&](int i, int) {
+                                           if (i == 3) {
+                                             RequestInterrupt(2);
+                                             throw std::runtime_error("body");
+                                           }
+                                         }),
+                    std::runtime_error);
+  }
+  ClearInterrupt();
 }
 
 }  // namespace

@@ -182,6 +182,34 @@ TEST_CASE("a simulation resumed from any chunk's checkpoint equals one never sto
   CHECK(part.size() == 10);
   REQUIRE(checkpoints.size() == 2);
   CHECK(checkpoints.back().candidates == 10);
+  // a stop asked for inside a chunk's rollouts drops that chunk at once: the rollouts not yet
+  // begun are skipped, nothing of the chunk reaches the sink, and the checkpoint is the last one
+  class StopAt12 : public AngleSource {
+   public:
+    void Apply(int i, Workspace& ws, State* initial) const override {
+      AngleSource::Apply(i, ws, initial);
+      if (angles_[i] == 0.1 + 0.01 * 12.0) RequestInterrupt(SIGTERM);
+    }
+  };
+  for (int threads : {1, 2}) {
+    CAPTURE(threads);
+    std::vector<CandidateStats> upto;
+    checkpoints.clear();
+    StopAt12 mid;
+    SimulateOptions m = o;
+    m.num_threads = threads;
+    try {
+      SimulateCandidates(f.m.get(), f.task, f.binding, f.posterior, mid, m, collect(&upto));
+      FAIL("no Interrupted");
+    } catch (const Interrupted& e) {
+      CHECK(e.exit_code() == 143);
+      CHECK(std::string(e.what()) == "stopped after 10 of 23 candidates");
+    }
+    ClearInterrupt();
+    CHECK(upto.size() == 10);
+    REQUIRE(checkpoints.size() == 2);
+    CHECK(checkpoints.back().candidates == 10);
+  }
   // a resumable writer keeps the saved bytes, drops what came after them, and keeps its part
   const std::filesystem::path dir = std::filesystem::temp_directory_path() / "nb_resume_part";
   std::filesystem::remove_all(dir);
