@@ -38,27 +38,7 @@ struct LoopStudy {
   nlohmann::json doc;
 
   LoopStudy() {
-    doc = nlohmann::json::parse(R"({"schema": "nextbatch.study/1", "name": "loop", "seed": 4,
-      "model": "pendulum.xml", "threads": 1,
-      "parameters": [
-        {"name": "damping", "targets": ["joint:shoulder.damping"], "initial": 0.05,
-         "bounds": [0, 0.5], "prior": {"mean": 0.05, "std": 0.02}},
-        {"name": "friction", "targets": ["joint:shoulder.frictionloss"], "initial": 0.2,
-         "bounds": [0, 1], "prior": {"mean": 0.2, "std": 0.05}}],
-      "dataset": {"importer": {"format": "native"},
-                  "episodes": [{"path": "ep0.json"}, {"path": "ep1.json"}],
-                  "cleaning": {"resample": false}},
-      "calibration": {"segment_seconds": 0.5, "max_iterations": 30},
-      "scenarios": {"factors": [
-        {"name": "initial_angle", "range": [-0.5, 0.5],
-         "binding": {"kind": "qpos", "target": "shoulder"}},
-        {"name": "torque_limit", "range": [0.5, 3.0],
-         "binding": {"kind": "parameter", "target": "actuator:motor.ctrlrange[1]"}}]},
-      "task": {"horizon": 1.0,
-        "controller": {"type": "energy_swing_up", "joint": "shoulder", "actuator": "motor"},
-        "outcome": {"success": {"quantity": {"joint": "shoulder", "abs": true}, "op": ">",
-                                "value": 1.5, "when": "ever"}}},
-      "simulate": {"candidates": 8, "posterior_samples": 3, "chunk": 4}})");
+    doc = testing::PendulumStudyDoc("loop", 4);
     testing::WritePendulumLogs(dir);
     Save();
   }

@@ -32,32 +32,12 @@ struct PlanStudy {
   nlohmann::json doc;
 
   PlanStudy() {
-    doc = nlohmann::json::parse(R"({"schema": "nextbatch.study/1", "name": "plan", "seed": 4,
-      "model": "pendulum.xml", "threads": 1,
-      "parameters": [
-        {"name": "damping", "targets": ["joint:shoulder.damping"], "initial": 0.05,
-         "bounds": [0, 0.5], "prior": {"mean": 0.05, "std": 0.02}},
-        {"name": "friction", "targets": ["joint:shoulder.frictionloss"], "initial": 0.2,
-         "bounds": [0, 1], "prior": {"mean": 0.2, "std": 0.05}}],
-      "dataset": {"importer": {"format": "native"},
-                  "episodes": [
-                    {"path": "ep0.json", "scenario": {"initial_angle": -0.2, "torque_limit": 2.0}},
-                    {"path": "ep1.json", "scenario": {"initial_angle": 0.3}}],
-                  "cleaning": {"resample": false}},
-      "calibration": {"segment_seconds": 0.5, "max_iterations": 30},
-      "scenarios": {"factors": [
-        {"name": "initial_angle", "range": [-0.5, 0.5],
-         "binding": {"kind": "qpos", "target": "shoulder"}},
-        {"name": "torque_limit", "range": [0.5, 3.0],
-         "binding": {"kind": "parameter", "target": "actuator:motor.ctrlrange[1]"},
-         "tag": "setup", "cost_seconds": 60}]},
-      "task": {"horizon": 1.0,
-        "controller": {"type": "energy_swing_up", "joint": "shoulder", "actuator": "motor"},
-        "outcome": {"success": {"quantity": {"joint": "shoulder", "abs": true}, "op": ">",
-                                "value": 1.5, "when": "ever"}}},
-      "simulate": {"candidates": 8, "posterior_samples": 3, "chunk": 4},
-      "planner": {"budget_seconds": 300, "reset_seconds": 19,
-                  "robots": {"bench": [[0, 200], [400, 800]]}}})");
+    doc = testing::PendulumStudyDoc("plan", 4);
+    testing::MakeTorqueLimitASetup(doc);
+    doc["dataset"]["episodes"][0]["scenario"] = {{"initial_angle", -0.2}, {"torque_limit", 2.0}};
+    doc["dataset"]["episodes"][1]["scenario"] = {{"initial_angle", 0.3}};
+    doc["planner"] = nlohmann::json::parse(
+        R"({"budget_seconds": 300, "reset_seconds": 19, "robots": {"bench": [[0, 200], [400, 800]]}})");
     testing::WritePendulumLogs(dir);
     Save();
   }

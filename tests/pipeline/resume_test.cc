@@ -38,29 +38,10 @@ struct ResumeStudy {
   nlohmann::json doc;
 
   ResumeStudy() {
-    doc = nlohmann::json::parse(R"({"schema": "nextbatch.study/1", "name": "resume", "seed": 7,
-      "model": "pendulum.xml", "threads": 1,
-      "parameters": [
-        {"name": "damping", "targets": ["joint:shoulder.damping"], "initial": 0.05,
-         "bounds": [0, 0.5], "prior": {"mean": 0.05, "std": 0.02}},
-        {"name": "friction", "targets": ["joint:shoulder.frictionloss"], "initial": 0.2,
-         "bounds": [0, 1], "prior": {"mean": 0.2, "std": 0.05}}],
-      "dataset": {"importer": {"format": "native"},
-                  "episodes": [{"path": "ep0.json"}, {"path": "ep1.json"}],
-                  "cleaning": {"resample": false}},
-      "calibration": {"segment_seconds": 0.5, "max_iterations": 30},
-      "scenarios": {"factors": [
-        {"name": "initial_angle", "range": [-0.5, 0.5],
-         "binding": {"kind": "qpos", "target": "shoulder"}},
-        {"name": "torque_limit", "range": [0.5, 3.0],
-         "binding": {"kind": "parameter", "target": "actuator:motor.ctrlrange[1]"},
-         "tag": "setup", "cost_seconds": 60}]},
-      "task": {"horizon": 1.0,
-        "controller": {"type": "energy_swing_up", "joint": "shoulder", "actuator": "motor"},
-        "outcome": {"success": {"quantity": {"joint": "shoulder", "abs": true}, "op": ">",
-                                "value": 1.5, "when": "ever"}}},
-      "simulate": {"candidates": 24, "posterior_samples": 3, "chunk": 4},
-      "planner": {"budget_seconds": 300, "reset_seconds": 19}})");
+    doc = testing::PendulumStudyDoc("resume", 7);
+    testing::MakeTorqueLimitASetup(doc);
+    doc["simulate"]["candidates"] = 24;
+    doc["planner"] = {{"budget_seconds", 300}, {"reset_seconds", 19}};
     testing::WritePendulumLogs(dir);
     Save();
   }
