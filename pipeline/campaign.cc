@@ -281,6 +281,9 @@ nlohmann::json RoundStudy(const Context& cx, const Strategy& s, std::uint64_t se
   if (cx.options.simulate_candidates > 0) simulate["candidates"] = cx.options.simulate_candidates;
   if (cx.options.simulate_posterior_samples > 0)
     simulate["posterior_samples"] = cx.options.simulate_posterior_samples;
+  // coverage and uncertainty give the information component no weight: not computing it saves
+  // most of the simulate stage's time
+  if (s.base == "coverage" || s.base == "uncertainty") simulate["information"] = false;
   doc["simulate"] = simulate;
   nlohmann::json planner =
       base.HasSection("planner") ? base.doc.at("planner") : nlohmann::json::object();
@@ -682,8 +685,9 @@ CampaignResult RunCampaign(const Study& study, const CampaignOptions& options) {
                      "campaign: %s seed %d/%d round %d/%d: %d episodes, %s robot s, param error "
                      "%s, failures %d/%d (%s; %s elapsed, ~%s left)\n",
                      s.name.c_str(), seed + 1, options.seeds, row.round, options.rounds,
-                     row.episodes, Num(row.robot_seconds).c_str(), Num(row.param_error).c_str(),
-                     row.failures_found, cx.failures.regions(), FormatDuration(row.seconds).c_str(),
+                     row.episodes, Num(row.robot_seconds).c_str(),
+                     Fmt("%.3g", row.param_error).c_str(), row.failures_found,
+                     cx.failures.regions(), FormatDuration(row.seconds).c_str(),
                      FormatDuration(elapsed).c_str(),
                      FormatDuration(elapsed / done * (total - done)).c_str());
       });
@@ -805,9 +809,11 @@ CampaignResult RunCampaign(const Study& study, const CampaignOptions& options) {
     const auto& rnd = medians.at("random");
     for (std::size_t k = 0; k < cx.strategies.size(); ++k) {
       const auto& m = medians.at(cx.strategies[k].name);
-      const double ratio = rnd.first / m.first;
+      // unreached (infinite) medians have no ratio
+      const double ratio = std::isfinite(m.first) ? rnd.first / m.first : kNaN;
       per[k]["episodes_ratio_vs_random"] = JsonNum(ratio);
-      per[k]["robot_seconds_ratio_vs_random"] = JsonNum(rnd.second / m.second);
+      per[k]["robot_seconds_ratio_vs_random"] =
+          JsonNum(std::isfinite(m.second) ? rnd.second / m.second : kNaN);
       std::snprintf(line, sizeof(line), "%-22s %10s %12s %10s %5d/%d\n",
                     cx.strategies[k].name.c_str(),
                     std::isfinite(m.first) ? Num(m.first).c_str() : "-",
