@@ -164,6 +164,16 @@ TEST_CASE("campaign: a smoke campaign, the same files for 1 and 2 threads") {
   CHECK(doc.at("strategies").size() == 2);
   CHECK(doc.at("episodes_to_target").at("of") == "random");
 
+  // a rerun into the same folder reuses every round's sets (the world's episodes are the same
+  // bytes again): what continues an interrupted campaign
+  const std::string manifest = out1 + "/runs/planner/seed0/round2/calibrate/manifest.json";
+  const std::string before = ReadFile(manifest), rounds_before = ReadFile(out1 + "/rounds.csv");
+  r = Nextbatch(s, "campaign " + s.study() + " --reality " + s.dir.File("world.json") + " -o " +
+                       out1 + " -j 1 -q");
+  REQUIRE_MESSAGE(r.code == 0, r.log);
+  CHECK(ReadFile(manifest) == before);
+  CHECK(ReadFile(out1 + "/rounds.csv") == rounds_before);
+
   r = Nextbatch(s, "campaign " + s.study() + " --reality " + s.dir.File("world.json") + " -o " +
                        out2 + " -j 2 -q");
   REQUIRE_MESSAGE(r.code == 0, r.log);
