@@ -793,12 +793,12 @@ CampaignResult RunCampaign(const Study& study, const CampaignOptions& options) {
         eps.push_back(e);
         secs.push_back(t);
       }
-      // unreached seeds count as infinitely many episodes: the median is finite only when at
-      // least half reached the target
+      // unreached seeds count as infinitely many episodes; the lower median (the ceil(n/2)-th
+      // smallest) is finite when at least half the seeds reached the target, as random does
+      // by construction of the target
       auto median = [](std::vector<double> v) {
         std::sort(v.begin(), v.end());
-        const std::size_t n = v.size();
-        return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+        return v[(v.size() - 1) / 2];
       };
       medians[s.name] = {median(eps), median(secs)};
       per.push_back({{"strategy", s.name},
