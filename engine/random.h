@@ -17,6 +17,7 @@ enum class Stage : std::uint64_t {
   kMeasurementNoise = 5,
   kSplit = 6,
   kPlanning = 7,
+  kCampaign = 8,  // a campaign's hidden world: start spread, sample times, sensor noise
 };
 
 // xoshiro256++ seeded through splitmix64 from the key; its own uniform and normal transforms so

@@ -9,8 +9,8 @@ namespace nextbatch {
 
 const std::vector<std::string>& StudySections() {
   static const std::vector<std::string> keys = {
-      "schema",      "name",   "seed",      "model", "threads",  "parameters", "dataset",
-      "calibration", "replay", "scenarios", "task",  "simulate", "planner",    "notes"};
+      "schema", "name",      "seed", "model",    "threads", "parameters", "dataset", "calibration",
+      "replay", "scenarios", "task", "simulate", "planner", "notes",      "campaign"};
   return keys;
 }
 

@@ -13,6 +13,7 @@
 #include "engine/interrupt.h"
 #include "engine/parallel.h"
 #include "engine/study.h"
+#include "pipeline/campaign.h"
 #include "pipeline/pipeline.h"
 
 namespace {
@@ -39,6 +40,9 @@ struct Args {
   std::string from;   // plan: the first stage to redo
   double window = 0;  // replay: window length (s), when window_given
   bool window_given = false;
+  // campaign
+  std::string reality, strategies;
+  int rounds = 0, seeds = 0;  // 0: the study's campaign section
 };
 
 // Splits "a,b,c" into ids (empty pieces are kept so that Validate can name them).
@@ -137,6 +141,27 @@ int Run(const Verb& verb, const Args& args) {
   return 0;
 }
 
+// `campaign`: the study's campaign section, the command's overrides, the loop; prints the
+// episodes-to-target table.
+int RunCampaignVerb(const Args& args) {
+  const nextbatch::Study study = nextbatch::Study::Load(args.study);
+  nextbatch::CampaignOptions options = nextbatch::ReadCampaignOptions(study);
+  options.reality = args.reality;
+  options.out = args.out;
+  options.quiet = args.quiet;
+  if (args.threads_given) options.threads = nextbatch::ResolveThreads(args.threads, "-j/--threads");
+  if (args.rounds != 0) options.rounds = args.rounds;
+  if (args.seeds != 0) options.seeds = args.seeds;
+  if (!args.strategies.empty()) options.strategies = SplitIds(args.strategies);
+  if (std::string e = options.Validate(); !e.empty()) throw nextbatch::InputError(e);
+  const nextbatch::CampaignResult r = nextbatch::RunCampaign(study, options);
+  if (!args.quiet) {
+    std::printf("%s", r.text.c_str());
+    std::printf("wrote %s (%.0f s)\n", args.out.c_str(), r.seconds);
+  }
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -211,6 +236,32 @@ int main(int argc, char** argv) {
       args.window_given = window != nullptr && window->count() > 0;
     });
   }
+  bool campaign = false;
+  {
+    CLI::App* sub = app.add_subcommand(
+        "campaign",
+        "dry-run the planning loop against a hidden world, comparing the planner with its "
+        "baselines: OUT/rounds.csv, summary.csv, campaign.json, plots");
+    sub->add_option("study", args.study, "the study file (JSON)")->required();
+    sub->add_option("--reality", args.reality, "the hidden world file (nextbatch.world/1)")
+        ->required();
+    sub->add_option("-o,--out", args.out, "output folder")->capture_default_str();
+    CLI::Option* threads = sub->add_option(
+        "-j,--threads", args.threads,
+        "threads of each stage and of the world (default: the study's, else every CPU)");
+    sub->add_option("--rounds", args.rounds,
+                    "batches per strategy and seed (default: campaign.rounds, else 3)");
+    sub->add_option("--seeds", args.seeds,
+                    "repetitions per strategy (default: campaign.seeds, else 10)");
+    sub->add_option("--strategies", args.strategies,
+                    "comma-separated: planner, planner:<rule>, coverage, uncertainty, random, "
+                    "lhs, grid (default: campaign.strategies, else all but planner:<rule>)");
+    sub->add_flag("-q,--quiet", args.quiet, "print nothing but warnings and errors");
+    sub->callback([&campaign, &args, threads] {
+      campaign = true;
+      args.threads_given = threads->count() > 0;
+    });
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -218,6 +269,27 @@ int main(int argc, char** argv) {
     return rc == 0 ? 0 : 2;
   }
   nextbatch::InstallInterruptHandlers();
+  if (campaign) {
+    try {
+      if (args.rounds < 0 || args.seeds < 0)
+        throw nextbatch::InputError(std::string(args.rounds < 0 ? "--rounds" : "--seeds") +
+                                    ": expected a count >= 1, got " +
+                                    std::to_string(args.rounds < 0 ? args.rounds : args.seeds));
+      return RunCampaignVerb(args);
+    } catch (const nextbatch::Interrupted& e) {
+      std::fprintf(stderr,
+                   "nextbatch campaign: interrupted (%s): %s; the rounds already run stay under "
+                   "%s/runs, the summary files were not written\n",
+                   nextbatch::SignalName(e.signal()).c_str(), e.what(), args.out.c_str());
+      return e.exit_code();
+    } catch (const nextbatch::InputError& e) {
+      std::fprintf(stderr, "nextbatch campaign: %s\n", e.what());
+      return 2;
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "nextbatch campaign: failed: %s\n", e.what());
+      return 1;
+    }
+  }
   try {
     return Run(*chosen, args);
   } catch (const nextbatch::Interrupted& e) {

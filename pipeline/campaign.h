@@ -1,0 +1,86 @@
+// Dry-run campaigns: the planning loop run against a hidden world (scenarios/world.h) before any
+// robot time is spent, so that the planner can be judged against its baselines.
+//
+// For each strategy and seed, round r = 0..rounds: a study of its own under
+// <out>/runs/<strategy>/seed<k>/round<r>/ (the study's sections, its dataset = the study's own
+// episodes plus every episode collected so far) is run through the real stages (ingest,
+// calibrate warm-started from round r-1's calibration.json with a capped iteration count, and for
+// the planner strategies simulate and plan); round r is measured; unless it is the last, the
+// strategy picks a batch under the planner's budget, the world collects it and round r+1 begins.
+//
+// Strategies: "planner" (the plan stage as the study sets it), "planner:<rule>" (the same with
+// planner.rule = <rule>), "coverage" and "uncertainty" (the planner with that weight alone),
+// "random" (uniform scenarios), "lhs" (a Latin hypercube per round), "grid" (a full grid over the
+// factors, visited in a seeded random order across rounds). Every batch is costed the way the
+// planner costs one: episodes x planner.episode_seconds, plus each distinct setup's change.
+//
+// Outputs in <out>/: rounds.csv (a row per strategy, seed and round), summary.csv and
+// campaign.json (median and 5-95 % interval over seeds per strategy and round, the failure map,
+// episodes-to-target), timings.csv (seconds per round, the one file that depends on the machine),
+// and the plots param_error.svg and failures.svg. docs/campaigns.md describes them.
+#ifndef NEXTBATCH_PIPELINE_CAMPAIGN_H_
+#define NEXTBATCH_PIPELINE_CAMPAIGN_H_
+
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "engine/study.h"
+
+namespace nextbatch {
+
+// The study's "campaign" section mapped one to one, with the command's overrides applied after.
+//   "campaign": {
+//     "rounds": 3,                 batches collected per strategy and seed
+//     "seeds": 10,                 repetitions per strategy
+//     "strategies": ["planner", "coverage", "uncertainty", "random", "lhs", "grid"],
+//     "budget_seconds": 3600,      robot time per batch (default: planner.budget_seconds)
+//     "max_iterations": 20,        calibration iterations per round (warm-started)
+//     "simulate": {"candidates": 64, "posterior_samples": 4},   the planner strategies' simulate
+//     "failure_grid": 3,           bins per factor of the failure map (categorical: its levels)
+//     "failure_samples": 8,        world rollouts per failure-map cell
+//     "grid_levels": 3             points per numeric factor of the "grid" strategy
+//   }
+struct CampaignOptions {
+  std::string reality;  // the world file
+  std::string out = "out/campaign";
+  int rounds = 3;
+  int seeds = 10;
+  std::vector<std::string> strategies = {"planner", "coverage", "uncertainty",
+                                         "random",  "lhs",      "grid"};
+  double budget_seconds = 0.0;  // 0: the planner section's
+  int max_iterations = 20;
+  int simulate_candidates = 0;  // 0: the study's simulate section
+  int simulate_posterior_samples = 0;
+  int failure_grid = 3;
+  int failure_samples = 8;
+  int grid_levels = 3;
+  int threads = -1;  // -1: the study's
+  bool quiet = false;
+
+  // "" when valid, else "campaign.field: expected X, got Y".
+  std::string Validate() const;
+};
+
+// The study's campaign section (defaults without one). Throws InputError naming the file and
+// field for unknown keys and bad values.
+CampaignOptions ReadCampaignOptions(const Study& study);
+
+// The strategies' names (the bases; "planner:<rule>" adds a rule to "planner").
+const std::vector<std::string>& CampaignStrategies();
+
+struct CampaignResult {
+  nlohmann::json document;  // campaign.json
+  std::string text;         // a summary for people (the episodes-to-target table)
+  double seconds = 0.0;
+};
+
+// Runs the campaign and writes its files. Throws InputError for bad input (the study, the world
+// file, the options), before anything is written; RunError when a stage fails; Interrupted
+// (engine/interrupt.h) when a signal stopped it (the rounds already run stay on disk, the summary
+// files are not written).
+CampaignResult RunCampaign(const Study& study, const CampaignOptions& options);
+
+}  // namespace nextbatch
+
+#endif  // NEXTBATCH_PIPELINE_CAMPAIGN_H_

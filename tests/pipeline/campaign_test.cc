@@ -1,0 +1,251 @@
+// The campaign verb as a user runs it: a smoke campaign (2 rounds, 2 strategies, 1 seed, a small
+// budget, a tiny simulate) on the pendulum with byte-identical files for 1 and 2 threads; a hidden
+// truth recovered by calibration from episodes the world collected; bad input refused with exit 2
+// and nothing written.
+#include "pipeline/campaign.h"
+
+#include <doctest/doctest.h>
+#include <sys/wait.h>
+
+#include <cmath>
+#include <filesystem>
+#include <sstream>
+
+#include "calibration/calibration_json.h"
+#include "engine/atomic_file.h"
+#include "engine/episode_io.h"
+#include "pipeline/pipeline.h"
+#include "scenarios/world.h"
+#include "tests/fixtures/temp_files.h"
+
+namespace nextbatch {
+namespace {
+
+namespace fs = std::filesystem;
+
+// The DFKI pendulum swing-up over start angle and torque limit (a setup factor), 1.5 s episodes,
+// no episodes of its own; the world's damping and friction are 2 and 1.6 prior stds off.
+struct CampaignStudy {
+  testing::TempDir dir{"campaign"};
+  nlohmann::json doc;
+
+  CampaignStudy() {
+    dir.Write("pendulum.xml",
+              ReadFile(NEXTBATCH_SOURCE_DIR "/examples/dfki_pendulum/pendulum.xml"));
+    doc = nlohmann::json::parse(R"({"schema": "nextbatch.study/1", "name": "camp", "seed": 4,
+      "model": "pendulum.xml", "threads": 1,
+      "parameters": [
+        {"name": "damping", "targets": ["joint:shoulder.damping"], "initial": 0.05,
+         "bounds": [0, 0.5], "prior": {"mean": 0.05, "std": 0.02}},
+        {"name": "friction", "targets": ["joint:shoulder.frictionloss"], "initial": 0.2,
+         "bounds": [0, 1], "prior": {"mean": 0.2, "std": 0.05}}],
+      "calibration": {"segment_seconds": 0.5},
+      "scenarios": {"factors": [
+        {"name": "initial_angle", "range": [-0.5, 0.5],
+         "binding": {"kind": "qpos", "target": "shoulder"}, "cost_seconds": 5},
+        {"name": "torque_limit", "range": [0.3, 3.0],
+         "binding": {"kind": "parameter", "target": "actuator:motor.ctrlrange[1]"},
+         "tag": "setup", "cost_seconds": 60}]},
+      "task": {"horizon": 1.5,
+        "controller": {"type": "energy_swing_up", "joint": "shoulder", "actuator": "motor"},
+        "outcome": {"success": {"quantity": {"joint": "shoulder", "abs": true}, "op": ">",
+                                "value": 2.0, "when": "ever"}}},
+      "simulate": {"candidates": 16, "posterior_samples": 4, "chunk": 8},
+      "planner": {"budget_seconds": 150, "reset_seconds": 8.5},
+      "campaign": {"rounds": 2, "seeds": 1, "strategies": ["planner", "random"],
+                   "max_iterations": 8, "simulate": {"candidates": 8, "posterior_samples": 2},
+                   "failure_grid": 2, "failure_samples": 3}})");
+    dir.Write("world.json", R"({"schema": "nextbatch.world/1", "name": "stiff",
+      "truth": {"damping": 0.09, "friction": 0.12},
+      "sensor": {"rate_hz": 200, "jitter_seconds": 0.0005, "qpos_std": 0.002, "qvel_std": 0.02},
+      "seed": 3})");
+    Save();
+  }
+  std::string Save() const { return dir.Write("study.json", doc.dump(1)); }
+  std::string study() const { return dir.File("study.json"); }
+};
+
+struct Run {
+  int code = 0;
+  std::string log;
+};
+
+Run Nextbatch(const CampaignStudy& s, const std::string& args) {
+  const std::string log = s.dir.File("log");
+  const int status =
+      std::system((std::string(NEXTBATCH_BINARY) + " " + args + " >" + log + " 2>&1").c_str());
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, ReadFile(log)};
+}
+
+std::vector<std::vector<std::string>> Csv(const std::string& text) {
+  std::vector<std::vector<std::string>> rows;
+  std::istringstream in(text);
+  std::string line;
+  while (std::getline(in, line)) {
+    std::vector<std::string> cells;
+    std::size_t start = 0;
+    while (true) {
+      const std::size_t comma = line.find(',', start);
+      cells.push_back(line.substr(start, comma - start));
+      if (comma == std::string::npos) break;
+      start = comma + 1;
+    }
+    rows.push_back(cells);
+  }
+  return rows;
+}
+
+bool Has(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
+
+TEST_CASE("campaign: a smoke campaign, the same files for 1 and 2 threads") {
+  CampaignStudy s;
+  const std::string out1 = s.dir.File("out1"), out2 = s.dir.File("out2");
+  Run r = Nextbatch(s, "campaign " + s.study() + " --reality " + s.dir.File("world.json") + " -o " +
+                           out1 + " -j 1");
+  REQUIRE_MESSAGE(r.code == 0, r.log);
+  CHECK(Has(r.log, "campaign: planner seed 1/1 round 2/2"));
+  CHECK(Has(r.log, "episodes-to-target"));
+  const auto rows = Csv(ReadFile(out1 + "/rounds.csv"));
+  REQUIRE(rows.size() == 1 + 2 * 3);
+  const std::vector<std::string> header = {"strategy",        "seed",           "round",
+                                           "episodes",        "robot_seconds",  "param_error",
+                                           "error:damping",   "error:friction", "failures_found",
+                                           "failure_regions", "std_ratio",      "calibration"};
+  CHECK(rows[0] == header);
+  for (std::size_t i = 1; i < rows.size(); ++i) {
+    const auto& row = rows[i];
+    CAPTURE(i);
+    const int round = std::stoi(row[2]);
+    CHECK(row[0] == (i <= 3 ? "planner" : "random"));
+    CHECK(round == static_cast<int>((i - 1) % 3));
+    // robot time within the budget of each batch so far; an episode is 1.5 + 8.5 s
+    const double seconds = std::stod(row[4]);
+    CHECK(seconds <= 150.0 * round + 1e-9);
+    if (round == 0) {
+      CHECK(std::stoi(row[3]) == 0);
+      // the priors' error: |0.05 - 0.09| / 0.02 = 2 and |0.2 - 0.12| / 0.05 = 1.6
+      CHECK(std::stod(row[6]) == doctest::Approx(2.0));
+      CHECK(std::stod(row[7]) == doctest::Approx(1.6));
+      CHECK(std::stod(row[5]) == doctest::Approx(1.8));
+      CHECK(row[11] == "prior");
+    } else {
+      CHECK(std::stoi(row[3]) > std::stoi(rows[i - 1][3]));
+      // each episode costs 10 s and at most one 60 s setup change
+      CHECK(seconds >= 10.0 * std::stoi(row[3]));
+      CHECK(seconds <= 70.0 * std::stoi(row[3]) + 1e-9);
+      CHECK(row[11] != "prior");
+      // the planner's batches move the estimate towards the truth; a random batch may not excite
+      // the parameters (a torque limit too low to lift the pendulum off its start)
+      if (row[0] == "planner") CHECK(std::stod(row[5]) < 1.0);
+      CHECK(std::stod(row[5]) <= 1.8 + 1e-3);
+    }
+    CHECK(std::stoi(row[8]) <= std::stoi(row[9]));
+    CHECK(std::stoi(row[9]) <= 4);  // a 2 x 2 grid
+    // the planner's forecast std is compared from round 1 on; the baselines have none
+    if (row[0] == "planner" && round >= 1) {
+      CHECK_FALSE(row[10].empty());
+    }
+    if (row[0] == "random") CHECK(row[10].empty());
+  }
+  // the round studies and their sets are on disk, warm-started from the previous round
+  const nlohmann::json round2 =
+      nlohmann::json::parse(ReadFile(out1 + "/runs/random/seed0/round2/study.json"));
+  CHECK(round2.at("calibration").at("max_iterations") == 8);
+  CHECK(round2.at("calibration").at("warm_start") == "../round1/calibrate/calibration.json");
+  CHECK(round2.at("dataset").at("episodes").size() ==
+        static_cast<std::size_t>(std::stoi(rows[6][3])));
+  CHECK(fs::exists(out1 + "/runs/planner/seed0/round1/plan/plan.json"));
+  CHECK(fs::exists(out1 + "/param_error.svg"));
+  CHECK(fs::exists(out1 + "/failures.svg"));
+  const nlohmann::json doc = nlohmann::json::parse(ReadFile(out1 + "/campaign.json"));
+  CHECK(doc.at("schema") == "nextbatch.campaign/1");
+  CHECK(doc.at("strategies").size() == 2);
+  CHECK(doc.at("episodes_to_target").at("of") == "random");
+
+  // a rerun into the same folder reuses every round's sets (the world's episodes are the same
+  // bytes again): what continues an interrupted campaign
+  const std::string manifest = out1 + "/runs/planner/seed0/round2/calibrate/manifest.json";
+  const std::string before = ReadFile(manifest), rounds_before = ReadFile(out1 + "/rounds.csv");
+  r = Nextbatch(s, "campaign " + s.study() + " --reality " + s.dir.File("world.json") + " -o " +
+                       out1 + " -j 1 -q");
+  REQUIRE_MESSAGE(r.code == 0, r.log);
+  CHECK(ReadFile(manifest) == before);
+  CHECK(ReadFile(out1 + "/rounds.csv") == rounds_before);
+
+  r = Nextbatch(s, "campaign " + s.study() + " --reality " + s.dir.File("world.json") + " -o " +
+                       out2 + " -j 2 -q");
+  REQUIRE_MESSAGE(r.code == 0, r.log);
+  for (const char* f : {"rounds.csv", "summary.csv", "campaign.json", "param_error.svg"}) {
+    INFO(f);
+    CHECK(ReadFile(out1 + "/" + f) == ReadFile(out2 + "/" + f));
+  }
+}
+
+TEST_CASE("campaign: bad input exits 2 and writes nothing") {
+  CampaignStudy s;
+  const std::string out = s.dir.File("bad_out");
+  auto refused = [&](const std::string& args, const std::vector<std::string>& parts) {
+    const Run r = Nextbatch(s, "campaign " + s.study() + " -o " + out + " " + args);
+    CHECK_MESSAGE(r.code == 2, r.log);
+    for (const auto& p : parts) CHECK_MESSAGE(Has(r.log, p), r.log);
+    CHECK_FALSE(fs::exists(out));
+  };
+  s.dir.Write("bad_world.json", R"({"schema": "nextbatch.world/1", "truth": {"damping": 1}})");
+  refused("--reality " + s.dir.File("bad_world.json"), {"bad_world.json", "truth.friction"});
+  refused("--reality " + s.dir.File("world.json") + " --strategies planner,bogus",
+          {"strategies", "bogus"});
+  s.doc["campaign"]["rounds"] = 0;
+  s.Save();
+  refused("--reality " + s.dir.File("world.json"), {"study.json", "campaign.rounds"});
+  s.doc["campaign"]["rounds"] = 2;
+  s.doc["campaign"]["rouns"] = 2;
+  s.Save();
+  refused("--reality " + s.dir.File("world.json"), {"study.json", "rouns"});
+  s.doc["campaign"].erase("rouns");
+  s.doc["campaign"]["budget_seconds"] = 20;  // less than one episode with its setup change
+  s.Save();
+  refused("--reality " + s.dir.File("world.json"), {"budget_seconds", "70"});
+}
+
+TEST_CASE("campaign: calibration recovers the world's truth from collected episodes") {
+  CampaignStudy s;
+  const Study study = Study::Load(s.study());
+  const World world(study, ReadWorldFile(s.dir.File("world.json"), study));
+  nlohmann::json episodes = nlohmann::json::array();
+  const double angles[] = {-0.4, -0.1, 0.2, 0.45};
+  const double limits[] = {0.8, 1.6, 2.4, 3.0};
+  for (int i = 0; i < 4; ++i) {
+    const Scenario sc =
+        world.space().FromJson({{"initial_angle", angles[i]}, {"torque_limit", limits[i]}}, "s");
+    const Collected c =
+        world.Collect(sc, WorldKey({7, static_cast<std::uint64_t>(i)}), "w" + std::to_string(i));
+    REQUIRE(c.ok);
+    WriteEpisodeJson(c.episode, s.dir.File("w" + std::to_string(i) + ".json"));
+    episodes.push_back(
+        {{"path", "w" + std::to_string(i) + ".json"}, {"scenario", c.episode.scenario}});
+  }
+  s.doc["dataset"] = {{"importer", {{"format", "native"}}}, {"episodes", episodes}};
+  s.doc["calibration"]["max_iterations"] = 30;
+  s.Save();
+  PipelineOptions options;
+  options.out = s.dir.File("fit");
+  options.quiet = true;
+  for (const StageReport& r : RunPipeline(Study::Load(s.study()), options, StageId::kCalibrate))
+    REQUIRE_MESSAGE(r.exit_code == 0, r.message);
+  const CalibrationFile fit = ReadCalibrationFile(options.out + "/calibrate/calibration.json");
+  const double truth[] = {0.09, 0.12};
+  for (int j = 0; j < 2; ++j) {
+    CAPTURE(fit.names[j]);
+    const double honest = std::sqrt(fit.honest_covariance(j, j));
+    CAPTURE(fit.value[j]);
+    CAPTURE(honest);
+    CHECK(std::abs(fit.value[j] - truth[j]) <= 3 * honest);
+    // and far closer than the prior's mean was (2 and 1.6 prior stds off)
+    CHECK(std::abs(fit.value[j] - truth[j]) < 0.25 * (j == 0 ? 0.04 : 0.08));
+  }
+}
+
+}  // namespace
+}  // namespace nextbatch
