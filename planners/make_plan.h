@@ -56,6 +56,7 @@ struct EpisodeScenario {
   std::string id;
   nlohmann::json scenario = nlohmann::json::object();
   RealOutcome outcome;  // its real success (scenarios/logged_outcome.h); unknown by default
+  std::string item_id;  // the plan item it was recorded for (its metadata item_id), "" none
 };
 
 struct PlanInputs {
@@ -71,6 +72,12 @@ struct PlanInputs {
   const CalibrationFile* calibration = nullptr;
   // which of its covariances: the honest one (as simulate samples by default) or the formal one
   bool formal_posterior = false;
+  // The study turned the candidates' information off (simulate.information false): a set without
+  // it is then the study's choice, stated in a note, not a reason to doubt the plan.
+  bool information_off = false;
+  // `plan --previous`: the earlier plan whose batch the episodes may hold (planners/previous.h);
+  // the plan then carries the check in `previous`.
+  const Plan* previous = nullptr;
   int threads = 0;  // coverage's neighbour searches; the plan does not depend on it
 };
 

@@ -91,6 +91,7 @@ nlohmann::json PlanToJson(const Plan& plan, const ScenarioSpace& space) {
                      {"reason", it.reason},
                      {"session", it.session},
                      {"est_seconds", it.est_seconds}});
+    if (it.simulated_success >= 0.0) items.back()["simulated_success"] = it.simulated_success;
   }
   j["items"] = items;
   nlohmann::json sessions = nlohmann::json::array();
@@ -110,6 +111,7 @@ nlohmann::json PlanToJson(const Plan& plan, const ScenarioSpace& space) {
                    {"std_before", StdMap(plan.expected.std_before)},
                    {"std_after", StdMap(plan.expected.std_after)},
                    {"failure_modes", plan.expected.failure_modes}};
+  j["rule"] = plan.rule;
   j["candidates"] = plan.candidates;
   j["posterior_samples"] = plan.posterior_samples;
   j["weights"] = {{"coverage", plan.weights.coverage},
@@ -152,6 +154,7 @@ nlohmann::json PlanToJson(const Plan& plan, const ScenarioSpace& space) {
   j["not_estimated"] = plan.not_estimated;
   j["notes"] = plan.notes;
   j["warnings"] = plan.warnings;
+  if (!plan.previous.is_null()) j["previous"] = plan.previous;
   return j;
 }
 
@@ -206,6 +209,12 @@ Plan PlanFromJson(const nlohmann::json& j, const ScenarioSpace& space, const std
                     "-1 or a session index below " + std::to_string(plan.sessions.size()),
                     std::to_string(it.session));
     it.est_seconds = NonNegative(r, "est_seconds");
+    if (r.Has("simulated_success")) {
+      it.simulated_success = r.Number("simulated_success");
+      if (!(it.simulated_success >= 0.0 && it.simulated_success <= 1.0))
+        ThrowExpected(r.Where("simulated_success"), "a rate in [0, 1]",
+                      FormatNumber(it.simulated_success));
+    }
     r.CheckAllRead();
     plan.items.push_back(std::move(it));
   }
@@ -224,6 +233,7 @@ Plan PlanFromJson(const nlohmann::json& j, const ScenarioSpace& space, const std
                   Describe(e.Raw("failure_modes")));
   plan.expected.failure_modes = e.Strings("failure_modes");
   e.CheckAllRead();
+  plan.rule = top.Choice("rule", {"weighted", "failure", "information"}, "weighted");
   if (top.Has("candidates")) {
     plan.candidates = CandidateIndex(top, "candidates", 0);
   }
@@ -296,6 +306,11 @@ Plan PlanFromJson(const nlohmann::json& j, const ScenarioSpace& space, const std
   plan.not_estimated = OptionalStrings(top, "not_estimated");
   plan.notes = OptionalStrings(top, "notes");
   plan.warnings = OptionalStrings(top, "warnings");
+  if (top.Has("previous")) {
+    plan.previous = top.Raw("previous");
+    if (!plan.previous.is_object())
+      ThrowExpected(top.Where("previous"), "an object", Describe(plan.previous));
+  }
   top.CheckAllRead();
   return plan;
 }

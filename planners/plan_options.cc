@@ -48,6 +48,18 @@ std::vector<std::int64_t> ReadIndices(const JsonReader& r, const std::string& ke
 
 }  // namespace
 
+const char* RuleName(PlanRule rule) {
+  switch (rule) {
+    case PlanRule::kFailure:
+      return "failure";
+    case PlanRule::kInformation:
+      return "information";
+    case PlanRule::kWeighted:
+      break;
+  }
+  return "weighted";
+}
+
 std::string PlanOptions::Validate() const {
   if (!std::isfinite(budget_seconds) || !(budget_seconds > 0.0))
     return Expected("planner.budget_seconds", "a positive number of seconds",
@@ -101,6 +113,10 @@ std::string PlanOptions::Validate() const {
 
 PlanOptions ReadPlanOptions(const JsonReader& r, double horizon) {
   PlanOptions o;
+  const std::string rule = r.Choice("rule", {"weighted", "failure", "information"}, "weighted");
+  o.rule = rule == "failure"       ? PlanRule::kFailure
+           : rule == "information" ? PlanRule::kInformation
+                                   : PlanRule::kWeighted;
   o.budget_seconds = r.Number("budget_seconds", o.budget_seconds);
   o.reset_seconds = r.Number("reset_seconds", o.reset_seconds);
   o.episode_seconds = r.Number("episode_seconds", horizon + o.reset_seconds);

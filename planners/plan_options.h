@@ -1,6 +1,7 @@
 // The planner's settings: the study's "planner" section mapped one to one onto PlanOptions.
 //
 //   "planner": {
+//     "rule": "weighted",                the acquisition: "weighted", "failure" or "information"
 //     "budget_seconds": 3600,            robot time of the whole batch, setup changes included
 //     "episode_seconds": 38,             robot time of one episode (default: the task's horizon
 //                                        plus reset_seconds)
@@ -14,6 +15,10 @@
 //     "safety": {"threshold": 0.05, "confidence": 0.95}
 //   }
 //
+// The rule (planners/rules.h, docs/planning.md): "weighted" ranks by the weighted sum of the
+// components below; "failure" hunts failure modes by an upper confidence bound on each
+// candidate's failure rate, discounted near earlier picks; "information" by the log-det
+// information gain alone (finishing a calibration).
 // The weights: coverage, uncertainty and information weigh the acquisition's gain components
 // (each normalised so that its best candidate scores 1); cost is the exponent of the robot time
 // that the gain is divided by when the batch is chosen (1: gain per second, the default; 0: the
@@ -43,7 +48,12 @@ struct PlanWeights {
   double cost = 1.0;
 };
 
+// The acquisition rule: what the batch maximises.
+enum class PlanRule { kWeighted, kFailure, kInformation };
+const char* RuleName(PlanRule rule);  // "weighted", "failure", "information"
+
 struct PlanOptions {
+  PlanRule rule = PlanRule::kWeighted;
   double budget_seconds = 3600.0;
   double reset_seconds = 30.0;
   // Robot time of one episode; ReadPlanOptions sets the task's horizon + reset_seconds when the
