@@ -15,6 +15,7 @@
 #include "planners/plan_json.h"
 #include "planners/plan_options.h"
 #include "planners/previous.h"
+#include "planners/team_uncertainty.h"
 #include "scenarios/logged_outcome.h"
 #include "scenarios/simulate_study.h"
 #include "scenarios/space_json.h"
@@ -31,6 +32,8 @@ void CheckRecordedScenarios(const ScenarioSpace& space, const Dataset& dataset) 
 void CheckPlanSection(const Study& study) {
   if (!study.HasSection("task")) return;
   const PlanOptions o = ReadPlanOptions(study);
+  if (!o.team_uncertainty.empty())
+    ReadTeamUncertainty(o.team_uncertainty, ReadScenarios(study).space);
   if (o.rule != PlanRule::kInformation) return;
   // the information rule ranks by nothing else: refused before any stage runs when the study
   // cannot give the candidates information
@@ -119,6 +122,11 @@ StageReport RunPlan(const Study& study_in, const PipelineOptions& options) {
     calibration = ReadCalibrationFile(source.file);
     in.calibration = &*calibration;
     in.formal_posterior = options.formal_posterior;
+  }
+  std::optional<TeamUncertainty> team;
+  if (!plan_options.team_uncertainty.empty()) {
+    team = ReadTeamUncertainty(plan_options.team_uncertainty, scenarios.space);
+    in.team = &*team;
   }
   std::optional<Plan> previous;
   if (!options.previous.empty()) {

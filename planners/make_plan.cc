@@ -17,6 +17,7 @@
 #include "planners/safety.h"
 #include "planners/schedule.h"
 #include "planners/selection.h"
+#include "planners/team_uncertainty.h"
 
 namespace nextbatch {
 namespace {
@@ -525,7 +526,20 @@ Plan MakePlan(const PlanInputs& in, const PlanOptions& options) {
   if (information)
     acquisition.Add(information.get(),
                     info_max > 0.0 ? options.weights.information / info_max : 0.0, "information");
-  const int score_component = information ? 2 : 1;
+  // the team's uncertainty: the nearest row's variance, over the largest among the candidates
+  std::vector<double> team_variance, team_scores;
+  std::unique_ptr<ScoreGain> team;
+  const int team_component = acquisition.components();
+  if (in.team) {
+    team_variance = TeamVarianceAt(*in.team, embedding, cand, in.threads);
+    const double top = *std::max_element(team_variance.begin(), team_variance.end());
+    team_scores.assign(n, 0.0);
+    if (top > 0.0)
+      for (int i = 0; i < n; ++i) team_scores[i] = team_variance[i] / top;
+    team = std::make_unique<ScoreGain>(team_scores);
+    acquisition.Add(team.get(), options.weights.team, "team");
+  }
+  const int score_component = acquisition.components();
   acquisition.SetScores(scores, options.weights.uncertainty, "uncertainty");
 
   // The rule the batch is selected by; the weighted components are reported for every rule.
@@ -630,6 +644,7 @@ Plan MakePlan(const PlanInputs& in, const PlanOptions& options) {
       if (s >= 0 && !setup_in[s]) charged = setups.seconds[s];
       if (s >= 0) setup_in[s] = 1;
       item.components.cost = charged;  // the episodes are added below, once repeats are known
+      if (team) item.components.team = acquisition.ComponentGain(team_component, i);
       const double newly = sample.empty() ? 0.0 : acquisition.ComponentGain(0, i) / sample.size();
 
       // a pinned item is the study's choice, not the rule's
@@ -639,6 +654,10 @@ Plan MakePlan(const PlanInputs& in, const PlanOptions& options) {
       item.reason += ItemReason(
           pinned[i] != 0, counted.empty(), facts[i], near.count, embedding.Diameter(), newly,
           item.components, set.candidates[i].rollouts, s >= 0, charged, options.safety.threshold);
+      if (team)
+        item.reason += "; the team's variance " + Fmt("%.3g", team_variance[i]) +
+                       " at the nearest row of its table (team " +
+                       Fmt("%.2f", item.components.team) + ")";
       if (information) {
         const Informs most = MostInformed(information->precision(), info.single[i]);
         if (most.parameter >= 0) {
@@ -726,7 +745,16 @@ Plan MakePlan(const PlanInputs& in, const PlanOptions& options) {
       RealOutcomes(in, counted_of, counted, embedding, cand, radius, options.safety.confidence);
 
   // What is not estimated, how the rest was, and the reasons for doubt.
-  plan.not_estimated = {"uncertainty.discrepancy", "uncertainty.outcome_model", "uncertainty.team"};
+  plan.not_estimated = {"uncertainty.discrepancy", "uncertainty.outcome_model"};
+  if (!in.team) plan.not_estimated.push_back("uncertainty.team");
+  if (in.team) {
+    plan.weights.team = options.weights.team;
+    plan.notes.push_back(
+        "uncertainty.team: the team's own variance from " + std::to_string(in.team->points.size()) +
+        " rows, each candidate taking the nearest row's (normalised factor space), over the "
+        "largest among the candidates; counts for an item's first episode");
+  }
+  const std::string team_text = in.team ? "" : ", the team's uncertainty";
   if (!info.estimated) {
     plan.not_estimated.insert(plan.not_estimated.begin(), "information");
     plan.not_estimated.push_back("expected.std_after");
@@ -800,8 +828,8 @@ Plan MakePlan(const PlanInputs& in, const PlanOptions& options) {
   // component missing because something failed is a reason to doubt the plan (a warning).
   if (info.estimated) {
     plan.notes.push_back(
-        "not estimated yet: the sim-to-real discrepancy, an outcome model from real episodes, "
-        "the team's uncertainty");
+        "not estimated yet: the sim-to-real discrepancy, an outcome model from real episodes" +
+        team_text);
     if (info.missing > 0)
       warnings.push_back(std::to_string(info.missing) + " of " + std::to_string(n) +
                          " candidates have no information about the parameters (counted as 0)");
@@ -809,8 +837,8 @@ Plan MakePlan(const PlanInputs& in, const PlanOptions& options) {
     const std::string text =
         "not estimated yet: information gain (" + info.why_not + "; component 0, weight " +
         FormatNumber(options.weights.information) +
-        " without effect), the sim-to-real discrepancy, an outcome model from real episodes, the "
-        "team's uncertainty, parameter stds after the batch";
+        " without effect), the sim-to-real discrepancy, an outcome model from real episodes" +
+        team_text + ", parameter stds after the batch";
     (info.doubt ? warnings : plan.notes).push_back(text);
   }
   for (const PlanEpisodes::RealOutcome& o : plan.episodes.outcomes) {

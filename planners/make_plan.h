@@ -41,6 +41,7 @@
 #include "engine/parameter.h"
 #include "planners/plan_json.h"
 #include "planners/plan_options.h"
+#include "planners/team_uncertainty.h"
 #include "scenarios/logged_outcome.h"
 #include "scenarios/simulate_study.h"
 #include "scenarios/space.h"
@@ -78,6 +79,9 @@ struct PlanInputs {
   // `plan --previous`: the earlier plan whose batch the episodes may hold (planners/previous.h);
   // the plan then carries the check in `previous`.
   const Plan* previous = nullptr;
+  // The team's per-scenario uncertainty (planners/team_uncertainty.h): uncertainty component 4,
+  // weighted by weights.team; null for none.
+  const TeamUncertainty* team = nullptr;
   int threads = 0;  // coverage's neighbour searches; the plan does not depend on it
 };
 

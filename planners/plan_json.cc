@@ -80,6 +80,7 @@ nlohmann::json PlanToJson(const Plan& plan, const ScenarioSpace& space) {
                         {"uncertainty", it.components.uncertainty},
                         {"information", it.components.information},
                         {"cost", it.components.cost}};
+    if (it.components.team >= 0.0) c["team"] = it.components.team;
     items.push_back({{"rank", it.rank},
                      {"item_id", it.item_id},
                      {"candidate", it.candidate},
@@ -118,6 +119,7 @@ nlohmann::json PlanToJson(const Plan& plan, const ScenarioSpace& space) {
                   {"uncertainty", plan.weights.uncertainty},
                   {"information", plan.weights.information},
                   {"cost", plan.weights.cost}};
+  if (plan.weights.team >= 0.0) j["weights"]["team"] = plan.weights.team;
   nlohmann::json not_counted = nlohmann::json::array();
   for (const auto& e : plan.episodes.not_counted)
     not_counted.push_back({{"id", e.id}, {"reason", e.reason}});
@@ -200,6 +202,7 @@ Plan PlanFromJson(const nlohmann::json& j, const ScenarioSpace& space, const std
     it.components.uncertainty = c.Number("uncertainty");
     it.components.information = c.Number("information");
     it.components.cost = NonNegative(c, "cost");
+    if (c.Has("team")) it.components.team = NonNegative(c, "team");
     c.CheckAllRead();
     it.informs = r.String("informs");
     it.reason = r.String("reason");
@@ -245,6 +248,7 @@ Plan PlanFromJson(const nlohmann::json& j, const ScenarioSpace& space, const std
     plan.weights.uncertainty = NonNegative(w, "uncertainty");
     plan.weights.information = NonNegative(w, "information");
     plan.weights.cost = NonNegative(w, "cost");
+    if (w.Has("team")) plan.weights.team = NonNegative(w, "team");
     w.CheckAllRead();
   }
   if (top.Has("episodes")) {

@@ -21,6 +21,9 @@ struct PlanComponents {
   double uncertainty = 0.0;
   double information = 0.0;
   double cost = 0.0;
+  // the team's own uncertainty (planners/team_uncertainty.h), normalised; -1 when the study
+  // gives none (then not written; added field: optional when read)
+  double team = -1.0;
 };
 
 struct PlanItem {
@@ -69,6 +72,7 @@ struct PlanWeightsUsed {
   double uncertainty = 0.0;
   double information = 0.0;
   double cost = 0.0;
+  double team = -1.0;  // -1 when the study gives no team uncertainty (not written)
 };
 
 // What the plan was made from: the real episodes, and which of them count for coverage.

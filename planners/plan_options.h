@@ -12,7 +12,8 @@
 //     "robots": {"arm": [[0, 3600]]},    availability windows in seconds (default: one robot
 //                                        "robot" available for the whole budget)
 //     "pinned": [3], "excluded": [5],    candidate indices always / never in the batch
-//     "safety": {"threshold": 0.05, "confidence": 0.95}
+//     "safety": {"threshold": 0.05, "confidence": 0.95},
+//     "team_uncertainty": "team.csv"     the team's per-scenario variance (weight weights.team)
 //   }
 //
 // The rule (planners/rules.h, docs/planning.md): "weighted" ranks by the weighted sum of the
@@ -46,6 +47,7 @@ struct PlanWeights {
   double uncertainty = 1.0;
   double information = 1.0;
   double cost = 1.0;
+  double team = 1.0;  // the team's uncertainty (used only with team_uncertainty)
 };
 
 // The acquisition rule: what the batch maximises.
@@ -67,6 +69,9 @@ struct PlanOptions {
   std::vector<std::int64_t> pinned;  // candidate indices
   std::vector<std::int64_t> excluded;  // candidate indices
   SafetyOptions safety;
+  // The team's per-scenario uncertainty CSV (planners/team_uncertainty.h), resolved against the
+  // study's folder by ReadPlanOptions(study); "" for none.
+  std::string team_uncertainty;
 
   // Empty when valid, else "planner.field: expected X, got Y": a budget or an episode that is
   // not positive, a budget smaller than one episode, negative or all-zero gain weights (cost

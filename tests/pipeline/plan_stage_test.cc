@@ -434,6 +434,40 @@ TEST_CASE("plan --previous: a collected batch against what the earlier plan expe
   CHECK_FALSE(fs::exists(out3));
 }
 
+TEST_CASE("plan: the team's uncertainty table is read, scored and an input of the plan stage") {
+  PlanStudy s;
+  s.dir.Write("team.csv",
+              "initial_angle,torque_limit,variance\n-0.5,0.5,1\n0.5,3,0\n0,1.75,0.25\n");
+  s.doc["planner"]["team_uncertainty"] = "team.csv";
+  s.Save();
+  const std::string args = "plan " + s.study() + " -o " + s.out() + " -q";
+  Run r = Nextbatch(s, args);
+  REQUIRE_MESSAGE(r.code == 0, r.log);
+  const ScenarioSpace space = ReadScenarios(Study::Load(s.study())).space;
+  const Plan plan = ReadPlan(s.out() + "/plan", space);
+  CHECK(plan.weights.team == 1.0);
+  for (const PlanItem& it : plan.items) {
+    CHECK(it.components.team >= 0.0);
+    CHECK(Has(it.reason, "the team's variance "));
+  }
+  CHECK(std::find(plan.not_estimated.begin(), plan.not_estimated.end(), "uncertainty.team") ==
+        plan.not_estimated.end());
+  // a changed table makes the plan stale, nothing else
+  s.dir.Write("team.csv", "initial_angle,torque_limit,variance\n0,1,1\n");
+  r = Nextbatch(s, "plan " + s.study() + " -o " + s.out());
+  REQUIRE_MESSAGE(r.code == 0, r.log);
+  CHECK(Has(r.log, "simulate: reused"));
+  CHECK_FALSE(Has(r.log, "plan: reused"));
+  // a malformed one is refused before any stage runs, naming file, line and column
+  s.dir.Write("team.csv", "initial_angle,torque_limit,variance\n0,1,-2\n");
+  const std::string out2 = s.dir.File("out2");
+  r = Nextbatch(s, "plan " + s.study() + " -o " + out2);
+  CHECK(r.code == 2);
+  CHECK(Has(r.log, s.dir.File("team.csv") + ": line 2: variance: expected a number >= 0, got "
+                                            "\"-2\""));
+  CHECK_FALSE(fs::exists(out2));
+}
+
 TEST_CASE("plan: the information rule without information is refused before any stage runs") {
   PlanStudy s;
   s.doc["planner"]["rule"] = "information";

@@ -569,6 +569,48 @@ TEST_CASE("make plan: the information rule is greedy log-det gain, as a brute fo
                        "the simulate set holds no sensitivities"});
 }
 
+TEST_CASE("make plan: the team's uncertainty, the nearest row's variance, as a fourth component") {
+  Candidates c(ScenarioSpace({Continuous("x", 0, 1)}));
+  c.Add({{"x", 0.1}}, 1.0);
+  c.Add({{"x", 0.45}}, 1.0);
+  c.Add({{"x", 0.9}}, 1.0);
+  TeamUncertainty team;
+  team.points = {Scenario{{0.0}}, Scenario{{0.5}}, Scenario{{1.0}}};
+  team.variance = {0.2, 4.0, 1.0};
+  PlanInputs in = Inputs(c, {});
+  in.team = &team;
+  PlanOptions o = Options(20.0);
+  o.weights = {0.0, 0.0, 0.0, 1.0};
+  o.weights.team = 1.0;
+  o.team_uncertainty = "team.csv";
+  const Plan plan = MakePlan(in, o);
+  // nearest rows: 0.1 -> 0.0 (0.2), 0.45 -> 0.5 (4), 0.9 -> 1.0 (1); normalised by 4
+  REQUIRE(plan.items.size() == 2);
+  CHECK(plan.items[0].candidate == 1);
+  CHECK(plan.items[0].components.team == 1.0);
+  CHECK(plan.items[1].candidate == 2);
+  CHECK(plan.items[1].components.team == 0.25);
+  CHECK(plan.items[1].score == 0.25);
+  CHECK(plan.items[1].reason.find("the team's variance 1 at the nearest row") != std::string::npos);
+  CHECK(plan.weights.team == 1.0);
+  CHECK(std::find(plan.not_estimated.begin(), plan.not_estimated.end(), "uncertainty.team") ==
+        plan.not_estimated.end());
+  CHECK(HasNote(plan, "uncertainty.team: the team's own variance from 3 rows"));
+  // written and read back
+  const std::string json = PlanToJson(plan, c.space).dump();
+  CHECK(json.find("\"team\":0.25") != std::string::npos);
+  CHECK(
+      PlanToJson(PlanFromJson(nlohmann::json::parse(json), c.space, "plan.json"), c.space).dump() ==
+      json);
+  // without a table the component is not written and stays not estimated
+  in.team = nullptr;
+  o.weights.coverage = 1.0;
+  const Plan none = MakePlan(in, o);
+  CHECK(PlanToJson(none, c.space).dump().find("\"team\"") == std::string::npos);
+  CHECK(std::find(none.not_estimated.begin(), none.not_estimated.end(), "uncertainty.team") !=
+        none.not_estimated.end());
+}
+
 TEST_CASE("make plan: the same plan for any thread count, and a JSON round trip") {
   Candidates c(ScenarioSpace(
       {Continuous("x", 0, 1), Continuous("y", 1, 100), Categorical("obj", {"a", "b", "c"}, 30)}));
@@ -613,7 +655,7 @@ TEST_CASE("make plan: the same plan for any thread count, and a JSON round trip"
   const Plan back = PlanFromJson(nlohmann::json::parse(one), c.space, "plan.json");
   CHECK(PlanToJson(back, c.space).dump() == one);
   CHECK(back.episodes.counted == 12);
-  CHECK(back.not_estimated.size() == 5);
+  CHECK(back.not_estimated.size() == 5);  // information, std_after and the three uncertainties
   CHECK(back.episodes.outcomes.size() == 12);
   CHECK(PlanSummaryText(back, c.space).find("coverage: ") != std::string::npos);
 }
