@@ -57,6 +57,10 @@ std::string ReplayReferencesFile(const Study& study);
 void CheckRecordedScenarios(const ScenarioSpace& space, const Dataset& dataset);
 // Reads the study's planner section (InputError when it is bad), as RunPlan will.
 void CheckPlanSection(const Study& study);
+// The earlier plan's file that --previous names: its plan.json. Throws InputError naming the path
+// when it is neither a plan set's folder nor a .json file, when the plan does not read, or when it
+// is another study's plan.
+std::string PreviousPlanFile(const Study& study, const PipelineOptions& options);
 // The summary of the plan set in `dir` (a reused set), as RunPlan printed it.
 std::string PlanSetSummary(const Study& study, const std::string& dir);
 

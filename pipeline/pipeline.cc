@@ -11,6 +11,7 @@
 #include "engine/manifest.h"
 #include "engine/output_set.h"
 #include "pipeline/internal.h"
+#include "planners/plan_options.h"
 
 #ifndef NEXTBATCH_VERSION
 #define NEXTBATCH_VERSION "unknown"
@@ -183,6 +184,12 @@ Inputs CurrentInputs(StageId stage, const Study& study, const PipelineOptions& o
     case StageId::kPlan: {
       AddSections(study, {"parameters", "scenarios", "task", "planner"}, &in);
       in["study:seed"] = DigestOf(std::to_string(study.seed));
+      if (study.HasSection("task")) {
+        const std::string team = ReadPlanOptions(study).team_uncertainty;
+        if (!team.empty()) in["file:team_uncertainty"] = DigestOfFile(team);
+      }
+      if (!options.previous.empty())
+        in["previous"] = DigestOfFile(pipeline_internal::PreviousPlanFile(study, options));
       in["upstream:simulate"] = UpstreamDigest(SetDir(StageId::kSimulate, options));
       if (study.HasSection("dataset")) {
         in["upstream:ingest"] = UpstreamDigest(SetDir(StageId::kIngest, options));
@@ -334,8 +341,10 @@ std::vector<StageReport> RunPipeline(const Study& study, const PipelineOptions& 
   std::vector<StageReport> reports;
   const std::vector<StageId> stages = StagesOf(study, last);
   // a bad planner section is refused before any stage writes a set
-  if (!stages.empty() && stages.back() == StageId::kPlan)
+  if (!stages.empty() && stages.back() == StageId::kPlan) {
     pipeline_internal::CheckPlanSection(study);
+    if (!options.previous.empty()) pipeline_internal::PreviousPlanFile(study, options);
+  }
   for (StageId stage : stages) {
     const bool forced = from && stage >= *from;
     if (!forced) {

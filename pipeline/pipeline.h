@@ -45,6 +45,9 @@ struct PipelineOptions {
   // run of the stage left (`<out>/.simulate.resume/`) when it was made from the same inputs;
   // without it a run starts afresh and discards such a checkpoint
   bool resume = false;
+  // plan: check the batch collected since this earlier plan (a plan set's folder, or its
+  // plan.json) against what it expected; the result goes into plan.json's `previous` ("": none)
+  std::string previous;
 
   std::string Validate() const;  // "" when valid
 };

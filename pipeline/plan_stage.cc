@@ -6,6 +6,7 @@
 
 #include "calibration/calibration_json.h"
 #include "engine/dataset.h"
+#include "engine/episode_selection.h"
 #include "engine/error.h"
 #include "engine/model.h"
 #include "engine/output_set.h"
@@ -13,6 +14,8 @@
 #include "planners/make_plan.h"
 #include "planners/plan_json.h"
 #include "planners/plan_options.h"
+#include "planners/previous.h"
+#include "planners/team_uncertainty.h"
 #include "scenarios/logged_outcome.h"
 #include "scenarios/simulate_study.h"
 #include "scenarios/space_json.h"
@@ -27,7 +30,42 @@ void CheckRecordedScenarios(const ScenarioSpace& space, const Dataset& dataset) 
 }
 
 void CheckPlanSection(const Study& study) {
-  if (study.HasSection("task")) ReadPlanOptions(study);
+  if (!study.HasSection("task")) return;
+  const PlanOptions o = ReadPlanOptions(study);
+  if (!o.team_uncertainty.empty())
+    ReadTeamUncertainty(o.team_uncertainty, ReadScenarios(study).space);
+  if (o.rule != PlanRule::kInformation) return;
+  // the information rule ranks by nothing else: refused before any stage runs when the study
+  // cannot give the candidates information
+  if (study.parameters.empty())
+    ThrowExpected(study.path + ": planner.rule",
+                  "\"information\" only with parameters to learn about", "none in the study");
+  if (!ReadStudySimulateOptions(study).information)
+    ThrowExpected(study.path + ": planner.rule",
+                  "\"information\" only with the candidates' information (simulate.information "
+                  "true)",
+                  "simulate.information false");
+}
+
+std::string PreviousPlanFile(const Study& study, const PipelineOptions& options) {
+  const std::string& path = options.previous;
+  std::error_code ec;
+  std::string file;
+  if (std::filesystem::is_directory(path, ec)) {
+    file = (std::filesystem::path(path) / "plan.json").string();
+    if (!std::filesystem::is_regular_file(file, ec))
+      ThrowExpected("--previous", "a plan set (a folder holding plan.json) or a plan.json",
+                    "\"" + path + "\" (no " + file + ")");
+  } else if (std::filesystem::is_regular_file(path, ec) && path.size() > 5 &&
+             path.compare(path.size() - 5, 5, ".json") == 0) {
+    file = path;
+  } else {
+    ThrowExpected("--previous", "a plan set (a folder holding plan.json) or a plan.json",
+                  "\"" + path + "\"" + (std::filesystem::exists(path, ec) ? "" : " (not found)"));
+  }
+  const Plan previous = ReadPlan(file, ReadScenarios(study).space);
+  CheckPreviousStudy(previous, study.name, file);
+  return file;
 }
 
 std::string PlanSetSummary(const Study& study, const std::string& dir) {
@@ -61,6 +99,7 @@ StageReport RunPlan(const Study& study_in, const PipelineOptions& options) {
   in.safety_rule = task.outcome.is_object() && task.outcome.contains("safety");
   in.parameters = study.parameters;
   in.threads = study.threads;
+  in.information_off = !ReadStudySimulateOptions(study).information;
   if (study.HasSection("dataset")) {
     RequireCurrentSet(StageId::kIngest, study, options, &r.warnings);
     const Dataset dataset = ReadDatasetFiles(SetDir(StageId::kIngest, options));
@@ -71,6 +110,8 @@ StageReport RunPlan(const Study& study_in, const PipelineOptions& options) {
     for (const Episode& e : dataset.episodes) {
       EpisodeScenario es{e.id, e.scenario};
       es.outcome = RealEpisodeOutcome(model.get(), judge.outcome(), e);
+      const nlohmann::json item = EpisodeMetadata(e, "item_id");
+      if (item.is_string()) es.item_id = item.get<std::string>();
       in.episodes.push_back(std::move(es));
     }
   }
@@ -81,6 +122,16 @@ StageReport RunPlan(const Study& study_in, const PipelineOptions& options) {
     calibration = ReadCalibrationFile(source.file);
     in.calibration = &*calibration;
     in.formal_posterior = options.formal_posterior;
+  }
+  std::optional<TeamUncertainty> team;
+  if (!plan_options.team_uncertainty.empty()) {
+    team = ReadTeamUncertainty(plan_options.team_uncertainty, scenarios.space);
+    in.team = &*team;
+  }
+  std::optional<Plan> previous;
+  if (!options.previous.empty()) {
+    previous = ReadPlan(PreviousPlanFile(study, options), scenarios.space);
+    in.previous = &*previous;
   }
   const Plan plan = MakePlan(in, plan_options);
 

@@ -12,9 +12,12 @@
 #include "planners/coverage.h"
 #include "planners/gain.h"
 #include "planners/information.h"
+#include "planners/previous.h"
+#include "planners/rules.h"
 #include "planners/safety.h"
 #include "planners/schedule.h"
 #include "planners/selection.h"
+#include "planners/team_uncertainty.h"
 
 namespace nextbatch {
 namespace {
@@ -101,6 +104,9 @@ std::map<std::string, double> PosteriorStds(const PlanInputs& in) {
 struct InformationInputs {
   bool estimated = false;
   std::string why_not;
+  // Whether its absence is a reason to doubt the plan (a failure, a mismatch) rather than the
+  // study's own choice (no parameters, simulate.information false, nothing uncertain).
+  bool doubt = false;
   std::vector<int> free;                // indices into the posterior's parameters
   std::vector<std::string> names;       // all the posterior's parameters
   Eigen::VectorXd std_before;           // all, sqrt of the posterior's variances
@@ -124,12 +130,15 @@ InformationInputs PlanInformation(const PlanInputs& in, const CandidateSet& set)
   out.names = p.names();
   out.std_before = p.covariance().diagonal().cwiseMax(0.0).cwiseSqrt();
   if (!set.has_information) {
-    out.why_not =
-        "the simulate set holds no sensitivities (simulate.information is false, or the set "
-        "was written before they were computed)";
+    out.doubt = !in.information_off;
+    out.why_not = in.information_off
+                      ? "the study's simulate.information is false"
+                      : "the simulate set holds no sensitivities (it was written before they "
+                        "were computed)";
     return out;
   }
   if (set.parameters != p.names()) {
+    out.doubt = true;
     out.why_not = "the simulate set's parameters (" + Join(set.parameters) +
                   ") are not the study's (" + Join(p.names()) + ")";
     return out;
@@ -161,11 +170,36 @@ InformationInputs PlanInformation(const PlanInputs& in, const CandidateSet& set)
     }
   }
   if (out.missing == static_cast<int>(set.candidates.size())) {
+    out.doubt = true;
     out.why_not = "no candidate has information (their mean-parameter episodes failed)";
     return out;
   }
   out.estimated = true;
   return out;
+}
+
+// Which rule chose an item and the numbers behind that choice.
+std::string RuleReason(const PlanOptions& options, int i, const FailureGain* failure, int failures,
+                       int rollouts, double gain) {
+  switch (options.rule) {
+    case PlanRule::kFailure: {
+      std::string out = "rule failure: failure bound " + Fmt("%.3f", failure->bound(i)) + " (" +
+                        std::to_string(failures) + " of " + std::to_string(rollouts) +
+                        " samples failed; one-sided Clopper-Pearson at " +
+                        FormatNumber(options.safety.confidence) + ")";
+      if (failure->near(i) > 0)
+        out += ", x" + FormatNumber(kFailureDiscount) + " for each of " +
+               std::to_string(failure->near(i)) +
+               " earlier episode(s) within the coverage radius: gain " + Fmt("%.3f", gain);
+      return out + "; ";
+    }
+    case PlanRule::kInformation:
+      return "rule information: log-det gain " + Fmt("%.4g", gain) +
+             " nats given the earlier picks; ";
+    case PlanRule::kWeighted:
+      break;
+  }
+  return "rule weighted: score " + Fmt("%.3f", gain) + "; ";
 }
 
 // Why an item is in the batch, in words with the numbers behind it.
@@ -240,6 +274,26 @@ std::vector<std::string> MethodNotes(const Plan& plan, const PlanOptions& option
                                      double spread_max, double change_seconds, bool safety_rule,
                                      const InformationInputs& info, double info_max) {
   std::vector<std::string> notes;
+  switch (options.rule) {
+    case PlanRule::kFailure:
+      notes.push_back(
+          "rule failure: one more episode of a candidate gains u x " +
+          FormatNumber(kFailureDiscount) + "^m, u the one-sided Clopper-Pearson upper bound at " +
+          FormatNumber(options.safety.confidence) +
+          " confidence on its failure rate over its simulated samples, m the batch's episodes "
+          "within the coverage radius of it; the components below are reported, not used");
+      break;
+    case PlanRule::kInformation:
+      notes.push_back(
+          "rule information: the batch maximises the information gain alone (log det(P + I) - "
+          "log det(P), P updated after each pick); the other components are reported, not used");
+      break;
+    case PlanRule::kWeighted:
+      notes.push_back(
+          "rule weighted: the batch maximises w_coverage x coverage + w_information "
+          "x information + w_uncertainty x uncertainty");
+      break;
+  }
   notes.push_back(
       "coverage: " + std::to_string(plan.episodes.counted) + " of " +
       std::to_string(plan.episodes.total) +
@@ -393,6 +447,7 @@ Plan MakePlan(const PlanInputs& in, const PlanOptions& options) {
   if (set.document.contains("posterior_samples") &&
       set.document.at("posterior_samples").is_number_integer())
     plan.posterior_samples = set.document.at("posterior_samples").get<int>();
+  plan.rule = RuleName(options.rule);
   plan.weights = {options.weights.coverage, options.weights.uncertainty,
                   options.weights.information, options.weights.cost};
 
@@ -471,8 +526,43 @@ Plan MakePlan(const PlanInputs& in, const PlanOptions& options) {
   if (information)
     acquisition.Add(information.get(),
                     info_max > 0.0 ? options.weights.information / info_max : 0.0, "information");
-  const int score_component = information ? 2 : 1;
+  // the team's uncertainty: the nearest row's variance, over the largest among the candidates
+  std::vector<double> team_variance, team_scores;
+  std::unique_ptr<ScoreGain> team;
+  const int team_component = acquisition.components();
+  if (in.team) {
+    team_variance = TeamVarianceAt(*in.team, embedding, cand, in.threads);
+    const double top = *std::max_element(team_variance.begin(), team_variance.end());
+    team_scores.assign(n, 0.0);
+    if (top > 0.0)
+      for (int i = 0; i < n; ++i) team_scores[i] = team_variance[i] / top;
+    team = std::make_unique<ScoreGain>(team_scores);
+    acquisition.Add(team.get(), options.weights.team, "team");
+  }
+  const int score_component = acquisition.components();
   acquisition.SetScores(scores, options.weights.uncertainty, "uncertainty");
+
+  // The rule the batch is selected by; the weighted components are reported for every rule.
+  GainFunction* rule = &acquisition;
+  std::unique_ptr<FailureGain> failure;
+  std::vector<int> failures(n, 0);
+  if (options.rule == PlanRule::kFailure) {
+    std::vector<double> bounds(n);
+    for (int i = 0; i < n; ++i) {
+      const CandidateRecord& c = set.candidates[i];
+      failures[i] = c.rollouts - static_cast<int>(std::lround(c.success * c.rollouts));
+      bounds[i] = FailureBound(failures[i], c.rollouts, options.safety.confidence);
+    }
+    failure = std::make_unique<FailureGain>(
+        std::move(bounds), CandidateNeighbourhoods(embedding, cand, radius, in.threads));
+    rule = failure.get();
+  } else if (options.rule == PlanRule::kInformation) {
+    if (!information)
+      ThrowExpected("planner.rule",
+                    "\"information\" with the candidates' information about the parameters",
+                    "none: " + info.why_not);
+    rule = information.get();
+  }
 
   // Selection items; unsafe candidates stay out unless pinned.
   std::vector<SelectionItem> items(n);
@@ -529,11 +619,12 @@ Plan MakePlan(const PlanInputs& in, const PlanOptions& options) {
     SelectionOptions so;
     so.budget_seconds = options.budget_seconds;
     so.cost_exponent = options.weights.cost;
-    selection = SelectBatch(acquisition, items, setups.seconds, so);
+    selection = SelectBatch(*rule, items, setups.seconds, so);
   }
 
   // Replay the picks to take each item's components as the acquisition saw them.
   acquisition.Reset();
+  if (failure) failure->Reset();
   std::vector<int> order;
   std::vector<PlanItem> by_candidate(n);
   std::vector<char> setup_in(setups.seconds.size(), 0), seen(n, 0);
@@ -542,7 +633,7 @@ Plan MakePlan(const PlanInputs& in, const PlanOptions& options) {
       seen[i] = 1;
       order.push_back(i);
       PlanItem& item = by_candidate[i];
-      item.score = acquisition.Gain(i);
+      item.score = rule->Gain(i);
       item.components.coverage =
           coverage_max > 0.0 ? acquisition.ComponentGain(0, i) / coverage_max : 0.0;
       item.components.uncertainty = acquisition.ComponentGain(score_component, i);
@@ -553,11 +644,20 @@ Plan MakePlan(const PlanInputs& in, const PlanOptions& options) {
       if (s >= 0 && !setup_in[s]) charged = setups.seconds[s];
       if (s >= 0) setup_in[s] = 1;
       item.components.cost = charged;  // the episodes are added below, once repeats are known
+      if (team) item.components.team = acquisition.ComponentGain(team_component, i);
       const double newly = sample.empty() ? 0.0 : acquisition.ComponentGain(0, i) / sample.size();
 
-      item.reason = ItemReason(
+      // a pinned item is the study's choice, not the rule's
+      if (!pinned[i])
+        item.reason = RuleReason(options, i, failure.get(), failures[i], set.candidates[i].rollouts,
+                                 item.score);
+      item.reason += ItemReason(
           pinned[i] != 0, counted.empty(), facts[i], near.count, embedding.Diameter(), newly,
           item.components, set.candidates[i].rollouts, s >= 0, charged, options.safety.threshold);
+      if (team)
+        item.reason += "; the team's variance " + Fmt("%.3g", team_variance[i]) +
+                       " at the nearest row of its table (team " +
+                       Fmt("%.2f", item.components.team) + ")";
       if (information) {
         const Informs most = MostInformed(information->precision(), info.single[i]);
         if (most.parameter >= 0) {
@@ -571,6 +671,7 @@ Plan MakePlan(const PlanInputs& in, const PlanOptions& options) {
       }
     }
     acquisition.Commit(i);
+    if (failure) failure->Commit(i);
   }
 
   for (std::size_t r = 0; r < order.size(); ++r) {
@@ -583,6 +684,7 @@ Plan MakePlan(const PlanInputs& in, const PlanOptions& options) {
     item.repeats = selection.repeats[i];
     item.est_seconds = item.repeats * options.episode_seconds;
     item.components.cost += item.est_seconds;
+    item.simulated_success = facts[i].success;
     if (item.repeats > 1) item.reason += "; " + std::to_string(item.repeats) + " episodes";
     plan.items.push_back(std::move(item));
   }
@@ -643,7 +745,16 @@ Plan MakePlan(const PlanInputs& in, const PlanOptions& options) {
       RealOutcomes(in, counted_of, counted, embedding, cand, radius, options.safety.confidence);
 
   // What is not estimated, how the rest was, and the reasons for doubt.
-  plan.not_estimated = {"uncertainty.discrepancy", "uncertainty.outcome_model", "uncertainty.team"};
+  plan.not_estimated = {"uncertainty.discrepancy", "uncertainty.outcome_model"};
+  if (!in.team) plan.not_estimated.push_back("uncertainty.team");
+  if (in.team) {
+    plan.weights.team = options.weights.team;
+    plan.notes.push_back(
+        "uncertainty.team: the team's own variance from " + std::to_string(in.team->points.size()) +
+        " rows, each candidate taking the nearest row's (normalised factor space), over the "
+        "largest among the candidates; counts for an item's first episode");
+  }
+  const std::string team_text = in.team ? "" : ", the team's uncertainty";
   if (!info.estimated) {
     plan.not_estimated.insert(plan.not_estimated.begin(), "information");
     plan.not_estimated.push_back("expected.std_after");
@@ -654,6 +765,13 @@ Plan MakePlan(const PlanInputs& in, const PlanOptions& options) {
   plan.notes.insert(plan.notes.end(), notes.begin(), notes.end());
 
   std::vector<std::string> warnings;
+  if (options.rule == PlanRule::kInformation && in.calibration == nullptr) {
+    // the sensitivities were computed at the priors' means, which may lie far from the truth
+    warnings.push_back(
+        "rule information without a calibration: the gains are measured against the priors' "
+        "precision at the priors' means; what the batch teaches at the true parameters may "
+        "differ");
+  }
   if (counted.empty()) {
     warnings.push_back(
         "cold start: no real episode counts for coverage (" + std::to_string(plan.episodes.total) +
@@ -671,11 +789,12 @@ Plan MakePlan(const PlanInputs& in, const PlanOptions& options) {
                        ": " + plan.episodes.not_counted[0].reason);
   }
   if (unsafe_out > 0) {
-    warnings.push_back(std::to_string(unsafe_out) + " of " + std::to_string(n) +
-                       " candidates left out as unsafe (violation bound above " +
-                       FormatNumber(options.safety.threshold) + " at " +
-                       FormatNumber(options.safety.confidence) +
-                       " confidence; listed in 'unsafe')");
+    // the safety rule did its work: a stated fact, not a reason to doubt the plan
+    plan.notes.push_back(std::to_string(unsafe_out) + " of " + std::to_string(n) +
+                         " candidates left out as unsafe (violation bound above " +
+                         FormatNumber(options.safety.threshold) + " at " +
+                         FormatNumber(options.safety.confidence) +
+                         " confidence; listed in 'unsafe')");
   }
   if (undecided > 0) {
     int in_batch = 0;
@@ -705,19 +824,22 @@ Plan MakePlan(const PlanInputs& in, const PlanOptions& options) {
                          " s left, less than the cheapest remaining candidate's " +
                          FormatNumber(cheapest_left) + " s");
   }
+  // What the planner cannot estimate yet is a stated fact (a note, and in not_estimated); a
+  // component missing because something failed is a reason to doubt the plan (a warning).
   if (info.estimated) {
-    warnings.push_back(
-        "not estimated yet: the sim-to-real discrepancy, an outcome model from real episodes, "
-        "the team's uncertainty");
+    plan.notes.push_back(
+        "not estimated yet: the sim-to-real discrepancy, an outcome model from real episodes" +
+        team_text);
     if (info.missing > 0)
       warnings.push_back(std::to_string(info.missing) + " of " + std::to_string(n) +
                          " candidates have no information about the parameters (counted as 0)");
   } else {
-    warnings.push_back(
+    const std::string text =
         "not estimated yet: information gain (" + info.why_not + "; component 0, weight " +
         FormatNumber(options.weights.information) +
-        " without effect), the sim-to-real discrepancy, an outcome model from real episodes, the "
-        "team's uncertainty, parameter stds after the batch");
+        " without effect), the sim-to-real discrepancy, an outcome model from real episodes" +
+        team_text + ", parameter stds after the batch";
+    (info.doubt ? warnings : plan.notes).push_back(text);
   }
   for (const PlanEpisodes::RealOutcome& o : plan.episodes.outcomes) {
     if (!o.contradicted) continue;
@@ -728,6 +850,17 @@ Plan MakePlan(const PlanInputs& in, const PlanOptions& options) {
         Fmt("%.2f", o.simulated_success) + " over " + std::to_string(o.rollouts) + " samples");
   }
   plan.warnings.insert(plan.warnings.begin(), warnings.begin(), warnings.end());
+
+  if (in.previous) {
+    std::vector<CollectedEpisode> collected;
+    for (std::size_t e = 0; e < in.episodes.size(); ++e) {
+      const EpisodeScenario& ep = in.episodes[e];
+      CollectedEpisode c{ep.id, ep.item_id, std::nullopt, ep.outcome.success};
+      if (counted_of[e] >= 0) c.scenario = counted[counted_of[e]];
+      collected.push_back(std::move(c));
+    }
+    plan.previous = CheckPrevious(*in.previous, plan, collected, embedding, radius);
+  }
   return plan;
 }
 
@@ -812,6 +945,7 @@ std::string PlanSummaryText(const Plan& plan, const ScenarioSpace& space) {
   if (!plan.unsafe.empty())
     out += "unsafe candidates left out: " + std::to_string(plan.unsafe.size()) + "\n";
   if (!plan.not_estimated.empty()) out += "not estimated: " + Join(plan.not_estimated) + "\n";
+  out += PreviousSummaryText(plan.previous);
   return out;
 }
 

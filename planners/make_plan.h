@@ -41,6 +41,7 @@
 #include "engine/parameter.h"
 #include "planners/plan_json.h"
 #include "planners/plan_options.h"
+#include "planners/team_uncertainty.h"
 #include "scenarios/logged_outcome.h"
 #include "scenarios/simulate_study.h"
 #include "scenarios/space.h"
@@ -56,6 +57,7 @@ struct EpisodeScenario {
   std::string id;
   nlohmann::json scenario = nlohmann::json::object();
   RealOutcome outcome;  // its real success (scenarios/logged_outcome.h); unknown by default
+  std::string item_id;  // the plan item it was recorded for (its metadata item_id), "" none
 };
 
 struct PlanInputs {
@@ -71,6 +73,15 @@ struct PlanInputs {
   const CalibrationFile* calibration = nullptr;
   // which of its covariances: the honest one (as simulate samples by default) or the formal one
   bool formal_posterior = false;
+  // The study turned the candidates' information off (simulate.information false): a set without
+  // it is then the study's choice, stated in a note, not a reason to doubt the plan.
+  bool information_off = false;
+  // `plan --previous`: the earlier plan whose batch the episodes may hold (planners/previous.h);
+  // the plan then carries the check in `previous`.
+  const Plan* previous = nullptr;
+  // The team's per-scenario uncertainty (planners/team_uncertainty.h): uncertainty component 4,
+  // weighted by weights.team; null for none.
+  const TeamUncertainty* team = nullptr;
   int threads = 0;  // coverage's neighbour searches; the plan does not depend on it
 };
 

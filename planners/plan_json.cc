@@ -80,6 +80,7 @@ nlohmann::json PlanToJson(const Plan& plan, const ScenarioSpace& space) {
                         {"uncertainty", it.components.uncertainty},
                         {"information", it.components.information},
                         {"cost", it.components.cost}};
+    if (it.components.team >= 0.0) c["team"] = it.components.team;
     items.push_back({{"rank", it.rank},
                      {"item_id", it.item_id},
                      {"candidate", it.candidate},
@@ -91,6 +92,7 @@ nlohmann::json PlanToJson(const Plan& plan, const ScenarioSpace& space) {
                      {"reason", it.reason},
                      {"session", it.session},
                      {"est_seconds", it.est_seconds}});
+    if (it.simulated_success >= 0.0) items.back()["simulated_success"] = it.simulated_success;
   }
   j["items"] = items;
   nlohmann::json sessions = nlohmann::json::array();
@@ -110,12 +112,14 @@ nlohmann::json PlanToJson(const Plan& plan, const ScenarioSpace& space) {
                    {"std_before", StdMap(plan.expected.std_before)},
                    {"std_after", StdMap(plan.expected.std_after)},
                    {"failure_modes", plan.expected.failure_modes}};
+  j["rule"] = plan.rule;
   j["candidates"] = plan.candidates;
   j["posterior_samples"] = plan.posterior_samples;
   j["weights"] = {{"coverage", plan.weights.coverage},
                   {"uncertainty", plan.weights.uncertainty},
                   {"information", plan.weights.information},
                   {"cost", plan.weights.cost}};
+  if (plan.weights.team >= 0.0) j["weights"]["team"] = plan.weights.team;
   nlohmann::json not_counted = nlohmann::json::array();
   for (const auto& e : plan.episodes.not_counted)
     not_counted.push_back({{"id", e.id}, {"reason", e.reason}});
@@ -152,6 +156,7 @@ nlohmann::json PlanToJson(const Plan& plan, const ScenarioSpace& space) {
   j["not_estimated"] = plan.not_estimated;
   j["notes"] = plan.notes;
   j["warnings"] = plan.warnings;
+  if (!plan.previous.is_null()) j["previous"] = plan.previous;
   return j;
 }
 
@@ -197,6 +202,7 @@ Plan PlanFromJson(const nlohmann::json& j, const ScenarioSpace& space, const std
     it.components.uncertainty = c.Number("uncertainty");
     it.components.information = c.Number("information");
     it.components.cost = NonNegative(c, "cost");
+    if (c.Has("team")) it.components.team = NonNegative(c, "team");
     c.CheckAllRead();
     it.informs = r.String("informs");
     it.reason = r.String("reason");
@@ -206,6 +212,12 @@ Plan PlanFromJson(const nlohmann::json& j, const ScenarioSpace& space, const std
                     "-1 or a session index below " + std::to_string(plan.sessions.size()),
                     std::to_string(it.session));
     it.est_seconds = NonNegative(r, "est_seconds");
+    if (r.Has("simulated_success")) {
+      it.simulated_success = r.Number("simulated_success");
+      if (!(it.simulated_success >= 0.0 && it.simulated_success <= 1.0))
+        ThrowExpected(r.Where("simulated_success"), "a rate in [0, 1]",
+                      FormatNumber(it.simulated_success));
+    }
     r.CheckAllRead();
     plan.items.push_back(std::move(it));
   }
@@ -224,6 +236,7 @@ Plan PlanFromJson(const nlohmann::json& j, const ScenarioSpace& space, const std
                   Describe(e.Raw("failure_modes")));
   plan.expected.failure_modes = e.Strings("failure_modes");
   e.CheckAllRead();
+  plan.rule = top.Choice("rule", {"weighted", "failure", "information"}, "weighted");
   if (top.Has("candidates")) {
     plan.candidates = CandidateIndex(top, "candidates", 0);
   }
@@ -235,6 +248,7 @@ Plan PlanFromJson(const nlohmann::json& j, const ScenarioSpace& space, const std
     plan.weights.uncertainty = NonNegative(w, "uncertainty");
     plan.weights.information = NonNegative(w, "information");
     plan.weights.cost = NonNegative(w, "cost");
+    if (w.Has("team")) plan.weights.team = NonNegative(w, "team");
     w.CheckAllRead();
   }
   if (top.Has("episodes")) {
@@ -296,6 +310,11 @@ Plan PlanFromJson(const nlohmann::json& j, const ScenarioSpace& space, const std
   plan.not_estimated = OptionalStrings(top, "not_estimated");
   plan.notes = OptionalStrings(top, "notes");
   plan.warnings = OptionalStrings(top, "warnings");
+  if (top.Has("previous")) {
+    plan.previous = top.Raw("previous");
+    if (!plan.previous.is_object())
+      ThrowExpected(top.Where("previous"), "an object", Describe(plan.previous));
+  }
   top.CheckAllRead();
   return plan;
 }

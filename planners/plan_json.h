@@ -21,6 +21,9 @@ struct PlanComponents {
   double uncertainty = 0.0;
   double information = 0.0;
   double cost = 0.0;
+  // the team's own uncertainty (planners/team_uncertainty.h), normalised; -1 when the study
+  // gives none (then not written; added field: optional when read)
+  double team = -1.0;
 };
 
 struct PlanItem {
@@ -35,6 +38,9 @@ struct PlanItem {
   std::string reason;   // in words, with the numbers behind it
   int session = -1;     // index into sessions; -1: not scheduled
   double est_seconds = 0.0;
+  // The simulated success rate it was planned with, for `plan --previous` to compare with the
+  // real outcomes; -1 when unknown (added field: optional when read).
+  double simulated_success = -1.0;
 };
 
 struct PlanSession {
@@ -66,6 +72,7 @@ struct PlanWeightsUsed {
   double uncertainty = 0.0;
   double information = 0.0;
   double cost = 0.0;
+  double team = -1.0;  // -1 when the study gives no team uncertainty (not written)
 };
 
 // What the plan was made from: the real episodes, and which of them count for coverage.
@@ -111,14 +118,18 @@ struct Plan {
   PlanBudget budget;
   PlanExpected expected;
   // Added fields (optional when read, so that earlier plan files still read):
-  std::int64_t candidates = 0;  // candidates considered
-  int posterior_samples = 0;    // rollouts per candidate
+  std::string rule = "weighted";  // the acquisition rule (planners/plan_options.h RuleName)
+  std::int64_t candidates = 0;    // candidates considered
+  int posterior_samples = 0;      // rollouts per candidate
   PlanWeightsUsed weights;
   PlanEpisodes episodes;
   std::vector<UnsafeCandidate> unsafe;
   std::vector<std::string> not_estimated;  // components and expectations this plan lacks
   std::vector<std::string> notes;          // how the estimates were made, in words
   std::vector<std::string> warnings;       // reasons to doubt the plan (also in the manifest)
+  // `plan --previous`: the earlier plan's expectations against what was collected
+  // (planners/previous.h CheckPrevious); null when not asked for.
+  nlohmann::json previous;
 };
 
 // A stable id for an item: 16 hex digits of a 64-bit FNV-1a digest of the scenario's JSON

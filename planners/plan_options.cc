@@ -48,6 +48,18 @@ std::vector<std::int64_t> ReadIndices(const JsonReader& r, const std::string& ke
 
 }  // namespace
 
+const char* RuleName(PlanRule rule) {
+  switch (rule) {
+    case PlanRule::kFailure:
+      return "failure";
+    case PlanRule::kInformation:
+      return "information";
+    case PlanRule::kWeighted:
+      break;
+  }
+  return "weighted";
+}
+
 std::string PlanOptions::Validate() const {
   if (!std::isfinite(budget_seconds) || !(budget_seconds > 0.0))
     return Expected("planner.budget_seconds", "a positive number of seconds",
@@ -65,10 +77,12 @@ std::string PlanOptions::Validate() const {
   for (const auto& [name, w] : {std::pair<const char*, double>{"coverage", weights.coverage},
                                 {"uncertainty", weights.uncertainty},
                                 {"information", weights.information},
-                                {"cost", weights.cost}}) {
+                                {"cost", weights.cost},
+                                {"team", weights.team}}) {
     if (std::string e = CheckWeight(name, w); !e.empty()) return e;
   }
-  if (weights.coverage == 0.0 && weights.uncertainty == 0.0 && weights.information == 0.0)
+  if (weights.coverage == 0.0 && weights.uncertainty == 0.0 && weights.information == 0.0 &&
+      (team_uncertainty.empty() || weights.team == 0.0))
     return Expected("planner.weights", "a positive weight on coverage, uncertainty or information",
                     "all zero");
   if (std::string e = coverage.Validate(); !e.empty()) return "planner." + e;
@@ -101,6 +115,10 @@ std::string PlanOptions::Validate() const {
 
 PlanOptions ReadPlanOptions(const JsonReader& r, double horizon) {
   PlanOptions o;
+  const std::string rule = r.Choice("rule", {"weighted", "failure", "information"}, "weighted");
+  o.rule = rule == "failure"       ? PlanRule::kFailure
+           : rule == "information" ? PlanRule::kInformation
+                                   : PlanRule::kWeighted;
   o.budget_seconds = r.Number("budget_seconds", o.budget_seconds);
   o.reset_seconds = r.Number("reset_seconds", o.reset_seconds);
   o.episode_seconds = r.Number("episode_seconds", horizon + o.reset_seconds);
@@ -110,6 +128,7 @@ PlanOptions ReadPlanOptions(const JsonReader& r, double horizon) {
     o.weights.uncertainty = w.Number("uncertainty", o.weights.uncertainty);
     o.weights.information = w.Number("information", o.weights.information);
     o.weights.cost = w.Number("cost", o.weights.cost);
+    o.weights.team = w.Number("team", o.weights.team);
     w.CheckAllRead();
   }
   if (r.Has("coverage")) {
@@ -121,6 +140,9 @@ PlanOptions ReadPlanOptions(const JsonReader& r, double horizon) {
         c.Number("categorical_distance", o.coverage.categorical_distance);
     c.CheckAllRead();
   }
+  o.team_uncertainty = r.String("team_uncertainty", "");
+  if (r.Has("team_uncertainty") && o.team_uncertainty.empty())
+    ThrowExpected(r.Where("team_uncertainty"), "a CSV file (relative to the study)", "\"\"");
   o.repeats_max = r.Integer("repeats_max", o.repeats_max);
   if (r.Has("robots")) o.robots = RobotsFromJson(r.Raw("robots"), r.Where("robots"));
   o.pinned = ReadIndices(r, "pinned");
@@ -144,7 +166,9 @@ PlanOptions ReadPlanOptions(const Study& study) {
     if (std::string e = o.Validate(); !e.empty()) throw InputError(study.path + ": " + e);
     return o;
   }
-  return ReadPlanOptions(study.Section(kPlannerSection), horizon);
+  PlanOptions o = ReadPlanOptions(study.Section(kPlannerSection), horizon);
+  if (!o.team_uncertainty.empty()) o.team_uncertainty = study.Resolve(o.team_uncertainty);
+  return o;
 }
 
 std::vector<Robot> PlanRobots(const PlanOptions& options) {

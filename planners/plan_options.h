@@ -1,6 +1,7 @@
 // The planner's settings: the study's "planner" section mapped one to one onto PlanOptions.
 //
 //   "planner": {
+//     "rule": "weighted",                the acquisition: "weighted", "failure" or "information"
 //     "budget_seconds": 3600,            robot time of the whole batch, setup changes included
 //     "episode_seconds": 38,             robot time of one episode (default: the task's horizon
 //                                        plus reset_seconds)
@@ -11,9 +12,14 @@
 //     "robots": {"arm": [[0, 3600]]},    availability windows in seconds (default: one robot
 //                                        "robot" available for the whole budget)
 //     "pinned": [3], "excluded": [5],    candidate indices always / never in the batch
-//     "safety": {"threshold": 0.05, "confidence": 0.95}
+//     "safety": {"threshold": 0.05, "confidence": 0.95},
+//     "team_uncertainty": "team.csv"     the team's per-scenario variance (weight weights.team)
 //   }
 //
+// The rule (planners/rules.h, docs/planning.md): "weighted" ranks by the weighted sum of the
+// components below; "failure" hunts failure modes by an upper confidence bound on each
+// candidate's failure rate, discounted near earlier picks; "information" by the log-det
+// information gain alone (finishing a calibration).
 // The weights: coverage, uncertainty and information weigh the acquisition's gain components
 // (each normalised so that its best candidate scores 1); cost is the exponent of the robot time
 // that the gain is divided by when the batch is chosen (1: gain per second, the default; 0: the
@@ -41,9 +47,15 @@ struct PlanWeights {
   double uncertainty = 1.0;
   double information = 1.0;
   double cost = 1.0;
+  double team = 1.0;  // the team's uncertainty (used only with team_uncertainty)
 };
 
+// The acquisition rule: what the batch maximises.
+enum class PlanRule { kWeighted, kFailure, kInformation };
+const char* RuleName(PlanRule rule);  // "weighted", "failure", "information"
+
 struct PlanOptions {
+  PlanRule rule = PlanRule::kWeighted;
   double budget_seconds = 3600.0;
   double reset_seconds = 30.0;
   // Robot time of one episode; ReadPlanOptions sets the task's horizon + reset_seconds when the
@@ -57,6 +69,9 @@ struct PlanOptions {
   std::vector<std::int64_t> pinned;  // candidate indices
   std::vector<std::int64_t> excluded;  // candidate indices
   SafetyOptions safety;
+  // The team's per-scenario uncertainty CSV (planners/team_uncertainty.h), resolved against the
+  // study's folder by ReadPlanOptions(study); "" for none.
+  std::string team_uncertainty;
 
   // Empty when valid, else "planner.field: expected X, got Y": a budget or an episode that is
   // not positive, a budget smaller than one episode, negative or all-zero gain weights (cost

@@ -37,8 +37,9 @@ struct Args {
   bool formal_posterior = false;
   bool resume = false;
   std::string dataset, calibration, episodes, warm_start;
-  std::string from;   // plan: the first stage to redo
-  double window = 0;  // replay: window length (s), when window_given
+  std::string from;      // plan: the first stage to redo
+  std::string previous;  // plan: an earlier plan set to check the collected batch against
+  double window = 0;     // replay: window length (s), when window_given
   bool window_given = false;
   // campaign
   std::string reality, strategies;
@@ -120,6 +121,7 @@ int Run(const Verb& verb, const Args& args) {
   options.episodes = SplitIds(args.episodes);
   if (args.window_given) options.replay_window = args.window;
   options.warm_start = args.warm_start;
+  options.previous = args.previous;
   if (verb.stage == StageId::kPlan) return RunAll(study, options, args);
   const nextbatch::StageReport r = nextbatch::RunStage(verb.stage, study, options);
   for (const auto& n : r.notes) std::fprintf(stderr, "nextbatch %s: %s\n", verb.name, n.c_str());
@@ -229,6 +231,9 @@ int main(int argc, char** argv) {
       sub->add_option("--from", args.from,
                       "redo this stage and every one after it, even when current "
                       "(ingest, calibrate, simulate, plan)");
+      sub->add_option("--previous", args.previous,
+                      "an earlier plan set (its folder, e.g. out_old/plan, or its plan.json): "
+                      "check the batch collected since against what it expected");
     }
     sub->callback([&chosen, &v, &args, threads, window] {
       chosen = &v;

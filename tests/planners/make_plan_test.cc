@@ -2,11 +2,14 @@
 
 #include <doctest/doctest.h>
 
+#include <Eigen/LU>
 #include <algorithm>
 #include <cmath>
 
 #include "engine/error.h"
+#include "engine/random.h"
 #include "planners/coverage.h"
+#include "planners/safety.h"
 #include "tests/fixtures/errors.h"
 
 namespace nextbatch {
@@ -84,6 +87,12 @@ bool HasWarning(const Plan& plan, const std::string& part) {
   return false;
 }
 
+bool HasNote(const Plan& plan, const std::string& part) {
+  for (const auto& w : plan.notes)
+    if (w.find(part) != std::string::npos) return true;
+  return false;
+}
+
 TEST_CASE(
     "make plan: the candidate far from every episode goes first, its reason names the distance") {
   Candidates c(ScenarioSpace({Continuous("x", 0, 1), Continuous("y", 0, 1)}));
@@ -111,7 +120,9 @@ TEST_CASE(
   CHECK(plan.episodes.counted == 1);
   CHECK(plan.budget.used_seconds == 10.0);
   CHECK(HasWarning(plan, "90 s of the 100 s budget left unused"));
-  CHECK(HasWarning(plan, "not estimated yet: information gain"));
+  // a study without parameters has nothing to learn: a stated fact, not a reason for doubt
+  CHECK(HasNote(plan, "not estimated yet: information gain (the study has no parameters"));
+  CHECK_FALSE(HasWarning(plan, "not estimated yet"));
   CHECK_FALSE(HasWarning(plan, "cold start"));
 
   // coverage before and after, against a brute-force count on the same Sobol sample
@@ -299,7 +310,8 @@ TEST_CASE("make plan: unsafe candidates are left out and listed, undecided ones 
   CHECK(plan.items[0].candidate == 1);
   CHECK(plan.items[0].reason.find("not shown safe: 0 violations in 8 samples, bound 0.31 > 0.05") !=
         std::string::npos);
-  CHECK(HasWarning(plan, "1 of 2 candidates left out as unsafe"));
+  CHECK(HasNote(plan, "1 of 2 candidates left out as unsafe"));
+  CHECK_FALSE(HasWarning(plan, "left out as unsafe"));
   CHECK(HasWarning(plan, "1 of 2 candidates could not be shown safe"));
   // without a safety rule in the task nothing is judged
   in.safety_rule = false;
@@ -409,11 +421,194 @@ TEST_CASE("make plan: repeats of one scenario where information makes them worth
   // n episodes bring (B + (n I)^-1)^-1 = n I / (1 + n B I): 12 / 2.2 for a
   CHECK(plan.expected.std_after.at("a") == doctest::Approx(1.0 / std::sqrt(1.0 + 12.0 / 2.2)));
   CHECK(plan.expected.std_after.at("b") == doctest::Approx(2.0));
-  // without information the same study gets one episode
+  // without information the same study gets one episode; a set that lacks it while the study
+  // asked for it is a reason for doubt, one the study turned off a stated fact
   f.c.set.has_information = false;
   const Plan none = MakePlan(f.In(), o);
-  CHECK(HasWarning(none, "not estimated yet: information gain"));
+  CHECK(HasWarning(none,
+                   "not estimated yet: information gain (the simulate set holds no "
+                   "sensitivities"));
   CHECK(none.expected.std_after.empty());
+  PlanInputs off = f.In();
+  off.information_off = true;
+  const Plan chosen = MakePlan(off, o);
+  CHECK_FALSE(HasWarning(chosen, "not estimated"));
+  CHECK(HasNote(chosen,
+                "not estimated yet: information gain (the study's simulate.information is false"));
+}
+
+TEST_CASE("make plan: the failure rule picks the highest failure bounds, one per neighbourhood") {
+  // four candidates: A and B side by side (within the coverage radius of each other), C and D
+  // far from both and from each other
+  Candidates c(ScenarioSpace({Continuous("x", 0, 1), Continuous("y", 0, 1)}));
+  c.Add({{"x", 0.10}, {"y", 0.1}}, 0.0);    // A: 8 of 8 failed, bound 1
+  c.Add({{"x", 0.12}, {"y", 0.1}}, 0.125);  // B: 7 of 8
+  c.Add({{"x", 0.90}, {"y", 0.9}}, 0.5);    // C: 4 of 8
+  c.Add({{"x", 0.10}, {"y", 0.9}}, 1.0);    // D: none failed
+  PlanOptions o = Options(30.0);            // three episodes
+  o.rule = PlanRule::kFailure;
+  const Plan plan = MakePlan(Inputs(c, {}), o);
+  CHECK(plan.rule == "failure");
+  // brute force: the bounds, then at each step u x 0.5^(earlier picks within the radius)
+  const double radius = o.coverage.radius * std::sqrt(2.0);
+  std::vector<double> u;
+  for (const CandidateRecord& r : c.set.candidates) {
+    const int failed = r.rollouts - static_cast<int>(std::lround(r.success * r.rollouts));
+    u.push_back(failed == r.rollouts ? 1.0 : ViolationUpperBound(failed, r.rollouts, 0.95));
+  }
+  CHECK(u[3] == doctest::Approx(1.0 - std::pow(0.05, 1.0 / 8.0)));
+  std::vector<int> picks;
+  std::vector<double> gains;
+  for (int step = 0; step < 3; ++step) {
+    int best = -1;
+    double best_gain = -1.0;
+    for (int i = 0; i < 4; ++i) {
+      if (std::find(picks.begin(), picks.end(), i) != picks.end()) continue;
+      int m = 0;
+      for (int p : picks) {
+        const auto& a = c.set.candidates[i].scenario;
+        const auto& b = c.set.candidates[p].scenario;
+        const double d = std::hypot(a.at("x").get<double>() - b.at("x").get<double>(),
+                                    a.at("y").get<double>() - b.at("y").get<double>());
+        m += d < radius ? 1 : 0;
+      }
+      if (u[i] * std::pow(0.5, m) > best_gain) {
+        best_gain = u[i] * std::pow(0.5, m);
+        best = i;
+      }
+    }
+    picks.push_back(best);
+    gains.push_back(best_gain);
+  }
+  // diversity: C (bound 0.81) before B, whose bound 0.99 is halved by its neighbour A; then B
+  // (0.50) before D (0.31)
+  CHECK(picks == std::vector<int>{0, 2, 1});
+  CHECK(u[2] == doctest::Approx(ViolationUpperBound(4, 8, 0.95)));
+  REQUIRE(plan.items.size() == 3);
+  for (int r = 0; r < 3; ++r) {
+    CAPTURE(r);
+    CHECK(plan.items[r].candidate == picks[r]);
+    CHECK(plan.items[r].score == doctest::Approx(gains[r]));
+    CHECK(plan.items[r].reason.rfind("rule failure: failure bound ", 0) == 0);
+  }
+  CHECK(plan.items[0].reason.find("failure bound 1.000 (8 of 8 samples failed; one-sided "
+                                  "Clopper-Pearson at 0.95)") != std::string::npos);
+  // with only the two neighbours left, both are picked: B at half its bound
+  o.excluded = {2, 3};
+  const Plan pair = MakePlan(Inputs(c, {}), o);
+  REQUIRE(pair.items.size() == 2);
+  CHECK(pair.items[1].candidate == 1);
+  CHECK(pair.items[1].score == doctest::Approx(0.5 * u[1]));
+  char reason[160];
+  std::snprintf(reason, sizeof(reason),
+                "x0.5 for each of 1 earlier episode(s) within the coverage radius: gain %.3f",
+                0.5 * u[1]);
+  CHECK(pair.items[1].reason.find(reason) != std::string::npos);
+  // the weighted rule on the same set says so too
+  o.rule = PlanRule::kWeighted;
+  CHECK(MakePlan(Inputs(c, {}), o).items[0].reason.rfind("rule weighted: score ", 0) == 0);
+}
+
+TEST_CASE("make plan: the information rule is greedy log-det gain, as a brute force computes it") {
+  Informed f;
+  f.parameters.push_back(f.parameters[0]);
+  f.parameters[2].name = "c";
+  f.parameters[2].prior_std = 0.5;
+  f.c.set.parameters = {"a", "b", "c"};
+  f.c.set.information_floor = Eigen::MatrixXd::Zero(3, 3);
+  RandomStream random(17, Stage::kTest, 0);
+  std::vector<Eigen::MatrixXd> single;
+  for (int i = 0; i < 7; ++i) {
+    Eigen::MatrixXd j(2, 3);
+    for (int r = 0; r < 2; ++r)
+      for (int k = 0; k < 3; ++k) j(r, k) = random.Uniform(-1.5, 1.5);
+    single.push_back(j.transpose() * j);  // rank 2: no candidate informs everything
+    f.c.Add({{"x", (i + 0.5) / 7.0}}, 1.0);
+    f.c.set.candidates.back().information = single.back();
+  }
+  PlanOptions o = Options(40.0);  // four episodes
+  o.rule = PlanRule::kInformation;
+  o.weights = {1.0, 1.0, 0.0, 1.0};  // the weights do not matter to this rule
+  const Plan plan = MakePlan(f.In(), o);
+  CHECK(plan.rule == "information");
+  // brute force: log det by the determinant, the precision diag(1, 1/4, 4) plus the picks so far
+  Eigen::MatrixXd p = Eigen::Vector3d(1.0, 0.25, 4.0).asDiagonal();
+  std::vector<int> taken;
+  REQUIRE(plan.items.size() == 4);
+  for (int step = 0; step < 4; ++step) {
+    int best = -1;
+    double best_gain = -1.0;
+    for (int i = 0; i < 7; ++i) {
+      if (std::find(taken.begin(), taken.end(), i) != taken.end()) continue;
+      const double g = std::log((p + single[i]).determinant() / p.determinant());
+      if (g > best_gain) {
+        best_gain = g;
+        best = i;
+      }
+    }
+    CAPTURE(step);
+    CHECK(plan.items[step].candidate == best);
+    CHECK(plan.items[step].score == doctest::Approx(best_gain).epsilon(1e-9));
+    CHECK(plan.items[step].reason.rfind("rule information: log-det gain ", 0) == 0);
+    taken.push_back(best);
+    p += single[best];
+  }
+  // std_after is the brute-force precision's
+  const Eigen::MatrixXd cov = p.inverse();
+  CHECK(plan.expected.std_after.at("c") == doctest::Approx(std::sqrt(cov(2, 2))));
+  // the same bytes on 2 threads
+  PlanInputs two = f.In();
+  two.threads = 2;
+  CHECK(PlanToJson(MakePlan(two, o), f.c.space).dump() == PlanToJson(plan, f.c.space).dump());
+  // without a calibration the gains rest on the priors: said as a warning
+  CHECK(HasWarning(plan, "rule information without a calibration"));
+  // no information in the set: refused, naming the field and why
+  f.c.set.has_information = false;
+  testing::CheckError([&] { MakePlan(f.In(), o); },
+                      {"planner.rule: expected \"information\" with the candidates' information",
+                       "the simulate set holds no sensitivities"});
+}
+
+TEST_CASE("make plan: the team's uncertainty, the nearest row's variance, as a fourth component") {
+  Candidates c(ScenarioSpace({Continuous("x", 0, 1)}));
+  c.Add({{"x", 0.1}}, 1.0);
+  c.Add({{"x", 0.45}}, 1.0);
+  c.Add({{"x", 0.9}}, 1.0);
+  TeamUncertainty team;
+  team.points = {Scenario{{0.0}}, Scenario{{0.5}}, Scenario{{1.0}}};
+  team.variance = {0.2, 4.0, 1.0};
+  PlanInputs in = Inputs(c, {});
+  in.team = &team;
+  PlanOptions o = Options(20.0);
+  o.weights = {0.0, 0.0, 0.0, 1.0};
+  o.weights.team = 1.0;
+  o.team_uncertainty = "team.csv";
+  const Plan plan = MakePlan(in, o);
+  // nearest rows: 0.1 -> 0.0 (0.2), 0.45 -> 0.5 (4), 0.9 -> 1.0 (1); normalised by 4
+  REQUIRE(plan.items.size() == 2);
+  CHECK(plan.items[0].candidate == 1);
+  CHECK(plan.items[0].components.team == 1.0);
+  CHECK(plan.items[1].candidate == 2);
+  CHECK(plan.items[1].components.team == 0.25);
+  CHECK(plan.items[1].score == 0.25);
+  CHECK(plan.items[1].reason.find("the team's variance 1 at the nearest row") != std::string::npos);
+  CHECK(plan.weights.team == 1.0);
+  CHECK(std::find(plan.not_estimated.begin(), plan.not_estimated.end(), "uncertainty.team") ==
+        plan.not_estimated.end());
+  CHECK(HasNote(plan, "uncertainty.team: the team's own variance from 3 rows"));
+  // written and read back
+  const std::string json = PlanToJson(plan, c.space).dump();
+  CHECK(json.find("\"team\":0.25") != std::string::npos);
+  CHECK(
+      PlanToJson(PlanFromJson(nlohmann::json::parse(json), c.space, "plan.json"), c.space).dump() ==
+      json);
+  // without a table the component is not written and stays not estimated
+  in.team = nullptr;
+  o.weights.coverage = 1.0;
+  const Plan none = MakePlan(in, o);
+  CHECK(PlanToJson(none, c.space).dump().find("\"team\"") == std::string::npos);
+  CHECK(std::find(none.not_estimated.begin(), none.not_estimated.end(), "uncertainty.team") !=
+        none.not_estimated.end());
 }
 
 TEST_CASE("make plan: the same plan for any thread count, and a JSON round trip") {
@@ -437,6 +632,17 @@ TEST_CASE("make plan: the same plan for any thread count, and a JSON round trip"
   o.coverage.k = 3;
   o.robots = {{"left", {{0, 120}, {200, 400}}}, {"right", {{0, 300}}}};
   PlanInputs in = Inputs(c, episodes);
+  // the failure rule's neighbourhoods are searched on the threads too
+  for (PlanRule rule : {PlanRule::kFailure}) {
+    PlanOptions r = o;
+    r.rule = rule;
+    in.threads = 1;
+    const std::string first = PlanToJson(MakePlan(in, r), c.space).dump();
+    in.threads = 2;
+    CHECK(PlanToJson(MakePlan(in, r), c.space).dump() == first);
+    CHECK(first.find("\"rule\":\"failure\"") != std::string::npos);
+    in.threads = 1;
+  }
   const std::string one = PlanToJson(MakePlan(in, o), c.space).dump();
   in.threads = 2;
   const Plan two = MakePlan(in, o);
@@ -449,7 +655,7 @@ TEST_CASE("make plan: the same plan for any thread count, and a JSON round trip"
   const Plan back = PlanFromJson(nlohmann::json::parse(one), c.space, "plan.json");
   CHECK(PlanToJson(back, c.space).dump() == one);
   CHECK(back.episodes.counted == 12);
-  CHECK(back.not_estimated.size() == 5);
+  CHECK(back.not_estimated.size() == 5);  // information, std_after and the three uncertainties
   CHECK(back.episodes.outcomes.size() == 12);
   CHECK(PlanSummaryText(back, c.space).find("coverage: ") != std::string::npos);
 }

@@ -36,6 +36,16 @@ TEST_CASE("planner section: defaults stated in the struct, the episode from the 
   CHECK(o.safety.threshold == 0.05);
   CHECK(o.safety.confidence == 0.95);
   CHECK(Read(R"({"reset_seconds": 12})", 8.0).episode_seconds == 20.0);
+  CHECK(o.rule == PlanRule::kWeighted);
+  CHECK(Read(R"({"rule": "failure"})").rule == PlanRule::kFailure);
+  CHECK(Read(R"({"rule": "information"})").rule == PlanRule::kInformation);
+  CHECK(std::string(RuleName(PlanRule::kInformation)) == "information");
+  CHECK(o.team_uncertainty.empty());
+  CHECK(o.weights.team == 1.0);
+  const PlanOptions team = Read(R"({"team_uncertainty": "team.csv", "weights": {"team": 2,
+                                    "coverage": 0, "uncertainty": 0, "information": 0}})");
+  CHECK(team.team_uncertainty == "team.csv");
+  CHECK(team.weights.team == 2.0);
 }
 
 TEST_CASE("planner section: every field read one to one") {
@@ -68,6 +78,16 @@ TEST_CASE("planner section: every field read one to one") {
 
 TEST_CASE("planner section: bad input names the file and the field") {
   CheckBad(R"({"budjet_seconds": 10})", {"study.json: planner", "budjet_seconds"});
+  CheckBad(R"({"rule": "ucb"})",
+           {"study.json: planner.rule: expected one of weighted, failure, information, got "
+            "\"ucb\""});
+  CheckBad(R"({"rule": 3})", {"study.json: planner.rule"});
+  CheckBad(R"({"team_uncertainty": ""})",
+           {"study.json: planner.team_uncertainty: expected a CSV file"});
+  CheckBad(R"({"weights": {"team": -1}})", {"planner.weights.team: expected a weight >= 0"});
+  // the team's weight alone counts only with a table
+  CheckBad(R"({"weights": {"coverage": 0, "uncertainty": 0, "information": 0, "team": 1}})",
+           {"planner.weights: expected a positive weight", "got all zero"});
   CheckBad(R"({"weights": {"coverage": 1, "novelty": 1}})", {"study.json", "novelty"});
   CheckBad(R"({"weights": {"coverage": -1}})",
            {"study.json: planner.weights.coverage: expected a weight >= 0, got -1"});
