@@ -12,6 +12,7 @@
 #include "planners/coverage.h"
 #include "planners/gain.h"
 #include "planners/information.h"
+#include "planners/real_outcome_model.h"
 #include "planners/safety.h"
 #include "planners/schedule.h"
 #include "planners/selection.h"
@@ -251,12 +252,12 @@ std::vector<std::string> MethodNotes(const Plan& plan, const PlanOptions& option
       " x the diameter of an episode; an item's coverage component is its newly covered share "
       "over the best candidate's");
   notes.push_back(
-      "uncertainty: only the spread of the simulated outcome, the Bernoulli variance p (1 - p) of "
+      "uncertainty: the spread of the simulated outcome, the Bernoulli variance p (1 - p) of "
       "each candidate's success rate over its posterior samples (nuisance draws included), over "
       "the largest among the candidates (" +
       Fmt("%.3g", spread_max) +
-      "); the sim-to-real discrepancy, an outcome model from real episodes and the team's own "
-      "uncertainty are not estimated");
+      "); the discrepancy and real_outcome components below; the team's own uncertainty is not "
+      "estimated");
   if (info.estimated) {
     std::string free;
     for (int j : info.free) free += (free.empty() ? "" : ", ") + info.names[j];
@@ -393,8 +394,9 @@ Plan MakePlan(const PlanInputs& in, const PlanOptions& options) {
   if (set.document.contains("posterior_samples") &&
       set.document.at("posterior_samples").is_number_integer())
     plan.posterior_samples = set.document.at("posterior_samples").get<int>();
-  plan.weights = {options.weights.coverage, options.weights.uncertainty,
-                  options.weights.information, options.weights.cost};
+  plan.weights = {options.weights.coverage,    options.weights.uncertainty,
+                  options.weights.information, options.weights.cost,
+                  options.weights.discrepancy, options.weights.real_outcome};
 
   // The real episodes that count for coverage.
   std::vector<Scenario> counted;
@@ -471,7 +473,19 @@ Plan MakePlan(const PlanInputs& in, const PlanOptions& options) {
   if (information)
     acquisition.Add(information.get(),
                     info_max > 0.0 ? options.weights.information / info_max : 0.0, "information");
-  const int score_component = information ? 2 : 1;
+  // Uncertainty components (2) and (3), from the real outcomes.
+  plan.episodes.outcomes =
+      RealOutcomes(in, counted_of, counted, embedding, cand, radius, options.safety.confidence);
+  RealModelOptions ropt;
+  ropt.seed = in.seed;
+  const RealModel real =
+      FitRealModel(embedding, counted, counted_of, plan.episodes.outcomes, cand, ropt);
+  plan.real_model = RealModelSummary(real, space);
+  FirstEpisodeScore discrepancy(real.discrepancy.Scores()), real_outcome(real.outcome.Scores());
+  const int real_component = acquisition.components();
+  acquisition.Add(&discrepancy, options.weights.discrepancy, "discrepancy");
+  acquisition.Add(&real_outcome, options.weights.real_outcome, "real_outcome");
+  const int score_component = acquisition.components();
   acquisition.SetScores(scores, options.weights.uncertainty, "uncertainty");
 
   // Selection items; unsafe candidates stay out unless pinned.
@@ -548,6 +562,10 @@ Plan MakePlan(const PlanInputs& in, const PlanOptions& options) {
       item.components.uncertainty = acquisition.ComponentGain(score_component, i);
       item.components.information =
           information && info_max > 0.0 ? acquisition.ComponentGain(1, i) / info_max : 0.0;
+      item.components.discrepancy = acquisition.ComponentGain(real_component, i);
+      item.components.real_outcome = acquisition.ComponentGain(real_component + 1, i);
+      item.real = {real.discrepancy.estimated, real.discrepancy.mean[i], real.discrepancy.sd[i],
+                   real.outcome.estimated,     real.outcome.mean[i],     real.outcome.sd[i]};
       const int s = items[i].setup;
       double charged = 0.0;
       if (s >= 0 && !setup_in[s]) charged = setups.seconds[s];
@@ -558,6 +576,9 @@ Plan MakePlan(const PlanInputs& in, const PlanOptions& options) {
       item.reason = ItemReason(
           pinned[i] != 0, counted.empty(), facts[i], near.count, embedding.Diameter(), newly,
           item.components, set.candidates[i].rollouts, s >= 0, charged, options.safety.threshold);
+      item.reason +=
+          RealModelReason(real, i, options.weights.discrepancy, options.weights.real_outcome,
+                          item.components.discrepancy, item.components.real_outcome);
       if (information) {
         const Informs most = MostInformed(information->precision(), info.single[i]);
         if (most.parameter >= 0) {
@@ -639,11 +660,10 @@ Plan MakePlan(const PlanInputs& in, const PlanOptions& options) {
           std::to_string(set.candidates[i].rollouts) + " samples");
   }
 
-  plan.episodes.outcomes =
-      RealOutcomes(in, counted_of, counted, embedding, cand, radius, options.safety.confidence);
-
   // What is not estimated, how the rest was, and the reasons for doubt.
-  plan.not_estimated = {"uncertainty.discrepancy", "uncertainty.outcome_model", "uncertainty.team"};
+  if (!real.discrepancy.estimated) plan.not_estimated.push_back("uncertainty.discrepancy");
+  if (!real.outcome.estimated) plan.not_estimated.push_back("uncertainty.outcome_model");
+  plan.not_estimated.push_back("uncertainty.team");
   if (!info.estimated) {
     plan.not_estimated.insert(plan.not_estimated.begin(), "information");
     plan.not_estimated.push_back("expected.std_after");
@@ -652,6 +672,11 @@ Plan MakePlan(const PlanInputs& in, const PlanOptions& options) {
       MethodNotes(plan, options, embedding.Diameter(), copt, static_cast<int>(sample.size()),
                   spread_max, setups.change_seconds, in.safety_rule, info, info_max);
   plan.notes.insert(plan.notes.end(), notes.begin(), notes.end());
+  const std::vector<std::string> real_notes =
+      RealModelNotes(real, space, options.weights.discrepancy, options.weights.real_outcome);
+  // after the uncertainty note, the second of the method notes
+  plan.notes.insert(plan.notes.end() - static_cast<std::ptrdiff_t>(notes.size() - 2),
+                    real_notes.begin(), real_notes.end());
 
   std::vector<std::string> warnings;
   if (counted.empty()) {
@@ -705,19 +730,19 @@ Plan MakePlan(const PlanInputs& in, const PlanOptions& options) {
                          " s left, less than the cheapest remaining candidate's " +
                          FormatNumber(cheapest_left) + " s");
   }
+  const std::string real_missing =
+      std::string(real.discrepancy.estimated ? "" : "the sim-to-real discrepancy, ") +
+      (real.outcome.estimated ? "" : "an outcome model from real episodes, ");
   if (info.estimated) {
-    warnings.push_back(
-        "not estimated yet: the sim-to-real discrepancy, an outcome model from real episodes, "
-        "the team's uncertainty");
+    warnings.push_back("not estimated yet: " + real_missing + "the team's uncertainty");
     if (info.missing > 0)
       warnings.push_back(std::to_string(info.missing) + " of " + std::to_string(n) +
                          " candidates have no information about the parameters (counted as 0)");
   } else {
-    warnings.push_back(
-        "not estimated yet: information gain (" + info.why_not + "; component 0, weight " +
-        FormatNumber(options.weights.information) +
-        " without effect), the sim-to-real discrepancy, an outcome model from real episodes, the "
-        "team's uncertainty, parameter stds after the batch");
+    warnings.push_back("not estimated yet: information gain (" + info.why_not +
+                       "; component 0, weight " + FormatNumber(options.weights.information) +
+                       " without effect), " + real_missing +
+                       "the team's uncertainty, parameter stds after the batch");
   }
   for (const PlanEpisodes::RealOutcome& o : plan.episodes.outcomes) {
     if (!o.contradicted) continue;
@@ -761,6 +786,20 @@ std::string RealOutcomeText(const std::vector<PlanEpisodes::RealOutcome>& outcom
   return out;
 }
 
+// One line on the real-outcome models, e.g. "real-outcome models: discrepancy from 2 episodes
+// (default hyperparameters: fewer than 10), mean +0.44; outcome from 2 episodes (...), 1.00".
+std::string RealModelText(const PlanRealModel& m) {
+  auto part = [](const char* name, const PlanRealModel::Part& p, const char* format) {
+    if (!p.estimated) return std::string(name) + " not estimated";
+    return std::string(name) + " from " + std::to_string(p.points) + " episode(s) (" +
+           (p.fitted ? "fitted" : "default hyperparameters: fewer than 10") + "), observed " +
+           Fmt(format, p.observed_mean) + ", largest sd " + Fmt("%.2f", p.sd_max);
+  };
+  if (!m.discrepancy.estimated && !m.outcome.estimated) return "";
+  return "real-outcome models: " + part("discrepancy", m.discrepancy, "%+.2f") + "; " +
+         part("success", m.outcome, "%.2f") + "\n";
+}
+
 }  // namespace
 
 std::string PlanSummaryText(const Plan& plan, const ScenarioSpace& space) {
@@ -795,16 +834,21 @@ std::string PlanSummaryText(const Plan& plan, const ScenarioSpace& space) {
     }
     out.back() = '\n';
   }
-  out += "rank  item_id           rep  score  cover  uncert  inform  est_s  session  scenario\n";
+  out += RealModelText(plan.real_model);
+  out +=
+      "rank  item_id           rep  score  cover  uncert  inform  discr  realo  est_s  session  "
+      "scenario\n";
   const std::size_t shown = std::min<std::size_t>(plan.items.size(), 15);
   for (std::size_t r = 0; r < shown; ++r) {
     const PlanItem& it = plan.items[r];
     const std::string session =
         it.session >= 0 ? std::to_string(it.session) + " " + plan.sessions[it.session].robot : "-";
-    std::snprintf(line, sizeof(line), "%4d  %s  %3d  %5.2f  %5.2f  %6.2f  %6.2f  %5.0f  %-7s  %s\n",
+    std::snprintf(line, sizeof(line),
+                  "%4d  %s  %3d  %5.2f  %5.2f  %6.2f  %6.2f  %5.2f  %5.2f  %5.0f  %-7s  %s\n",
                   it.rank, it.item_id.c_str(), it.repeats, it.score, it.components.coverage,
-                  it.components.uncertainty, it.components.information, it.est_seconds,
-                  session.c_str(), ScenarioText(space, it.scenario).c_str());
+                  it.components.uncertainty, it.components.information, it.components.discrepancy,
+                  it.components.real_outcome, it.est_seconds, session.c_str(),
+                  ScenarioText(space, it.scenario).c_str());
     out += line;
   }
   if (plan.items.size() > shown)

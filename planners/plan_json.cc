@@ -8,6 +8,7 @@
 #include "engine/digest.h"
 #include "engine/error.h"
 #include "engine/json_reader.h"
+#include "planners/real_outcome_model.h"
 
 namespace nextbatch {
 
@@ -76,10 +77,10 @@ nlohmann::json PlanToJson(const Plan& plan, const ScenarioSpace& space) {
   j["seed"] = plan.seed;
   nlohmann::json items = nlohmann::json::array();
   for (const PlanItem& it : plan.items) {
-    nlohmann::json c = {{"coverage", it.components.coverage},
-                        {"uncertainty", it.components.uncertainty},
-                        {"information", it.components.information},
-                        {"cost", it.components.cost}};
+    nlohmann::json c = {
+        {"coverage", it.components.coverage},       {"uncertainty", it.components.uncertainty},
+        {"information", it.components.information}, {"cost", it.components.cost},
+        {"discrepancy", it.components.discrepancy}, {"real_outcome", it.components.real_outcome}};
     items.push_back({{"rank", it.rank},
                      {"item_id", it.item_id},
                      {"candidate", it.candidate},
@@ -91,6 +92,8 @@ nlohmann::json PlanToJson(const Plan& plan, const ScenarioSpace& space) {
                      {"reason", it.reason},
                      {"session", it.session},
                      {"est_seconds", it.est_seconds}});
+    const nlohmann::json real = RealValuesToJson(it.real);
+    if (!real.is_null()) items.back()["real"] = real;
   }
   j["items"] = items;
   nlohmann::json sessions = nlohmann::json::array();
@@ -112,10 +115,11 @@ nlohmann::json PlanToJson(const Plan& plan, const ScenarioSpace& space) {
                    {"failure_modes", plan.expected.failure_modes}};
   j["candidates"] = plan.candidates;
   j["posterior_samples"] = plan.posterior_samples;
-  j["weights"] = {{"coverage", plan.weights.coverage},
-                  {"uncertainty", plan.weights.uncertainty},
-                  {"information", plan.weights.information},
-                  {"cost", plan.weights.cost}};
+  j["weights"] = {
+      {"coverage", plan.weights.coverage},       {"uncertainty", plan.weights.uncertainty},
+      {"information", plan.weights.information}, {"cost", plan.weights.cost},
+      {"discrepancy", plan.weights.discrepancy}, {"real_outcome", plan.weights.real_outcome}};
+  j["real_model"] = RealModelToJson(plan.real_model);
   nlohmann::json not_counted = nlohmann::json::array();
   for (const auto& e : plan.episodes.not_counted)
     not_counted.push_back({{"id", e.id}, {"reason", e.reason}});
@@ -197,7 +201,10 @@ Plan PlanFromJson(const nlohmann::json& j, const ScenarioSpace& space, const std
     it.components.uncertainty = c.Number("uncertainty");
     it.components.information = c.Number("information");
     it.components.cost = NonNegative(c, "cost");
+    if (c.Has("discrepancy")) it.components.discrepancy = c.Number("discrepancy");
+    if (c.Has("real_outcome")) it.components.real_outcome = c.Number("real_outcome");
     c.CheckAllRead();
+    it.real = RealValuesFromJson(r, "real");
     it.informs = r.String("informs");
     it.reason = r.String("reason");
     it.session = r.Integer("session");
@@ -235,8 +242,11 @@ Plan PlanFromJson(const nlohmann::json& j, const ScenarioSpace& space, const std
     plan.weights.uncertainty = NonNegative(w, "uncertainty");
     plan.weights.information = NonNegative(w, "information");
     plan.weights.cost = NonNegative(w, "cost");
+    if (w.Has("discrepancy")) plan.weights.discrepancy = NonNegative(w, "discrepancy");
+    if (w.Has("real_outcome")) plan.weights.real_outcome = NonNegative(w, "real_outcome");
     w.CheckAllRead();
   }
+  plan.real_model = RealModelFromJson(top, "real_model");
   if (top.Has("episodes")) {
     const JsonReader ep = top.Object("episodes");
     plan.episodes.total = NonNegativeInteger(ep, "total");
@@ -315,7 +325,7 @@ std::string PlanToCsv(const Plan& plan, const ScenarioSpace& space) {
   for (const Factor& f : space.factors()) out += "," + Quoted(f.name);
   out +=
       ",repeats,score,coverage,uncertainty,information,cost,informs,session,robot,est_seconds,"
-      "candidate,reason\n";
+      "candidate,reason,discrepancy,real_outcome\n";
   for (const PlanItem& it : plan.items) {
     out += std::to_string(it.rank) + "," + it.item_id;
     for (int f = 0; f < space.dimension(); ++f) {
@@ -330,7 +340,8 @@ std::string PlanToCsv(const Plan& plan, const ScenarioSpace& space) {
            "," + FormatNumber(it.components.information) + "," + FormatNumber(it.components.cost) +
            "," + Quoted(it.informs) + "," + std::to_string(it.session) + "," + Quoted(robot) + "," +
            FormatNumber(it.est_seconds) + "," + std::to_string(it.candidate) + "," +
-           Quoted(it.reason) + "\n";
+           Quoted(it.reason) + "," + FormatNumber(it.components.discrepancy) + "," +
+           FormatNumber(it.components.real_outcome) + "\n";
   }
   return out;
 }

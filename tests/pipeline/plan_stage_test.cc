@@ -105,7 +105,9 @@ TEST_CASE("plan: ingest -> calibrate -> simulate -> plan, reused when current, r
   CHECK(plan_manifest.files.count("plan.csv") == 1);
   // every warning of the plan is in its manifest and on stderr
   for (const auto& w : plan_manifest.warnings) CHECK(Has(r.log, "nextbatch plan: warning: " + w));
-  CHECK(Has(r.log, "warning: not estimated yet: the sim-to-real discrepancy"));
+  CHECK(Has(r.log, "warning: not estimated yet: "));
+  // ep0 counts and has a known outcome: the outcome model is estimated
+  CHECK_FALSE(Has(r.log, "an outcome model from real episodes"));
   CHECK_FALSE(Has(r.log, "not estimated yet: information gain"));
 
   const ScenarioSpace space = ReadScenarios(Study::Load(s.study())).space;
@@ -134,6 +136,16 @@ TEST_CASE("plan: ingest -> calibrate -> simulate -> plan, reused when current, r
     if (o.candidate >= 0) CHECK(o.rollouts == 3);
   }
   CHECK(Has(r.log, "real outcomes, counted episodes: 1 of 1 known"));
+  // one real outcome: both real-outcome models on one point, with the default hyperparameters;
+  // the discrepancy only where the simulator has a candidate near ep0
+  const auto& ep0 =
+      plan.episodes.outcomes[0].counted ? plan.episodes.outcomes[0] : plan.episodes.outcomes[1];
+  CHECK(plan.real_model.outcome.estimated);
+  CHECK(plan.real_model.outcome.points == 1);
+  CHECK_FALSE(plan.real_model.outcome.fitted);
+  CHECK(plan.real_model.outcome.observed_mean == ep0.success);
+  CHECK(plan.real_model.discrepancy.estimated == (ep0.candidate >= 0));
+  CHECK(Has(r.log, "real-outcome models: "));
   // an episode is 1 s + 19 s reset = 20 s; every candidate has its own torque limit (a setup
   // factor of 60 s): 80 s a candidate, 3 of them within 300 s
   REQUIRE(plan.items.size() == 3);
