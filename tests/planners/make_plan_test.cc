@@ -333,6 +333,14 @@ TEST_CASE("make plan: the discrepancy and real-outcome components move the pick 
   CHECK(it.score == doctest::Approx(1.0 + 1.0));
   CHECK(it.reason.find("sim-to-real discrepancy ") != std::string::npos);
   CHECK(it.reason.find("real success") == std::string::npos);  // weighed 0: not quoted
+  // the fitted models are the same for any thread count, and read back as written
+  PlanInputs two = Inputs(c, episodes);
+  two.threads = 2;
+  const std::string written = PlanToJson(moved, space).dump();
+  CHECK(PlanToJson(MakePlan(two, o), space).dump() == written);
+  CHECK(
+      PlanToJson(PlanFromJson(nlohmann::json::parse(written), space, "plan.json"), space).dump() ==
+      written);
 
   o.weights.discrepancy = 0.0;
   o.weights.real_outcome = 1.0;
