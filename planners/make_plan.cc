@@ -13,6 +13,7 @@
 #include "planners/gain.h"
 #include "planners/information.h"
 #include "planners/previous.h"
+#include "planners/real_outcome_model.h"
 #include "planners/rules.h"
 #include "planners/safety.h"
 #include "planners/schedule.h"
@@ -290,8 +291,9 @@ std::vector<std::string> MethodNotes(const Plan& plan, const PlanOptions& option
       break;
     case PlanRule::kWeighted:
       notes.push_back(
-          "rule weighted: the batch maximises w_coverage x coverage + w_information "
-          "x information + w_uncertainty x uncertainty");
+          "rule weighted: the batch maximises the weighted sum of the normalised components "
+          "(coverage, information, uncertainty, discrepancy, real_outcome, and team when the "
+          "study gives a table), each weight from planner.weights");
       break;
   }
   notes.push_back(
@@ -305,12 +307,10 @@ std::vector<std::string> MethodNotes(const Plan& plan, const PlanOptions& option
       " x the diameter of an episode; an item's coverage component is its newly covered share "
       "over the best candidate's");
   notes.push_back(
-      "uncertainty: only the spread of the simulated outcome, the Bernoulli variance p (1 - p) of "
+      "uncertainty: the spread of the simulated outcome, the Bernoulli variance p (1 - p) of "
       "each candidate's success rate over its posterior samples (nuisance draws included), over "
       "the largest among the candidates (" +
-      Fmt("%.3g", spread_max) +
-      "); the sim-to-real discrepancy, an outcome model from real episodes and the team's own "
-      "uncertainty are not estimated");
+      Fmt("%.3g", spread_max) + "); the discrepancy and real_outcome components below");
   if (info.estimated) {
     std::string free;
     for (int j : info.free) free += (free.empty() ? "" : ", ") + info.names[j];
@@ -448,8 +448,12 @@ Plan MakePlan(const PlanInputs& in, const PlanOptions& options) {
       set.document.at("posterior_samples").is_number_integer())
     plan.posterior_samples = set.document.at("posterior_samples").get<int>();
   plan.rule = RuleName(options.rule);
-  plan.weights = {options.weights.coverage, options.weights.uncertainty,
-                  options.weights.information, options.weights.cost};
+  plan.weights.coverage = options.weights.coverage;
+  plan.weights.uncertainty = options.weights.uncertainty;
+  plan.weights.information = options.weights.information;
+  plan.weights.cost = options.weights.cost;
+  plan.weights.discrepancy = options.weights.discrepancy;
+  plan.weights.real_outcome = options.weights.real_outcome;
 
   // The real episodes that count for coverage.
   std::vector<Scenario> counted;
@@ -539,6 +543,18 @@ Plan MakePlan(const PlanInputs& in, const PlanOptions& options) {
     team = std::make_unique<ScoreGain>(team_scores);
     acquisition.Add(team.get(), options.weights.team, "team");
   }
+  // Uncertainty components (2) and (3), from the real outcomes.
+  plan.episodes.outcomes =
+      RealOutcomes(in, counted_of, counted, embedding, cand, radius, options.safety.confidence);
+  RealModelOptions ropt;
+  ropt.seed = in.seed;
+  const RealModel real =
+      FitRealModel(embedding, counted, counted_of, plan.episodes.outcomes, cand, ropt);
+  plan.real_model = RealModelSummary(real, space);
+  FirstEpisodeScore discrepancy(real.discrepancy.Scores()), real_outcome(real.outcome.Scores());
+  const int real_component = acquisition.components();
+  acquisition.Add(&discrepancy, options.weights.discrepancy, "discrepancy");
+  acquisition.Add(&real_outcome, options.weights.real_outcome, "real_outcome");
   const int score_component = acquisition.components();
   acquisition.SetScores(scores, options.weights.uncertainty, "uncertainty");
 
@@ -639,6 +655,10 @@ Plan MakePlan(const PlanInputs& in, const PlanOptions& options) {
       item.components.uncertainty = acquisition.ComponentGain(score_component, i);
       item.components.information =
           information && info_max > 0.0 ? acquisition.ComponentGain(1, i) / info_max : 0.0;
+      item.components.discrepancy = acquisition.ComponentGain(real_component, i);
+      item.components.real_outcome = acquisition.ComponentGain(real_component + 1, i);
+      item.real = {real.discrepancy.estimated, real.discrepancy.mean[i], real.discrepancy.sd[i],
+                   real.outcome.estimated,     real.outcome.mean[i],     real.outcome.sd[i]};
       const int s = items[i].setup;
       double charged = 0.0;
       if (s >= 0 && !setup_in[s]) charged = setups.seconds[s];
@@ -658,6 +678,9 @@ Plan MakePlan(const PlanInputs& in, const PlanOptions& options) {
         item.reason += "; the team's variance " + Fmt("%.3g", team_variance[i]) +
                        " at the nearest row of its table (team " +
                        Fmt("%.2f", item.components.team) + ")";
+      item.reason +=
+          RealModelReason(real, i, options.weights.discrepancy, options.weights.real_outcome,
+                          item.components.discrepancy, item.components.real_outcome);
       if (information) {
         const Informs most = MostInformed(information->precision(), info.single[i]);
         if (most.parameter >= 0) {
@@ -741,20 +764,27 @@ Plan MakePlan(const PlanInputs& in, const PlanOptions& options) {
           std::to_string(set.candidates[i].rollouts) + " samples");
   }
 
-  plan.episodes.outcomes =
-      RealOutcomes(in, counted_of, counted, embedding, cand, radius, options.safety.confidence);
-
   // What is not estimated, how the rest was, and the reasons for doubt.
-  plan.not_estimated = {"uncertainty.discrepancy", "uncertainty.outcome_model"};
-  if (!in.team) plan.not_estimated.push_back("uncertainty.team");
-  if (in.team) {
+  // The uncertainty components not estimated, in words, for the "not estimated yet" line.
+  std::vector<std::string> missing;
+  if (!real.discrepancy.estimated) {
+    plan.not_estimated.push_back("uncertainty.discrepancy");
+    missing.push_back("the sim-to-real discrepancy");
+  }
+  if (!real.outcome.estimated) {
+    plan.not_estimated.push_back("uncertainty.outcome_model");
+    missing.push_back("an outcome model from real episodes");
+  }
+  if (!in.team) {
+    plan.not_estimated.push_back("uncertainty.team");
+    missing.push_back("the team's uncertainty");
+  } else {
     plan.weights.team = options.weights.team;
     plan.notes.push_back(
         "uncertainty.team: the team's own variance from " + std::to_string(in.team->points.size()) +
         " rows, each candidate taking the nearest row's (normalised factor space), over the "
         "largest among the candidates; counts for an item's first episode");
   }
-  const std::string team_text = in.team ? "" : ", the team's uncertainty";
   if (!info.estimated) {
     plan.not_estimated.insert(plan.not_estimated.begin(), "information");
     plan.not_estimated.push_back("expected.std_after");
@@ -763,6 +793,11 @@ Plan MakePlan(const PlanInputs& in, const PlanOptions& options) {
       MethodNotes(plan, options, embedding.Diameter(), copt, static_cast<int>(sample.size()),
                   spread_max, setups.change_seconds, in.safety_rule, info, info_max);
   plan.notes.insert(plan.notes.end(), notes.begin(), notes.end());
+  const std::vector<std::string> real_notes =
+      RealModelNotes(real, space, options.weights.discrepancy, options.weights.real_outcome);
+  // after the uncertainty note, the second of the method notes
+  plan.notes.insert(plan.notes.end() - static_cast<std::ptrdiff_t>(notes.size() - 2),
+                    real_notes.begin(), real_notes.end());
 
   std::vector<std::string> warnings;
   if (options.rule == PlanRule::kInformation && in.calibration == nullptr) {
@@ -827,19 +862,16 @@ Plan MakePlan(const PlanInputs& in, const PlanOptions& options) {
   // What the planner cannot estimate yet is a stated fact (a note, and in not_estimated); a
   // component missing because something failed is a reason to doubt the plan (a warning).
   if (info.estimated) {
-    plan.notes.push_back(
-        "not estimated yet: the sim-to-real discrepancy, an outcome model from real episodes" +
-        team_text);
+    if (!missing.empty()) plan.notes.push_back("not estimated yet: " + Join(missing));
     if (info.missing > 0)
       warnings.push_back(std::to_string(info.missing) + " of " + std::to_string(n) +
                          " candidates have no information about the parameters (counted as 0)");
   } else {
-    const std::string text =
-        "not estimated yet: information gain (" + info.why_not + "; component 0, weight " +
-        FormatNumber(options.weights.information) +
-        " without effect), the sim-to-real discrepancy, an outcome model from real episodes" +
-        team_text + ", parameter stds after the batch";
-    (info.doubt ? warnings : plan.notes).push_back(text);
+    missing.insert(missing.begin(), "information gain (" + info.why_not + "; component 0, weight " +
+                                        FormatNumber(options.weights.information) +
+                                        " without effect)");
+    missing.push_back("parameter stds after the batch");
+    (info.doubt ? warnings : plan.notes).push_back("not estimated yet: " + Join(missing));
   }
   for (const PlanEpisodes::RealOutcome& o : plan.episodes.outcomes) {
     if (!o.contradicted) continue;
@@ -894,6 +926,20 @@ std::string RealOutcomeText(const std::vector<PlanEpisodes::RealOutcome>& outcom
   return out;
 }
 
+// One line on the real-outcome models, e.g. "real-outcome models: discrepancy from 2 episodes
+// (default hyperparameters: fewer than 10), mean +0.44; outcome from 2 episodes (...), 1.00".
+std::string RealModelText(const PlanRealModel& m) {
+  auto part = [](const char* name, const PlanRealModel::Part& p, const char* format) {
+    if (!p.estimated) return std::string(name) + " not estimated";
+    return std::string(name) + " from " + std::to_string(p.points) + " episode(s) (" +
+           (p.fitted ? "fitted" : "default hyperparameters: fewer than 10") + "), observed " +
+           Fmt(format, p.observed_mean) + ", largest sd " + Fmt("%.2f", p.sd_max);
+  };
+  if (!m.discrepancy.estimated && !m.outcome.estimated) return "";
+  return "real-outcome models: " + part("discrepancy", m.discrepancy, "%+.2f") + "; " +
+         part("success", m.outcome, "%.2f") + "\n";
+}
+
 }  // namespace
 
 std::string PlanSummaryText(const Plan& plan, const ScenarioSpace& space) {
@@ -928,16 +974,21 @@ std::string PlanSummaryText(const Plan& plan, const ScenarioSpace& space) {
     }
     out.back() = '\n';
   }
-  out += "rank  item_id           rep  score  cover  uncert  inform  est_s  session  scenario\n";
+  out += RealModelText(plan.real_model);
+  out +=
+      "rank  item_id           rep  score  cover  uncert  inform  discr  realo  est_s  session  "
+      "scenario\n";
   const std::size_t shown = std::min<std::size_t>(plan.items.size(), 15);
   for (std::size_t r = 0; r < shown; ++r) {
     const PlanItem& it = plan.items[r];
     const std::string session =
         it.session >= 0 ? std::to_string(it.session) + " " + plan.sessions[it.session].robot : "-";
-    std::snprintf(line, sizeof(line), "%4d  %s  %3d  %5.2f  %5.2f  %6.2f  %6.2f  %5.0f  %-7s  %s\n",
+    std::snprintf(line, sizeof(line),
+                  "%4d  %s  %3d  %5.2f  %5.2f  %6.2f  %6.2f  %5.2f  %5.2f  %5.0f  %-7s  %s\n",
                   it.rank, it.item_id.c_str(), it.repeats, it.score, it.components.coverage,
-                  it.components.uncertainty, it.components.information, it.est_seconds,
-                  session.c_str(), ScenarioText(space, it.scenario).c_str());
+                  it.components.uncertainty, it.components.information, it.components.discrepancy,
+                  it.components.real_outcome, it.est_seconds, session.c_str(),
+                  ScenarioText(space, it.scenario).c_str());
     out += line;
   }
   if (plan.items.size() > shown)

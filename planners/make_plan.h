@@ -18,14 +18,18 @@
 //                scores 1; each item names the parameter it mostly informs, and the plan the
 //                stds after the batch. Not estimated (0, and the plan says so) without it;
 //   cost         robot seconds: repeats x episode_seconds, plus the setup change the item brings
-//                into the batch (the sum of the setup factors' cost_seconds: a full change).
+//                into the batch (the sum of the setup factors' cost_seconds: a full change);
+//   discrepancy  the predictive sd of the sim-to-real discrepancy (real success - simulated
+//                rate) smoothed by a Gaussian process, over the largest among the candidates;
+//   real_outcome the predictive sd of a Gaussian process on the real outcomes alone, likewise
+//                (both planners/real_outcome_model.h; 0 and not estimated without real outcomes).
 // Real outcomes: each episode's success (judged by the task's rules on its log, or a label) is
 // reported; for a counted one, the nearest candidate within the coverage radius says what the
 // simulator predicts there, and the episode is listed for verification when that prediction
 // confidently contradicts it (the one-sided Clopper-Pearson bound, at the safety confidence, on
 // the simulated rate of the real outcome is below 1/2).
-// Acquisition: WeightedGain of coverage, information and the uncertainty score (first episode
-// only), chosen
+// Acquisition: WeightedGain of coverage, information, discrepancy, real_outcome (the last two first
+// episode only) and the uncertainty score (first episode only), chosen
 // under the budget by SelectBatch with gain / cost^weights.cost, scheduled by MakeSchedule.
 #ifndef NEXTBATCH_PLANNERS_MAKE_PLAN_H_
 #define NEXTBATCH_PLANNERS_MAKE_PLAN_H_

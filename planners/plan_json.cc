@@ -8,6 +8,7 @@
 #include "engine/digest.h"
 #include "engine/error.h"
 #include "engine/json_reader.h"
+#include "planners/real_outcome_model.h"
 
 namespace nextbatch {
 
@@ -76,10 +77,10 @@ nlohmann::json PlanToJson(const Plan& plan, const ScenarioSpace& space) {
   j["seed"] = plan.seed;
   nlohmann::json items = nlohmann::json::array();
   for (const PlanItem& it : plan.items) {
-    nlohmann::json c = {{"coverage", it.components.coverage},
-                        {"uncertainty", it.components.uncertainty},
-                        {"information", it.components.information},
-                        {"cost", it.components.cost}};
+    nlohmann::json c = {
+        {"coverage", it.components.coverage},       {"uncertainty", it.components.uncertainty},
+        {"information", it.components.information}, {"cost", it.components.cost},
+        {"discrepancy", it.components.discrepancy}, {"real_outcome", it.components.real_outcome}};
     if (it.components.team >= 0.0) c["team"] = it.components.team;
     items.push_back({{"rank", it.rank},
                      {"item_id", it.item_id},
@@ -93,6 +94,8 @@ nlohmann::json PlanToJson(const Plan& plan, const ScenarioSpace& space) {
                      {"session", it.session},
                      {"est_seconds", it.est_seconds}});
     if (it.simulated_success >= 0.0) items.back()["simulated_success"] = it.simulated_success;
+    const nlohmann::json real = RealValuesToJson(it.real);
+    if (!real.is_null()) items.back()["real"] = real;
   }
   j["items"] = items;
   nlohmann::json sessions = nlohmann::json::array();
@@ -115,11 +118,12 @@ nlohmann::json PlanToJson(const Plan& plan, const ScenarioSpace& space) {
   j["rule"] = plan.rule;
   j["candidates"] = plan.candidates;
   j["posterior_samples"] = plan.posterior_samples;
-  j["weights"] = {{"coverage", plan.weights.coverage},
-                  {"uncertainty", plan.weights.uncertainty},
-                  {"information", plan.weights.information},
-                  {"cost", plan.weights.cost}};
+  j["weights"] = {
+      {"coverage", plan.weights.coverage},       {"uncertainty", plan.weights.uncertainty},
+      {"information", plan.weights.information}, {"cost", plan.weights.cost},
+      {"discrepancy", plan.weights.discrepancy}, {"real_outcome", plan.weights.real_outcome}};
   if (plan.weights.team >= 0.0) j["weights"]["team"] = plan.weights.team;
+  j["real_model"] = RealModelToJson(plan.real_model);
   nlohmann::json not_counted = nlohmann::json::array();
   for (const auto& e : plan.episodes.not_counted)
     not_counted.push_back({{"id", e.id}, {"reason", e.reason}});
@@ -203,7 +207,10 @@ Plan PlanFromJson(const nlohmann::json& j, const ScenarioSpace& space, const std
     it.components.information = c.Number("information");
     it.components.cost = NonNegative(c, "cost");
     if (c.Has("team")) it.components.team = NonNegative(c, "team");
+    if (c.Has("discrepancy")) it.components.discrepancy = c.Number("discrepancy");
+    if (c.Has("real_outcome")) it.components.real_outcome = c.Number("real_outcome");
     c.CheckAllRead();
+    it.real = RealValuesFromJson(r, "real");
     it.informs = r.String("informs");
     it.reason = r.String("reason");
     it.session = r.Integer("session");
@@ -249,8 +256,11 @@ Plan PlanFromJson(const nlohmann::json& j, const ScenarioSpace& space, const std
     plan.weights.information = NonNegative(w, "information");
     plan.weights.cost = NonNegative(w, "cost");
     if (w.Has("team")) plan.weights.team = NonNegative(w, "team");
+    if (w.Has("discrepancy")) plan.weights.discrepancy = NonNegative(w, "discrepancy");
+    if (w.Has("real_outcome")) plan.weights.real_outcome = NonNegative(w, "real_outcome");
     w.CheckAllRead();
   }
+  plan.real_model = RealModelFromJson(top, "real_model");
   if (top.Has("episodes")) {
     const JsonReader ep = top.Object("episodes");
     plan.episodes.total = NonNegativeInteger(ep, "total");
@@ -334,7 +344,7 @@ std::string PlanToCsv(const Plan& plan, const ScenarioSpace& space) {
   for (const Factor& f : space.factors()) out += "," + Quoted(f.name);
   out +=
       ",repeats,score,coverage,uncertainty,information,cost,informs,session,robot,est_seconds,"
-      "candidate,reason\n";
+      "candidate,reason,discrepancy,real_outcome\n";
   for (const PlanItem& it : plan.items) {
     out += std::to_string(it.rank) + "," + it.item_id;
     for (int f = 0; f < space.dimension(); ++f) {
@@ -349,7 +359,8 @@ std::string PlanToCsv(const Plan& plan, const ScenarioSpace& space) {
            "," + FormatNumber(it.components.information) + "," + FormatNumber(it.components.cost) +
            "," + Quoted(it.informs) + "," + std::to_string(it.session) + "," + Quoted(robot) + "," +
            FormatNumber(it.est_seconds) + "," + std::to_string(it.candidate) + "," +
-           Quoted(it.reason) + "\n";
+           Quoted(it.reason) + "," + FormatNumber(it.components.discrepancy) + "," +
+           FormatNumber(it.components.real_outcome) + "\n";
   }
   return out;
 }

@@ -24,6 +24,39 @@ struct PlanComponents {
   // the team's own uncertainty (planners/team_uncertainty.h), normalised; -1 when the study
   // gives none (then not written; added field: optional when read)
   double team = -1.0;
+  // Added fields (optional when read, 0 then): the uncertainty components (2) and (3) from real
+  // outcomes (planners/real_outcome_model.h), each the predictive sd over the largest.
+  double discrepancy = 0.0;
+  double real_outcome = 0.0;
+};
+
+// The real-outcome models at an item (added field: optional when read); present only for the
+// components that are estimated.
+struct PlanRealValues {
+  bool discrepancy = false;
+  double discrepancy_mean = 0.0;  // real minus simulated success, predicted
+  double discrepancy_sd = 0.0;
+  bool outcome = false;
+  double outcome_mean = 0.0;  // real success from real episodes alone, predicted
+  double outcome_sd = 0.0;
+};
+
+// How the real-outcome models were made (added field: optional when read).
+struct PlanRealModel {
+  struct Part {
+    bool estimated = false;
+    std::string why_not;
+    int points = 0;
+    bool fitted = false;                   // false: the default hyperparameters (too few points)
+    std::map<std::string, double> length;  // factor -> length scale, normalised units
+    double signal_var = 0.0;
+    double noise_var = 0.0;
+    double prior_mean = 0.0;
+    double observed_mean = 0.0;  // mean discrepancy / real success rate over the points
+    double sd_max = 0.0;         // largest predictive sd among the candidates
+  };
+  Part discrepancy;
+  Part outcome;
 };
 
 struct PlanItem {
@@ -35,8 +68,9 @@ struct PlanItem {
   double score = 0.0;
   PlanComponents components;
   std::string informs;  // the parameter it mostly informs; empty when none
-  std::string reason;   // in words, with the numbers behind it
-  int session = -1;     // index into sessions; -1: not scheduled
+  PlanRealValues real;
+  std::string reason;  // in words, with the numbers behind it
+  int session = -1;    // index into sessions; -1: not scheduled
   double est_seconds = 0.0;
   // The simulated success rate it was planned with, for `plan --previous` to compare with the
   // real outcomes; -1 when unknown (added field: optional when read).
@@ -72,7 +106,9 @@ struct PlanWeightsUsed {
   double uncertainty = 0.0;
   double information = 0.0;
   double cost = 0.0;
-  double team = -1.0;  // -1 when the study gives no team uncertainty (not written)
+  double team = -1.0;        // -1 when the study gives no team uncertainty (not written)
+  double discrepancy = 0.0;  // added fields: optional when read
+  double real_outcome = 0.0;
 };
 
 // What the plan was made from: the real episodes, and which of them count for coverage.
@@ -124,6 +160,7 @@ struct Plan {
   PlanWeightsUsed weights;
   PlanEpisodes episodes;
   std::vector<UnsafeCandidate> unsafe;
+  PlanRealModel real_model;
   std::vector<std::string> not_estimated;  // components and expectations this plan lacks
   std::vector<std::string> notes;          // how the estimates were made, in words
   std::vector<std::string> warnings;       // reasons to doubt the plan (also in the manifest)

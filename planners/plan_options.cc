@@ -78,9 +78,13 @@ std::string PlanOptions::Validate() const {
                                 {"uncertainty", weights.uncertainty},
                                 {"information", weights.information},
                                 {"cost", weights.cost},
-                                {"team", weights.team}}) {
+                                {"team", weights.team},
+                                {"discrepancy", weights.discrepancy},
+                                {"real_outcome", weights.real_outcome}}) {
     if (std::string e = CheckWeight(name, w); !e.empty()) return e;
   }
+  // discrepancy and real_outcome do not count: without real outcomes they weigh nothing, so
+  // they cannot carry a plan alone.
   if (weights.coverage == 0.0 && weights.uncertainty == 0.0 && weights.information == 0.0 &&
       (team_uncertainty.empty() || weights.team == 0.0))
     return Expected("planner.weights", "a positive weight on coverage, uncertainty or information",
@@ -129,6 +133,8 @@ PlanOptions ReadPlanOptions(const JsonReader& r, double horizon) {
     o.weights.information = w.Number("information", o.weights.information);
     o.weights.cost = w.Number("cost", o.weights.cost);
     o.weights.team = w.Number("team", o.weights.team);
+    o.weights.discrepancy = w.Number("discrepancy", o.weights.discrepancy);
+    o.weights.real_outcome = w.Number("real_outcome", o.weights.real_outcome);
     w.CheckAllRead();
   }
   if (r.Has("coverage")) {

@@ -6,7 +6,8 @@
 //     "episode_seconds": 38,             robot time of one episode (default: the task's horizon
 //                                        plus reset_seconds)
 //     "reset_seconds": 30,               putting the robot back between episodes
-//     "weights": {"coverage": 1, "uncertainty": 1, "information": 1, "cost": 1},
+//     "weights": {"coverage": 1, "uncertainty": 1, "information": 1, "cost": 1,
+//                 "discrepancy": 1, "real_outcome": 1},
 //     "coverage": {"k": 5, "radius": 0.15, "sample_size": 4096, "categorical_distance": 1},
 //     "repeats_max": 1,                  episodes of one scenario the batch may hold
 //     "robots": {"arm": [[0, 3600]]},    availability windows in seconds (default: one robot
@@ -20,10 +21,10 @@
 // components below; "failure" hunts failure modes by an upper confidence bound on each
 // candidate's failure rate, discounted near earlier picks; "information" by the log-det
 // information gain alone (finishing a calibration).
-// The weights: coverage, uncertainty and information weigh the acquisition's gain components
-// (each normalised so that its best candidate scores 1); cost is the exponent of the robot time
-// that the gain is divided by when the batch is chosen (1: gain per second, the default; 0: the
-// largest gains first whatever they cost; the budget binds either way).
+// The weights: coverage, uncertainty, information, team, discrepancy and real_outcome weigh the
+// acquisition's gain components (each normalised so that its best candidate scores 1); cost is the
+// exponent of the robot time that the gain is divided by when the batch is chosen (1: gain per
+// second, the default; 0: the largest gains first whatever they cost; the budget binds either way).
 #ifndef NEXTBATCH_PLANNERS_PLAN_OPTIONS_H_
 #define NEXTBATCH_PLANNERS_PLAN_OPTIONS_H_
 
@@ -48,6 +49,10 @@ struct PlanWeights {
   double information = 1.0;
   double cost = 1.0;
   double team = 1.0;  // the team's uncertainty (used only with team_uncertainty)
+  // The uncertainty components learnt from real outcomes (planners/real_outcome_model.h); they
+  // weigh nothing while no real outcome is known.
+  double discrepancy = 1.0;
+  double real_outcome = 1.0;
 };
 
 // The acquisition rule: what the batch maximises.

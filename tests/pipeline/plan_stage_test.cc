@@ -87,15 +87,20 @@ TEST_CASE("plan: ingest -> calibrate -> simulate -> plan, reused when current, r
   for (const auto& w : plan_manifest.warnings) CHECK(Has(r.log, "nextbatch plan: warning: " + w));
   // what is not estimated yet is a stated fact: a note in plan.json, not a warning
   CHECK_FALSE(Has(r.log, "not estimated yet"));
+  // ep0 counts and has a known outcome: the outcome model is estimated
+  CHECK_FALSE(Has(r.log, "an outcome model from real episodes"));
+  CHECK_FALSE(Has(r.log, "not estimated yet: information gain"));
 
   const ScenarioSpace space = ReadScenarios(Study::Load(s.study())).space;
   const Plan plan = ReadPlan(s.out() + "/plan", space);
   CHECK(plan.study == "plan");
   CHECK(plan.candidates == 8);
   CHECK(plan.rule == "weighted");
-  CHECK(std::find(plan.notes.begin(), plan.notes.end(),
-                  "not estimated yet: the sim-to-real discrepancy, an outcome model from real "
-                  "episodes, the team's uncertainty") != plan.notes.end());
+  // the outcome model is estimated (ep0's outcome), the team's uncertainty is not (no table)
+  CHECK(std::count_if(plan.notes.begin(), plan.notes.end(), [](const std::string& n) {
+          return Has(n, "not estimated yet: ") && Has(n, "the team's uncertainty") &&
+                 !Has(n, "an outcome model");
+        }) == 1);
   CHECK(plan.episodes.total == 2);
   CHECK(plan.episodes.counted == 1);  // ep1's scenario has no torque_limit
   REQUIRE(plan.episodes.not_counted.size() == 1);
@@ -118,6 +123,16 @@ TEST_CASE("plan: ingest -> calibrate -> simulate -> plan, reused when current, r
     if (o.candidate >= 0) CHECK(o.rollouts == 3);
   }
   CHECK(Has(r.log, "real outcomes, counted episodes: 1 of 1 known"));
+  // one real outcome: both real-outcome models on one point, with the default hyperparameters;
+  // the discrepancy only where the simulator has a candidate near ep0
+  const auto& ep0 =
+      plan.episodes.outcomes[0].counted ? plan.episodes.outcomes[0] : plan.episodes.outcomes[1];
+  CHECK(plan.real_model.outcome.estimated);
+  CHECK(plan.real_model.outcome.points == 1);
+  CHECK_FALSE(plan.real_model.outcome.fitted);
+  CHECK(plan.real_model.outcome.observed_mean == ep0.success);
+  CHECK(plan.real_model.discrepancy.estimated == (ep0.candidate >= 0));
+  CHECK(Has(r.log, "real-outcome models: "));
   // an episode is 1 s + 19 s reset = 20 s; every candidate has its own torque limit (a setup
   // factor of 60 s): 80 s a candidate, 3 of them within 300 s
   REQUIRE(plan.items.size() == 3);

@@ -293,6 +293,86 @@ TEST_CASE("make plan: real outcomes, and the simulator's word near each counted 
         std::string::npos);
 }
 
+// Real outcomes contradict a confident simulator in one corner and agree with it elsewhere; one
+// corner has no episode at all. The discrepancy's sd is smallest on the episodes and largest
+// where none is, and weighing it moves the pick from a tie (broken by candidate order, onto the
+// data) to the unexplored corner.
+TEST_CASE("make plan: the discrepancy and real-outcome components move the pick off the data") {
+  const ScenarioSpace space({Continuous("x", 0, 1), Continuous("y", 0, 1)});
+  Candidates c(space);
+  for (int a = 0; a < 5; ++a)
+    for (int b = 0; b < 5; ++b) c.Add({{"x", 0.1 + 0.2 * a}, {"y", 0.1 + 0.2 * b}}, 0.875);
+  std::vector<EpisodeScenario> episodes;
+  int corner = 0;
+  for (int a = 0; a < 3; ++a)
+    for (int b = 0; b < 4; ++b) {
+      EpisodeScenario e{"e" + std::to_string(a * 5 + b),
+                        {{"x", 0.1 + 0.2 * a}, {"y", 0.1 + 0.2 * b}}};
+      const bool in_corner = a < 2 && b < 2;
+      corner += in_corner;
+      e.outcome = {in_corner ? 0 : 1, "log", ""};
+      episodes.push_back(e);
+    }
+  PlanOptions o = Options(10.0);               // one episode
+  o.weights = {0.0, 1.0, 0.0, 1.0, 0.0, 0.0};  // uncertainty alone: every candidate ties
+  const Plan tie = MakePlan(Inputs(c, episodes), o);
+  REQUIRE(tie.items.size() == 1);
+  CHECK(tie.items[0].candidate == 0);  // on an episode
+  CHECK(tie.real_model.discrepancy.estimated);
+  CHECK(tie.real_model.discrepancy.fitted);  // 12 points
+  CHECK(tie.real_model.discrepancy.points == 12);
+  CHECK(tie.real_model.discrepancy.observed_mean ==
+        doctest::Approx((corner * -0.875 + (12 - corner) * 0.125) / 12));
+  CHECK(tie.real_model.outcome.observed_mean == doctest::Approx((12.0 - corner) / 12));
+  CHECK(tie.items[0].real.discrepancy);
+  CHECK(tie.items[0].real.discrepancy_mean < -0.3);  // the contradicting corner
+  const double on_data = tie.items[0].real.discrepancy_sd;
+  // reported, though weighed 0: the sd on the data over the largest
+  CHECK(tie.items[0].components.discrepancy ==
+        doctest::Approx(on_data / tie.real_model.discrepancy.sd_max));
+  CHECK(tie.items[0].components.discrepancy < 0.9);
+  CHECK(tie.items[0].reason.find("discrepancy") == std::string::npos);  // weighed 0: not quoted
+
+  o.weights.discrepancy = 1.0;
+  const Plan moved = MakePlan(Inputs(c, episodes), o);
+  REQUIRE(moved.items.size() == 1);
+  const PlanItem& it = moved.items[0];
+  CHECK(it.candidate == 24);                // (0.9, 0.9), the farthest from every episode
+  CHECK(it.components.discrepancy == 1.0);  // the best candidate scores 1
+  CHECK(it.real.discrepancy_sd == doctest::Approx(moved.real_model.discrepancy.sd_max));
+  CHECK(it.real.discrepancy_sd > on_data);
+  CHECK(it.score == doctest::Approx(1.0 + 1.0));
+  CHECK(it.reason.find("sim-to-real discrepancy ") != std::string::npos);
+  CHECK(it.reason.find("real success") == std::string::npos);  // weighed 0: not quoted
+  // the fitted models are the same for any thread count, and read back as written
+  PlanInputs two = Inputs(c, episodes);
+  two.threads = 2;
+  const std::string written = PlanToJson(moved, space).dump();
+  CHECK(PlanToJson(MakePlan(two, o), space).dump() == written);
+  CHECK(
+      PlanToJson(PlanFromJson(nlohmann::json::parse(written), space, "plan.json"), space).dump() ==
+      written);
+
+  o.weights.discrepancy = 0.0;
+  o.weights.real_outcome = 1.0;
+  const Plan outcome = MakePlan(Inputs(c, episodes), o);
+  REQUIRE(outcome.items.size() == 1);
+  CHECK(outcome.items[0].candidate == 24);
+  CHECK(outcome.items[0].components.real_outcome == 1.0);
+  CHECK(outcome.items[0].reason.find("real success") != std::string::npos);
+  CHECK(std::find(outcome.not_estimated.begin(), outcome.not_estimated.end(),
+                  "uncertainty.discrepancy") == outcome.not_estimated.end());
+
+  // without real outcomes both are 0 and not estimated, and the plan says so
+  for (EpisodeScenario& e : episodes) e.outcome = {};
+  const Plan none = MakePlan(Inputs(c, episodes), o);
+  CHECK(none.items[0].components.real_outcome == 0.0);
+  CHECK_FALSE(none.real_model.outcome.estimated);
+  CHECK(std::count(none.not_estimated.begin(), none.not_estimated.end(),
+                   "uncertainty.outcome_model") == 1);
+  CHECK(HasWarning(none, "the sim-to-real discrepancy, an outcome model from real episodes"));
+}
+
 TEST_CASE("make plan: unsafe candidates are left out and listed, undecided ones flagged") {
   Candidates c(ScenarioSpace({Continuous("x", 0, 1)}));
   c.Add({{"x", 0.1}}, 0.5, 4.0 / 8.0);  // 4 violations in 8: unsafe
@@ -655,7 +735,12 @@ TEST_CASE("make plan: the same plan for any thread count, and a JSON round trip"
   const Plan back = PlanFromJson(nlohmann::json::parse(one), c.space, "plan.json");
   CHECK(PlanToJson(back, c.space).dump() == one);
   CHECK(back.episodes.counted == 12);
-  CHECK(back.not_estimated.size() == 5);  // information, std_after and the three uncertainties
+  // 8 known outcomes: the outcome model is estimated (default hyperparameters)
+  CHECK(back.real_model.outcome.estimated);
+  CHECK_FALSE(back.real_model.outcome.fitted);
+  CHECK(back.real_model.outcome.points == 8);
+  CHECK(std::count(back.not_estimated.begin(), back.not_estimated.end(),
+                   "uncertainty.outcome_model") == 0);
   CHECK(back.episodes.outcomes.size() == 12);
   CHECK(PlanSummaryText(back, c.space).find("coverage: ") != std::string::npos);
 }

@@ -27,6 +27,8 @@ TEST_CASE("planner section: defaults stated in the struct, the episode from the 
   CHECK(o.weights.uncertainty == 1.0);
   CHECK(o.weights.information == 1.0);
   CHECK(o.weights.cost == 1.0);
+  CHECK(o.weights.discrepancy == 1.0);
+  CHECK(o.weights.real_outcome == 1.0);
   CHECK(o.coverage.k == 5);
   CHECK(o.coverage.radius == 0.15);
   CHECK(o.repeats_max == 1);
@@ -51,7 +53,7 @@ TEST_CASE("planner section: defaults stated in the struct, the episode from the 
 TEST_CASE("planner section: every field read one to one") {
   const PlanOptions o = Read(R"({"budget_seconds": 900, "episode_seconds": 45,
     "reset_seconds": 5, "weights": {"coverage": 2, "uncertainty": 0.5, "information": 0,
-    "cost": 0.25}, "coverage": {"k": 3, "radius": 0.2, "sample_size": 512,
+    "cost": 0.25, "discrepancy": 0.75, "real_outcome": 0}, "coverage": {"k": 3, "radius": 0.2, "sample_size": 512,
     "categorical_distance": 0.5}, "repeats_max": 4,
     "robots": {"b": [[100, 200], [0, 50]], "a": [[0, 900]]},
     "pinned": [2, 7], "excluded": [1], "safety": {"threshold": 0.1, "confidence": 0.9}})");
@@ -62,6 +64,8 @@ TEST_CASE("planner section: every field read one to one") {
   CHECK(o.weights.uncertainty == 0.5);
   CHECK(o.weights.information == 0.0);
   CHECK(o.weights.cost == 0.25);
+  CHECK(o.weights.discrepancy == 0.75);
+  CHECK(o.weights.real_outcome == 0.0);
   CHECK(o.coverage.k == 3);
   CHECK(o.coverage.radius == 0.2);
   CHECK(o.coverage.sample_size == 512);
@@ -94,6 +98,13 @@ TEST_CASE("planner section: bad input names the file and the field") {
   CheckBad(R"({"weights": {"coverage": 0, "uncertainty": 0, "information": 0}})",
            {"study.json: planner.weights: expected a positive weight", "got all zero"});
   CheckBad(R"({"weights": {"cost": -0.5}})", {"planner.weights.cost", "got -0.5"});
+  CheckBad(R"({"weights": {"discrepancy": -0.5}})",
+           {"planner.weights.discrepancy: expected a weight >= 0, got -0.5"});
+  CheckBad(R"({"weights": {"real_outcome": -2}})",
+           {"planner.weights.real_outcome: expected a weight >= 0, got -2"});
+  // the real-outcome weights alone cannot carry a plan
+  CheckBad(R"({"weights": {"coverage": 0, "uncertainty": 0, "information": 0, "discrepancy": 1}})",
+           {"planner.weights: expected a positive weight", "got all zero"});
   CheckBad(R"({"budget_seconds": 20})",
            {"study.json: planner.budget_seconds: expected at least one episode (38 s), got 20"});
   CheckBad(R"({"budget_seconds": 0})", {"planner.budget_seconds", "positive"});
