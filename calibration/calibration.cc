@@ -778,7 +778,10 @@ CalibrationResult Calibrate(const mjModel* base, const ParameterBinding& binding
   };
   const double inf = std::numeric_limits<double>::infinity();
   if (run.covariance_ok) {
+    // Ceres' SVD-based inverse is symmetric only to rounding (2e-7 in a correlation on a badly
+    // conditioned real fit), and calibration.json's reader requires a symmetric matrix.
     res.covariance = dv.asDiagonal() * formal_z * dv.asDiagonal();
+    res.covariance = 0.5 * (res.covariance + res.covariance.transpose()).eval();
     res.std = res.covariance.diagonal().cwiseMax(0.0).cwiseSqrt();
     res.correlation = correlation(res.covariance, res.std);
   } else {
@@ -795,6 +798,8 @@ CalibrationResult Calibrate(const mjModel* base, const ParameterBinding& binding
   res.error_model = honest.model;
   if (honest.regular) {
     res.honest_covariance = dv.asDiagonal() * honest.covariance * dv.asDiagonal();
+    res.honest_covariance =
+        0.5 * (res.honest_covariance + res.honest_covariance.transpose()).eval();
     res.honest_std = res.honest_covariance.diagonal().cwiseMax(0.0).cwiseSqrt();
   } else {
     res.honest_covariance = Eigen::MatrixXd::Constant(np, np, inf);

@@ -10,6 +10,7 @@
 #include "engine/episode_io.h"
 #include "engine/error.h"
 #include "engine/json_reader.h"
+#include "engine/manifest.h"
 #include "engine/model.h"
 #include "pipeline/pipeline.h"
 #include "tests/calibration/synthetic.h"
@@ -143,6 +144,45 @@ TEST_CASE("calibrate writes calibration.json and a calibrated model that recover
   CHECK(doc["model_not_saved"][0]["name"] == "mass");
   CHECK(doc["model_effects_only"] == nlohmann::json::array({"delay"}));
   CHECK(doc["episode_scale"] == nlohmann::json::object());  // none in this study
+}
+
+TEST_CASE("a finished fit whose model MuJoCo refuses to save is published without the model") {
+  // The same pendulum with an explicit <inertial>, so that MuJoCo's writer keeps the inertia. A
+  // fixed parameter sets its third principal moment above the sum of the other two: the fit runs
+  // (only the moment about the hinge enters the dynamics), but MuJoCo's compiler refuses the
+  // saved MJCF (A + B >= C). The fit must still be published.
+  StudyDir s;
+  std::string xml = testing::PendulumXml();
+  const std::string geoms = R"(<geom name="rod")";
+  xml.insert(xml.find(geoms),
+             R"(<inertial pos="0 0 -0.4583" mass="0.6" diaginertia="0.1 0.1 0.01"/>
+      )");
+  WriteFileAtomic((s.dir / "pendulum.xml").string(), xml);
+  const std::string parameters = R"([
+  {"name": "damping", "targets": ["joint:hinge.damping"], "initial": 0.05, "bounds": [0, 1]},
+  {"name": "mass", "targets": ["body:link.mass"], "initial": 0.6, "bounds": [0.1, 3]},
+  {"name": "inertia_z", "targets": ["body:link.inertia[2]"], "initial": 0.5, "bounds": [0, 1],
+   "fixed": true}])";
+  const fs::path out = s.dir / "out";
+  REQUIRE(Calibrate(s.Study("unsaveable", parameters), out.string()) == 0);
+  const fs::path set = out / "calibrate";
+  CHECK_FALSE(fs::exists(set / "calibrated_model.xml"));
+  CHECK_FALSE(fs::exists(set / "calibrated_model.xml.tmp"));
+  const nlohmann::json doc = ReadJsonFile((set / "calibration.json").string());
+  CHECK(doc.at("model").is_null());
+  CHECK(doc.at("model_error").get<std::string>().find("A + B >= C") != std::string::npos);
+  REQUIRE(doc.at("parameters").size() == 3);
+  CHECK(doc["parameters"][2]["value"].get<double>() == 0.5);
+  // the fit itself is whole: its values, their stds and its summary are there
+  CHECK(doc["parameters"][0]["std"].get<double>() > 0);
+  CHECK(doc["fit"]["iterations"].get<int>() > 0);
+  const Manifest m = ReadManifest((set / "manifest.json").string());
+  CHECK(m.files.count("calibration.json") == 1);
+  CHECK(m.files.count("calibrated_model.xml") == 0);
+  bool warned = false;
+  for (const auto& w : m.warnings)
+    warned = warned || w.find("calibrated model could not be saved") != std::string::npos;
+  CHECK(warned);
 }
 
 TEST_CASE("velocities that cleaning derived from the positions are not fitted as measurements") {
