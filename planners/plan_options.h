@@ -48,11 +48,11 @@ struct PlanWeights {
   double uncertainty = 1.0;
   double information = 1.0;
   double cost = 1.0;
-  double team = 1.0;  // the team's uncertainty (used only with team_uncertainty)
   // The uncertainty components learnt from real outcomes (planners/real_outcome_model.h); they
   // weigh nothing while no real outcome is known.
   double discrepancy = 1.0;
   double real_outcome = 1.0;
+  double team = 1.0;  // the team's uncertainty (used only with team_uncertainty)
 };
 
 // The acquisition rule: what the batch maximises.
