@@ -10,13 +10,17 @@
 #include <map>
 #include <set>
 
+#include "calibration/calibration.h"
 #include "calibration/calibration_json.h"
 #include "engine/atomic_file.h"
+#include "engine/dataset.h"
 #include "engine/episode_io.h"
 #include "engine/error.h"
 #include "engine/interrupt.h"
 #include "engine/json_reader.h"
+#include "engine/model.h"
 #include "engine/parallel.h"
+#include "engine/parameter.h"
 #include "engine/progress.h"
 #include "engine/random.h"
 #include "engine/svg_plot.h"
@@ -158,6 +162,23 @@ FailureMap MakeFailureMap(const World& world, const CampaignOptions& o, int thre
   return map;
 }
 
+// A fixed scenario set (the outcome-model error's test set, the held-out episodes' scenarios):
+// uniform draws over the space (feasible ones), keyed by the world's seed and `tag` only, so
+// every strategy and round is judged on the same scenarios.
+std::vector<Scenario> TestScenarios(const World& world, int count, std::uint64_t tag) {
+  const ScenarioSpace& space = world.space();
+  std::vector<Scenario> out;
+  for (int i = 0; static_cast<int>(out.size()) < count && i < 100 * count; ++i) {
+    RandomStream rng(world.spec().seed, Stage::kCampaign,
+                     WorldKey({tag, static_cast<std::uint64_t>(i)}));
+    std::vector<double> u(space.dimension());
+    for (double& x : u) x = std::min(rng.Uniform(), 1.0 - 1e-12);
+    const Scenario s = space.FromUnit(u);
+    if (space.Feasible(s)) out.push_back(s);
+  }
+  return out;
+}
+
 // Robot seconds of a batch, costed as the planner costs one: each episode, plus every distinct
 // setup's change (the sum of the setup factors' cost_seconds).
 struct BatchCost {
@@ -204,6 +225,14 @@ struct Context {
   double episode_seconds = 0.0;
   int threads = 1;
   FailureMap failures;
+  std::vector<Scenario> test;     // the outcome-model error's test set
+  std::vector<double> test_rate;  // the world's success rate on it
+  // the held-out episodes (ingested as the rounds' are) and what replays them
+  std::vector<Episode> held_out;
+  ModelPtr model;
+  ParameterBinding binding;
+  CalibrationOptions calibration;
+  double replay_window = 0.3;
   std::vector<std::string> names;  // estimated (not fixed) parameters
   std::vector<int> index;          // their index in study.parameters
   std::vector<double> truth, scale;
@@ -218,14 +247,69 @@ struct RoundRow {
   std::vector<double> errors;  // per estimated parameter
   int failures_found = 0;
   double std_ratio = kNaN;
-  std::string calibration;  // the calibration's status, "prior" before any
-  double seconds = 0.0;     // wall time of the round (timings.csv only)
+  double outcome_error = kNaN;     // mean |predicted - true| success rate on the test set
+  double outcome_sq_error = kNaN;  // mean squared
+  double held_out_error = kNaN;    // the replay measure on the held-out episodes
+  std::string calibration;         // the calibration's status, "prior" before any
+  double seconds = 0.0;            // wall time of the round (timings.csv only)
 };
 
 struct CollectedEntry {
   std::string path;  // absolute
   nlohmann::json scenario;
 };
+
+// Collects the held-out episodes (never in any strategy's dataset) and ingests them as the
+// rounds' episodes are (the study's dataset settings, the native importer), once, under
+// <out>/held_out/; the replay error of each round's estimate on them is the held-out measure.
+void MakeHeldOut(Context* cx) {
+  const Study& base = *cx->study;
+  const std::string dir = fs::absolute(cx->options.out + "/held_out").string();
+  EnsureDirectory(dir + "/episodes");
+  nlohmann::json dataset =
+      base.HasSection("dataset") ? base.doc.at("dataset") : nlohmann::json::object();
+  dataset.erase("importers");
+  dataset["importer"] = {{"format", "native"}};
+  nlohmann::json episodes = nlohmann::json::array();
+  const std::vector<Scenario> scenarios = TestScenarios(*cx->world, cx->options.held_out, 0x401d);
+  std::vector<Collected> got(scenarios.size());
+  ParallelFor(static_cast<int>(scenarios.size()), cx->threads, [&](int i, int) {
+    got[i] = cx->world->Collect(scenarios[i], WorldKey({0x401d, static_cast<std::uint64_t>(i), 1}),
+                                "held_out_" + std::to_string(i));
+  });
+  for (const Collected& c : got) {
+    if (!c.ok) continue;
+    const std::string path = dir + "/episodes/" + c.episode.id + ".json";
+    WriteEpisodeJson(c.episode, path);
+    episodes.push_back({{"path", Relative(path, dir)}, {"scenario", c.episode.scenario}});
+  }
+  if (episodes.empty()) return;
+  dataset["episodes"] = episodes;
+  nlohmann::json doc = base.doc;
+  for (const char* section : {"campaign", "replay", "simulate", "planner"}) doc.erase(section);
+  doc["model"] = Relative(base.model, dir);
+  doc["dataset"] = dataset;
+  if (doc.contains("calibration") && doc.at("calibration").is_object())
+    doc["calibration"].erase("warm_start");
+  WriteFileAtomic(dir + "/study.json", doc.dump(1) + "\n");
+  const Study study = Study::Load(dir + "/study.json");
+  PipelineOptions po;
+  po.out = dir;
+  po.threads = cx->threads;
+  po.quiet = true;
+  for (const StageReport& rep : RunPipeline(study, po, StageId::kIngest)) {
+    if (rep.exit_code != 0)
+      throw RunError("held-out episodes: " + rep.stage + " failed: " + rep.message);
+  }
+  Dataset d = ReadDatasetFiles(pipeline_internal::SetDir(StageId::kIngest, po));
+  DropEstimatedVelocities(&d);
+  cx->held_out = std::move(d.episodes);
+  cx->model = LoadModelFile(base.model);
+  cx->binding = ParameterBinding(cx->model.get(), base.parameters);
+  cx->calibration = ReadCalibrationOptions(base);
+  if (base.HasSection("replay") && base.doc.at("replay").is_object())
+    cx->replay_window = base.doc.at("replay").value("window_seconds", cx->replay_window);
+}
 
 nlohmann::json RoundStudy(const Context& cx, const Strategy& s, std::uint64_t seed,
                           const std::string& dir, const std::vector<CollectedEntry>& collected,
@@ -449,6 +533,27 @@ std::vector<RoundRow> RunOne(const Context& cx, const Strategy& s, int seed,
       sum += row.errors.back();
     }
     if (!cx.names.empty()) row.param_error = sum / cx.names.size();
+    if (!cx.test.empty()) {
+      // the calibrated model's (posterior mean's) predicted success rates: the same code for
+      // every strategy, so planners and baselines are judged alike
+      std::vector<double> values;
+      for (const ParameterSpec& p : cx.study->parameters) values.push_back(p.initial);
+      for (std::size_t k = 0; k < cx.index.size(); ++k) values[cx.index[k]] = estimate[k];
+      const World model(*cx.study, ModelWorldSpec(*cx.study, values, cx.world->spec().seed + 1));
+      const OutcomeError e = CompareRates(
+          cx.test_rate, SuccessRates(model, cx.test, o.test_samples, 0x7e5702, cx.threads));
+      row.outcome_error = e.mean_abs;
+      row.outcome_sq_error = e.mean_sq;
+    }
+    if (!cx.held_out.empty()) {
+      Eigen::VectorXd v = cx.binding.Initial();
+      for (std::size_t k = 0; k < cx.index.size(); ++k) v[cx.index[k]] = estimate[k];
+      row.held_out_error =
+          ComputeReplayError(cx.model.get(), cx.binding, v, cx.held_out, cx.replay_window,
+                             cx.threads, cx.calibration.control_hold, cx.calibration.episode_scale,
+                             cx.calibration.state_window)
+              .median;
+    }
     // the next batch
     if (r < o.rounds) {
       std::vector<Scenario> batch;
@@ -534,6 +639,54 @@ std::string Plot(const Context& cx, const std::vector<RoundRow>& rows,
 
 }  // namespace
 
+WorldSpec ModelWorldSpec(const Study& study, const std::vector<double>& values,
+                         std::uint64_t seed) {
+  WorldSpec w;
+  w.file = study.path;
+  w.name = "model";
+  w.truth = values;
+  w.seed = seed;
+  if (study.HasSection("simulate")) {
+    const nlohmann::json& sim = study.doc.at("simulate");
+    if (sim.contains("nuisance") && sim.at("nuisance").is_object()) {
+      w.start_qpos_std = sim.at("nuisance").value("qpos_std", 0.0);
+      w.start_qvel_std = sim.at("nuisance").value("qvel_std", 0.0);
+    }
+  }
+  return w;
+}
+
+std::vector<double> SuccessRates(const World& world, const std::vector<Scenario>& scenarios,
+                                 int samples, std::uint64_t stream, int threads) {
+  const int n = static_cast<int>(scenarios.size()) * samples;
+  std::vector<char> ok(n, 0);
+  ParallelFor(n, threads, [&](int i, int) {
+    ok[i] = world.Succeeds(scenarios[i / samples],
+                           WorldKey({stream, static_cast<std::uint64_t>(i / samples),
+                                     static_cast<std::uint64_t>(i % samples)}))
+                ? 1
+                : 0;
+  });
+  std::vector<double> rate(scenarios.size(), 0.0);
+  for (int i = 0; i < n; ++i) rate[i / samples] += ok[i];
+  for (double& r : rate) r /= samples;
+  return rate;
+}
+
+OutcomeError CompareRates(const std::vector<double>& truth, const std::vector<double>& predicted) {
+  if (truth.empty() || truth.size() != predicted.size())
+    throw LogicError("CompareRates: rate vectors empty or of different sizes");
+  OutcomeError e;
+  for (std::size_t i = 0; i < truth.size(); ++i) {
+    const double d = predicted[i] - truth[i];
+    e.mean_abs += std::abs(d);
+    e.mean_sq += d * d;
+  }
+  e.mean_abs /= truth.size();
+  e.mean_sq /= truth.size();
+  return e;
+}
+
 const std::vector<std::string>& CampaignStrategies() {
   static const std::vector<std::string> names = {"planner", "coverage", "uncertainty",
                                                  "random",  "lhs",      "grid"};
@@ -574,6 +727,11 @@ std::string CampaignOptions::Validate() const {
     return Expected("campaign.failure_samples", "a count >= 1", std::to_string(failure_samples));
   if (grid_levels < 2)
     return Expected("campaign.grid_levels", "a count >= 2", std::to_string(grid_levels));
+  if (test_scenarios < 0)
+    return Expected("campaign.test_scenarios", "a count >= 0", std::to_string(test_scenarios));
+  if (test_samples < 1)
+    return Expected("campaign.test_samples", "a count >= 1", std::to_string(test_samples));
+  if (held_out < 0) return Expected("campaign.held_out", "a count >= 0", std::to_string(held_out));
   if (threads < -1) return Expected("-j", "a thread count >= 0", std::to_string(threads));
   return "";
 }
@@ -583,7 +741,8 @@ CampaignOptions ReadCampaignOptions(const Study& study) {
   if (!study.HasSection("campaign")) return o;
   const JsonReader r = study.Section("campaign");
   r.CheckKnownKeys({"rounds", "seeds", "strategies", "budget_seconds", "max_iterations", "simulate",
-                    "failure_grid", "failure_samples", "grid_levels"});
+                    "failure_grid", "failure_samples", "grid_levels", "test_scenarios",
+                    "test_samples", "held_out"});
   auto count = [&r](const char* key, int fallback, int least) {
     const int v = r.Integer(key, fallback);
     if (v < least)
@@ -618,6 +777,9 @@ CampaignOptions ReadCampaignOptions(const Study& study) {
   o.failure_grid = count("failure_grid", o.failure_grid, 1);
   o.failure_samples = count("failure_samples", o.failure_samples, 1);
   o.grid_levels = count("grid_levels", o.grid_levels, 2);
+  o.test_scenarios = count("test_scenarios", o.test_scenarios, 0);
+  o.test_samples = count("test_samples", o.test_samples, 1);
+  o.held_out = count("held_out", o.held_out, 0);
   r.CheckAllRead();
   if (std::string e = o.Validate(); !e.empty() && e.rfind("--reality", 0) != 0)
     throw InputError(study.path + ": " + e);
@@ -670,7 +832,10 @@ CampaignResult RunCampaign(const Study& study, const CampaignOptions& options) {
                  cx.failures.regions(), cx.failures.cells,
                  FormatDuration(pipeline_internal::Since(t0)).c_str());
   }
+  cx.test = TestScenarios(*cx.world, options.test_scenarios, 0x7e57);
+  cx.test_rate = SuccessRates(*cx.world, cx.test, options.test_samples, 0x7e5701, cx.threads);
   EnsureDirectory(options.out);
+  if (options.held_out > 0) MakeHeldOut(&cx);
 
   std::vector<RoundRow> rows;
   const long total = static_cast<long>(cx.strategies.size()) * options.seeds * (options.rounds + 1);
@@ -698,14 +863,17 @@ CampaignResult RunCampaign(const Study& study, const CampaignOptions& options) {
   // rounds.csv
   std::string csv = "strategy,seed,round,episodes,robot_seconds,param_error";
   for (const auto& n : cx.names) csv += ",error:" + n;
-  csv += ",failures_found,failure_regions,std_ratio,calibration\n";
+  csv +=
+      ",failures_found,failure_regions,std_ratio,outcome_error,outcome_sq_error,held_out_error,"
+      "calibration\n";
   std::string timings = "strategy,seed,round,seconds\n";
   for (const RoundRow& r : rows) {
     csv += r.strategy + "," + std::to_string(r.seed) + "," + std::to_string(r.round) + "," +
            std::to_string(r.episodes) + "," + Num(r.robot_seconds) + "," + Num(r.param_error);
     for (double e : r.errors) csv += "," + Num(e);
     csv += "," + std::to_string(r.failures_found) + "," + std::to_string(cx.failures.regions()) +
-           "," + Num(r.std_ratio) + "," + r.calibration + "\n";
+           "," + Num(r.std_ratio) + "," + Num(r.outcome_error) + "," + Num(r.outcome_sq_error) +
+           "," + Num(r.held_out_error) + "," + r.calibration + "\n";
     timings += r.strategy + "," + std::to_string(r.seed) + "," + std::to_string(r.round) + "," +
                Fmt("%.2f", r.seconds) + "\n";
   }
@@ -728,6 +896,8 @@ CampaignResult RunCampaign(const Study& study, const CampaignOptions& options) {
                         {"cells", cx.failures.cells},
                         {"regions", cx.failures.regions()},
                         {"samples_per_cell", options.failure_samples}};
+  doc["outcome_test"] = {{"scenarios", cx.test.size()}, {"samples", options.test_samples}};
+  doc["held_out"] = {{"episodes", cx.held_out.size()}, {"window_seconds", cx.replay_window}};
   std::string summary = "strategy,round,measure,median,q05,q95\n";
   const std::vector<std::pair<std::string, std::function<double(const RoundRow&)>>> measures = {
       {"episodes", [](const RoundRow& r) { return double(r.episodes); }},
@@ -735,6 +905,9 @@ CampaignResult RunCampaign(const Study& study, const CampaignOptions& options) {
       {"param_error", [](const RoundRow& r) { return r.param_error; }},
       {"failures_found", [](const RoundRow& r) { return double(r.failures_found); }},
       {"std_ratio", [](const RoundRow& r) { return r.std_ratio; }},
+      {"outcome_error", [](const RoundRow& r) { return r.outcome_error; }},
+      {"outcome_sq_error", [](const RoundRow& r) { return r.outcome_sq_error; }},
+      {"held_out_error", [](const RoundRow& r) { return r.held_out_error; }},
   };
   nlohmann::json strategies = nlohmann::json::array();
   for (const Strategy& s : cx.strategies) {
@@ -840,6 +1013,18 @@ CampaignResult RunCampaign(const Study& study, const CampaignOptions& options) {
           cx, rows, [](const RoundRow& r) { return double(r.failures_found); },
           "failure regions found vs robot time (of " + std::to_string(cx.failures.regions()) + ")",
           "regions found"));
+  WriteFileAtomic((fs::path(options.out) / "outcome_error.svg").string(),
+                  Plot(
+                      cx, rows, [](const RoundRow& r) { return r.outcome_error; },
+                      "outcome-model error vs robot time (" + std::to_string(cx.test.size()) +
+                          " test scenarios)",
+                      "mean |predicted - true| success rate"));
+  WriteFileAtomic((fs::path(options.out) / "held_out_error.svg").string(),
+                  Plot(
+                      cx, rows, [](const RoundRow& r) { return r.held_out_error; },
+                      "held-out prediction error vs robot time (" +
+                          std::to_string(cx.held_out.size()) + " episodes never collected)",
+                      "median window max |replay - log| joint position"));
   WriteFileAtomic((fs::path(options.out) / "campaign.json").string(), doc.dump(1) + "\n");
   CampaignResult result;
   result.document = doc;

@@ -17,7 +17,8 @@
 // Outputs in <out>/: rounds.csv (a row per strategy, seed and round), summary.csv and
 // campaign.json (median and 5-95 % interval over seeds per strategy and round, the failure map,
 // episodes-to-target), timings.csv (seconds per round, the one file that depends on the machine),
-// and the plots param_error.svg and failures.svg. docs/campaigns.md describes them.
+// and the plots param_error.svg, failures.svg and outcome_error.svg. docs/campaigns.md describes
+// them.
 #ifndef NEXTBATCH_PIPELINE_CAMPAIGN_H_
 #define NEXTBATCH_PIPELINE_CAMPAIGN_H_
 
@@ -26,6 +27,7 @@
 #include <vector>
 
 #include "engine/study.h"
+#include "scenarios/world.h"
 
 namespace nextbatch {
 
@@ -39,7 +41,12 @@ namespace nextbatch {
 //     "simulate": {"candidates": 64, "posterior_samples": 4},   the planner strategies' simulate
 //     "failure_grid": 3,           bins per factor of the failure map (categorical: its levels)
 //     "failure_samples": 8,        world rollouts per failure-map cell
-//     "grid_levels": 3             points per numeric factor of the "grid" strategy
+//     "grid_levels": 3,            points per numeric factor of the "grid" strategy
+//     "test_scenarios": 32,        the outcome-model error's fixed test set (uniform, seeded)
+//     "test_samples": 16,          rollouts per test scenario, for the world's rate and each
+//                                  round's predicted rate alike
+//     "held_out": 6                world episodes no strategy collects, replayed under each
+//                                  round's estimate (the replay verb's measure)
 //   }
 struct CampaignOptions {
   std::string reality;  // the world file
@@ -55,6 +62,9 @@ struct CampaignOptions {
   int failure_grid = 3;
   int failure_samples = 8;
   int grid_levels = 3;
+  int test_scenarios = 32;
+  int test_samples = 16;
+  int held_out = 6;
   int threads = -1;  // -1: the study's
   bool quiet = false;
 
@@ -80,6 +90,25 @@ struct CampaignResult {
 // (engine/interrupt.h) when a signal stopped it (the rounds already run stay on disk, the summary
 // files are not written).
 CampaignResult RunCampaign(const Study& study, const CampaignOptions& options);
+
+// The outcome-model error's pieces, shared by every strategy (exposed for their tests).
+//
+// The calibrated model as a world: the study's MJCF under `values` (every study parameter, in
+// the study's order), the start spread of the study's simulate.nuisance, no sensor. Its success
+// rates are what the model predicts.
+WorldSpec ModelWorldSpec(const Study& study, const std::vector<double>& values, std::uint64_t seed);
+
+// The share of `samples` rollouts of each scenario that succeed in `world`, the k-th start of
+// scenario i drawn with WorldKey({stream, i, k}). Deterministic for any thread count.
+std::vector<double> SuccessRates(const World& world, const std::vector<Scenario>& scenarios,
+                                 int samples, std::uint64_t stream, int threads);
+
+struct OutcomeError {
+  double mean_abs = 0.0;  // mean over scenarios of |predicted - true| success rate
+  double mean_sq = 0.0;   // mean of its square (a Brier-like score on rates)
+};
+// Throws LogicError when the sizes differ or are zero.
+OutcomeError CompareRates(const std::vector<double>& truth, const std::vector<double>& predicted);
 
 }  // namespace nextbatch
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The campaign bench (docs/campaigns.md): the pendulum swing-up against its hidden world, every
-# strategy, the study's campaign section (10 seeds, 3 rounds) unless arguments override it, e.g.
+# strategy, the study's campaign section (10 seeds, 2 rounds) unless arguments override it, e.g.
 #   bash tools/bench_campaign.sh --seeds 3 --strategies planner,random
 # Prints the episodes-to-target table (the ratio to uniform random is the headline) and the
 # wall time; writes out/bench_campaign/pendulum_swingup/.

@@ -7,6 +7,7 @@
 #include <doctest/doctest.h>
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <sstream>
@@ -14,6 +15,7 @@
 #include "calibration/calibration_json.h"
 #include "engine/atomic_file.h"
 #include "engine/episode_io.h"
+#include "engine/error.h"
 #include "pipeline/pipeline.h"
 #include "scenarios/world.h"
 #include "tests/fixtures/temp_files.h"
@@ -54,7 +56,8 @@ struct CampaignStudy {
       "planner": {"budget_seconds": 150, "reset_seconds": 8.5},
       "campaign": {"rounds": 2, "seeds": 1, "strategies": ["planner", "random"],
                    "max_iterations": 8, "simulate": {"candidates": 8, "posterior_samples": 2},
-                   "failure_grid": 2, "failure_samples": 3}})");
+                   "failure_grid": 2, "failure_samples": 3, "test_scenarios": 8,
+                   "test_samples": 4, "held_out": 2}})");
     dir.Write("world.json", R"({"schema": "nextbatch.world/1", "name": "stiff",
       "truth": {"damping": 0.09, "friction": 0.12},
       "sensor": {"rate_hz": 200, "jitter_seconds": 0.0005, "qpos_std": 0.002, "qvel_std": 0.02},
@@ -109,10 +112,11 @@ TEST_CASE("campaign: a smoke campaign, the same files for 1 and 2 threads") {
   CHECK(Has(r.log, "episodes-to-target"));
   const auto rows = Csv(ReadFile(out1 + "/rounds.csv"));
   REQUIRE(rows.size() == 1 + 2 * 3);
-  const std::vector<std::string> header = {"strategy",        "seed",           "round",
-                                           "episodes",        "robot_seconds",  "param_error",
-                                           "error:damping",   "error:friction", "failures_found",
-                                           "failure_regions", "std_ratio",      "calibration"};
+  const std::vector<std::string> header = {"strategy",         "seed",           "round",
+                                           "episodes",         "robot_seconds",  "param_error",
+                                           "error:damping",    "error:friction", "failures_found",
+                                           "failure_regions",  "std_ratio",      "outcome_error",
+                                           "outcome_sq_error", "held_out_error", "calibration"};
   CHECK(rows[0] == header);
   for (std::size_t i = 1; i < rows.size(); ++i) {
     const auto& row = rows[i];
@@ -129,13 +133,13 @@ TEST_CASE("campaign: a smoke campaign, the same files for 1 and 2 threads") {
       CHECK(std::stod(row[6]) == doctest::Approx(2.0));
       CHECK(std::stod(row[7]) == doctest::Approx(1.6));
       CHECK(std::stod(row[5]) == doctest::Approx(1.8));
-      CHECK(row[11] == "prior");
+      CHECK(row[14] == "prior");
     } else {
       CHECK(std::stoi(row[3]) > std::stoi(rows[i - 1][3]));
       // each episode costs 10 s and at most one 60 s setup change
       CHECK(seconds >= 10.0 * std::stoi(row[3]));
       CHECK(seconds <= 70.0 * std::stoi(row[3]) + 1e-9);
-      CHECK(row[11] != "prior");
+      CHECK(row[14] != "prior");
       // the planner's batches move the estimate towards the truth; a random batch may not excite
       // the parameters (a torque limit too low to lift the pendulum off its start)
       if (row[0] == "planner") CHECK(std::stod(row[5]) < 1.0);
@@ -148,6 +152,20 @@ TEST_CASE("campaign: a smoke campaign, the same files for 1 and 2 threads") {
       CHECK_FALSE(row[10].empty());
     }
     if (row[0] == "random") CHECK(row[10].empty());
+    // rates in [0, 1] on 8 scenarios of 4 rollouts: the errors are in [0, 1], the squared one
+    // at most the absolute one
+    const double mae = std::stod(row[11]), mse = std::stod(row[12]);
+    CHECK(mae >= 0.0);
+    CHECK(mae <= 1.0);
+    CHECK(mse <= mae + 1e-12);
+    CHECK(std::fmod(mae * 32, 1.0) == doctest::Approx(0.0));  // a multiple of 1 / (8 x 4)
+    // the held-out episodes replayed under the round's estimate: a joint-position error > 0
+    CHECK(std::stod(row[13]) > 0.0);
+    // the planner's fits move the estimate to the truth (above): the world's episodes that no
+    // strategy collected are predicted better than by the priors
+    if (row[0] == "planner" && round == 2) CHECK(std::stod(row[13]) < std::stod(rows[1][13]));
+    // round 0 is the priors for every strategy: the same held-out error
+    if (round == 0) CHECK(row[13] == rows[1][13]);
   }
   // the round studies and their sets are on disk, warm-started from the previous round
   const nlohmann::json round2 =
@@ -159,6 +177,9 @@ TEST_CASE("campaign: a smoke campaign, the same files for 1 and 2 threads") {
   CHECK(fs::exists(out1 + "/runs/planner/seed0/round1/plan/plan.json"));
   CHECK(fs::exists(out1 + "/param_error.svg"));
   CHECK(fs::exists(out1 + "/failures.svg"));
+  CHECK(fs::exists(out1 + "/outcome_error.svg"));
+  CHECK(fs::exists(out1 + "/held_out_error.svg"));
+  CHECK(fs::exists(out1 + "/held_out/ingest/dataset.json"));
   const nlohmann::json doc = nlohmann::json::parse(ReadFile(out1 + "/campaign.json"));
   CHECK(doc.at("schema") == "nextbatch.campaign/1");
   CHECK(doc.at("strategies").size() == 2);
@@ -177,7 +198,8 @@ TEST_CASE("campaign: a smoke campaign, the same files for 1 and 2 threads") {
   r = Nextbatch(s, "campaign " + s.study() + " --reality " + s.dir.File("world.json") + " -o " +
                        out2 + " -j 2 -q");
   REQUIRE_MESSAGE(r.code == 0, r.log);
-  for (const char* f : {"rounds.csv", "summary.csv", "campaign.json", "param_error.svg"}) {
+  for (const char* f :
+       {"rounds.csv", "summary.csv", "campaign.json", "param_error.svg", "outcome_error.svg"}) {
     INFO(f);
     CHECK(ReadFile(out1 + "/" + f) == ReadFile(out2 + "/" + f));
   }
@@ -245,6 +267,56 @@ TEST_CASE("campaign: calibration recovers the world's truth from collected episo
     // and far closer than the prior's mean was (2 and 1.6 prior stds off)
     CHECK(std::abs(fit.value[j] - truth[j]) < 0.25 * (j == 0 ? 0.04 : 0.08));
   }
+}
+
+// The outcome-model error's known answers: the world itself as the model gives exactly zero; the
+// world's parameters in the study's model with other start draws give an error at the sampling
+// level; a deliberately wrong model gives more.
+TEST_CASE("campaign: outcome-model error, true model at the sampling level, a wrong one above") {
+  CampaignStudy s;
+  s.doc["simulate"]["nuisance"] = {{"qpos_std", 0.1}, {"qvel_std", 0.5}};
+  s.Save();
+  s.dir.Write("world.json", R"({"schema": "nextbatch.world/1", "name": "plain",
+      "truth": {"damping": 0.09, "friction": 0.12},
+      "start": {"qpos_std": 0.1, "qvel_std": 0.5}, "seed": 3})");
+  const Study study = Study::Load(s.study());
+  const World world(study, ReadWorldFile(s.dir.File("world.json"), study));
+  std::vector<Scenario> test;
+  for (int a = 0; a < 4; ++a) {
+    for (int t = 0; t < 8; ++t) {
+      test.push_back(world.space().FromJson(
+          {{"initial_angle", -0.45 + 0.3 * a}, {"torque_limit", 0.3 + 2.7 * t / 7.0}}, "s"));
+    }
+  }
+  const int n = 24;
+  const std::vector<double> truth = SuccessRates(world, test, n, 1, 1);
+  CHECK(SuccessRates(world, test, n, 1, 2) == truth);  // any thread count
+  // a test set with successes and failures, else any model that always fails would score well
+  CHECK(*std::min_element(truth.begin(), truth.end()) < 0.5);
+  CHECK(*std::max_element(truth.begin(), truth.end()) > 0.5);
+
+  // the same world, draws and keys: no error at all
+  const World same(study, ModelWorldSpec(study, {0.09, 0.12}, 3));
+  const OutcomeError zero = CompareRates(truth, SuccessRates(same, test, n, 1, 2));
+  CHECK(zero.mean_abs == 0.0);
+  CHECK(zero.mean_sq == 0.0);
+
+  // other start draws: each rate difference has variance p(1-p)(2/n) <= 0.5/n, so the mean
+  // |difference| is at most sqrt(0.5/n) and the mean squared one about 0.5/n at worst
+  const OutcomeError right = CompareRates(
+      truth, SuccessRates(World(study, ModelWorldSpec(study, {0.09, 0.12}, 77)), test, n, 2, 2));
+  CAPTURE(right.mean_abs);
+  CHECK(right.mean_abs > 0.0);
+  CHECK(right.mean_abs <= std::sqrt(0.5 / n));
+  CHECK(right.mean_sq <= 0.5 / n);
+
+  // a model far off (the bounds' largest damping and friction) predicts other outcomes
+  const OutcomeError wrong = CompareRates(
+      truth, SuccessRates(World(study, ModelWorldSpec(study, {0.5, 1.0}, 77)), test, n, 2, 2));
+  CAPTURE(wrong.mean_abs);
+  CHECK(wrong.mean_abs > 2 * std::sqrt(0.5 / n));
+  CHECK(wrong.mean_sq > 0.5 / n);
+  CHECK_THROWS_AS(CompareRates({0.5}, {}), LogicError);
 }
 
 }  // namespace
