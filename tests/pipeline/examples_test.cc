@@ -4,6 +4,7 @@
 #include <doctest/doctest.h>
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <string>
 
@@ -220,6 +221,39 @@ TEST_CASE("examples: the simulation studies") {
   RunStudy("vx300s_tabletop/study_push.json");
 }
 
+// The shipped campaign study against its hidden world, cut to one round and one seed of two
+// strategies (the full bench is tools/bench_campaign.sh): the command as a team runs it, and every
+// file it promises, with the planner's batch calibrated against the world's truth.
+TEST_CASE("examples: the pendulum campaign against its hidden world") {
+  testing::TempDir dir("examples_campaign");
+  const std::string study = NEXTBATCH_SOURCE_DIR "/examples/pendulum_swingup/campaign_study.json";
+  const std::string world = NEXTBATCH_SOURCE_DIR "/examples/pendulum_swingup/world.json";
+  const std::string out = dir.File("out");
+  const std::string command =
+      std::string(NEXTBATCH_BINARY) + " campaign " + study + " --reality " + world + " -o " + out +
+      " --rounds 1 --seeds 1 --strategies planner,random -q -j 2 >" + dir.File("log") + " 2>&1";
+  const int status = std::system(command.c_str());
+  const std::string log = ReadFile(dir.File("log"));
+  INFO(log);
+  REQUIRE(WIFEXITED(status));
+  REQUIRE(WEXITSTATUS(status) == 0);
+  for (const char* file : {"rounds.csv", "summary.csv", "campaign.json"})
+    CHECK(fs::exists(out + "/" + file));
+  const nlohmann::json doc = nlohmann::json::parse(ReadFile(out + "/campaign.json"));
+  CHECK(doc.dump().find("\"planner\"") != std::string::npos);
+  CHECK(doc.dump().find("\"random\"") != std::string::npos);
+  // one header, and rounds 0 and 1 of each strategy
+  const std::string rounds = ReadFile(out + "/rounds.csv");
+  int lines = 0;
+  std::size_t start = 0;
+  while (start < rounds.size()) {
+    const std::size_t end = std::min(rounds.find('\n', start), rounds.size());
+    lines += end > start ? 1 : 0;
+    start = end + 1;
+  }
+  CHECK(lines == 1 + 2 * 2);
+}
+
 TEST_CASE("examples: every shipped study is covered above") {
   std::vector<std::string> studies;
   for (const auto& entry : fs::recursive_directory_iterator(NEXTBATCH_SOURCE_DIR "/examples")) {
@@ -235,6 +269,7 @@ TEST_CASE("examples: every shipped study is covered above") {
                                             "dfki_pendulum/calibrate_sysid.json",
                                             "dfki_pendulum/study.json",
                                             "dfki_pendulum/swingup.json",
+                                            "pendulum_swingup/campaign_study.json",
                                             "pendulum_swingup/study.json",
                                             "vx300s_tabletop/study_pick.json",
                                             "vx300s_tabletop/study_push.json",
