@@ -56,8 +56,8 @@ ReplayError ReplayOf(const Evaluator& ev, const Layout& layout, const std::vecto
 ReplayError ReplayFromStarts(const mjModel* base, const ParameterBinding& binding,
                              const std::vector<Episode>& episodes, const Layout& layout,
                              const std::vector<int>& segments, const Eigen::VectorXd& z,
-                             int threads, ControlHold hold) {
-  Evaluator ev(base, binding, episodes, layout, segments, threads, hold);
+                             int threads, ControlHold hold, const EpisodeConditions* conditions) {
+  Evaluator ev(base, binding, episodes, layout, segments, threads, hold, conditions);
   std::vector<Eigen::VectorXd> x;
   for (int s : segments) x.push_back(layout.segments()[s].x_start);
   ev.Evaluate(z, x, false);
@@ -215,7 +215,7 @@ ReplayError ComputeReplayError(const mjModel* base, const ParameterBinding& bind
                                const Eigen::VectorXd& values, const std::vector<Episode>& episodes,
                                double window_seconds, int threads, ControlHold hold,
                                const std::map<std::string, std::string>& episode_scale,
-                               double state_window) {
+                               double state_window, const EpisodeConditions* conditions) {
   LayoutOptions lo = calib::ReplayLayout(window_seconds, state_window);
   lo.scale_keys = calib::ScaleKeys(binding, episode_scale);
   Layout layout(base, episodes, lo);
@@ -224,7 +224,7 @@ ReplayError ComputeReplayError(const mjModel* base, const ParameterBinding& bind
     if (binding.spec(j).log_scale) z[j] = std::log(values[j]);
   }
   return calib::ReplayFromStarts(base, binding, episodes, layout, calib::AllSegments(layout), z,
-                                 threads, hold);
+                                 threads, hold, conditions);
 }
 
 ReplayError ComputeHoldStillError(const mjModel* base, const std::vector<Episode>& episodes,
@@ -293,7 +293,8 @@ Eigen::MatrixXd EpisodeInformation(const mjModel* base, const ParameterBinding& 
     }
     x.push_back(states.row(seg.first).transpose());
   }
-  Evaluator ev(base, binding, episodes, layout, all, options.threads, options.control_hold);
+  Evaluator ev(base, binding, episodes, layout, all, options.threads, options.control_hold,
+               options.conditions);
   const Eigen::VectorXd z = ev.Internal(values);
   if (!ev.Evaluate(z, x, true))
     throw RunError("information: a segment does not simulate: " + ev.message());

@@ -206,7 +206,7 @@ FitRun RunFit(const Context& c, const std::vector<int>& active, const Eigen::Vec
   }
   const auto start = Clock::now();
   Evaluator ev(c.base, *c.binding, *c.episodes, *c.layout, active, c.options->threads,
-               c.options->control_hold);
+               c.options->control_hold, &c.options->conditions);
   const int np = ev.P(), nx = ev.nx(), n = ev.size();
   std::vector<double> p(z0.data(), z0.data() + np);
   std::vector<std::vector<double>> xs(n);
@@ -393,7 +393,8 @@ FitRun RunFit(const Context& c, const std::vector<int>& active, const Eigen::Vec
 
 ReplayError Replay(const Context& c, const std::vector<int>& segments, const Eigen::VectorXd& z) {
   return calib::ReplayFromStarts(c.base, *c.binding, *c.episodes, *c.layout, segments, z,
-                                 c.options->threads, c.options->control_hold);
+                                 c.options->threads, c.options->control_hold,
+                                 &c.options->conditions);
 }
 
 }  // namespace
@@ -415,6 +416,23 @@ CalibrationResult Calibrate(const mjModel* base, const ParameterBinding& binding
   lo.held_out_fraction = options.held_out_fraction;
   lo.noise = options.noise;
   lo.scale_keys = calib::ScaleKeys(binding, options.episode_scale);
+  // episode_scale by a factor that the conditions already apply to the same target would scale
+  // that target twice in every episode that records it.
+  for (const auto& [name, key] : options.episode_scale) {
+    const int k = options.conditions.binding.Find(key);
+    if (k < 0) continue;
+    for (const std::string& t : binding.spec(binding.Find(name)).targets) {
+      for (const std::string& u : options.conditions.binding.spec(k).targets) {
+        if (t == u) {
+          ThrowExpected("calibration.episode_scale." + name,
+                        "a scenario key that no factor applies to the parameter's target",
+                        "'" + key + "': factor '" + key + "' binds '" + u +
+                            "', which each episode's model receives already (drop the "
+                            "episode_scale entry)");
+        }
+      }
+    }
+  }
   Layout layout(base, episodes, lo);
   Context c{base, &binding, &episodes, &layout, &options};
 
@@ -464,7 +482,8 @@ CalibrationResult Calibrate(const mjModel* base, const ParameterBinding& binding
 
   // Pre-flight: every parameter must move the simulated logs before anything is solved.
   const auto pre_start = Clock::now();
-  Evaluator ev(base, binding, episodes, layout, fitted, options.threads, options.control_hold);
+  Evaluator ev(base, binding, episodes, layout, fitted, options.threads, options.control_hold,
+               &options.conditions);
   Eigen::VectorXd z0 = ev.Internal(res.initial);
   std::vector<Eigen::VectorXd> x0;
   for (int s : fitted) x0.push_back(layout.segments()[s].x_init);

@@ -86,6 +86,10 @@ struct CalibrationOptions {
   // against the study's folder; "": none). The study's calibration.episodes and warm_start.
   EpisodeSelection episodes;
   std::string warm_start;
+  // Each episode's recorded model properties (its scenario's parameter-kind factors), laid over
+  // the parameters in every simulation of that episode (EpisodeConditions in engine/parameter.h).
+  // Set by the calibrate stage from the study's scenario space; empty: the bare model.
+  EpisodeConditions conditions;
 
   std::string Validate() const;
 };
@@ -263,13 +267,14 @@ CalibrationResult Calibrate(const mjModel* base, const ParameterBinding& binding
 // logged state (positions and velocities from a local fit to the logs over `state_window`, as in
 // CalibrationOptions) and run on the logged commands; every episode is cut into consecutive
 // windows. The median over windows is robust to a few windows that start from a badly estimated
-// state.
+// state. `conditions`: each episode's recorded model properties, as the fit applied them.
 ReplayError ComputeReplayError(const mjModel* base, const ParameterBinding& binding,
                                const Eigen::VectorXd& values, const std::vector<Episode>& episodes,
                                double window_seconds, int threads,
                                ControlHold hold = ControlHold::kLinear,
                                const std::map<std::string, std::string>& episode_scale = {},
-                               double state_window = kDefaultStateWindow);
+                               double state_window = kDefaultStateWindow,
+                               const EpisodeConditions* conditions = nullptr);
 
 // The baseline of ComputeReplayError, on the same windows and start states: a model that does
 // not move, each window's start position held throughout. Where a parameter set scores no
@@ -286,6 +291,9 @@ struct EpisodeInformationOptions {
   std::map<std::string, double> noise;
   ControlHold control_hold = ControlHold::kLinear;
   int threads = 1;  // 0: all available
+  // Each episode's recorded model properties over the parameters (EpisodeConditions), as the
+  // fit applies them; null: none. Must outlive the call.
+  const EpisodeConditions* conditions = nullptr;
 
   std::string Validate() const;
 };

@@ -176,7 +176,7 @@ ReplayTraces ComputeReplayTraces(const mjModel* base, const ParameterBinding& bi
                                  const std::vector<Episode>& episodes, const ReplaySetup& setup) {
   const Layout layout = ReplayLayoutOf(base, binding, episodes, setup);
   Evaluator ev(base, binding, episodes, layout, calib::AllSegments(layout), setup.threads,
-               setup.hold);
+               setup.hold, setup.conditions);
   std::vector<Eigen::VectorXd> x;
   for (const calib::Segment& s : layout.segments()) x.push_back(s.x_start);
   ev.Evaluate(InternalOf(binding, values), x, false);
@@ -196,7 +196,7 @@ PredictiveBand ComputePredictiveBand(const mjModel* base, const ParameterBinding
   const Layout layout = ReplayLayoutOf(base, binding, episodes, setup);
   const int nseg = static_cast<int>(layout.segments().size());
   Evaluator ev(base, binding, episodes, layout, calib::AllSegments(layout), setup.threads,
-               setup.hold);
+               setup.hold, setup.conditions);
   std::vector<Eigen::VectorXd> x0;
   for (const calib::Segment& s : layout.segments()) x0.push_back(s.x_start);
   ev.Evaluate(InternalOf(binding, posterior.mean()), x0, false);

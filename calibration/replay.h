@@ -40,6 +40,9 @@ struct ReplaySetup {
   ControlHold hold = ControlHold::kLinear;
   std::map<std::string, std::string> episode_scale;  // parameter -> Episode::scenario key
   int threads = 0;                                   // 0: all usable CPUs
+  // Each episode's recorded model properties over the parameters, as the fit applied them
+  // (EpisodeConditions); null: none. Must outlive the call.
+  const EpisodeConditions* conditions = nullptr;
 
   std::string Validate() const;  // "" when valid
 };

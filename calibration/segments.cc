@@ -374,23 +374,33 @@ Layout::Layout(const mjModel* m, const std::vector<Episode>& episodes,
 }
 
 struct Evaluator::Pool {
-  Pool(const mjModel* base, int threads) : ws(base, threads, true), applied(threads) {}
+  Pool(const mjModel* base, int threads)
+      : ws(base, threads, true), applied(threads), applied_conditions(threads, nullptr) {}
   WorkspacePool ws;
-  std::vector<Eigen::VectorXd> applied;       // values last written into each workspace
+  std::vector<Eigen::VectorXd> applied;  // values last written into each workspace
+  std::vector<const Eigen::VectorXd*> applied_conditions;  // and the conditions under them
   std::vector<std::vector<double>> traj;      // per thread: states (and sensors) per step
   std::vector<std::vector<double>> commands;  // per thread: two command rows
 };
 
 Evaluator::Evaluator(const mjModel* base, const ParameterBinding& binding,
                      const std::vector<Episode>& episodes, const Layout& layout,
-                     std::vector<int> segments, int threads, ControlHold hold)
+                     std::vector<int> segments, int threads, ControlHold hold,
+                     const EpisodeConditions* conditions)
     : binding_(&binding),
+      conditions_(conditions),
       episodes_(&episodes),
       layout_(&layout),
       segments_(std::move(segments)),
       threads_(ResolveThreads(threads)),
       hold_(hold) {
   pool_ = std::make_unique<Pool>(base, threads_);
+  episode_conditions_.assign(episodes.size(), nullptr);
+  if (conditions_ != nullptr) {
+    for (std::size_t e = 0; e < episodes.size(); ++e) {
+      episode_conditions_[e] = conditions_->Find(episodes[e].id);
+    }
+  }
   pool_->traj.resize(threads_);
   pool_->commands.resize(threads_);
   const Eigen::VectorXd z0 = Internal(binding.Initial());
@@ -452,9 +462,16 @@ bool Evaluator::Simulate(int thread, const Eigen::VectorXd& z, int a, const doub
   const Eigen::VectorXd& scale = layout_->maps()[seg.episode].scale;
   if (scale.size() == values.size()) values = values.cwiseProduct(scale);
   Eigen::VectorXd& applied = pool_->applied[thread];
-  if (applied.size() != values.size() || (applied.array() != values.array()).any()) {
-    ws.Apply(*binding_, values);
+  const Eigen::VectorXd* conditions = episode_conditions_[seg.episode];
+  if (applied.size() != values.size() || (applied.array() != values.array()).any() ||
+      pool_->applied_conditions[thread] != conditions) {
+    if (conditions_ != nullptr) {
+      ws.ApplyUnder(*binding_, values, conditions_->binding, conditions);
+    } else {
+      ws.Apply(*binding_, values);
+    }
     applied = values;
+    pool_->applied_conditions[thread] = conditions;
   }
   const Episode& ep = (*episodes_)[seg.episode];
   const EpisodeMap& map = layout_->maps()[seg.episode];

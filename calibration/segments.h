@@ -122,9 +122,11 @@ std::vector<double> NoiseProbes(const std::vector<double>& time, const Eigen::Ma
 // log of the value for log-scale parameters) and start states x (one per segment).
 class Evaluator {
  public:
+  // `conditions` (may be null; must outlive the evaluator): each episode's recorded model
+  // properties, laid over the parameters (EpisodeConditions).
   Evaluator(const mjModel* base, const ParameterBinding& binding,
             const std::vector<Episode>& episodes, const Layout& layout, std::vector<int> segments,
-            int threads, ControlHold hold);
+            int threads, ControlHold hold, const EpisodeConditions* conditions = nullptr);
   ~Evaluator();
 
   int size() const { return static_cast<int>(segments_.size()); }
@@ -159,6 +161,8 @@ class Evaluator {
   bool Simulate(int thread, const Eigen::VectorXd& z, int a, const double* x, double* out);
 
   const ParameterBinding* binding_;
+  const EpisodeConditions* conditions_;
+  std::vector<const Eigen::VectorXd*> episode_conditions_;  // per episode, null: none
   const std::vector<Episode>* episodes_;
   const Layout* layout_;
   std::vector<int> segments_;
@@ -198,7 +202,8 @@ ReplayError ReplayOf(const Evaluator& ev, const Layout& layout,
 ReplayError ReplayFromStarts(const mjModel* base, const ParameterBinding& binding,
                              const std::vector<Episode>& episodes, const Layout& layout,
                              const std::vector<int>& segments, const Eigen::VectorXd& z,
-                             int threads, ControlHold hold);
+                             int threads, ControlHold hold,
+                             const EpisodeConditions* conditions = nullptr);
 
 // The same for a model that does not move: each window's logged positions against its start
 // state's (x_start), on the given segments.

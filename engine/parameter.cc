@@ -537,8 +537,8 @@ Eigen::VectorXd ParameterBinding::Upper() const {
   return v;
 }
 
-void ParameterBinding::Apply(const Eigen::VectorXd& values, mjModel* m, mjData* d,
-                             Effects* e) const {
+void ParameterBinding::Apply(const Eigen::VectorXd& values, mjModel* m, mjData* d, Effects* e,
+                             bool set_const) const {
   NB_CHECK(values.size() == size());
   bool inertial = false;
   for (int i = 0; i < size(); ++i) {
@@ -550,7 +550,7 @@ void ParameterBinding::Apply(const Eigen::VectorXd& values, mjModel* m, mjData* 
       inertial = inertial || f.inertial;
     }
   }
-  if (inertial) {
+  if (inertial && set_const) {
     NB_CHECK(d != nullptr);
     mj_setConst(m, d);
   }
@@ -563,6 +563,33 @@ Eigen::VectorXd ParameterBinding::Read(const mjModel* m, const Effects& e) const
     v[i] = specs_[i].mode == BindMode::kScale ? x / nominal_[i][0] : x / refs_[i][0].factor;
   }
   return v;
+}
+
+void ParameterBinding::RestoreNominal(mjModel* m, Effects* e) const {
+  for (int i = 0; i < size(); ++i) {
+    for (std::size_t k = 0; k < refs_[i].size(); ++k) WriteField(m, e, refs_[i][k], nominal_[i][k]);
+  }
+}
+
+bool ParameterBinding::ApplyOver(const Eigen::VectorXd& values, mjModel* m, Effects* e) const {
+  NB_CHECK(values.size() == size());
+  bool inertial = false;
+  for (int i = 0; i < size(); ++i) {
+    if (std::isnan(values[i])) continue;
+    for (const FieldRef& f : refs_[i]) {
+      const double v = specs_[i].mode == BindMode::kScale ? values[i] * ReadField(m, *e, f)
+                                                          : values[i] * f.factor;
+      WriteField(m, e, f, v);
+      inertial = inertial || f.inertial;
+    }
+  }
+  return inertial;
+}
+
+const Eigen::VectorXd* EpisodeConditions::Find(const std::string& episode_id) const {
+  if (binding.size() == 0) return nullptr;
+  const auto it = values.find(episode_id);
+  return it == values.end() ? nullptr : &it->second;
 }
 
 }  // namespace nextbatch

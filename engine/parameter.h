@@ -31,6 +31,7 @@
 #include <mujoco/mujoco.h>
 
 #include <Eigen/Core>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -133,17 +134,46 @@ class ParameterBinding {
 
   // Writes `values` into `m` and `e`. Calls mj_setConst(m, d) when an inertial field is bound,
   // which resets d's state: set the state after this. `d` may be null only when
-  // needs_set_const() is false.
-  void Apply(const Eigen::VectorXd& values, mjModel* m, mjData* d, Effects* e) const;
+  // needs_set_const() is false or `set_const` is false (the caller calls it).
+  void Apply(const Eigen::VectorXd& values, mjModel* m, mjData* d, Effects* e,
+             bool set_const = true) const;
 
   // The value each parameter has in `m` and `e` (inverse of Apply for the first target).
   Eigen::VectorXd Read(const mjModel* m, const Effects& e) const;
+
+  // For conditions laid over other parameters (EpisodeConditions): writes every slot's value in
+  // the base model back.
+  void RestoreNominal(mjModel* m, Effects* e) const;
+  // Like Apply, except that a kScale value multiplies the value the slot holds now (what the base
+  // model, or a parameter applied before, left there) and a NaN value leaves its slots as they
+  // are. Does not call mj_setConst: returns whether an inertial slot was written.
+  bool ApplyOver(const Eigen::VectorXd& values, mjModel* m, Effects* e) const;
 
  private:
   std::vector<ParameterSpec> specs_;
   std::vector<std::vector<FieldRef>> refs_;   // per parameter, every slot it drives
   std::vector<std::vector<double>> nominal_;  // per parameter, per slot (base model values)
   bool needs_set_const_ = false;
+};
+
+// The model properties logged episodes were recorded under: the parameter-kind bindings of the
+// scenario factors each episode names (engine targets, set or scale), laid over the fitted
+// parameters whenever a logged episode is simulated (calibration, replay, information). The
+// scenarios module builds it from a study's scenario space (RecordedConditions); calibration
+// only applies it. Per simulation of episode `id` (Workspace::ApplyUnder):
+//  1. every condition slot returns to the base model's value;
+//  2. the parameters are applied (ParameterBinding::Apply);
+//  3. each condition the episode records: mode set writes its value; mode scale multiplies the
+//     slot's value after step 2, so a parameter on the same target sets the base value and the
+//     episode's factor scales it (a set-mode condition on a parameter's target overrides it).
+//     A condition the episode does not record (NaN) leaves the value of steps 1-2.
+struct EpisodeConditions {
+  ParameterBinding binding;  // one parameter per condition, resolved against the base model
+  std::map<std::string, Eigen::VectorXd> values;  // episode id -> binding.size() values or NaN
+
+  bool empty() const { return binding.size() == 0 || values.empty(); }
+  // The episode's values; nullptr when it records none of the conditions.
+  const Eigen::VectorXd* Find(const std::string& episode_id) const;
 };
 
 }  // namespace nextbatch

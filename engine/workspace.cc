@@ -44,6 +44,23 @@ void Workspace::Apply(const ParameterBinding& binding, const Eigen::VectorXd& va
   binding.Apply(values, mutable_model(), data_.get(), &effects_);
 }
 
+void Workspace::ApplyUnder(const ParameterBinding& binding, const Eigen::VectorXd& values,
+                           const ParameterBinding& condition_binding,
+                           const Eigen::VectorXd* conditions) {
+  if (conditions == nullptr || condition_binding.size() == 0) {
+    Apply(binding, values);
+    return;
+  }
+  mjModel* m = mutable_model();
+  condition_binding.RestoreNominal(m, &effects_);
+  // One mj_setConst after the conditions, not one per binding.
+  binding.Apply(values, m, nullptr, &effects_, /*set_const=*/false);
+  condition_binding.ApplyOver(*conditions, m, &effects_);
+  if (binding.needs_set_const() || condition_binding.needs_set_const()) {
+    mj_setConst(m, data_.get());
+  }
+}
+
 double JointActuatorTorque(const mjModel* m, const mjData* d, int dof) {
   double torque = 0;
   for (int a = 0; a < m->nu; ++a) {

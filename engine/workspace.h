@@ -39,6 +39,12 @@ class Workspace {
   // Writes parameter values into the private model copy (mj_setConst when needed).
   void Apply(const ParameterBinding& binding, const Eigen::VectorXd& values);
 
+  // `values` of `binding`, then `conditions` of an episode over them (EpisodeConditions: their
+  // slots from the base model, the parameters, the conditions' set or scale on top); null
+  // `conditions`: as Apply. Leaves every slot of both fully determined, whatever ran before.
+  void ApplyUnder(const ParameterBinding& binding, const Eigen::VectorXd& values,
+                  const ParameterBinding& condition_binding, const Eigen::VectorXd* conditions);
+
   // Restores the private model to the base model's values and identity effects.
   void RestoreBase();
 

@@ -229,6 +229,7 @@ struct Context {
   std::vector<double> test_rate;  // the world's success rate on it
   // the held-out episodes (ingested as the rounds' are) and what replays them
   std::vector<Episode> held_out;
+  EpisodeConditions held_out_conditions;  // their recorded scenarios, as calibrate applies them
   ModelPtr model;
   ParameterBinding binding;
   CalibrationOptions calibration;
@@ -306,6 +307,7 @@ void MakeHeldOut(Context* cx) {
   cx->held_out = std::move(d.episodes);
   cx->model = LoadModelFile(base.model);
   cx->binding = ParameterBinding(cx->model.get(), base.parameters);
+  cx->held_out_conditions = pipeline_internal::StudyConditions(base, cx->model.get(), cx->held_out);
   cx->calibration = ReadCalibrationOptions(base);
   if (base.HasSection("replay") && base.doc.at("replay").is_object())
     cx->replay_window = base.doc.at("replay").value("window_seconds", cx->replay_window);
@@ -551,7 +553,7 @@ std::vector<RoundRow> RunOne(const Context& cx, const Strategy& s, int seed,
       row.held_out_error =
           ComputeReplayError(cx.model.get(), cx.binding, v, cx.held_out, cx.replay_window,
                              cx.threads, cx.calibration.control_hold, cx.calibration.episode_scale,
-                             cx.calibration.state_window)
+                             cx.calibration.state_window, &cx.held_out_conditions)
               .median;
     }
     // the next batch

@@ -9,6 +9,7 @@
 #include "engine/dataset.h"
 #include "engine/manifest.h"
 #include "engine/output_set.h"
+#include "engine/parameter.h"
 #include "pipeline/pipeline.h"
 #include "scenarios/space.h"
 
@@ -55,6 +56,12 @@ std::string ReplayReferencesFile(const Study& study);
 // Every episode's recorded scenario against the space (ScenarioSpace::CheckRecorded): an
 // InputError naming the episode, its log and the factor (plan_stage.cc).
 void CheckRecordedScenarios(const ScenarioSpace& space, const Dataset& dataset);
+// The model properties each episode was recorded under (ScenarioBinding::RecordedConditions of
+// the study's scenario space; empty without one): what calibrate, replay and the plan's real
+// outcomes apply to every logged episode, so that fit and replay agree. Throws InputError for a
+// recorded value the space refuses (ScenarioSpace::CheckRecorded).
+EpisodeConditions StudyConditions(const Study& study, const mjModel* m,
+                                  const std::vector<Episode>& episodes);
 // Reads the study's planner section (InputError when it is bad), as RunPlan will.
 void CheckPlanSection(const Study& study);
 // The earlier plan's file that --previous names: its plan.json. Throws InputError naming the path

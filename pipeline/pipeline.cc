@@ -67,6 +67,17 @@ void AddSections(const Study& study, std::initializer_list<const char*> keys, In
   for (const char* k : keys) (*in)[std::string("study:") + k] = SectionDigest(study, k);
 }
 
+// The scenario factors: what every replay of a logged episode applies to the model
+// (StudyConditions); the sampler does not matter there. Absent without factors, so studies
+// without a scenario space keep their digests.
+void AddFactors(const Study& study, Inputs* in) {
+  if (!study.HasSection("scenarios")) return;
+  const nlohmann::json& s = study.doc.at("scenarios");
+  if (s.is_object() && s.contains("factors")) {
+    (*in)["study:scenarios.factors"] = DigestOf(s.at("factors").dump());
+  }
+}
+
 std::string ManifestPath(const std::string& dir) {
   return (fs::path(dir) / kManifestFile).string();
 }
@@ -143,6 +154,7 @@ Inputs CurrentInputs(StageId stage, const Study& study, const PipelineOptions& o
     }
     case StageId::kCalibrate: {
       AddSections(study, {"parameters", "calibration"}, &in);
+      AddFactors(study, &in);
       in["upstream:ingest"] = UpstreamDigest(SetDir(StageId::kIngest, options));
       // a subset fitted on request; compared only when the current run names one too
       if (!options.episodes.empty()) {
@@ -156,6 +168,7 @@ Inputs CurrentInputs(StageId stage, const Study& study, const PipelineOptions& o
     }
     case StageId::kReplay: {
       AddSections(study, {"parameters", "calibration", "replay"}, &in);
+      AddFactors(study, &in);
       in["study:seed"] = DigestOf(std::to_string(study.seed));
       in["upstream:ingest"] = UpstreamDigest(SetDir(StageId::kIngest, options));
       in["upstream:calibrate"] = UpstreamDigest(SetDir(StageId::kCalibrate, options));

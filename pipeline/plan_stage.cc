@@ -107,9 +107,10 @@ StageReport RunPlan(const Study& study_in, const PipelineOptions& options) {
     // real outcomes: the task's own rules on each logged trajectory, else a recorded label
     ModelPtr model = LoadModelFile(study.model);
     const Task judge(model.get(), task);
+    const EpisodeConditions conditions = StudyConditions(study, model.get(), dataset.episodes);
     for (const Episode& e : dataset.episodes) {
       EpisodeScenario es{e.id, e.scenario};
-      es.outcome = RealEpisodeOutcome(model.get(), judge.outcome(), e);
+      es.outcome = RealEpisodeOutcome(model.get(), judge.outcome(), e, &conditions);
       const nlohmann::json item = EpisodeMetadata(e, "item_id");
       if (item.is_string()) es.item_id = item.get<std::string>();
       in.episodes.push_back(std::move(es));

@@ -170,6 +170,8 @@ StageReport RunReplay(const Study& study_in, const PipelineOptions& options) {
   setup.hold = copt.control_hold;
   setup.episode_scale = file.episode_scale;
   setup.threads = study.threads;
+  const EpisodeConditions conditions = StudyConditions(study, model.get(), dataset.episodes);
+  setup.conditions = &conditions;
   BandOptions band_options;
   band_options.samples = section.band_samples;
   band_options.level = section.band_level;
@@ -200,7 +202,8 @@ StageReport RunReplay(const Study& study_in, const PipelineOptions& options) {
   add("calibrated", band.calibrated.error);
   auto replay = [&](const Eigen::VectorXd& values) {
     return ComputeReplayError(model.get(), binding, values, episodes, setup.window_seconds,
-                              setup.threads, setup.hold, setup.episode_scale, setup.state_window);
+                              setup.threads, setup.hold, setup.episode_scale, setup.state_window,
+                              setup.conditions);
   };
   add("initial", replay(binding.Initial()));
   add("hold_still",

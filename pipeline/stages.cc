@@ -22,6 +22,7 @@
 #include "engine/output_set.h"
 #include "engine/posterior.h"
 #include "pipeline/internal.h"
+#include "scenarios/scenario_binding.h"
 #include "scenarios/simulate_study.h"
 #include "scenarios/space_json.h"
 
@@ -332,6 +333,12 @@ InformationSetup MakeInformationSetup(const Study& study, const mjModel* m,
 
 }  // namespace
 
+EpisodeConditions StudyConditions(const Study& study, const mjModel* m,
+                                  const std::vector<Episode>& episodes) {
+  if (!study.HasSection("scenarios")) return {};
+  return ScenarioBinding(m, ReadScenarios(study).space).RecordedConditions(episodes);
+}
+
 Study WithThreads(const Study& study, const PipelineOptions& options) {
   Study s = study;
   if (options.threads >= 0) s.threads = options.threads;
@@ -423,6 +430,7 @@ StageReport RunCalibrate(const Study& study_in, const PipelineOptions& options) 
   if (dataset.episodes.empty()) {
     ThrowExpected(dataset_dir, "at least one usable episode", "none");
   }
+  copt.conditions = StudyConditions(study, model.get(), dataset.episodes);
   const Inputs inputs = CurrentInputs(StageId::kCalibrate, study, options);
   OutputSet set(options.out, r.stage);
   r.dir = set.final_dir();

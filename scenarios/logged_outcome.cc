@@ -1,10 +1,12 @@
 #include "scenarios/logged_outcome.h"
 
 #include <algorithm>
+#include <memory>
 #include <vector>
 
 #include "engine/error.h"
 #include "engine/model.h"
+#include "engine/workspace.h"
 
 namespace nextbatch {
 namespace {
@@ -104,7 +106,15 @@ std::string MissingAny(const mjModel* m, const Outcome& o, const std::vector<int
 
 }  // namespace
 
-LoggedOutcome JudgeLoggedEpisode(const mjModel* m, const Outcome& outcome, const Episode& e) {
+LoggedOutcome JudgeLoggedEpisode(const mjModel* base, const Outcome& outcome, const Episode& e,
+                                 const EpisodeConditions* conditions) {
+  const Eigen::VectorXd* recorded = conditions ? conditions->Find(e.id) : nullptr;
+  std::unique_ptr<Workspace> ws;
+  if (recorded != nullptr) {
+    ws = std::make_unique<Workspace>(base, true);
+    ws->ApplyUnder(ParameterBinding(), Eigen::VectorXd(), conditions->binding, recorded);
+  }
+  const mjModel* m = ws ? ws->model() : base;
   LoggedOutcome r;
   const ChannelMap c = MapChannels(m, e);
   const int n = e.samples();
@@ -170,12 +180,13 @@ LoggedOutcome JudgeLoggedEpisode(const mjModel* m, const Outcome& outcome, const
   return r;
 }
 
-RealOutcome RealEpisodeOutcome(const mjModel* m, const Outcome& outcome, const Episode& e) {
+RealOutcome RealEpisodeOutcome(const mjModel* m, const Outcome& outcome, const Episode& e,
+                               const EpisodeConditions* conditions) {
   RealOutcome r;
   int label = -1;
   if (e.outcome.is_object() && e.outcome.contains("success") && e.outcome["success"].is_boolean())
     label = e.outcome["success"].get<bool>() ? 1 : 0;
-  const LoggedOutcome logged = JudgeLoggedEpisode(m, outcome, e);
+  const LoggedOutcome logged = JudgeLoggedEpisode(m, outcome, e, conditions);
   if (logged.success_judged) {
     r.success = logged.success ? 1 : 0;
     r.source = "log";

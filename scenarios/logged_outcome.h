@@ -12,9 +12,12 @@
 //   actuator force                    that actuator's ctrl and every joint's qpos and qvel
 //   body, site, distance, contact     every joint's qpos
 //   body velocity                     every joint's qpos and qvel
-// Scenario factors are not applied (the base model's masses and geometry), which matters only
-// for body, site, distance and contact quantities. A log shorter than the horizon (by more than
-// one sample step) is not judged: an "always" or "end" rule would be judged on part of the task.
+// The episode's recorded model properties (`conditions`: its scenario's parameter-kind factors,
+// ScenarioBinding::RecordedConditions) are applied to a copy of the model, as calibration and
+// replay apply them; without them the base model's masses, geometry and actuator ranges judge
+// (which matters for actuator force, body, site, distance and contact quantities). A log shorter
+// than the horizon (by more than one sample step) is not judged: an "always" or "end" rule would be
+// judged on part of the task.
 #ifndef NEXTBATCH_SCENARIOS_LOGGED_OUTCOME_H_
 #define NEXTBATCH_SCENARIOS_LOGGED_OUTCOME_H_
 
@@ -24,6 +27,7 @@
 #include <string>
 
 #include "engine/episode.h"
+#include "engine/parameter.h"
 #include "scenarios/outcome.h"
 
 namespace nextbatch {
@@ -43,7 +47,8 @@ struct LoggedOutcome {
 // Judges `e` (channel names are model names, as ingest delivers them) against `outcome`, compiled
 // for `m` with the task's horizon. Throws InputError when a channel names no joint or actuator of
 // `m`. Never runs a simulation step.
-LoggedOutcome JudgeLoggedEpisode(const mjModel* m, const Outcome& outcome, const Episode& e);
+LoggedOutcome JudgeLoggedEpisode(const mjModel* m, const Outcome& outcome, const Episode& e,
+                                 const EpisodeConditions* conditions = nullptr);
 
 // A real episode's success as the planner uses it: the task's success rule judged on the log
 // when the log determines it, else the episode's recorded label (outcome "success", a boolean),
@@ -54,7 +59,8 @@ struct RealOutcome {
   std::string note;    // why it is unknown, or the label when the log contradicts it
 };
 
-RealOutcome RealEpisodeOutcome(const mjModel* m, const Outcome& outcome, const Episode& e);
+RealOutcome RealEpisodeOutcome(const mjModel* m, const Outcome& outcome, const Episode& e,
+                               const EpisodeConditions* conditions = nullptr);
 
 }  // namespace nextbatch
 

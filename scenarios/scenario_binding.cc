@@ -1,6 +1,7 @@
 #include "scenarios/scenario_binding.h"
 
 #include <cmath>
+#include <limits>
 #include <sstream>
 
 #include "engine/error.h"
@@ -280,6 +281,27 @@ void ScenarioBinding::Apply(const Scenario& s, Workspace& ws, State* initial) co
     mju_normalize4(q);
     for (int k = 0; k < 4; ++k) initial->qpos[a + 3 + k] = q[k];
   }
+}
+
+EpisodeConditions ScenarioBinding::RecordedConditions(const std::vector<Episode>& episodes) const {
+  EpisodeConditions out;
+  if (parameters_.size() == 0) return out;
+  out.binding = parameters_;
+  for (const Episode& e : episodes) {
+    space_.CheckRecorded(e.scenario, "episode " + e.id + " (" + e.source + "): scenario");
+    Eigen::VectorXd values =
+        Eigen::VectorXd::Constant(parameters_.size(), std::numeric_limits<double>::quiet_NaN());
+    bool any = false;
+    for (int k = 0; k < parameters_.size(); ++k) {
+      const Factor& f = space_.factor(parameter_factors_[k]);
+      if (!e.scenario.is_object() || !e.scenario.contains(f.name)) continue;
+      const nlohmann::json& v = e.scenario.at(f.name);
+      values[k] = f.numeric() ? v.get<double>() : f.levels[f.FindLevel(v.get<std::string>())].value;
+      any = true;
+    }
+    if (any) out.values[e.id] = values;
+  }
+  return out;
 }
 
 int ScenarioBinding::ObjectBody(const std::string& object, const Scenario& s) const {

@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/episode.h"
 #include "engine/parameter.h"
 #include "engine/workspace.h"
 #include "scenarios/space.h"
@@ -50,6 +51,15 @@ class ScenarioBinding {
   // Calls mj_setConst when an inertial field is bound, which resets ws's data: set the state
   // after this.
   void Apply(const Scenario& s, Workspace& ws, State* initial) const;
+
+  // The model properties logged episodes were recorded under, for calibration and every replay of
+  // a logged episode: the parameter-kind factors (as Apply binds them: same targets and modes,
+  // resolved against the base model) and, per episode, the values its recorded scenario gives
+  // (categorical: the level's number); a factor the scenario omits is NaN (the model keeps its
+  // value). qpos, pose and variant factors are left out: a logged episode's states come from its
+  // log. A recorded value that is not valid (out of range, an unknown level) throws InputError
+  // through ScenarioSpace::CheckRecorded ("<where_prefix> <id> (<source>): scenario...").
+  EpisodeConditions RecordedConditions(const std::vector<Episode>& episodes) const;
 
   // The body that `object` denotes in scenario `s`: the chosen body of the variant factor whose
   // target is `object`; -1 when no variant factor has that target (a plain body: mj_name2id).

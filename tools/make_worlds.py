@@ -31,8 +31,6 @@ def pendulum(rng):
     priors = {p["name"]: p["prior"] for p in study["parameters"] if "prior" in p}
     truth = {name: offset(rng, prior["mean"], prior["std"], 1.5, 2.5)
              for name, prior in priors.items()}
-    # the payload factor scales the world's own mass: a unit scale is the truth
-    truth["mass"] = 1.0
     # the real pendulum is heavier than the a-priori geometry says (an effect the study does
     # not fit): the bob's mass is scaled by 1.03 .. 1.08
     mass_scale = round(rng.uniform(1.03, 1.08), 4)

@@ -2,6 +2,8 @@
 
 #include <doctest/doctest.h>
 
+#include <limits>
+
 #include "engine/error.h"
 #include "engine/model.h"
 #include "engine/workspace.h"
@@ -107,6 +109,49 @@ TEST_CASE("scale mode multiplies the base model's value") {
   const int b = mj_name2id(base.get(), mjOBJ_BODY, "link");
   CHECK(ws.model()->body_mass[b] == doctest::Approx(2.0 * base->body_mass[b]));
   CHECK(binding.Read(ws.model(), ws.effects())[0] == doctest::Approx(2.0));
+}
+
+TEST_CASE("episode conditions over parameters: the parameter sets the base, the condition scales") {
+  ModelPtr base = LoadModelString(testing::PendulumXml());
+  const int b = mj_name2id(base.get(), mjOBJ_BODY, "link");
+  const double m0 = base->body_mass[b];
+  ParameterSpec factor = Spec("mass_factor", {"body:link.mass"}, 1.0, 0.5, 2);
+  factor.mode = BindMode::kScale;
+  const ParameterBinding conditions(base.get(), {factor});
+  const ParameterBinding set_mass(base.get(), {Spec("mass", {"body:link.mass"}, 1.0, 0.01, 10)});
+  ParameterSpec scale_spec = Spec("mass_scale", {"body:link.mass"}, 1.0, 0.1, 10);
+  scale_spec.mode = BindMode::kScale;
+  const ParameterBinding scale_mass(base.get(), {scale_spec});
+  const ParameterBinding none;
+  const Eigen::VectorXd f15 = Eigen::VectorXd::Constant(1, 1.5);
+  const Eigen::VectorXd omitted =
+      Eigen::VectorXd::Constant(1, std::numeric_limits<double>::quiet_NaN());
+  Workspace ws(base.get(), true);
+  // set-mode parameter 0.8, condition x1.5: 1.2
+  ws.ApplyUnder(set_mass, Eigen::VectorXd::Constant(1, 0.8), conditions, &f15);
+  CHECK(ws.model()->body_mass[b] == doctest::Approx(1.2));
+  CHECK(ws.model()->body_subtreemass[b] == doctest::Approx(1.2));  // mj_setConst ran
+  // scale-mode parameter x2 of the base, condition x1.5: 3 m0
+  ws.ApplyUnder(scale_mass, Eigen::VectorXd::Constant(1, 2.0), conditions, &f15);
+  CHECK(ws.model()->body_mass[b] == doctest::Approx(3.0 * m0));
+  // no parameter on the target: the condition scales the base model's value, every time
+  ws.ApplyUnder(none, Eigen::VectorXd(), conditions, &f15);
+  ws.ApplyUnder(none, Eigen::VectorXd(), conditions, &f15);
+  CHECK(ws.model()->body_mass[b] == doctest::Approx(1.5 * m0));
+  // an episode that does not record the factor after one that did: the base value again
+  ws.ApplyUnder(none, Eigen::VectorXd(), conditions, &omitted);
+  CHECK(ws.model()->body_mass[b] == doctest::Approx(m0));
+  ws.ApplyUnder(set_mass, Eigen::VectorXd::Constant(1, 0.8), conditions, &omitted);
+  CHECK(ws.model()->body_mass[b] == doctest::Approx(0.8));
+  // a set-mode condition overrides a parameter on its target
+  const ParameterBinding set_condition(base.get(),
+                                       {Spec("payload", {"body:link.mass"}, 1.0, 0.01, 10)});
+  const Eigen::VectorXd two = Eigen::VectorXd::Constant(1, 2.0);
+  ws.ApplyUnder(set_mass, Eigen::VectorXd::Constant(1, 0.8), set_condition, &two);
+  CHECK(ws.model()->body_mass[b] == doctest::Approx(2.0));
+  // no conditions for the episode: Apply's result
+  ws.ApplyUnder(set_mass, Eigen::VectorXd::Constant(1, 0.8), conditions, nullptr);
+  CHECK(ws.model()->body_mass[b] == doctest::Approx(0.8));
 }
 
 TEST_CASE("mj_setConst runs after a mass change: the mass matrix follows the new mass") {

@@ -127,6 +127,57 @@ TEST_CASE("parameter, qpos and pose bindings change what they claim in the simul
   CHECK(d->xpos[3 * tip + 2] == doctest::Approx(0.3));
 }
 
+TEST_CASE("recorded conditions: an episode's parameter factors, as Apply writes them") {
+  ModelPtr base = LoadModelString(kSceneXml);
+  const ScenarioBinding binding(base.get(), Space());
+  auto episode = [](const std::string& id, const nlohmann::json& scenario) {
+    Episode e;
+    e.id = id;
+    e.source = id + ".csv";
+    e.scenario = scenario;
+    return e;
+  };
+  const std::vector<Episode> episodes = {episode("full", {{"friction", 1.3},
+                                                          {"heavier", 2.0},
+                                                          {"gravity", "moon"},
+                                                          {"turn", 0.6},
+                                                          {"object", "box"},
+                                                          {"operator", "ann"}}),
+                                         episode("none", nlohmann::json::object()),
+                                         episode("some", {{"heavier", 1.5}})};
+  const EpisodeConditions c = binding.RecordedConditions(episodes);
+  // Only the parameter factors, in factor order: friction, heavier, gravity.
+  REQUIRE(c.binding.size() == 3);
+  CHECK(c.binding.spec(1).name == "heavier");
+  CHECK(c.binding.spec(1).mode == BindMode::kScale);
+  CHECK(c.Find("none") == nullptr);
+  REQUIRE(c.Find("some") != nullptr);
+  CHECK(std::isnan((*c.Find("some"))[0]));
+  CHECK((*c.Find("some"))[1] == 1.5);
+  CHECK(std::isnan((*c.Find("some"))[2]));
+  REQUIRE(c.Find("full") != nullptr);
+  // The model fields equal those Apply writes for a full scenario with the same values.
+  Workspace recorded(base.get(), true), applied(base.get(), true);
+  recorded.ApplyUnder(ParameterBinding(), Eigen::VectorXd(), c.binding, c.Find("full"));
+  State x0 = State::Reference(applied.model());
+  binding.Apply(Make(0, 0, 0.5, 1), applied, &x0);
+  const mjModel *a = recorded.model(), *b = applied.model();
+  const int box = mj_name2id(a, mjOBJ_BODY, "box");
+  const int geom = mj_name2id(a, mjOBJ_GEOM, "box_geom");
+  CHECK(a->geom_friction[3 * geom] == b->geom_friction[3 * geom]);
+  CHECK(a->body_mass[box] == b->body_mass[box]);
+  CHECK(a->body_subtreemass[box] == b->body_subtreemass[box]);
+  CHECK(a->opt.gravity[2] == b->opt.gravity[2]);
+  // qpos, pose and variant factors stay out: the recorded model keeps every body present.
+  for (int g = 0; g < a->ngeom; ++g) CHECK(a->geom_contype[g] == base->geom_contype[g]);
+  // A value the space refuses is the ingest check's error, naming the episode and the factor.
+  CHECK_THROWS_WITH_AS(binding.RecordedConditions({episode("heavy", {{"heavier", 9.0}})}),
+                       doctest::Contains("episode heavy (heavy.csv): scenario.heavier"),
+                       InputError);
+  CHECK_THROWS_WITH_AS(binding.RecordedConditions({episode("mars", {{"gravity", "mars"}})}),
+                       doctest::Contains("scenario.gravity"), InputError);
+}
+
 TEST_CASE("variants: the chosen body is present, the others are parked without contacts") {
   ModelPtr base = LoadModelString(kSceneXml);
   const ScenarioSpace space = Space();
