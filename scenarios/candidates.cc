@@ -14,6 +14,7 @@
 #include "engine/parallel.h"
 #include "engine/random.h"
 #include "scenarios/policy.h"
+#include "scenarios/recording_controller.h"
 
 namespace nextbatch {
 
@@ -56,29 +57,6 @@ struct ChunkBuffer {
   std::vector<double> metrics;               // rollout-major
   std::vector<Eigen::MatrixXd> information;  // per candidate (with CandidateInformation)
   std::vector<std::string> information_error;
-};
-
-// Passes the inner controller's raw commands on and keeps them, one row per call.
-class RecordingController : public Controller {
- public:
-  RecordingController(Controller* inner, int nu) : inner_(inner), nu_(nu) {}
-  void Reset(const mjModel* m, const mjData* d) override {
-    if (inner_) inner_->Reset(m, d);
-  }
-  void Control(const mjModel* m, const mjData* d, double* ctrl) override {
-    if (inner_) {
-      inner_->Control(m, d, ctrl);
-    } else {
-      std::fill(ctrl, ctrl + nu_, 0.0);
-    }
-    commands_.insert(commands_.end(), ctrl, ctrl + nu_);
-  }
-  const std::vector<double>& commands() const { return commands_; }
-
- private:
-  Controller* inner_;
-  int nu_;
-  std::vector<double> commands_;
 };
 
 // The episode a log of one rollout from the workspace's current state would hold, and its full

@@ -9,6 +9,7 @@
 #include "engine/random.h"
 #include "engine/rollout.h"
 #include "engine/workspace.h"
+#include "scenarios/recording_controller.h"
 #include "scenarios/space_json.h"
 #include "scenarios/task_json.h"
 
@@ -30,29 +31,6 @@ double NonNegative(const JsonReader& r, const std::string& key, double fallback)
   if (!std::isfinite(v) || v < 0) ThrowExpected(r.Where(key), "a number >= 0", FormatNumber(v));
   return v;
 }
-
-// Records the task controller's raw commands, one row per call, as a log of the commands would.
-class CommandRecorder : public Controller {
- public:
-  CommandRecorder(Controller* inner, int nu) : inner_(inner), nu_(nu) {}
-  void Reset(const mjModel* m, const mjData* d) override {
-    if (inner_) inner_->Reset(m, d);
-  }
-  void Control(const mjModel* m, const mjData* d, double* ctrl) override {
-    if (inner_) {
-      inner_->Control(m, d, ctrl);
-    } else {
-      std::fill(ctrl, ctrl + nu_, 0.0);
-    }
-    commands_.insert(commands_.end(), ctrl, ctrl + nu_);
-  }
-  const std::vector<double>& commands() const { return commands_; }
-
- private:
-  Controller* inner_;
-  int nu_;
-  std::vector<double> commands_;
-};
 
 }  // namespace
 
@@ -180,7 +158,7 @@ bool World::Run(const Scenario& s, std::uint64_t key, Trajectory* out) const {
   }
   ws.SetState(initial);
   std::unique_ptr<Controller> inner = task_->MakeController(m);
-  CommandRecorder recorder(inner.get(), m->nu);
+  RecordingController recorder(inner.get(), m->nu);
   Outcome::Evaluator evaluator(&task_->outcome());
   RolloutOptions ro;
   ro.num_steps = task_->NumSteps(m);
