@@ -498,5 +498,28 @@ TEST_CASE("SIGINT and SIGTERM stop a campaign: 130 / 143, what finished, the com
   }
 }
 
+TEST_CASE("campaign --resume after the study changed: the stopped simulation starts afresh") {
+  CampaignStudy s;
+  s.doc["simulate"]["chunk"] = 4;
+  s.Save();
+  const std::string out = s.dir.File("out");
+  const std::string run =
+      "campaign " + s.study() + " --reality " + s.dir.File("world.json") + " -o " + out + " -q";
+  Run r = Nextbatch(s, run, "simulate.chunk.1");
+  REQUIRE_MESSAGE(r.code == -SIGKILL, r.log);
+  s.doc["seed"] = 5;  // every round's study and seed change
+  s.Save();
+  r = Nextbatch(s, run + " --resume");
+  REQUIRE_MESSAGE(r.code == 0, r.log);
+  CHECK_MESSAGE(
+      Has(r.log, "campaign: planner seed 0 round 0: simulate: --resume: the checkpoint in " + out +
+                     "/runs/planner/seed0/round0/.simulate.resume was made from other "
+                     "inputs (study section 'seed' changed): starting afresh"),
+      r.log);
+  CHECK_FALSE(Has(r.log, "resumed after"));
+  CHECK(fs::exists(out + "/campaign.json"));
+  CHECK(testing::Leftovers(out).empty());
+}
+
 }  // namespace
 }  // namespace nextbatch
