@@ -19,6 +19,7 @@
 #include "engine/interrupt.h"
 #include "engine/json_reader.h"
 #include "engine/model.h"
+#include "engine/output_set.h"
 #include "engine/parallel.h"
 #include "engine/parameter.h"
 #include "engine/progress.h"
@@ -298,6 +299,7 @@ void MakeHeldOut(Context* cx) {
   po.out = dir;
   po.threads = cx->threads;
   po.quiet = true;
+  po.resume = cx->options.resume;
   for (const StageReport& rep : RunPipeline(study, po, StageId::kIngest)) {
     if (rep.exit_code != 0)
       throw RunError("held-out episodes: " + rep.stage + " failed: " + rep.message);
@@ -483,17 +485,29 @@ std::vector<RoundRow> RunOne(const Context& cx, const Strategy& s, int seed,
     po.out = dir;
     po.threads = cx.threads;
     po.quiet = true;
+    po.resume = o.resume;
     const bool plan = s.planner() && r < o.rounds;
     const std::vector<StageId> stages =
         StagesOf(study, plan ? StageId::kPlan : StageId::kCalibrate);
-    if (!stages.empty()) {
-      for (const StageReport& rep :
-           RunPipeline(study, po, plan ? StageId::kPlan : StageId::kCalibrate)) {
-        if (rep.exit_code != 0) {
-          throw RunError(s.name + " seed " + std::to_string(seed) + " round " + std::to_string(r) +
-                         ": " + rep.stage + " failed: " + rep.message);
-        }
+    const std::string round_name =
+        s.name + " seed " + std::to_string(seed) + " round " + std::to_string(r);
+    std::vector<StageReport> reports;
+    try {
+      if (!stages.empty())
+        reports = RunPipeline(study, po, plan ? StageId::kPlan : StageId::kCalibrate);
+    } catch (const Interrupted& e) {
+      throw Interrupted(e.signal(), round_name + ": " + e.what());
+    }
+    for (const StageReport& rep : reports) {
+      // what a stage did with an earlier run's checkpoint (resumed, discarded, made from other
+      // inputs); --resume's "no checkpoint" would be said by every round
+      for (const std::string& note : rep.notes) {
+        if (note.rfind("--resume: no checkpoint", 0) != 0)
+          std::fprintf(stderr, "campaign: %s: %s: %s\n", round_name.c_str(), rep.stage.c_str(),
+                       note.c_str());
       }
+      if (rep.exit_code != 0)
+        throw RunError(round_name + ": " + rep.stage + " failed: " + rep.message);
     }
     RoundRow row;
     row.strategy = s.name;
@@ -570,6 +584,7 @@ std::vector<RoundRow> RunOne(const Context& cx, const Strategy& s, int seed,
       }
       BatchCost cost = NewCost(cx.space, cx.episode_seconds);
       for (const Scenario& sc : batch) cost.Add(sc);
+      const std::size_t collected_before = collected.size();
       std::vector<Collected> got(batch.size());
       const std::uint64_t skey = NameKey(s.name);
       ParallelFor(static_cast<int>(batch.size()), cx.threads, [&](int i, int) {
@@ -589,6 +604,9 @@ std::vector<RoundRow> RunOne(const Context& cx, const Strategy& s, int seed,
         const std::string path =
             fs::absolute(run_dir + "/episodes/" + got[i].episode.id + ".json").string();
         WriteEpisodeJson(got[i].episode, path);
+        if (collected.size() == collected_before)
+          FaultPoint("campaign.collected." + s.dir() + "." + std::to_string(seed) + "." +
+                     std::to_string(r));
         collected.push_back({path, got[i].episode.scenario});
       }
       episodes += static_cast<int>(batch.size());
@@ -597,6 +615,7 @@ std::vector<RoundRow> RunOne(const Context& cx, const Strategy& s, int seed,
     row.seconds = pipeline_internal::Since(t0);
     progress(row);
     rows.push_back(row);
+    FaultPoint("campaign.round." + s.dir() + "." + std::to_string(seed) + "." + std::to_string(r));
   }
   return rows;
 }
@@ -637,6 +656,68 @@ std::string Plot(const Context& cx, const std::vector<RoundRow>& rows,
     panel.lines.push_back({name, color, {x}, {med}});
   }
   return SvgPlot({panel}, title, "robot time (h, median over seeds)");
+}
+
+// Moves the staged summary files into <out>/ in order, campaign.json (the last) removed first:
+// a reader who finds campaign.json finds the other files of the same run beside it.
+void PublishSummary(const OutputSet& lock,
+                    const std::vector<std::pair<std::string, std::string>>& files) {
+  for (std::size_t k = 0; k < files.size(); ++k) {
+    WriteFileAtomic(lock.File(files[k].first), files[k].second);
+    FaultPoint("campaign.summary." + std::to_string(k + 1));
+  }
+  const std::string marker = (fs::path(lock.root()) / files.back().first).string();
+  std::error_code ec;
+  fs::remove(marker, ec);
+  if (ec) throw RunError(marker + ": cannot replace: " + ec.message());
+  for (std::size_t k = 0; k < files.size(); ++k) {
+    const std::string to = (fs::path(lock.root()) / files[k].first).string();
+    fs::rename(lock.File(files[k].first), to, ec);
+    if (ec) throw RunError(to + ": cannot publish: " + ec.message());
+    FaultPoint("campaign.published." + std::to_string(k + 1));
+  }
+}
+
+// A name that a killed run leaves: WriteFileAtomic's "<name>.tmp.<pid>", a stage's staging folder
+// ".<stage>.staging.<pid>[.old]", its lock ".<stage>.lock" or its checkpoint ".<stage>.resume".
+bool IsLeftover(const std::string& name) {
+  const std::size_t tmp = name.rfind(".tmp.");
+  if (tmp != std::string::npos && tmp + 5 < name.size() &&
+      name.find_first_not_of("0123456789", tmp + 5) == std::string::npos)
+    return true;
+  if (name.empty() || name[0] != '.') return false;
+  auto ends_with = [&name](const std::string& tail) {
+    return name.size() >= tail.size() &&
+           name.compare(name.size() - tail.size(), tail.size(), tail) == 0;
+  };
+  return name.find(".staging.") != std::string::npos || ends_with(".lock") || ends_with(".resume");
+}
+
+// Removes what killed runs left where the campaign writes: under <out>/runs and <out>/held_out,
+// and the summary files' temporary files in <out>/. Called with the campaign's lock held once
+// every round has finished, so no stage of the campaign is using any of it (an unfinished
+// simulation's checkpoint is gone once its stage published or was reused).
+void RemoveLeftovers(const std::string& out,
+                     const std::vector<std::pair<std::string, std::string>>& files) {
+  std::vector<fs::path> doomed;
+  std::error_code ec;
+  for (const char* sub : {"runs", "held_out"}) {
+    const fs::path root = fs::path(out) / sub;
+    if (!fs::is_directory(root, ec)) continue;
+    for (auto it = fs::recursive_directory_iterator(root, ec);
+         !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+      if (!IsLeftover(it->path().filename().string())) continue;
+      doomed.push_back(it->path());
+      it.disable_recursion_pending();
+    }
+  }
+  for (const auto& entry : fs::directory_iterator(out, ec)) {
+    const std::string name = entry.path().filename().string();
+    for (const auto& f : files) {
+      if (name.rfind(f.first + ".tmp.", 0) == 0 && IsLeftover(name)) doomed.push_back(entry.path());
+    }
+  }
+  for (const fs::path& p : doomed) fs::remove_all(p, ec);
 }
 
 }  // namespace
@@ -826,6 +907,9 @@ CampaignResult RunCampaign(const Study& study, const CampaignOptions& options) {
       scale = (p.upper - p.lower) / std::sqrt(12.0);
     cx.scale.push_back(scale > 0 ? scale : 1.0);
   }
+  // one campaign per folder: the lock also makes removing what killed runs left safe; its
+  // staging folder holds the summary files until they are moved into place
+  OutputSet lock(options.out, "campaign");
   const bool quiet = options.quiet;
   if (!quiet) std::fprintf(stderr, "campaign: the world's failure map...\n");
   cx.failures = MakeFailureMap(*cx.world, options, cx.threads);
@@ -836,30 +920,34 @@ CampaignResult RunCampaign(const Study& study, const CampaignOptions& options) {
   }
   cx.test = TestScenarios(*cx.world, options.test_scenarios, 0x7e57);
   cx.test_rate = SuccessRates(*cx.world, cx.test, options.test_samples, 0x7e5701, cx.threads);
-  EnsureDirectory(options.out);
-  if (options.held_out > 0) MakeHeldOut(&cx);
-
   std::vector<RoundRow> rows;
   const long total = static_cast<long>(cx.strategies.size()) * options.seeds * (options.rounds + 1);
   long done = 0;
-  for (const Strategy& s : cx.strategies) {
-    for (int seed = 0; seed < options.seeds; ++seed) {
-      const std::vector<RoundRow> got = RunOne(cx, s, seed, [&](const RoundRow& row) {
-        ++done;
-        if (quiet) return;
-        const double elapsed = pipeline_internal::Since(t0);
-        std::fprintf(stderr,
-                     "campaign: %s seed %d/%d round %d/%d: %d episodes, %s robot s, param error "
-                     "%s, failures %d/%d (%s; %s elapsed, ~%s left)\n",
-                     s.name.c_str(), seed + 1, options.seeds, row.round, options.rounds,
-                     row.episodes, Num(row.robot_seconds).c_str(),
-                     Fmt("%.3g", row.param_error).c_str(), row.failures_found,
-                     cx.failures.regions(), FormatDuration(row.seconds).c_str(),
-                     FormatDuration(elapsed).c_str(),
-                     FormatDuration(elapsed / done * (total - done)).c_str());
-      });
-      rows.insert(rows.end(), got.begin(), got.end());
+  try {
+    if (options.held_out > 0) MakeHeldOut(&cx);
+    for (const Strategy& s : cx.strategies) {
+      for (int seed = 0; seed < options.seeds; ++seed) {
+        const std::vector<RoundRow> got = RunOne(cx, s, seed, [&](const RoundRow& row) {
+          ++done;
+          if (quiet) return;
+          const double elapsed = pipeline_internal::Since(t0);
+          std::fprintf(stderr,
+                       "campaign: %s seed %d/%d round %d/%d: %d episodes, %s robot s, param error "
+                       "%s, failures %d/%d (%s; %s elapsed, ~%s left)\n",
+                       s.name.c_str(), seed + 1, options.seeds, row.round, options.rounds,
+                       row.episodes, Num(row.robot_seconds).c_str(),
+                       Fmt("%.3g", row.param_error).c_str(), row.failures_found,
+                       cx.failures.regions(), FormatDuration(row.seconds).c_str(),
+                       FormatDuration(elapsed).c_str(),
+                       FormatDuration(elapsed / done * (total - done)).c_str());
+        });
+        rows.insert(rows.end(), got.begin(), got.end());
+      }
     }
+    ThrowIfInterrupted("stopped before writing the summary files");
+  } catch (const Interrupted& e) {
+    throw Interrupted(e.signal(), std::string(e.what()) + "; " + std::to_string(done) + " of " +
+                                      std::to_string(total) + " rounds finished");
   }
 
   // rounds.csv
@@ -1001,33 +1089,34 @@ CampaignResult RunCampaign(const Study& study, const CampaignOptions& options) {
   }
   doc["episodes_to_target"] = target_json;
 
-  WriteFileAtomic((fs::path(options.out) / "rounds.csv").string(), csv);
-  WriteFileAtomic((fs::path(options.out) / "summary.csv").string(), summary);
-  WriteFileAtomic((fs::path(options.out) / "timings.csv").string(), timings);
-  WriteFileAtomic((fs::path(options.out) / "param_error.svg").string(),
-                  Plot(
-                      cx, rows, [](const RoundRow& r) { return r.param_error; },
-                      "parameter error vs robot time (median, 5-95 % over seeds)",
-                      "mean |estimate - truth| / prior std"));
-  WriteFileAtomic(
-      (fs::path(options.out) / "failures.svg").string(),
+  std::vector<std::pair<std::string, std::string>> files = {
+      {"rounds.csv", csv}, {"summary.csv", summary}, {"timings.csv", timings}};
+  files.emplace_back("param_error.svg",
+                     Plot(
+                         cx, rows, [](const RoundRow& r) { return r.param_error; },
+                         "parameter error vs robot time (median, 5-95 % over seeds)",
+                         "mean |estimate - truth| / prior std"));
+  files.emplace_back(
+      "failures.svg",
       Plot(
           cx, rows, [](const RoundRow& r) { return double(r.failures_found); },
           "failure regions found vs robot time (of " + std::to_string(cx.failures.regions()) + ")",
           "regions found"));
-  WriteFileAtomic((fs::path(options.out) / "outcome_error.svg").string(),
-                  Plot(
-                      cx, rows, [](const RoundRow& r) { return r.outcome_error; },
-                      "outcome-model error vs robot time (" + std::to_string(cx.test.size()) +
-                          " test scenarios)",
-                      "mean |predicted - true| success rate"));
-  WriteFileAtomic((fs::path(options.out) / "held_out_error.svg").string(),
-                  Plot(
-                      cx, rows, [](const RoundRow& r) { return r.held_out_error; },
-                      "held-out prediction error vs robot time (" +
-                          std::to_string(cx.held_out.size()) + " episodes never collected)",
-                      "median window max |replay - log| joint position"));
-  WriteFileAtomic((fs::path(options.out) / "campaign.json").string(), doc.dump(1) + "\n");
+  files.emplace_back("outcome_error.svg",
+                     Plot(
+                         cx, rows, [](const RoundRow& r) { return r.outcome_error; },
+                         "outcome-model error vs robot time (" + std::to_string(cx.test.size()) +
+                             " test scenarios)",
+                         "mean |predicted - true| success rate"));
+  files.emplace_back("held_out_error.svg",
+                     Plot(
+                         cx, rows, [](const RoundRow& r) { return r.held_out_error; },
+                         "held-out prediction error vs robot time (" +
+                             std::to_string(cx.held_out.size()) + " episodes never collected)",
+                         "median window max |replay - log| joint position"));
+  files.emplace_back("campaign.json", doc.dump(1) + "\n");  // last: it marks a whole summary
+  PublishSummary(lock, files);
+  RemoveLeftovers(options.out, files);
   CampaignResult result;
   result.document = doc;
   result.text = text;

@@ -19,6 +19,14 @@
 // episodes-to-target), timings.csv (seconds per round, the one file that depends on the machine),
 // and the plots param_error.svg, failures.svg and outcome_error.svg. docs/campaigns.md describes
 // them.
+//
+// Stopping and resuming: a rerun into the same folder reuses every round's sets that are current
+// (their input digests), so a stopped or killed campaign continues where it was; with `resume` an
+// interrupted simulation also continues from its chunk checkpoint, as `plan --resume` does. The
+// summary files are written last, into a staging folder, and moved into place with campaign.json
+// removed first and moved last: where campaign.json exists, the summary files beside it are of
+// the same run. A finished campaign removes what killed runs left under <out>/runs and
+// <out>/held_out (temporary files, staging folders, stale locks and checkpoints).
 #ifndef NEXTBATCH_PIPELINE_CAMPAIGN_H_
 #define NEXTBATCH_PIPELINE_CAMPAIGN_H_
 
@@ -67,6 +75,7 @@ struct CampaignOptions {
   int held_out = 6;
   int threads = -1;  // -1: the study's
   bool quiet = false;
+  bool resume = false;  // continue an interrupted round's simulation from its checkpoint
 
   // "" when valid, else "campaign.field: expected X, got Y".
   std::string Validate() const;
@@ -86,9 +95,16 @@ struct CampaignResult {
 };
 
 // Runs the campaign and writes its files. Throws InputError for bad input (the study, the world
-// file, the options), before anything is written; RunError when a stage fails; Interrupted
-// (engine/interrupt.h) when a signal stopped it (the rounds already run stay on disk, the summary
-// files are not written).
+// file, the options), before anything is written, and when another campaign is writing into the
+// same folder; RunError when a stage fails; Interrupted (engine/interrupt.h) when a signal stopped
+// it (the rounds already run stay on disk, the summary files are not written; what() names the
+// round and how many rounds had finished).
+//
+// Fault points (engine/output_set.h) for the kill tests: "campaign.collected.<strategy>.<seed>.<r>"
+// (the first episode of round r's batch written, the rest not), "campaign.round.<strategy>.<seed>.
+// <r>" (round r finished, the next not begun; the strategy's name with ':' as '_'),
+// "campaign.summary.<k>" (k summary files staged), "campaign.published.<k>" (k of them moved into
+// place, campaign.json last), besides the stages' own.
 CampaignResult RunCampaign(const Study& study, const CampaignOptions& options);
 
 // The outcome-model error's pieces, shared by every strategy (exposed for their tests).

@@ -1,7 +1,7 @@
 // The nextbatch command: parse the arguments, call the pipeline, print. Exit codes: 0 done, 1
 // failed while running (or finished with warnings under --strict), 2 bad usage or bad input,
-// 130 / 143 stopped by SIGINT / SIGTERM (nothing published; simulate and plan resume with
-// --resume).
+// 130 / 143 stopped by SIGINT / SIGTERM (nothing published; simulate, plan and campaign resume
+// with --resume).
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <exception>
@@ -151,6 +151,7 @@ int RunCampaignVerb(const Args& args) {
   options.reality = args.reality;
   options.out = args.out;
   options.quiet = args.quiet;
+  options.resume = args.resume;
   if (args.threads_given) options.threads = nextbatch::ResolveThreads(args.threads, "-j/--threads");
   if (args.rounds != 0) options.rounds = args.rounds;
   if (args.seeds != 0) options.seeds = args.seeds;
@@ -162,6 +163,18 @@ int RunCampaignVerb(const Args& args) {
     std::printf("wrote %s (%.0f s)\n", args.out.c_str(), r.seconds);
   }
   return 0;
+}
+
+// The command that continues a stopped campaign: its inputs and the overrides given (they change
+// the rounds), with --resume.
+std::string CampaignResumeCommand(const Args& args) {
+  std::string c =
+      "nextbatch campaign " + args.study + " --reality " + args.reality + " -o " + args.out;
+  if (args.rounds != 0) c += " --rounds " + std::to_string(args.rounds);
+  if (args.seeds != 0) c += " --seeds " + std::to_string(args.seeds);
+  if (!args.strategies.empty()) c += " --strategies " + args.strategies;
+  if (args.threads_given) c += " -j " + std::to_string(args.threads);
+  return c + " --resume";
 }
 
 }  // namespace
@@ -262,6 +275,10 @@ int main(int argc, char** argv) {
                     "comma-separated: planner, planner:<rule>, coverage, uncertainty, random, "
                     "lhs, grid (default: campaign.strategies, else all but planner:<rule>)");
     sub->add_flag("-q,--quiet", args.quiet, "print nothing but warnings and errors");
+    sub->add_flag("--resume", args.resume,
+                  "also continue the simulation of the round an interrupted or killed run was "
+                  "in, from its checkpoint, when made from the same inputs (finished rounds' sets "
+                  "are reused by any rerun into OUT while their inputs are unchanged)");
     sub->callback([&campaign, &args, threads] {
       campaign = true;
       args.threads_given = threads->count() > 0;
@@ -283,9 +300,10 @@ int main(int argc, char** argv) {
       return RunCampaignVerb(args);
     } catch (const nextbatch::Interrupted& e) {
       std::fprintf(stderr,
-                   "nextbatch campaign: interrupted (%s): %s; the rounds already run stay under "
-                   "%s/runs, the summary files were not written\n",
-                   nextbatch::SignalName(e.signal()).c_str(), e.what(), args.out.c_str());
+                   "nextbatch campaign: interrupted (%s): %s; the finished rounds' sets stay under "
+                   "%s/runs, the summary files were not written; continue with `%s`\n",
+                   nextbatch::SignalName(e.signal()).c_str(), e.what(), args.out.c_str(),
+                   CampaignResumeCommand(args).c_str());
       return e.exit_code();
     } catch (const nextbatch::InputError& e) {
       std::fprintf(stderr, "nextbatch campaign: %s\n", e.what());

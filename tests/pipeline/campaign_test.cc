@@ -1,15 +1,19 @@
 // The campaign verb as a user runs it: a smoke campaign (2 rounds, 2 strategies, 1 seed, a small
 // budget, a tiny simulate) on the pendulum with byte-identical files for 1 and 2 threads; a hidden
 // truth recovered by calibration from episodes the world collected; bad input refused with exit 2
-// and nothing written.
+// and nothing written; killed with SIGKILL at fault points (mid-round, between rounds, while the
+// summary is written) or stopped by SIGINT / SIGTERM, then --resume: every file as an unbroken
+// run's.
 #include "pipeline/campaign.h"
 
 #include <doctest/doctest.h>
+#include <signal.h>
 #include <sys/wait.h>
 
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <map>
 #include <sstream>
 
 #include "calibration/calibration_json.h"
@@ -18,6 +22,7 @@
 #include "engine/error.h"
 #include "pipeline/pipeline.h"
 #include "scenarios/world.h"
+#include "tests/fixtures/command.h"
 #include "tests/fixtures/temp_files.h"
 
 namespace nextbatch {
@@ -69,15 +74,19 @@ struct CampaignStudy {
 };
 
 struct Run {
-  int code = 0;
+  int code = 0;  // exit code, or minus the signal that ended the process
   std::string log;
 };
 
-Run Nextbatch(const CampaignStudy& s, const std::string& args) {
+// `nextbatch <args>`; with `fault`, NEXTBATCH_FAULT=fault (a kill point, engine/output_set.h).
+Run Nextbatch(const CampaignStudy& s, const std::string& args, const std::string& fault = "") {
   const std::string log = s.dir.File("log");
-  const int status =
-      std::system((std::string(NEXTBATCH_BINARY) + " " + args + " >" + log + " 2>&1").c_str());
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, ReadFile(log)};
+  const int status = std::system(((fault.empty() ? "" : "NEXTBATCH_FAULT=" + fault + " ") +
+                                  std::string(NEXTBATCH_BINARY) + " " + args + " >" + log + " 2>&1")
+                                     .c_str());
+  Run r{WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status), ReadFile(log)};
+  if (r.code == 128 + SIGKILL) r.code = -SIGKILL;  // through the shell
+  return r;
 }
 
 std::vector<std::vector<std::string>> Csv(const std::string& text) {
@@ -317,6 +326,199 @@ TEST_CASE("campaign: outcome-model error, true model at the sampling level, a wr
   CHECK(wrong.mean_abs > 2 * std::sqrt(0.5 / n));
   CHECK(wrong.mean_sq > 0.5 / n);
   CHECK_THROWS_AS(CompareRates({0.5}, {}), LogicError);
+}
+
+// A campaign folder's files (relative paths) with what must match between two runs: the bytes;
+// for a manifest, all but what it records of its own run (created, seconds); for timings.csv
+// (seconds per round: the one file that depends on the machine) its rows without the seconds.
+std::map<std::string, std::string> Comparable(const std::string& root) {
+  std::map<std::string, std::string> files;
+  for (const auto& e : fs::recursive_directory_iterator(root)) {
+    if (!e.is_regular_file()) continue;
+    const std::string name = fs::relative(e.path(), root).generic_string();
+    std::string text = ReadFile(e.path().string());
+    if (e.path().filename() == "manifest.json") {
+      nlohmann::json m = nlohmann::json::parse(text);
+      m.erase("created");
+      m.erase("seconds");
+      text = m.dump(1);
+    } else if (name == "timings.csv") {
+      std::string rows;
+      for (const auto& row : Csv(text))
+        rows += row.at(0) + "," + row.at(1) + "," + row.at(2) + "\n";
+      text = rows;
+    }
+    files[name] = text;
+  }
+  return files;
+}
+
+// Every file of `out` as in `ref`, and no other file.
+void CheckSameCampaign(const std::string& out, const std::string& ref) {
+  const auto a = Comparable(out), b = Comparable(ref);
+  std::string differ;
+  for (const auto& [name, text] : a) {
+    const auto it = b.find(name);
+    if (it == b.end()) {
+      differ += " " + name + " (not in the unbroken run's)";
+    } else if (it->second != text) {
+      differ += " " + name;
+    }
+  }
+  for (const auto& [name, text] : b)
+    if (!a.count(name)) differ += " " + name + " (missing)";
+  INFO("files that differ:", differ);
+  CHECK(differ.empty());
+  CHECK(a.size() == b.size());
+  CHECK(a.size() > 50);  // the rounds' sets, episodes and summary files are all there
+}
+
+// The smoke campaign, its planner's 8 candidates simulated in 2 chunks (a kill point between
+// them), and the files of a run never stopped, made in the folder the stopped runs use (round
+// studies name paths relative to it) and moved to `ref`.
+struct StoppedCampaign {
+  CampaignStudy s;
+  std::string out, ref, run;
+
+  StoppedCampaign() {
+    s.doc["simulate"]["chunk"] = 4;
+    s.Save();
+    out = s.dir.File("out");
+    ref = s.dir.File("ref");
+    run = "campaign " + s.study() + " --reality " + s.dir.File("world.json") + " -o " + out + " -q";
+    const Run r = Nextbatch(s, run);
+    REQUIRE_MESSAGE(r.code == 0, r.log);
+    fs::rename(out, ref);
+  }
+
+  // Killed at `point` (on 1 thread, the study's), then `nextbatch campaign ... -j 2 --resume`:
+  // the files of the unbroken run, nothing a killed run leaves. Returns the resumed run's log.
+  std::string KillAndResume(const std::string& point) {
+    CAPTURE(point);
+    Run r = Nextbatch(s, run, point);
+    REQUIRE_MESSAGE(r.code == -SIGKILL, r.log);
+    CHECK_FALSE(fs::exists(out + "/campaign.json"));
+    r = Nextbatch(s, run + " -j 2 --resume");
+    REQUIRE_MESSAGE(r.code == 0, r.log);
+    CheckSameCampaign(out, ref);
+    CHECK(testing::Leftovers(out).empty());
+    return r.log;
+  }
+};
+
+TEST_CASE(
+    "campaign killed mid-round (simulate, calibrate), then --resume: the files of an "
+    "unbroken run") {
+  StoppedCampaign c;
+  // the planner's round 0 after its first simulate chunk: the chunk is not simulated again
+  const std::string log = c.KillAndResume("simulate.chunk.1");
+  CHECK_MESSAGE(Has(log, "campaign: planner seed 0 round 0: simulate: resumed after 4 candidates"),
+                log);
+  // the planner's round 1 with its fit staged, not published
+  fs::remove_all(c.out);
+  c.KillAndResume("calibrate.staged");
+  // without --resume, an interrupted simulation starts again (and says so); the finished rounds
+  // are reused all the same
+  fs::remove_all(c.out);
+  Run r = Nextbatch(c.s, c.run, "simulate.chunk.1");
+  REQUIRE(r.code == -SIGKILL);
+  r = Nextbatch(c.s, c.run);
+  REQUIRE_MESSAGE(r.code == 0, r.log);
+  CHECK_MESSAGE(Has(r.log, "planner seed 0 round 0: simulate: discarded the checkpoint"), r.log);
+  CheckSameCampaign(c.out, c.ref);
+  CHECK(testing::Leftovers(c.out).empty());
+}
+
+TEST_CASE(
+    "campaign killed collecting, between rounds and writing its summary, then --resume: "
+    "the files of an unbroken run") {
+  StoppedCampaign c;
+  // the planner's round 1 with one episode of its batch written, the others not
+  c.KillAndResume("campaign.collected.planner.0.1");
+  // the planner's round 1 finished, round 2 not begun
+  fs::remove_all(c.out);
+  c.KillAndResume("campaign.round.planner.0.1");
+  // three of the eight summary files staged, none in place
+  fs::remove_all(c.out);
+  c.KillAndResume("campaign.summary.3");
+  // over a finished campaign's folder: campaign.json removed first, two of the new files in
+  // place, so that no campaign.json stands beside a mix of two runs' files
+  fs::remove_all(c.out);
+  fs::copy(c.ref, c.out, fs::copy_options::recursive);
+  c.KillAndResume("campaign.published.2");
+}
+
+TEST_CASE("SIGINT and SIGTERM stop a campaign: 130 / 143, what finished, the command to resume") {
+  StoppedCampaign c;
+  const std::string world = c.s.dir.File("world.json");
+  // SIGINT once the planner's round 1 has begun (its ingest or fit running), SIGTERM once the
+  // random strategy has begun
+  const std::pair<int, const char*> stops[] = {{SIGINT, "/runs/planner/seed0/round1/study.json"},
+                                               {SIGTERM, "/runs/random/seed0/round1/study.json"}};
+  for (const auto& [signal, when] : stops) {
+    const std::string name = signal == SIGINT ? "SIGINT" : "SIGTERM";
+    CAPTURE(name);
+    fs::remove_all(c.out);
+    const std::string log = c.s.dir.File("log_" + name);
+    const pid_t pid = testing::SpawnNextbatch(
+        {"campaign", c.s.study(), "--reality", world, "-o", c.out, "-q"}, log);
+    REQUIRE(pid > 0);
+    REQUIRE(testing::WaitForPath(c.out + when));
+    if (signal == SIGINT) {
+      // one campaign writes into a folder at a time: a second is refused, naming the first
+      const Run second = Nextbatch(c.s, c.run);
+      CHECK(second.code == 2);
+      CHECK_MESSAGE(Has(second.log, "another nextbatch run is writing this stage (process " +
+                                        std::to_string(pid) + ")"),
+                    second.log);
+    }
+    ::kill(pid, signal);
+    const int code = testing::WaitExit(pid);
+    const std::string text = ReadFile(log);
+    CHECK_MESSAGE(code == 128 + signal, text);
+    CHECK_MESSAGE(Has(text, "nextbatch campaign: interrupted (" + name + "): "), text);
+    CHECK_MESSAGE(Has(text, " of 6 rounds finished"), text);
+    CHECK_MESSAGE(Has(text,
+                      "the summary files were not written; continue with `nextbatch "
+                      "campaign " +
+                          c.s.study() + " --reality " + world + " -o " + c.out + " --resume`"),
+                  text);
+    // nothing half-written: no summary file, temporary file, staging folder or lock; only the
+    // checkpoint of a simulation that was stopped may stay, for --resume
+    for (const char* f : {"campaign.json", "rounds.csv", "summary.csv"})
+      CHECK_FALSE(fs::exists(c.out + "/" + f));
+    for (const std::string& left : testing::Leftovers(c.out)) {
+      CAPTURE(left);
+      CHECK(Has(left, ".simulate.resume"));
+    }
+    const Run r = Nextbatch(c.s, c.run + " -j 2 --resume");
+    REQUIRE_MESSAGE(r.code == 0, r.log);
+    CheckSameCampaign(c.out, c.ref);
+    CHECK(testing::Leftovers(c.out).empty());
+  }
+}
+
+TEST_CASE("campaign --resume after the study changed: the stopped simulation starts afresh") {
+  CampaignStudy s;
+  s.doc["simulate"]["chunk"] = 4;
+  s.Save();
+  const std::string out = s.dir.File("out");
+  const std::string run =
+      "campaign " + s.study() + " --reality " + s.dir.File("world.json") + " -o " + out + " -q";
+  Run r = Nextbatch(s, run, "simulate.chunk.1");
+  REQUIRE_MESSAGE(r.code == -SIGKILL, r.log);
+  s.doc["seed"] = 5;  // every round's study and seed change
+  s.Save();
+  r = Nextbatch(s, run + " --resume");
+  REQUIRE_MESSAGE(r.code == 0, r.log);
+  CHECK_MESSAGE(
+      Has(r.log, "campaign: planner seed 0 round 0: simulate: --resume: the checkpoint in " + out +
+                     "/runs/planner/seed0/round0/.simulate.resume was made from other "
+                     "inputs (study section 'seed' changed): starting afresh"),
+      r.log);
+  CHECK_FALSE(Has(r.log, "resumed after"));
+  CHECK(fs::exists(out + "/campaign.json"));
+  CHECK(testing::Leftovers(out).empty());
 }
 
 }  // namespace

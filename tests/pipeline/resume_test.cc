@@ -4,11 +4,8 @@
 // input starts afresh and says so; SIGINT and SIGTERM stop at a chunk boundary with exit 130 or
 // 143, a message, nothing published and the lock released.
 #include <doctest/doctest.h>
-#include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/wait.h>
-#include <unistd.h>
 
 #include <chrono>
 #include <filesystem>
@@ -21,10 +18,9 @@
 #include "engine/manifest.h"
 #include "engine/model.h"
 #include "pipeline/pipeline.h"
+#include "tests/fixtures/command.h"
 #include "tests/fixtures/temp_files.h"
 #include "tests/pipeline/pendulum_logs.h"
-
-extern char** environ;
 
 namespace nextbatch {
 namespace {
@@ -110,49 +106,11 @@ std::string Reference(const ResumeStudy& s, const std::string& verb) {
   return ref;
 }
 
-// Nothing but published sets: no staging folder, temporary file, lock or checkpoint.
-std::vector<std::string> Leftovers(const std::string& root) {
-  std::vector<std::string> out;
-  for (const auto& e : fs::recursive_directory_iterator(root)) {
-    const std::string name = e.path().filename().string();
-    if (Has(name, "staging") || Has(name, ".tmp") || Has(name, ".lock") || Has(name, ".resume")) {
-      out.push_back(fs::relative(e.path(), root).string());
-    }
-  }
-  return out;
-}
-
 // Starts `nextbatch <args>` with its output in `log`; returns its pid.
 pid_t Spawn(const std::vector<std::string>& args, const std::string& log) {
-  std::vector<std::string> copy = args;
-  copy.insert(copy.begin(), NEXTBATCH_BINARY);
-  std::vector<char*> argv;
-  for (auto& a : copy) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 1, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  posix_spawn_file_actions_adddup2(&actions, 1, 2);
-  pid_t pid = -1;
-  REQUIRE(posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ) == 0);
-  posix_spawn_file_actions_destroy(&actions);
+  const pid_t pid = testing::SpawnNextbatch(args, log);
+  REQUIRE(pid > 0);
   return pid;
-}
-
-// Waits for the process; returns its exit code, or minus the signal that ended it.
-int Wait(pid_t pid) {
-  int status = 0;
-  ::waitpid(pid, &status, 0);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status);
-}
-
-// Waits until `path` exists (at most 60 s).
-bool WaitFor(const std::string& path) {
-  for (int i = 0; i < 6000; ++i) {
-    if (fs::exists(path)) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  return false;
 }
 
 TEST_CASE("simulate killed at each kill point, then --resume: the bytes of an unbroken run") {
@@ -183,7 +141,7 @@ TEST_CASE("simulate killed at each kill point, then --resume: the bytes of an un
       CHECK_MESSAGE(Has(r.log, "resumed after " + std::to_string(done) + " candidates"), r.log);
     }
     CheckSameSet(out + "/simulate", ref + "/simulate");
-    CHECK(Leftovers(out).empty());
+    CHECK(testing::Leftovers(out).empty());
   }
   // killed twice (after chunk 2 of each run), resumed twice
   fs::remove_all(out);
@@ -202,7 +160,7 @@ TEST_CASE("simulate killed at each kill point, then --resume: the bytes of an un
   REQUIRE(r.code == 0);
   CHECK(Has(r.log, "discarded the checkpoint of an earlier run"));
   CheckSameSet(out + "/simulate", ref + "/simulate");
-  CHECK(Leftovers(out).empty());
+  CHECK(testing::Leftovers(out).empty());
 }
 
 TEST_CASE("simulate killed at fixed delays, resumed each time: the bytes of an unbroken run") {
@@ -220,14 +178,14 @@ TEST_CASE("simulate killed at fixed delays, resumed each time: the bytes of an u
     const pid_t pid = Spawn(args, s.dir.File("spawn.log"));
     std::this_thread::sleep_for(std::chrono::milliseconds(delay));
     ::kill(pid, SIGKILL);
-    killed += Wait(pid) == -SIGKILL;
+    killed += testing::WaitExit(pid) == -SIGKILL;
     if (fs::exists(out + "/simulate")) break;  // this machine finished before the kill
   }
   CHECK(killed >= 3);
   const Run r = Nextbatch(s, "simulate " + s.study() + " -o " + out + " -q --resume");
   REQUIRE_MESSAGE(r.code == 0, r.log);
   CheckSameSet(out + "/simulate", ref + "/simulate");
-  CHECK(Leftovers(out).empty());
+  CHECK(testing::Leftovers(out).empty());
 }
 
 TEST_CASE("--resume after a changed input starts afresh and says what changed") {
@@ -273,9 +231,9 @@ TEST_CASE("SIGINT and SIGTERM stop simulate at a chunk: 130 / 143, nothing publi
     fs::remove_all(out);
     const std::string log = s.dir.File("log_" + name);
     const pid_t pid = Spawn({"simulate", s.study(), "-o", out, "-q"}, log);
-    REQUIRE(WaitFor(out + "/.simulate.resume/checkpoint.json"));
+    REQUIRE(testing::WaitForPath(out + "/.simulate.resume/checkpoint.json"));
     ::kill(pid, signal);
-    const int code = Wait(pid);
+    const int code = testing::WaitExit(pid);
     const std::string text = ReadFile(log);
     CHECK_MESSAGE(code == 128 + signal, text);
     CHECK(Has(text, "nextbatch simulate: interrupted (" + name + "): simulate: stopped after "));
@@ -291,7 +249,7 @@ TEST_CASE("SIGINT and SIGTERM stop simulate at a chunk: 130 / 143, nothing publi
     REQUIRE_MESSAGE(r.code == 0, r.log);
     CHECK(Has(r.log, "resumed after "));
     CheckSameSet(out + "/simulate", ref + "/simulate");
-    CHECK(Leftovers(out).empty());
+    CHECK(testing::Leftovers(out).empty());
   }
 }
 
@@ -312,7 +270,7 @@ TEST_CASE("plan killed in each stage, then plan --resume: every set as an unbrok
     for (const char* stage : {"ingest", "calibrate", "simulate", "plan"}) {
       CheckSameSet(out + "/" + stage, ref + "/" + stage);
     }
-    CHECK(Leftovers(out).empty());
+    CHECK(testing::Leftovers(out).empty());
   }
 }
 
@@ -322,9 +280,9 @@ TEST_CASE("SIGINT during plan: exit 130, the stage publishes nothing, plan --res
   const std::string out = s.out("out");
   const std::string log = s.dir.File("log_plan");
   const pid_t pid = Spawn({"plan", s.study(), "-o", out, "-q"}, log);
-  REQUIRE(WaitFor(out + "/ingest/manifest.json"));
+  REQUIRE(testing::WaitForPath(out + "/ingest/manifest.json"));
   ::kill(pid, SIGINT);
-  const int code = Wait(pid);
+  const int code = testing::WaitExit(pid);
   const std::string text = ReadFile(log);
   CHECK_MESSAGE(code == 130, text);
   CHECK(Has(text, "nextbatch plan: interrupted (SIGINT): "));
@@ -340,7 +298,7 @@ TEST_CASE("SIGINT during plan: exit 130, the stage publishes nothing, plan --res
   for (const char* stage : {"ingest", "calibrate", "simulate", "plan"}) {
     CheckSameSet(out + "/" + stage, ref + "/" + stage);
   }
-  CHECK(Leftovers(out).empty());
+  CHECK(testing::Leftovers(out).empty());
 }
 
 TEST_CASE("a stop asked for before a stage begins: Interrupted, no set, no lock") {
