@@ -268,6 +268,7 @@ Eigen::MatrixXd EpisodeInformation(const mjModel* base, const ParameterBinding& 
   LayoutOptions lo;
   lo.segment_seconds = options.segment_seconds;
   lo.noise = options.noise;
+  lo.scale_keys = calib::ScaleKeys(binding, options.episode_scale);
   const Layout layout(base, episodes, lo);
   for (const calib::Channel& c : layout.channels()) {
     if (c.estimated) ThrowExpected("information.noise", "a noise level for " + c.name, "none");

@@ -294,6 +294,9 @@ struct EpisodeInformationOptions {
   // Each episode's recorded model properties over the parameters (EpisodeConditions), as the
   // fit applies them; null: none. Must outlive the call.
   const EpisodeConditions* conditions = nullptr;
+  // Per-episode factors, as CalibrationOptions::episode_scale: the episodes' scenarios must give
+  // each named key as a number.
+  std::map<std::string, std::string> episode_scale;
 
   std::string Validate() const;
 };

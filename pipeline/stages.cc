@@ -303,6 +303,7 @@ InformationSetup MakeInformationSetup(const Study& study, const mjModel* m,
   eopt.control_hold = copt.control_hold;
   eopt.threads = 1;  // the candidates are the parallel loop
   eopt.noise = noise;
+  if (file) eopt.episode_scale = file->episode_scale;
   h.compute = [&binding, values = h.values, eopt, deflation](const mjModel* model, const Episode& e,
                                                              const Eigen::MatrixXd& states) {
     const std::vector<Eigen::MatrixXd> starts = {states};
@@ -532,7 +533,8 @@ StageReport RunSimulate(const Study& study_in, const PipelineOptions& options) {
   try {
     res = SimulateStudy(study, posterior, label, study.threads, options.quiet, set.staging(),
                         &resume, information ? &information->hook : nullptr,
-                        information ? information->document : nlohmann::json(nullptr));
+                        information ? information->document : nlohmann::json(nullptr),
+                        file ? file->episode_scale : std::map<std::string, std::string>{});
   } catch (const Interrupted& e) {
     std::string why;
     if (!ReadCheckpoint(checkpoint_dir, &why)) {

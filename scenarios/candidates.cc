@@ -62,9 +62,10 @@ struct ChunkBuffer {
 // The episode a log of one rollout from the workspace's current state would hold, and its full
 // states at the sample times. Throws RunError when the rollout fails.
 Episode RecordEpisode(const Task& task, const CandidateInformation& info, Workspace& ws,
-                      std::int64_t candidate, Eigen::MatrixXd* states) {
+                      std::int64_t candidate, const nlohmann::json& scenario,
+                      Eigen::MatrixXd* states) {
   const mjModel* m = ws.model();
-  std::unique_ptr<Controller> inner = task.MakeController(m);
+  std::unique_ptr<Controller> inner = task.MakeController(m, scenario);
   RecordingController recorder(inner.get(), m->nu);
   RolloutOptions ro;
   ro.num_steps = task.NumSteps(m);
@@ -128,16 +129,54 @@ void Perturb(const mjModel* m, const NuisanceOptions& n, std::uint64_t seed, std
 
 namespace {
 
+// Every parameter that options.episode_scale names must be one of the binding's.
+void CheckEpisodeScale(const ParameterBinding& binding, const SimulateOptions& options) {
+  for (const auto& [name, factor] : options.episode_scale) {
+    if (binding.Find(name) >= 0) continue;
+    std::string names;
+    for (const auto& s : binding.specs()) names += (names.empty() ? "" : ", ") + s.name;
+    ThrowExpected("simulate: episode_scale", "a parameter name (" + names + ")", "'" + name + "'");
+  }
+}
+
+// Each candidate's per-parameter factors from options.episode_scale (empty vectors when there
+// are none), read serially after the chunk is drawn so that a bad scenario value throws here and
+// not inside the parallel loop.
+std::vector<Eigen::VectorXd> ChunkScales(const ParameterBinding& binding,
+                                         const SimulateOptions& options,
+                                         const ScenarioSource& source, int count) {
+  std::vector<Eigen::VectorXd> out(count);
+  if (options.episode_scale.empty()) return out;
+  for (int i = 0; i < count; ++i) {
+    const nlohmann::json values = source.Values(i);
+    out[i] = Eigen::VectorXd::Ones(binding.size());
+    for (const auto& [name, factor] : options.episode_scale) {
+      const int j = binding.Find(name);
+      const auto it = values.find(factor);
+      if (it == values.end() || !it->is_number() || !std::isfinite(it->get<double>())) {
+        ThrowExpected("simulate: episode_scale." + name,
+                      "a scenario factor '" + factor + "' with a number",
+                      it == values.end() ? std::string("no such factor") : it->dump());
+      }
+      out[i][j] = it->get<double>();
+    }
+  }
+  return out;
+}
+
 // Prepares rollout k of candidate i (chunk-relative) on a workspace: the posterior sample, the
 // scenario and the nuisance perturbation, keyed by (seed, stage, candidate * K + k).
+// `scale`: the candidate's per-parameter factors (ChunkScales), empty when there are none.
 void PrepareRollout(const Task& task, const ParameterBinding& binding, const Posterior& posterior,
                     const ScenarioSource& source, const SimulateOptions& options,
-                    std::int64_t candidate, int i, int k, Workspace& ws, Eigen::VectorXd* theta) {
+                    std::int64_t candidate, int i, int k, Workspace& ws, Eigen::VectorXd* theta,
+                    const Eigen::VectorXd& scale) {
   const std::uint64_t key =
       static_cast<std::uint64_t>(candidate) * options.posterior_samples + static_cast<unsigned>(k);
   ws.RestoreBase();
   if (binding.size() > 0) {
     posterior.Sample(options.seed, key, theta);
+    if (scale.size() == theta->size()) *theta = theta->cwiseProduct(scale);
     ws.Apply(binding, *theta);
   }
   State initial = task.InitialState(ws.model());
@@ -286,6 +325,7 @@ SimulateSummary SimulateCandidates(const mjModel* base, const Task& task,
     }
   }
   NB_CHECK(posterior.size() == binding.size());
+  CheckEpisodeScale(binding, options);
   const int threads = ResolveThreads(options.num_threads);
   const int K = options.posterior_samples;
   const int nm = task.outcome().num_metrics();
@@ -298,14 +338,28 @@ SimulateSummary SimulateCandidates(const mjModel* base, const Task& task,
   double information_seconds = 0.0;
   SimulateSummary summary = RunChunks(
       task, source, options, sink, progress, [&](std::int64_t first, int count, ChunkBuffer* buf) {
+        const std::vector<Eigen::VectorXd> scales = ChunkScales(binding, options, source, count);
+        // The scenarios of a controller that depends on them, each tried once here: a level
+        // without a profile throws before the parallel loop.
+        std::vector<nlohmann::json> scenarios(count);
+        if (task.needs_scenario() || information) {
+          for (int i = 0; i < count; ++i) {
+            scenarios[i] = source.Values(i);
+            if (task.needs_scenario()) task.MakeController(base, scenarios[i]);
+          }
+        }
         StoppableParallelFor(count * K, threads, StoppedAfter(first, options.candidates),
                              [&](int r, int thread) {
                                const int i = r / K, k = r % K;
                                Workspace& ws = pool[thread];
                                PrepareRollout(task, binding, posterior, source, options, first + i,
-                                              i, k, ws, &theta[thread]);
+                                              i, k, ws, &theta[thread], scales[i]);
                                std::unique_ptr<Controller> own;
-                               if (controllers) own = controllers(ws.model(), first + i, k);
+                               if (controllers) {
+                                 own = controllers(ws.model(), first + i, k);
+                               } else if (task.needs_scenario()) {
+                                 own = task.MakeController(ws.model(), scenarios[i]);
+                               }
                                Record(task.Run(ws, *evaluators[thread], own.get()), r, nm, buf);
                              });
         if (!information) return;
@@ -316,12 +370,20 @@ SimulateSummary SimulateCandidates(const mjModel* base, const Task& task,
               Workspace& ws = pool[thread];
               try {
                 ws.RestoreBase();
-                if (binding.size() > 0) ws.Apply(binding, information->values);
+                if (binding.size() > 0) {
+                  const Eigen::VectorXd& scale = scales[i];
+                  ws.Apply(binding, scale.size() == binding.size()
+                                        ? Eigen::VectorXd(information->values.cwiseProduct(scale))
+                                        : information->values);
+                }
                 State initial = task.InitialState(ws.model());
                 source.Apply(i, ws, &initial);
                 ws.SetState(initial);
                 Eigen::MatrixXd states;
-                const Episode e = RecordEpisode(task, *information, ws, first + i, &states);
+                Episode e = RecordEpisode(task, *information, ws, first + i, scenarios[i], &states);
+                // What a log of it would record: its scenario (the episode_scale factors
+                // included, which the information routine scales the parameters by).
+                e.scenario = scenarios[i];
                 Eigen::MatrixXd info = information->compute(ws.model(), e, states);
                 if (!info.allFinite()) {
                   buf->information_error[i] = "the information is not finite";
@@ -349,6 +411,7 @@ SimulateSummary SimulateCandidatesBatched(const mjModel* base, const Task& task,
                                           const ObservationSpec& observation,
                                           const CandidateSink& sink, const ProgressFn& progress) {
   NB_CHECK(posterior.size() == binding.size());
+  CheckEpisodeScale(binding, options);
   const int threads = ResolveThreads(options.num_threads);
   const int K = options.posterior_samples;
   const int nm = task.outcome().num_metrics();
@@ -364,11 +427,12 @@ SimulateSummary SimulateCandidatesBatched(const mjModel* base, const Task& task,
           evaluators.push_back(std::make_unique<Outcome::Evaluator>(&task.outcome()));
           theta.emplace_back();
         }
+        const std::vector<Eigen::VectorXd> scales = ChunkScales(binding, options, source, count);
         std::vector<char> started(n, 0);
         ParallelFor(n, threads, [&](int r, int) {
           Workspace& ws = *workspaces[r];
           PrepareRollout(task, binding, posterior, source, options, first + r / K, r / K, r % K, ws,
-                         &theta[r]);
+                         &theta[r], scales[r / K]);
           try {
             mj_forward(ws.model(), ws.data());
           } catch (const MujocoError&) {

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <fstream>
 #include <functional>
+#include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -76,6 +77,12 @@ struct SimulateOptions {
   // information component, CandidateInformation); false saves its cost (about one more
   // simulation of the horizon per parameter and state component per candidate).
   bool information = true;
+  // The calibration's per-episode factors (CalibrationOptions::episode_scale): parameter name ->
+  // the scenario factor whose number multiplies that parameter's value in each candidate, as the
+  // fit multiplied it by each logged episode's recorded value (e.g. a servo's stiffness = a gain
+  // per firmware kp unit x the candidate's kp). Applied to every posterior sample and to the
+  // information episode, whose scenario the information routine then scales by in the same way.
+  std::map<std::string, std::string> episode_scale;
 
   std::string Validate() const;
 };

@@ -64,8 +64,14 @@ int JointAt(const mjModel* m, int adr, bool dof) {
   return -1;
 }
 
-// "" when the log determines quantity q, else what it lacks.
-std::string Missing(const mjModel* m, const Quantity& q, const ChannelMap& c) {
+// "" when the log determines quantity q (and the quantity it subtracts), else what it lacks.
+std::string Missing(const mjModel* m, const Outcome& o, const Quantity& q, const ChannelMap& c) {
+  if (q.minus >= 0) {
+    Quantity plain = q;
+    plain.minus = -1;
+    std::string miss = Missing(m, o, plain, c);
+    return miss.empty() ? Missing(m, o, o.quantity(q.minus), c) : miss;
+  }
   const bool all_pos = All(c.joint_pos), all_vel = All(c.joint_vel);
   using K = Quantity::Kind;
   switch (q.kind) {
@@ -98,7 +104,7 @@ std::string Missing(const mjModel* m, const Quantity& q, const ChannelMap& c) {
 std::string MissingAny(const mjModel* m, const Outcome& o, const std::vector<int>& quantities,
                        const ChannelMap& c) {
   for (int q : quantities) {
-    std::string miss = Missing(m, o.quantity(q), c);
+    std::string miss = Missing(m, o, o.quantity(q), c);
     if (!miss.empty()) return miss;
   }
   return "";

@@ -72,6 +72,7 @@ double Outcome::Read(int qi, const mjModel* m, const mjData* d, double start, co
       break;
     }
   }
+  if (q.minus >= 0) x -= Read(q.minus, m, d, start, chosen, nullptr, true);
   if (raw) return x;
   if (q.relative && start_values) x -= start_values[qi];
   if (q.wrap) x = std::remainder(x, 2 * M_PI);

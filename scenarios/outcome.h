@@ -40,6 +40,9 @@ struct Quantity {
   bool abs = false;
   bool wrap = false;      // angles wrapped to (-pi, pi]
   bool relative = false;  // the change since the start of the episode
+  // Another quantity (index into the outcome's quantities) subtracted before relative, wrap and
+  // abs apply, e.g. a joint's position minus its servo's command: the tracking error. -1: none.
+  int minus = -1;
 };
 
 enum class Op { kLess, kLessEqual, kGreater, kGreaterEqual, kEqual, kNotEqual };

@@ -133,6 +133,21 @@ int Outcome::CompileQuantity(const nlohmann::json& j, const std::string& where, 
     ThrowExpected(where, "\"time\" or an object naming a body, site, joint, actuator or distance",
                   Describe(j));
   }
+  if (j.contains("minus")) {
+    // The subtracted quantity is a plain one: its own flags would be ambiguous.
+    const nlohmann::json& b = j["minus"];
+    if (!b.is_object() || b.contains("minus") || b.contains("abs") || b.contains("wrap") ||
+        b.contains("relative")) {
+      ThrowExpected(where + ".minus", "a quantity without minus, abs, wrap or relative",
+                    Describe(b));
+    }
+    const int minus = CompileQuantity(b, where + ".minus", m);
+    nlohmann::json rest = j;
+    rest.erase("minus");
+    const int qi = CompileQuantity(rest, where, m);
+    quantities_[qi].minus = minus;
+    return qi;
+  }
   q.abs = ReadFlag(j, "abs", where);
   q.relative = ReadFlag(j, "relative", where);
   auto point = [&](const nlohmann::json& p, const std::string& pw, int* type, int* choice) {

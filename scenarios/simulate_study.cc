@@ -5,6 +5,7 @@
 #include <fstream>
 
 #include "engine/atomic_file.h"
+#include "engine/dataset.h"
 #include "engine/error.h"
 #include "engine/json_reader.h"
 #include "engine/model.h"
@@ -37,17 +38,32 @@ SimulateStudyResult SimulateStudy(const Study& study, const Posterior& posterior
                                   const nlohmann::json& calibration, int threads, bool quiet,
                                   const std::string& dir, const SimulateResume* resume,
                                   const CandidateInformation* information,
-                                  const nlohmann::json& information_document) {
+                                  const nlohmann::json& information_document,
+                                  const std::map<std::string, std::string>& episode_scale) {
   ModelPtr model = LoadModelFile(study.model);
   const mjModel* m = model.get();
-  Task task(m, ReadTaskSpec(study.Section("task")));
+  ScenariosSection scenarios = ReadScenarios(study);
+  TaskSpec spec = ReadTaskSpec(study.Section("task"));
+  if (spec.controller.type == ControllerSpec::Type::kProfile) {
+    FillCommandProfiles(scenarios.space, LoadDataset(study, m).episodes, study.path, &spec);
+  }
+  Task task(m, std::move(spec));
   SimulateOptions options = ReadStudySimulateOptions(study);
   options.num_threads = threads;
-  ScenariosSection scenarios = ReadScenarios(study);
   std::unique_ptr<Sampler> sampler = MakeSampler(scenarios.space, scenarios.sampler);
   ScenarioBinding scenario_binding(m, scenarios.space);
   ParameterBinding parameters(m, study.parameters);
   SpaceSource source(*sampler, scenario_binding);
+  for (const auto& [name, factor] : episode_scale) {
+    const int f = scenarios.space.Find(factor);
+    if (f < 0 || !scenarios.space.factor(f).numeric()) {
+      ThrowExpected(study.path + ": scenarios.factors",
+                    "a numeric factor '" + factor + "': the calibration scales parameter '" + name +
+                        "' by it in every episode (calibration.episode_scale)",
+                    f < 0 ? std::string("no such factor") : std::string("a categorical factor"));
+    }
+  }
+  options.episode_scale = episode_scale;
 
   std::vector<std::string> metric_names;
   for (const auto& mt : task.outcome().metrics()) metric_names.push_back(mt.name);

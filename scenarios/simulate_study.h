@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -45,12 +46,16 @@ struct SimulateResume {
 // Interrupted). With `information` (its values in the posterior's order), each candidate line
 // also holds its information matrix, and candidates.json an "information" object:
 // `information_document` (how it was computed and the between-episode floor, from the caller)
-// with the parameters and counts added.
+// with the parameters and counts added. `episode_scale`: the calibration's per-episode factors
+// (parameter -> scenario factor, SimulateOptions::episode_scale); each factor must be a numeric
+// factor of the study's scenario space, or the candidates could not be simulated as the fit was
+// made (InputError).
 SimulateStudyResult SimulateStudy(const Study& study, const Posterior& posterior,
                                   const nlohmann::json& calibration, int threads, bool quiet,
                                   const std::string& dir, const SimulateResume* resume = nullptr,
                                   const CandidateInformation* information = nullptr,
-                                  const nlohmann::json& information_document = nullptr);
+                                  const nlohmann::json& information_document = nullptr,
+                                  const std::map<std::string, std::string>& episode_scale = {});
 
 // One line of candidates.jsonl as read back.
 struct CandidateRecord {

@@ -42,10 +42,74 @@ std::string TaskSpec::Validate() const {
       if (!e.empty()) return file + ": task." + e;
       break;
     }
+    case ControllerSpec::Type::kProfile:
+      if (controller.profile_factor.empty() || controller.profile_actuator.empty()) {
+        return Expected(file + ": task.controller", "a factor and an actuator for the profiles",
+                        "none");
+      }
+      for (const auto& [level, p] : controller.profiles) {
+        const std::string where = file + ": task.controller.profiles." + level;
+        if (p.times.empty() || p.times.size() != p.values.size()) {
+          return Expected(where, "as many commands as times (at least one)",
+                          std::to_string(p.values.size()) + " commands for " +
+                              std::to_string(p.times.size()) + " times");
+        }
+        for (std::size_t i = 0; i < p.times.size(); ++i) {
+          if (!std::isfinite(p.times[i]) || !std::isfinite(p.values[i]) ||
+              (i > 0 && !(p.times[i] > p.times[i - 1]))) {
+            return Expected(where, "finite commands at ascending finite times",
+                            "sample " + std::to_string(i));
+          }
+        }
+      }
+      break;
     case ControllerSpec::Type::kNone:
       break;
   }
   return "";
+}
+
+void FillCommandProfiles(const ScenarioSpace& space, const std::vector<Episode>& episodes,
+                         const std::string& where, TaskSpec* spec) {
+  ControllerSpec& c = spec->controller;
+  if (c.type != ControllerSpec::Type::kProfile) return;
+  const int f = space.Find(c.profile_factor);
+  if (f < 0 || space.factor(f).kind != FactorKind::kCategorical) {
+    ThrowExpected(where + ": task.controller.factor", "a categorical scenario factor",
+                  "'" + c.profile_factor + "'" + (f < 0 ? " (no such factor)" : ""));
+  }
+  c.profiles.clear();
+  for (const Level& l : space.factor(f).levels) {
+    const std::string at = where + ": scenarios factor '" + c.profile_factor + "'.levels." + l.name;
+    const auto id = l.payload.is_object() ? l.payload.find("episode") : l.payload.end();
+    if (!l.payload.is_object() || id == l.payload.end() || !id->is_string()) {
+      ThrowExpected(at + ".payload", "{\"episode\": the id of a logged episode}",
+                    l.payload.is_null() ? std::string("none") : l.payload.dump());
+    }
+    const Episode* e = nullptr;
+    for (const Episode& x : episodes) {
+      if (x.id == id->get<std::string>()) e = &x;
+    }
+    if (e == nullptr) {
+      ThrowExpected(at + ".payload.episode", "an episode of the study's dataset",
+                    "'" + id->get<std::string>() + "'");
+    }
+    int col = -1;
+    for (std::size_t k = 0; k < e->ctrl.names.size(); ++k) {
+      if (e->ctrl.names[k] == c.profile_actuator) col = static_cast<int>(k);
+    }
+    if (col < 0 || e->samples() < 1) {
+      ThrowExpected(at + ".payload.episode",
+                    "an episode that logs actuator '" + c.profile_actuator + "' commands",
+                    "episode '" + e->id + "' without them");
+    }
+    CommandProfile p;
+    for (int i = 0; i < e->samples(); ++i) {
+      p.times.push_back(e->time[i] - e->time[0]);
+      p.values.push_back(e->ctrl.values(i, col));
+    }
+    c.profiles[l.name] = std::move(p);
+  }
 }
 
 Task::Task(const mjModel* m, TaskSpec spec) : spec_(std::move(spec)) {
@@ -74,9 +138,17 @@ Task::Task(const mjModel* m, TaskSpec spec) : spec_(std::move(spec)) {
                   "rows of " + std::to_string(m->nu) + " commands (one per actuator)",
                   std::to_string(spec_.controller.values.cols()) + " per row");
   }
+  if (spec_.controller.type == ControllerSpec::Type::kProfile) {
+    const std::string& a = spec_.controller.profile_actuator;
+    profile_actuator_ = mj_name2id(m, mjOBJ_ACTUATOR, a.c_str());
+    if (profile_actuator_ < 0) {
+      ThrowExpected(spec_.file + ": task.controller.actuator", "an actuator of the model",
+                    "'" + a + "'");
+    }
+  }
   // Building one controller resolves its names now, not inside a parallel loop.
   try {
-    MakeController(m);
+    if (!needs_scenario()) MakeController(m);
   } catch (const InputError& e) {
     throw InputError(spec_.file + ": task." + e.what());
   }
@@ -112,8 +184,34 @@ std::unique_ptr<Controller> Task::MakeController(const mjModel* m) const {
       return std::make_unique<EnergySwingUpController>(m, c.swing_up);
     case ControllerSpec::Type::kScripted:
       return std::make_unique<ScriptedArmController>(m, c.scripted);
+    case ControllerSpec::Type::kProfile:
+      ThrowExpected("controller", "a scenario naming a level of factor '" + c.profile_factor + "'",
+                    "none");
   }
   return nullptr;
+}
+
+std::unique_ptr<Controller> Task::MakeController(const mjModel* m,
+                                                 const nlohmann::json& scenario) const {
+  const ControllerSpec& c = spec_.controller;
+  if (c.type != ControllerSpec::Type::kProfile) return MakeController(m);
+  const auto it = scenario.is_object() ? scenario.find(c.profile_factor) : scenario.end();
+  if (it == scenario.end() || !it->is_string()) {
+    ThrowExpected("controller", "a scenario naming a level of factor '" + c.profile_factor + "'",
+                  it == scenario.end() ? std::string("none") : it->dump());
+  }
+  const auto p = c.profiles.find(it->get<std::string>());
+  if (p == c.profiles.end()) {
+    ThrowExpected("controller.profiles", "a profile for level '" + it->get<std::string>() + "'",
+                  "none");
+  }
+  const CommandProfile& profile = p->second;
+  Eigen::MatrixXd values =
+      Eigen::MatrixXd::Zero(static_cast<Eigen::Index>(profile.times.size()), m->nu);
+  for (std::size_t i = 0; i < profile.values.size(); ++i) {
+    values(static_cast<Eigen::Index>(i), profile_actuator_) = profile.values[i];
+  }
+  return std::make_unique<OpenLoopController>(profile.times, std::move(values), c.hold);
 }
 
 EpisodeOutcome Task::Run(Workspace& ws, Outcome::Evaluator& evaluator,

@@ -40,7 +40,8 @@ void ReadScripted(const JsonReader& r, const std::string& type, ScriptedArmOptio
 ControllerSpec ReadController(const JsonReader& r) {
   ControllerSpec c;
   const std::string type = r.Choice(
-      "type", {"none", "open_loop", "pd", "energy_swing_up", "reach", "push", "pick"}, "none");
+      "type", {"none", "open_loop", "pd", "energy_swing_up", "reach", "push", "pick", "profile"},
+      "none");
   if (type == "open_loop") {
     c.type = ControllerSpec::Type::kOpenLoop;
     c.times = r.Numbers("times");
@@ -88,6 +89,13 @@ ControllerSpec ReadController(const JsonReader& r) {
     o.catch_angle = r.Number("catch_angle", o.catch_angle);
     o.kp = r.Number("kp", o.kp);
     o.kd = r.Number("kd", o.kd);
+  } else if (type == "profile") {
+    c.type = ControllerSpec::Type::kProfile;
+    c.profile_factor = r.String("factor");
+    c.profile_actuator = r.String("actuator");
+    c.hold = r.Choice("hold", {"linear", "zero_order"}, "linear") == "linear"
+                 ? OpenLoopController::Hold::kLinear
+                 : OpenLoopController::Hold::kZeroOrder;
   } else if (type != "none") {
     c.type = ControllerSpec::Type::kScripted;
     ReadScripted(r, type, &c.scripted);

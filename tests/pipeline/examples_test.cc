@@ -161,6 +161,68 @@ TEST_CASE("examples: the XL330 servo studies") {
   RunStudy("xl330/calibrate.json");
 }
 
+// The XL330 bench's plan study through every stage with the command (`plan` runs ingest,
+// calibrate, simulate and plan), on the 16 real logs, with the fit capped at a few iterations and
+// fewer candidates so that it stays within a minute; the shipped defaults' figures are in
+// docs/planning.md. Every log is counted (its kp, trajectory, mass and length headers are its
+// scenario) and judged by the task's own rule on its logged trajectory.
+TEST_CASE("examples: the XL330 plan study, ingest -> calibrate -> simulate -> plan") {
+  if (!HaveRealData()) {
+    MESSAGE("skipped: shared/realdata is absent");
+    return;
+  }
+  const fs::path example = NEXTBATCH_SOURCE_DIR "/examples/xl330";
+  testing::TempDir dir("examples_xl330_plan");
+  nlohmann::json doc = nlohmann::json::parse(ReadFile((example / "plan.json").string()));
+  auto absolute = [&](const std::string& p) { return (example / p).lexically_normal().string(); };
+  doc["model"] = absolute(doc["model"]);
+  for (auto& e : doc["dataset"]["episodes"]) e["path"] = absolute(e["path"]);
+  doc["calibration"]["max_iterations"] = 3;
+  doc["scenarios"]["sampler"]["n"] = 64;
+  doc["simulate"]["candidates"] = 64;
+  doc["simulate"]["posterior_samples"] = 4;
+  const std::string study_path = dir.File("plan.json");
+  WriteFileAtomic(study_path, doc.dump(1));
+  const std::string out = dir.File("out");
+  const std::string command = std::string(NEXTBATCH_BINARY) + " plan " + study_path + " -o " + out +
+                              " -j 2 >" + dir.File("log") + " 2>&1";
+  const int status = std::system(command.c_str());
+  const std::string log = ReadFile(dir.File("log"));
+  INFO(log);
+  REQUIRE(WIFEXITED(status));
+  REQUIRE(WEXITSTATUS(status) == 0);
+  const Study study = Study::Load(study_path);
+  const ScenarioSpace space = ReadScenarios(study).space;
+  // simulate sampled the fit, and scaled its gain per candidate as the fit did per log
+  const CandidateSet candidates = ReadCandidateSet(out + "/simulate");
+  CHECK(
+      candidates.document.at("calibration").get<std::string>().find("calibrate/calibration.json") !=
+      std::string::npos);
+  CHECK(candidates.candidates.size() == 64);
+  const nlohmann::json fit = nlohmann::json::parse(ReadFile(out + "/calibrate/calibration.json"));
+  CHECK(fit.at("episode_scale") == nlohmann::json{{"servo_gain", "kp"}});
+  CHECK(fit.at("episodes").size() == 16);
+  const Plan plan = ReadPlan(out + "/plan", space);
+  CHECK(plan.episodes.total == 16);
+  CHECK(plan.episodes.counted == 16);
+  REQUIRE(plan.episodes.outcomes.size() == 16);
+  for (const auto& o : plan.episodes.outcomes) {
+    CAPTURE(o.id);
+    CHECK(o.counted);
+    CHECK(o.source == "log");  // each log covers the 2 s horizon with its goal logged
+    CHECK(o.success >= 0);
+  }
+  REQUIRE_FALSE(plan.items.empty());
+  CHECK(plan.budget.used_seconds <= plan.budget.seconds);
+  for (const PlanItem& item : plan.items) {
+    CAPTURE(item.item_id);
+    CHECK(space.Check(item.scenario).empty());
+    CHECK(space.Feasible(item.scenario));
+    CHECK(item.reason.size() > 20);
+    CHECK_FALSE(item.item_id.empty());
+  }
+}
+
 // The double pendulum A.0 study as a newcomer runs it (ingest, calibrate, replay on the runs the
 // fit did not see), with the fit cut to one iteration on one run so that it stays within a minute;
 // the full fit's figures are in docs/realdata.md.
@@ -301,6 +363,7 @@ TEST_CASE("examples: every shipped study is covered above") {
                                             "vx300s_tabletop/study_pick.json",
                                             "vx300s_tabletop/study_push.json",
                                             "xl330/calibrate.json",
+                                            "xl330/plan.json",
                                             "xl330/study.json"};
   CHECK(studies == covered);
 }
