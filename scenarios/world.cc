@@ -4,6 +4,7 @@
 #include <cmath>
 #include <filesystem>
 
+#include "engine/dataset.h"
 #include "engine/error.h"
 #include "engine/json_reader.h"
 #include "engine/random.h"
@@ -128,7 +129,23 @@ World::World(const Study& study, WorldSpec spec) : spec_(std::move(spec)) {
     throw LogicError("World: truth and parameters differ in size");
   parameters_ = ParameterBinding(model_.get(), study.parameters);
   binding_ = ScenarioBinding(model_.get(), ReadScenarios(study).space);
-  task_ = std::make_unique<Task>(model_.get(), ReadTaskSpec(study.Section("task")));
+  const nlohmann::json calibration =
+      study.HasSection("calibration") ? study.doc["calibration"] : nlohmann::json();
+  if (calibration.is_object() && calibration.contains("episode_scale")) {
+    // The fit scales those parameters per episode by a scenario factor; the world's truth would
+    // have to be scaled the same way, which it does not do yet: refuse rather than log episodes
+    // from an unscaled truth.
+    ThrowExpected(study.path + ": calibration.episode_scale",
+                  "no per-episode scaled parameters in a study run against a hidden world (a "
+                  "world applies its truth unscaled)",
+                  calibration["episode_scale"].dump());
+  }
+  TaskSpec task = ReadTaskSpec(study.Section("task"));
+  if (task.controller.type == ControllerSpec::Type::kProfile) {
+    FillCommandProfiles(binding_.space(), LoadDataset(study, model_.get()).episodes, study.path,
+                        &task);
+  }
+  task_ = std::make_unique<Task>(model_.get(), std::move(task));
   const mjModel* m = model_.get();
   for (int j = 0; j < m->njnt; ++j) {
     if ((m->jnt_type[j] == mjJNT_HINGE || m->jnt_type[j] == mjJNT_SLIDE) &&
@@ -157,7 +174,7 @@ bool World::Run(const Scenario& s, std::uint64_t key, Trajectory* out) const {
     }
   }
   ws.SetState(initial);
-  std::unique_ptr<Controller> inner = task_->MakeController(m);
+  std::unique_ptr<Controller> inner = task_->MakeController(m, binding_.space().ToJson(s));
   RecordingController recorder(inner.get(), m->nu);
   Outcome::Evaluator evaluator(&task_->outcome());
   RolloutOptions ro;
