@@ -308,4 +308,35 @@ Eigen::MatrixXd EpisodeInformation(const mjModel* base, const ParameterBinding& 
   return 0.5 * (info + info.transpose());
 }
 
+std::vector<InertialEstimate> InertialEstimates(const ParameterBinding& binding,
+                                                const CalibrationResult& result) {
+  // sqrt(diag(J C J^T)) of a coordinate block; infinity when C is not finite there.
+  auto delta = [](const InertialVector& theta, const Eigen::MatrixXd& cov, int first) {
+    if (cov.rows() < first + kInertialSize) {
+      return InertialVector::Constant(std::numeric_limits<double>::infinity()).eval();
+    }
+    const InertialMatrix c = cov.block<kInertialSize, kInertialSize>(first, first);
+    if (!c.allFinite()) {
+      return InertialVector::Constant(std::numeric_limits<double>::infinity()).eval();
+    }
+    const InertialMatrix j = InertialJacobian(theta);
+    return (j * c * j.transpose()).diagonal().cwiseMax(0.0).cwiseSqrt().eval();
+  };
+  std::vector<InertialEstimate> out;
+  for (int first : InertialGroupStarts(binding.specs())) {
+    const InertialGroup& g = *binding.spec(first).group;
+    InertialEstimate e;
+    e.name = g.name;
+    e.body = g.body;
+    e.first = first;
+    const InertialVector theta = result.value.segment<kInertialSize>(first);
+    e.initial = InertialFromCoordinates(result.initial.segment<kInertialSize>(first)).Stacked();
+    e.value = InertialFromCoordinates(theta).Stacked();
+    e.std = delta(theta, result.covariance, first);
+    e.honest_std = delta(theta, result.honest_covariance, first);
+    out.push_back(e);
+  }
+  return out;
+}
+
 }  // namespace nextbatch

@@ -23,10 +23,20 @@ struct SavedModelReport {
   std::vector<std::string> effects_only;  // parameters with no MJCF field (delay, gains, ...)
 };
 
+// `<inertial pos=".." mass=".." fullinertia="ixx iyy izz ixy ixz iyz"/>` (17 significant digits:
+// the text reads back to the same doubles).
+std::string InertialElement(const PhysicalInertial& p);
+
+// `xml` (as MuJoCo's writer formats it) with the inertial of body `body` replaced by (or given)
+// InertialElement(p). Throws RunError when the body is not there.
+std::string WithInertialElement(const std::string& xml, const std::string& body,
+                                const PhysicalInertial& p);
+
 // Writes the model at `model_path` with `values` applied through `binding` to `out_path`, reads
 // it back and reports what it does not carry. A model MuJoCo refuses to save or to load back
 // (e.g. fitted inertias that break the triangle inequality) is reported, not thrown: the fit
-// stays usable without it. Nothing is left at `out_path` when saved is false.
+// stays usable without it. Nothing is left at `out_path` when saved is false. Grouped inertial
+// parameters are written as the body's `<inertial ... fullinertia>`.
 SavedModelReport SaveCalibratedModel(const std::string& model_path, const ParameterBinding& binding,
                                      const Eigen::VectorXd& values, const std::string& out_path);
 

@@ -163,6 +163,57 @@ class PriorCost : public ceres::CostFunction {
   bool log_;
 };
 
+// Gaussian priors on a grouped inertial's physical quantities (kg, m, kg m^2), one residual per
+// quantity with a prior; nonlinear in the coordinates, so the Jacobian is the closed form's.
+class InertialPriorCost : public ceres::CostFunction {
+ public:
+  InertialPriorCost(int p, int first, const InertialGroup& group, double weight)
+      : first_(first), mean_(group.prior_mean) {
+    for (int k = 0; k < kInertialSize; ++k) {
+      if (group.prior_std[k] > 0) {
+        quantity_.push_back(k);
+        scale_.push_back(std::sqrt(weight) / group.prior_std[k]);
+      }
+    }
+    set_num_residuals(static_cast<int>(quantity_.size()));
+    mutable_parameter_block_sizes()->push_back(p);
+  }
+  bool Evaluate(double const* const* parameters, double* residuals,
+                double** jacobians) const override {
+    const InertialVector theta = Eigen::Map<const InertialVector>(parameters[0] + first_);
+    const InertialVector value = InertialFromCoordinates(theta).Stacked();
+    for (std::size_t i = 0; i < quantity_.size(); ++i) {
+      residuals[i] = (value[quantity_[i]] - mean_[quantity_[i]]) * scale_[i];
+    }
+    if (jacobians && jacobians[0]) {
+      const int p = parameter_block_sizes()[0];
+      const InertialMatrix j = InertialJacobian(theta);
+      for (std::size_t i = 0; i < quantity_.size(); ++i) {
+        double* row = jacobians[0] + i * p;
+        for (int k = 0; k < p; ++k) row[k] = 0.0;
+        for (int k = 0; k < kInertialSize; ++k) row[first_ + k] = j(quantity_[i], k) * scale_[i];
+      }
+    }
+    return true;
+  }
+
+ private:
+  int first_;
+  InertialVector mean_;
+  std::vector<int> quantity_;
+  std::vector<double> scale_;
+};
+
+// The grouped inertials of `binding` that carry priors and are fitted: first coordinates.
+std::vector<int> InertialPriorGroups(const ParameterBinding& binding) {
+  std::vector<int> out;
+  for (int first : InertialGroupStarts(binding.specs())) {
+    const ParameterSpec& s = binding.spec(first);
+    if (!s.fixed && s.group->HasPrior()) out.push_back(first);
+  }
+  return out;
+}
+
 struct FitRun {
   CalibrationStatus status = CalibrationStatus::kFailed;
   std::string termination, message;
@@ -272,6 +323,11 @@ FitRun RunFit(const Context& c, const std::vector<int>& active, const Eigen::Vec
       ++run.priors;
     }
   }
+  for (int first : InertialPriorGroups(*c.binding)) {
+    auto* cost = new InertialPriorCost(np, first, *c.binding->spec(first).group, prior_weight);
+    run.priors += cost->num_residuals();
+    problem.AddResidualBlock(cost, nullptr, p.data());
+  }
   ceres::Solver::Options so;
   so.linear_solver_type = ceres::DENSE_SCHUR;
   so.max_num_iterations = c.options->max_iterations;
@@ -378,6 +434,25 @@ FitRun RunFit(const Context& c, const std::vector<int>& active, const Eigen::Vec
       run.chi2 += std::pow((v[j] - s.prior_mean) / s.prior_std, 2);
     }
   }
+  // Physical priors of grouped inertials: J^T S^-2 J of their residuals, a full block (the
+  // coordinates are not log-scale: z is the value).
+  em.prior_information = Eigen::MatrixXd::Zero(np, np);
+  for (int first : InertialPriorGroups(*c.binding)) {
+    const InertialGroup& g = *c.binding->spec(first).group;
+    const InertialVector theta = run.z.segment<kInertialSize>(first);
+    const InertialVector value = InertialFromCoordinates(theta).Stacked();
+    InertialVector w = InertialVector::Zero();
+    for (int k = 0; k < kInertialSize; ++k) {
+      if (g.prior_std[k] > 0) {
+        w[k] = 1.0 / (g.prior_std[k] * g.prior_std[k]);
+        run.chi2 += std::pow(value[k] - g.prior_mean[k], 2) * w[k];
+      }
+    }
+    const InertialMatrix j = InertialJacobian(theta);
+    em.prior_information.block<kInertialSize, kInertialSize>(first, first) +=
+        j.transpose() * w.asDiagonal() * j;
+  }
+  info += em.prior_information;
   em.information = run.data_information_z;
   em.residuals = run.data;
   em.unknowns = run.unknowns;
@@ -521,8 +596,17 @@ CalibrationResult Calibrate(const mjModel* base, const ParameterBinding& binding
                                          : std::numeric_limits<double>::infinity();
     // A fixed parameter is not fitted: it may be without effect.
     e.ok = s.fixed || e.effect >= options.preflight_min_effect;
-    if (!e.ok) ineffective += (ineffective.empty() ? "" : ", ") + ("'" + s.name + "'");
     res.preflight.push_back(e);
+  }
+  // A grouped inertial passes as a whole: a planar swing cannot see some of its coordinates
+  // (e.g. the com along the hinge axis), which the identifiability report names.
+  for (int first : InertialGroupStarts(binding.specs())) {
+    bool any = false;
+    for (int k = 0; k < kInertialSize; ++k) any = any || res.preflight[first + k].ok;
+    for (int k = 0; k < kInertialSize; ++k) res.preflight[first + k].ok = any;
+  }
+  for (const PreflightEntry& e : res.preflight) {
+    if (!e.ok) ineffective += (ineffective.empty() ? "" : ", ") + ("'" + e.name + "'");
   }
   sum.preflight_seconds = Seconds(pre_start);
   if (!ineffective.empty()) {
@@ -725,6 +809,7 @@ CalibrationResult Calibrate(const mjModel* base, const ParameterBinding& binding
   for (int j = 0; j < np; ++j) {
     has_prior = has_prior || (binding.spec(j).prior_std > 0 && !binding.spec(j).fixed);
   }
+  has_prior = has_prior || !InertialPriorGroups(binding).empty();
   if (usable(run) && has_prior && options.weigh_priors) {
     const calib::ErrorModelOutput first = calib::ComputeErrorModel(run.error_input);
     const double w = first.model.inflation;
@@ -830,6 +915,8 @@ CalibrationResult Calibrate(const mjModel* base, const ParameterBinding& binding
       res.honest_std[j] = 0;
     }
   }
+
+  res.inertials = InertialEstimates(binding, res);
 
   // Identifiability from the data alone (a prior must not make a parameter "identifiable");
   // fixed parameters take no part.

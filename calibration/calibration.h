@@ -212,6 +212,20 @@ struct CalibrationSummary {
   }
 };
 
+// A grouped inertial's estimate in physical units, in PhysicalInertial::Stacked() order (mass
+// kg, com x y z m, inertia about the com ixx iyy izz ixy ixz iyz kg m^2): the coordinates'
+// values mapped through, standard deviations by the delta method (diagonal of J C J^T, J the
+// closed-form d physical / d coordinates at the estimate, C the coordinates' covariance).
+struct InertialEstimate {
+  std::string name;  // the study's parameter name (its coordinates are "<name>.alpha", ...)
+  std::string body;
+  int first = 0;  // index of its first coordinate among the parameters
+  InertialVector initial = InertialVector::Zero();
+  InertialVector value = InertialVector::Zero();
+  InertialVector std = InertialVector::Zero();         // formal; infinity where not determined
+  InertialVector honest_std = InertialVector::Zero();  // from the honest covariance
+};
+
 struct CalibrationResult {
   CalibrationSummary summary;
   std::vector<std::string> names;
@@ -254,7 +268,14 @@ struct CalibrationResult {
   // Held-out segments, a model that does not move (each window's start position held): what
   // the logs alone score. A fit no better than this has nothing to show on these segments.
   ReplayError replay_hold_still;
+  // Grouped inertial parameters in physical units (InertialEstimates), in the study's order.
+  std::vector<InertialEstimate> inertials;
 };
+
+// The physical estimates of `binding`'s grouped inertials from `result`'s values, initial values
+// and (formal and honest) covariances.
+std::vector<InertialEstimate> InertialEstimates(const ParameterBinding& binding,
+                                                const CalibrationResult& result);
 
 // Fits `binding`'s parameters to `episodes` (channels named by the model's joints, actuators
 // and sensors; any sample times). Throws InputError for episodes or options that cannot be

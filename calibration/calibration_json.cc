@@ -30,6 +30,35 @@ nlohmann::json Replay(const ReplayError& r) {
   return {{"median_max_error", Num(r.median)}, {"windows", windows}};
 }
 
+// A physical 10-vector as the study states it: {mass, com [3], inertia [6]}.
+nlohmann::json Physical(const InertialVector& v) {
+  nlohmann::json com = nlohmann::json::array(), inertia = nlohmann::json::array();
+  for (int k = 1; k < 4; ++k) com.push_back(Num(v[k]));
+  for (int k = 4; k < kInertialSize; ++k) inertia.push_back(Num(v[k]));
+  return {{"mass", Num(v[0])}, {"com", com}, {"inertia", inertia}};
+}
+
+// The inverse of Physical; null entries are NaN.
+InertialVector ReadPhysical(const JsonReader& r, const std::string& key) {
+  const JsonReader o = r.Object(key);
+  InertialVector v;
+  auto number = [](const nlohmann::json& x, const std::string& where) {
+    if (x.is_null()) return std::numeric_limits<double>::quiet_NaN();
+    if (!x.is_number()) ThrowExpected(where, "a number or null", Describe(x));
+    return x.get<double>();
+  };
+  v[0] = number(o.Raw("mass"), o.Where("mass"));
+  const nlohmann::json& com = o.Raw("com");
+  const nlohmann::json& inertia = o.Raw("inertia");
+  if (!com.is_array() || com.size() != 3) ThrowExpected(o.Where("com"), "3 numbers", Describe(com));
+  if (!inertia.is_array() || inertia.size() != 6) {
+    ThrowExpected(o.Where("inertia"), "6 numbers", Describe(inertia));
+  }
+  for (int k = 0; k < 3; ++k) v[1 + k] = number(com[k], o.Where("com"));
+  for (int k = 0; k < 6; ++k) v[4 + k] = number(inertia[k], o.Where("inertia"));
+  return v;
+}
+
 }  // namespace
 
 CalibrationOptions ReadCalibrationOptions(const JsonReader& r) {
@@ -277,6 +306,22 @@ nlohmann::json CalibrationToJson(const CalibrationResult& res, const ParameterBi
         {"held_by_prior", res.identifiability.held_by_prior}}},
       {"preflight", pre},
   };
+  // Grouped inertials in physical units (the coordinates above are what a posterior samples).
+  if (!res.inertials.empty()) {
+    nlohmann::json inertials = nlohmann::json::array();
+    for (const InertialEstimate& e : res.inertials) {
+      nlohmann::json coordinates = nlohmann::json::array();
+      for (int k = 0; k < kInertialSize; ++k) coordinates.push_back(res.names[e.first + k]);
+      inertials.push_back({{"name", e.name},
+                           {"body", e.body},
+                           {"coordinates", coordinates},
+                           {"value", Physical(e.value)},
+                           {"std", Physical(e.std)},
+                           {"honest_std", Physical(e.honest_std)},
+                           {"initial", Physical(e.initial)}});
+    }
+    doc["inertials"] = inertials;
+  }
   // a result without an error model (none computed) has no honest posterior to write
   if (res.honest_covariance.rows() == static_cast<Eigen::Index>(res.names.size()) &&
       res.honest_covariance.cols() == res.honest_covariance.rows()) {
@@ -335,6 +380,15 @@ std::string CalibrationSummaryText(const CalibrationResult& res) {
                   res.names[j].c_str(), res.value[j], honest, res.std[j], res.initial[j],
                   res.at_bound[j] ? " at bound" : "", fixed ? " fixed" : "");
     out += line;
+  }
+  for (const InertialEstimate& e : res.inertials) {
+    out += "  inertial '" + e.name + "' (body " + e.body + "), value +- honest (formal):\n";
+    for (int k = 0; k < kInertialSize; ++k) {
+      std::snprintf(line, sizeof(line), "    %-8s %12.6g +- %-10.3g (%.3g; initial %.6g)\n",
+                    InertialQuantityNames()[k], e.value[k], e.honest_std[k], e.std[k],
+                    e.initial[k]);
+      out += line;
+    }
   }
   for (const auto& e : res.episodes) {
     if (e.outlier) out += "  outlier episode '" + e.id + "': " + e.reason + "\n";
@@ -529,6 +583,47 @@ CalibrationFile ReadCalibrationFile(const std::string& path) {
             h.Where("covariance") + "[" + std::to_string(i) + "][" + std::to_string(i) + "]",
             "a variance >= 0", FormatNumber(f.honest_covariance(i, i)));
       }
+    }
+  }
+  if (r.Has("inertials")) {
+    for (const JsonReader& g : r.Objects("inertials")) {
+      CalibrationFile::Inertial e;
+      e.name = g.String("name");
+      e.body = g.String("body");
+      const std::vector<std::string> coordinates = g.Strings("coordinates");
+      if (coordinates.size() != kInertialSize) {
+        ThrowExpected(g.Where("coordinates"), "the 10 coordinate parameters",
+                      std::to_string(coordinates.size()) + " names");
+      }
+      InertialVector theta;
+      for (int k = 0; k < kInertialSize; ++k) {
+        const auto it = std::find(f.names.begin(), f.names.end(), coordinates[k]);
+        if (it == f.names.end()) {
+          ThrowExpected(g.Where("coordinates"), "names of parameters of the file",
+                        "\"" + coordinates[k] + "\"");
+        }
+        e.coordinates.push_back(static_cast<int>(it - f.names.begin()));
+        theta[k] = f.value[e.coordinates.back()];
+      }
+      e.value = ReadPhysical(g, "value");
+      e.std = ReadPhysical(g, "std");
+      e.honest_std =
+          g.Has("honest_std") ? ReadPhysical(g, "honest_std") : InertialVector::Constant(NAN);
+      e.initial = g.Has("initial") ? ReadPhysical(g, "initial") : InertialVector::Constant(NAN);
+      // the physical values are the coordinates' (written from them): a file edited by hand in
+      // one place only would apply values it does not show
+      const InertialVector mapped = InertialFromCoordinates(theta).Stacked();
+      const double scale = std::max(1e-300, mapped.segment<3>(4).cwiseAbs().maxCoeff());
+      for (int k = 0; k < kInertialSize; ++k) {
+        const double tol = 1e-9 * (k == 0 ? mapped[0] : k < 4 ? 1.0 : scale);
+        if (!(std::abs(e.value[k] - mapped[k]) <= tol)) {
+          ThrowExpected(g.Where("value") + "." + InertialQuantityNames()[k],
+                        "the value of the coordinates " + coordinates[0] + ".. (" +
+                            FormatNumber(mapped[k]) + ")",
+                        FormatNumber(e.value[k]));
+        }
+      }
+      f.inertials.push_back(e);
     }
   }
   if (r.Has("episode_scale") && r.Raw("episode_scale").is_object()) {

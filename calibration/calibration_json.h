@@ -63,6 +63,14 @@ struct CalibrationFile {
   double serial_correlation = 1.0;
   double between_episode = NAN;
   int error_episodes = 0;
+  // Grouped inertial parameters in physical units (Stacked() order; NaN where null), checked
+  // against their coordinates among the parameters; empty when the file has none.
+  struct Inertial {
+    std::string name, body;
+    std::vector<int> coordinates;  // indices of its 10 coordinates in `names`
+    InertialVector value, std, honest_std, initial;
+  };
+  std::vector<Inertial> inertials;
 };
 
 // Reads and checks calibration.json: the schema, a usable status (not failed or

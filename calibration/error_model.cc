@@ -261,6 +261,9 @@ ErrorModelOutput ComputeErrorModel(const ErrorModelInput& in) {
   for (int i = 0; i < nf; ++i) {
     for (int k = 0; k < nf; ++k) post(i, k) = out.information(free[i], free[k]);
     post(i, i) += in.prior_precision[free[i]];
+    if (in.prior_information.size() > 0) {
+      for (int k = 0; k < nf; ++k) post(i, k) += in.prior_information(free[i], free[k]);
+    }
   }
   Eigen::VectorXd ps(nf);
   for (int i = 0; i < nf; ++i) ps[i] = post(i, i) > 0 ? 1.0 / std::sqrt(post(i, i)) : 0.0;

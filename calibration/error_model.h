@@ -19,6 +19,9 @@ struct ErrorModelInput {
   Eigen::MatrixXd information;
   // Prior precision per parameter (0: no prior).
   Eigen::VectorXd prior_precision;
+  // Priors on functions of several parameters (a grouped inertial's physical quantities), P x P;
+  // empty or zero: none.
+  Eigen::MatrixXd prior_information;
   // Per segment: its score J~_s^T psi(r_s) (start states eliminated), its information
   // J~_s^T J~_s, its episode and its index in the episode's order of segments (segments s and
   // s + 1 of one episode are adjacent in time).

@@ -331,6 +331,12 @@ std::vector<FieldRef> ResolveUnscaled(const mjModel* m, const std::string& targe
     kinds.push_back(k.kind);
     if (kind != k.kind) continue;
     int id = FindElement(m, where, kind, k.type, element);
+    if (kind == "body" && field == "inertial") {
+      ThrowExpected(where,
+                    "'body:<name>.inertial' only as the one target of a grouped parameter "
+                    "(initial {mass, com, inertia}; docs/calibration.md)",
+                    "it in a scalar parameter");
+    }
     std::vector<std::string> valid;
     for (const auto& fi : k.fields) {
       valid.push_back(fi.name);
@@ -476,7 +482,59 @@ void CheckNonNegativeRange(const ParameterSpec& s, const FieldRef& f, double nom
                           (s.mode == BindMode::kScale ? " times " + FormatNumber(nominal) : ""));
 }
 
+// Writes the body's mass, com and inertia (principal moments and axes) from coordinates.
+void WriteInertial(mjModel* m, int body, const InertialVector& theta) {
+  InertialToMujoco(InertialFromCoordinates(theta), m->body_mass + body, m->body_ipos + 3 * body,
+                   m->body_inertia + 3 * body, m->body_iquat + 4 * body);
+}
+
 }  // namespace
+
+std::vector<ParameterSpec> InertialParameterSpecs(std::shared_ptr<const InertialGroup> group,
+                                                  const Eigen::Vector2d& mass_bounds,
+                                                  const Eigen::Matrix<double, 2, 3>& com_bounds,
+                                                  bool fixed, const std::string& where) {
+  const InertialVector theta = InertialToCoordinates(group->initial, where + ".initial");
+  if (!(mass_bounds[0] >= 0) || !(mass_bounds[0] < mass_bounds[1])) {
+    ThrowExpected(where + ".bounds.mass", "[lower, upper] with 0 <= lower < upper",
+                  "[" + FormatNumber(mass_bounds[0]) + ", " + FormatNumber(mass_bounds[1]) + "]");
+  }
+  std::vector<ParameterSpec> specs;
+  for (int k = 0; k < kInertialSize; ++k) {
+    ParameterSpec s;
+    s.name = group->name + "." + InertialCoordinateNames()[k];
+    s.targets = {"body:" + group->body + ".inertial"};
+    s.initial = theta[k];
+    if (k == 0) {
+      if (mass_bounds[0] > 0) s.lower = 0.5 * std::log(mass_bounds[0]);
+      if (mass_bounds[1] < 1e300) s.upper = 0.5 * std::log(mass_bounds[1]);
+    } else if (k >= 7) {
+      s.lower = com_bounds(0, k - 7);
+      s.upper = com_bounds(1, k - 7);
+    }
+    s.fixed = fixed;
+    s.group = group;
+    s.coordinate = k;
+    if (std::string error = s.Validate(); !error.empty()) {
+      const std::string quantity = k == 0 ? "mass" : "com[" + std::to_string(k - 7) + "]";
+      ThrowExpected(where + ".bounds", "bounds that hold the initial " + quantity,
+                    "initial " + FormatNumber(k == 0 ? group->initial.mass : theta[k]) +
+                        " outside [" +
+                        FormatNumber(k == 0 ? mass_bounds[0] : com_bounds(0, k - 7)) + ", " +
+                        FormatNumber(k == 0 ? mass_bounds[1] : com_bounds(1, k - 7)) + "]");
+    }
+    specs.push_back(s);
+  }
+  return specs;
+}
+
+std::vector<int> InertialGroupStarts(const std::vector<ParameterSpec>& specs) {
+  std::vector<int> starts;
+  for (std::size_t i = 0; i < specs.size(); ++i) {
+    if (specs[i].group && specs[i].coordinate == 0) starts.push_back(static_cast<int>(i));
+  }
+  return starts;
+}
 
 ParameterBinding::ParameterBinding(const mjModel* m, std::vector<ParameterSpec> specs)
     : specs_(std::move(specs)) {
@@ -490,6 +548,36 @@ ParameterBinding::ParameterBinding(const mjModel* m, std::vector<ParameterSpec> 
     }
     std::string error = s.Validate();
     if (!error.empty()) throw InputError(error);
+    if (s.group) {
+      // The ten coordinates of one group, in order; the binding writes the body's inertial.
+      const std::string where = "parameter '" + s.group->name + "'";
+      bool in_order = s.coordinate >= 0 && s.coordinate < kInertialSize &&
+                      (s.coordinate == 0 || (i > 0 && specs_[i - 1].group == s.group &&
+                                             specs_[i - 1].coordinate == s.coordinate - 1));
+      for (int k = 1; in_order && s.coordinate == 0 && k < kInertialSize; ++k) {
+        in_order = i + k < specs_.size() && specs_[i + k].group == s.group &&
+                   specs_[i + k].coordinate == k;
+      }
+      if (!in_order) {
+        ThrowExpected(where, "its ten inertial coordinates in order", "another arrangement");
+      }
+      if (s.coordinate == 0) {
+        GroupRef g;
+        g.first = static_cast<int>(i);
+        g.body = FindElement(m, where + ": target 'body:" + s.group->body + ".inertial'", "body",
+                             mjOBJ_BODY, s.group->body);
+        if (g.body == 0) ThrowExpected(where, "a body other than the world", "'world'");
+        g.mass = m->body_mass[g.body];
+        for (int k = 0; k < 3; ++k) g.ipos[k] = m->body_ipos[3 * g.body + k];
+        for (int k = 0; k < 3; ++k) g.inertia[k] = m->body_inertia[3 * g.body + k];
+        for (int k = 0; k < 4; ++k) g.iquat[k] = m->body_iquat[4 * g.body + k];
+        groups_.push_back(g);
+        needs_set_const_ = true;
+      }
+      refs_.emplace_back();
+      nominal_.emplace_back();
+      continue;
+    }
     std::vector<FieldRef> refs;
     std::vector<double> nominal;
     for (const auto& t : s.targets) {
@@ -550,6 +638,10 @@ void ParameterBinding::Apply(const Eigen::VectorXd& values, mjModel* m, mjData* 
       inertial = inertial || f.inertial;
     }
   }
+  for (const GroupRef& g : groups_) {
+    WriteInertial(m, g.body, values.segment<kInertialSize>(g.first));
+    inertial = true;
+  }
   if (inertial && set_const) {
     NB_CHECK(d != nullptr);
     mj_setConst(m, d);
@@ -558,7 +650,15 @@ void ParameterBinding::Apply(const Eigen::VectorXd& values, mjModel* m, mjData* 
 
 Eigen::VectorXd ParameterBinding::Read(const mjModel* m, const Effects& e) const {
   Eigen::VectorXd v(size());
+  for (const GroupRef& g : groups_) {
+    const PhysicalInertial p =
+        InertialFromMujoco(m->body_mass[g.body], m->body_ipos + 3 * g.body,
+                           m->body_inertia + 3 * g.body, m->body_iquat + 4 * g.body);
+    v.segment<kInertialSize>(g.first) =
+        InertialToCoordinates(p, "parameter '" + specs_[g.first].group->name + "'");
+  }
   for (int i = 0; i < size(); ++i) {
+    if (specs_[i].group) continue;
     double x = ReadField(m, e, refs_[i][0]);
     v[i] = specs_[i].mode == BindMode::kScale ? x / nominal_[i][0] : x / refs_[i][0].factor;
   }
@@ -568,6 +668,12 @@ Eigen::VectorXd ParameterBinding::Read(const mjModel* m, const Effects& e) const
 void ParameterBinding::RestoreNominal(mjModel* m, Effects* e) const {
   for (int i = 0; i < size(); ++i) {
     for (std::size_t k = 0; k < refs_[i].size(); ++k) WriteField(m, e, refs_[i][k], nominal_[i][k]);
+  }
+  for (const GroupRef& g : groups_) {
+    m->body_mass[g.body] = g.mass;
+    for (int k = 0; k < 3; ++k) m->body_ipos[3 * g.body + k] = g.ipos[k];
+    for (int k = 0; k < 3; ++k) m->body_inertia[3 * g.body + k] = g.inertia[k];
+    for (int k = 0; k < 4; ++k) m->body_iquat[4 * g.body + k] = g.iquat[k];
   }
 }
 
@@ -582,6 +688,12 @@ bool ParameterBinding::ApplyOver(const Eigen::VectorXd& values, mjModel* m, Effe
       WriteField(m, e, f, v);
       inertial = inertial || f.inertial;
     }
+  }
+  for (const GroupRef& g : groups_) {
+    const InertialVector theta = values.segment<kInertialSize>(g.first);
+    if (theta.hasNaN()) continue;
+    WriteInertial(m, g.body, theta);
+    inertial = true;
   }
   return inertial;
 }

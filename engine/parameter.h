@@ -32,8 +32,11 @@
 
 #include <Eigen/Core>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
+
+#include "engine/inertial.h"
 
 namespace nextbatch {
 
@@ -64,6 +67,19 @@ enum class BindMode {
   kScale,  // target = value * the target's value in the base model
 };
 
+// The physical side of a grouped inertial parameter (a study parameter with the one target
+// `body:<name>.inertial`): the ten coordinate parameters that carry it (engine/inertial.h) share
+// it. Priors are stated on the physical quantities (Stacked() order; std 0: none on that one).
+struct InertialGroup {
+  std::string name;  // the study's parameter name; the coordinates are "<name>.<coordinate>"
+  std::string body;
+  PhysicalInertial initial;
+  InertialVector prior_mean = InertialVector::Zero();
+  InertialVector prior_std = InertialVector::Zero();
+
+  bool HasPrior() const { return (prior_std.array() > 0).any(); }
+};
+
 // A named, bounded scalar of the simulator.
 struct ParameterSpec {
   std::string name;
@@ -78,6 +94,10 @@ struct ParameterSpec {
   // Held at `initial` by calibration (still applied and reported), e.g. a value measured
   // elsewhere that the logs should not move.
   bool fixed = false;
+  // Set on the coordinates of a grouped inertial parameter: the group, and which of its ten
+  // coordinates this is (InertialCoordinateNames() order). The ten are consecutive in a binding.
+  std::shared_ptr<const InertialGroup> group = nullptr;
+  int coordinate = -1;
 
   // Empty when valid, else "parameter 'x': expected ..., got ...".
   std::string Validate() const;
@@ -86,6 +106,19 @@ struct ParameterSpec {
   double PriorMean() const { return prior_std > 0 ? prior_mean : initial; }
   double PriorStd() const { return prior_std > 0 ? prior_std : 0.0; }
 };
+
+// The ten coordinate parameters of a grouped inertial: initial values from the group's physical
+// initial, bounds from a mass range (kg; lower 0: none) and a com box (m, per axis; rows lower,
+// upper), which the coordinates map exactly (mass = e^(2 alpha), com = t); the inertia needs no
+// bounds (every coordinate is a physical body). Throws InputError naming `where` for an initial
+// value that is not physical or outside the bounds.
+std::vector<ParameterSpec> InertialParameterSpecs(std::shared_ptr<const InertialGroup> group,
+                                                  const Eigen::Vector2d& mass_bounds,
+                                                  const Eigen::Matrix<double, 2, 3>& com_bounds,
+                                                  bool fixed, const std::string& where);
+
+// The group's first coordinate's index in `specs` for each group, in order.
+std::vector<int> InertialGroupStarts(const std::vector<ParameterSpec>& specs);
 
 // One resolved target: a scalar slot of an mjModel or of Effects.
 struct FieldRef {
@@ -153,6 +186,13 @@ class ParameterBinding {
   std::vector<ParameterSpec> specs_;
   std::vector<std::vector<FieldRef>> refs_;   // per parameter, every slot it drives
   std::vector<std::vector<double>> nominal_;  // per parameter, per slot (base model values)
+  // Grouped inertials: the first coordinate, the body and its inertial in the base model.
+  struct GroupRef {
+    int first = 0;
+    int body = 0;
+    double mass = 0, ipos[3] = {0, 0, 0}, inertia[3] = {0, 0, 0}, iquat[4] = {1, 0, 0, 0};
+  };
+  std::vector<GroupRef> groups_;
   bool needs_set_const_ = false;
 };
 

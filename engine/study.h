@@ -39,6 +39,9 @@ const std::vector<std::string>& StudySections();
 
 // Reads one parameter object ({name, targets, mode, initial, bounds, prior, log_scale}).
 ParameterSpec ReadParameterSpec(const JsonReader& r);
+// Reads one study parameters entry: one spec, or the ten coordinate specs of a grouped inertial
+// (target `body:<name>.inertial`, initial {mass, com, inertia}; docs/formats/study.md).
+std::vector<ParameterSpec> ReadParameterSpecs(const JsonReader& r);
 
 }  // namespace nextbatch
 
