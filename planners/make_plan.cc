@@ -565,8 +565,21 @@ Plan MakePlan(const PlanInputs& in, const PlanOptions& options) {
   std::vector<double> team_variance, team_scores;
   std::unique_ptr<ScoreGain> team;
   const int team_component = acquisition.components();
-  if (in.team) {
+  if (in.team && in.team_variance)
+    ThrowExpected("plan inputs: team", "a table or a callback of the team's uncertainty", "both");
+  if (in.team_variance) {
+    for (int i = 0; i < n; ++i) {
+      const double v = in.team_variance(cand[i]);
+      if (!std::isfinite(v) || v < 0.0)
+        ThrowExpected(
+            "plan inputs: team_variance(candidate " + std::to_string(set.candidates[i].index) + ")",
+            "a finite variance >= 0", FormatNumber(v));
+      team_variance.push_back(v);
+    }
+  } else if (in.team) {
     team_variance = TeamVarianceAt(*in.team, embedding, cand, in.threads);
+  }
+  if (in.team || in.team_variance) {
     const double top = *std::max_element(team_variance.begin(), team_variance.end());
     team_scores.assign(n, 0.0);
     if (top > 0.0)
@@ -707,8 +720,8 @@ Plan MakePlan(const PlanInputs& in, const PlanOptions& options) {
           item.components, set.candidates[i].rollouts, s >= 0, charged, options.safety.threshold);
       if (team)
         item.reason += "; the team's variance " + Fmt("%.3g", team_variance[i]) +
-                       " at the nearest row of its table (team " +
-                       Fmt("%.2f", item.components.team) + ")";
+                       (in.team ? " at the nearest row of its table" : " from its callback") +
+                       " (team " + Fmt("%.2f", item.components.team) + ")";
       item.reason +=
           RealModelReason(real, i, options.weights.discrepancy, options.weights.real_outcome,
                           item.components.discrepancy, item.components.real_outcome);
@@ -779,9 +792,9 @@ Plan MakePlan(const PlanInputs& in, const PlanOptions& options) {
   plan.expected.coverage_after = DatasetCoverage(space, after, copt).share;
   plan.expected.std_before = PosteriorStds(in);
   // A cold start's forecast is not given: its error model is a default, and the fits it would
-  // forecast are where real error models vary most (docs/planning.md: a round-0 fit's honest
-  // variance was 10^4 to 10^5 times its white-noise one on the shipped campaign worlds, the
-  // bench's correct models 16); the gains' ranking still uses the default.
+  // forecast are where real error models vary most (docs/planning.md: a round-0 batch's fit had
+  // honest variances 5 x 10^4 to 3 x 10^5 times the white-noise forecast on the shipped campaign
+  // worlds, the bench's correct models 16); the gains' ranking still uses the default.
   if (information && info.default_deflation == 0.0) {
     // The acquisition has every pick committed: its precision is the batch's.
     const Eigen::VectorXd after = PosteriorStd(information->precision());
@@ -810,9 +823,15 @@ Plan MakePlan(const PlanInputs& in, const PlanOptions& options) {
     plan.not_estimated.push_back("uncertainty.outcome_model");
     missing.push_back("an outcome model from real episodes");
   }
-  if (!in.team) {
+  if (!team) {
     plan.not_estimated.push_back("uncertainty.team");
     missing.push_back("the team's uncertainty");
+  } else if (!in.team) {
+    plan.weights.team = options.weights.team;
+    plan.notes.push_back(
+        "uncertainty.team: the team's own variance from a callback (PlanInputs::team_variance) at "
+        "each candidate's scenario, over the largest among the candidates; counts for an item's "
+        "first episode");
   } else {
     plan.weights.team = options.weights.team;
     plan.notes.push_back(

@@ -778,6 +778,52 @@ TEST_CASE("make plan: the team's uncertainty, the nearest row's variance, as a f
         none.not_estimated.end());
 }
 
+TEST_CASE("make plan: the team's uncertainty from a callback equals the same table") {
+  Candidates c(ScenarioSpace({Continuous("x", 0, 1)}));
+  for (double x : {0.1, 0.3, 0.45, 0.7, 0.9}) c.Add({{"x", x}}, 1.0);
+  // a table with a row at every candidate, and a callback returning the same variances
+  auto variance = [](double x) { return 1.0 + 10.0 * x * (1.0 - x); };
+  TeamUncertainty team;
+  for (double x : {0.1, 0.3, 0.45, 0.7, 0.9}) {
+    team.points.push_back(Scenario{{x}});
+    team.variance.push_back(variance(x));
+  }
+  PlanOptions o = Options(30.0);
+  o.weights = {1.0, 0.0, 0.0, 1.0};
+  o.weights.team = 2.0;
+  PlanInputs table = Inputs(c, {});
+  table.team = &team;
+  PlanInputs code = Inputs(c, {});
+  int calls = 0;
+  code.team_variance = [&](const Scenario& s) {
+    ++calls;
+    return variance(s.values[0]);
+  };
+  const Plan a = MakePlan(table, o);
+  const Plan b = MakePlan(code, o);
+  CHECK(calls == 5);
+  REQUIRE(a.items.size() == 3);
+  REQUIRE(b.items.size() == a.items.size());
+  for (std::size_t k = 0; k < a.items.size(); ++k) {
+    CAPTURE(k);
+    CHECK(b.items[k].candidate == a.items[k].candidate);
+    CHECK(b.items[k].score == a.items[k].score);
+    CHECK(b.items[k].components.team == a.items[k].components.team);
+    CHECK(b.items[k].components.coverage == a.items[k].components.coverage);
+  }
+  CHECK(b.weights.team == 2.0);
+  CHECK(HasNote(b, "uncertainty.team: the team's own variance from a callback"));
+  CHECK(b.items[0].reason.find("from its callback") != std::string::npos);
+  // the most uncertain (0.45: variance 3.475) first
+  CHECK(a.items[0].candidate == 2);
+  // a bad variance names the candidate; both sources at once are refused
+  code.team_variance = [](const Scenario& s) { return s.values[0] > 0.5 ? -1.0 : 1.0; };
+  testing::CheckError([&] { MakePlan(code, o); },
+                      {"team_variance(candidate 3)", "a finite variance >= 0", "got -1"});
+  code.team = &team;
+  testing::CheckError([&] { MakePlan(code, o); }, {"plan inputs: team", "both"});
+}
+
 TEST_CASE("make plan: the same plan for any thread count, and a JSON round trip") {
   Candidates c(ScenarioSpace(
       {Continuous("x", 0, 1), Continuous("y", 1, 100), Categorical("obj", {"a", "b", "c"}, 30)}));
