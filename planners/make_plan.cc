@@ -115,9 +115,14 @@ struct InformationInputs {
   Eigen::MatrixXd floor;                // free x free
   std::vector<Eigen::MatrixXd> single;  // per candidate, free x free (zero when it has none)
   int missing = 0;                      // candidates without information
+  // The calibration had no error model (a cold start): the set's information, computed as if the
+  // residuals were independent at the stated noise, was divided by this (PlanOptions'
+  // default_error_model); 0 when the calibration's own error model weighs it (simulate stage).
+  double default_deflation = 0.0;
 };
 
-InformationInputs PlanInformation(const PlanInputs& in, const CandidateSet& set) {
+InformationInputs PlanInformation(const PlanInputs& in, const PlanOptions& options,
+                                  const CandidateSet& set) {
   InformationInputs out;
   if (in.parameters.empty()) {
     out.why_not = "the study has no parameters";
@@ -161,12 +166,20 @@ InformationInputs PlanInformation(const PlanInputs& in, const CandidateSet& set)
   out.precision = cov.completeOrthogonalDecomposition().pseudoInverse();
   out.precision = 0.5 * (out.precision + out.precision.transpose()).eval();
   out.floor = sub(set.information_floor);
+  // The simulate stage divides by the calibration's s^2 x serial factor only when the calibration
+  // has an error model (pipeline/stages.cc, the same calibration as in.calibration); otherwise the
+  // stated default stands in for it, so that the gains and std_after are those of an honest fit.
+  double deflation = 1.0;
+  if (in.calibration == nullptr || !in.calibration->has_error_model) {
+    deflation = options.default_error_model.Deflation();
+    out.default_deflation = deflation;
+  }
   for (const CandidateRecord& c : set.candidates) {
     if (c.information.size() == 0) {
       ++out.missing;
       out.single.push_back(Eigen::MatrixXd::Zero(f, f));
     } else {
-      const Eigen::MatrixXd i = sub(c.information);
+      const Eigen::MatrixXd i = sub(c.information) / deflation;
       out.single.push_back(0.5 * (i + i.transpose()));
     }
   }
@@ -318,8 +331,19 @@ std::vector<std::string> MethodNotes(const Plan& plan, const PlanOptions& option
         "information: log det(P + I) - log det(P) over the uncertain parameters (" + free +
         "), P the posterior precision (the inverse of the covariance the candidates were "
         "simulated under), I a candidate's information from the simulate stage (the "
-        "calibration's own routine on one episode simulated at the posterior mean, under the "
-        "calibration's error model); n episodes of one scenario bring (B + (n I)^-1)^-1, B the "
+        "calibration's own routine on one episode simulated at the posterior mean, under " +
+        (info.default_deflation > 0.0
+             ? "the planner's default error model, since the calibration has none: the "
+               "information of independent residuals at the stated noise divided by residual "
+               "scale " +
+                   FormatNumber(options.default_error_model.residual_scale) +
+                   " x serial correlation " +
+                   FormatNumber(std::max(1.0, options.default_error_model.serial_correlation)) +
+                   " = " + FormatNumber(info.default_deflation) +
+                   " (planner.default_error_model; defaults from the calibration bench, "
+                   "docs/planning.md)"
+             : std::string("the calibration's error model")) +
+        "); n episodes of one scenario bring (B + (n I)^-1)^-1, B the "
         "between-episode floor of the simulate set; an item's information component is its "
         "gain over the best candidate's (" +
         Fmt("%.3g", info_max) + " nats)" +
@@ -359,12 +383,19 @@ std::vector<std::string> MethodNotes(const Plan& plan, const PlanOptions& option
     notes.push_back("safety: the task has no safety rule; nothing was judged");
   }
   notes.push_back(
-      info.estimated
+      !info.estimated
           ? "expected.std_before: the posterior stds the candidates were simulated under; "
+            "std_after is not estimated (it needs the information component)"
+      : info.default_deflation > 0.0
+          ? "expected.std_before: the posterior stds the candidates were simulated under; "
+            "std_after is not estimated at a cold start: no calibration has measured the error "
+            "model yet, and the default one that ranks the information gains is no forecast of "
+            "the stds an actual fit reaches (fits from few episodes far from the truth show "
+            "residual scales and serial correlations orders of magnitude above it; "
+            "docs/planning.md); the next round's plan, made from a calibration, forecasts them"
+          : "expected.std_before: the posterior stds the candidates were simulated under; "
             "std_after: those of the precision P + the batch's information (repeats through "
-            "the floor), parameters that are not uncertain unchanged"
-          : "expected.std_before: the posterior stds the candidates were simulated "
-            "under; std_after is not estimated (it needs the information component)");
+            "the floor), parameters that are not uncertain unchanged");
 
   return notes;
 }
@@ -516,7 +547,7 @@ Plan MakePlan(const PlanInputs& in, const PlanOptions& options) {
     for (int i = 0; i < n; ++i) scores[i] = facts[i].spread / spread_max;
 
   // Information.
-  const InformationInputs info = PlanInformation(in, set);
+  const InformationInputs info = PlanInformation(in, options, set);
   std::unique_ptr<InformationGain> information;
   double info_max = 0.0;
   if (info.estimated) {
@@ -534,8 +565,21 @@ Plan MakePlan(const PlanInputs& in, const PlanOptions& options) {
   std::vector<double> team_variance, team_scores;
   std::unique_ptr<ScoreGain> team;
   const int team_component = acquisition.components();
-  if (in.team) {
+  if (in.team && in.team_variance)
+    ThrowExpected("plan inputs: team", "a table or a callback of the team's uncertainty", "both");
+  if (in.team_variance) {
+    for (int i = 0; i < n; ++i) {
+      const double v = in.team_variance(cand[i]);
+      if (!std::isfinite(v) || v < 0.0)
+        ThrowExpected(
+            "plan inputs: team_variance(candidate " + std::to_string(set.candidates[i].index) + ")",
+            "a finite variance >= 0", FormatNumber(v));
+      team_variance.push_back(v);
+    }
+  } else if (in.team) {
     team_variance = TeamVarianceAt(*in.team, embedding, cand, in.threads);
+  }
+  if (in.team || in.team_variance) {
     const double top = *std::max_element(team_variance.begin(), team_variance.end());
     team_scores.assign(n, 0.0);
     if (top > 0.0)
@@ -676,8 +720,8 @@ Plan MakePlan(const PlanInputs& in, const PlanOptions& options) {
           item.components, set.candidates[i].rollouts, s >= 0, charged, options.safety.threshold);
       if (team)
         item.reason += "; the team's variance " + Fmt("%.3g", team_variance[i]) +
-                       " at the nearest row of its table (team " +
-                       Fmt("%.2f", item.components.team) + ")";
+                       (in.team ? " at the nearest row of its table" : " from its callback") +
+                       " (team " + Fmt("%.2f", item.components.team) + ")";
       item.reason +=
           RealModelReason(real, i, options.weights.discrepancy, options.weights.real_outcome,
                           item.components.discrepancy, item.components.real_outcome);
@@ -747,7 +791,11 @@ Plan MakePlan(const PlanInputs& in, const PlanOptions& options) {
   for (const PlanItem& item : plan.items) after.push_back(item.scenario);
   plan.expected.coverage_after = DatasetCoverage(space, after, copt).share;
   plan.expected.std_before = PosteriorStds(in);
-  if (information) {
+  // A cold start's forecast is not given: its error model is a default, and the fits it would
+  // forecast are where real error models vary most (docs/planning.md: a round-0 batch's fit had
+  // honest variances 5 x 10^4 to 3 x 10^5 times the white-noise forecast on the shipped campaign
+  // worlds, the bench's correct models 16); the gains' ranking still uses the default.
+  if (information && info.default_deflation == 0.0) {
     // The acquisition has every pick committed: its precision is the batch's.
     const Eigen::VectorXd after = PosteriorStd(information->precision());
     for (std::size_t j = 0; j < info.names.size(); ++j)
@@ -775,9 +823,15 @@ Plan MakePlan(const PlanInputs& in, const PlanOptions& options) {
     plan.not_estimated.push_back("uncertainty.outcome_model");
     missing.push_back("an outcome model from real episodes");
   }
-  if (!in.team) {
+  if (!team) {
     plan.not_estimated.push_back("uncertainty.team");
     missing.push_back("the team's uncertainty");
+  } else if (!in.team) {
+    plan.weights.team = options.weights.team;
+    plan.notes.push_back(
+        "uncertainty.team: the team's own variance from a callback (PlanInputs::team_variance) at "
+        "each candidate's scenario, over the largest among the candidates; counts for an item's "
+        "first episode");
   } else {
     plan.weights.team = options.weights.team;
     plan.notes.push_back(
@@ -787,6 +841,8 @@ Plan MakePlan(const PlanInputs& in, const PlanOptions& options) {
   }
   if (!info.estimated) {
     plan.not_estimated.insert(plan.not_estimated.begin(), "information");
+    plan.not_estimated.push_back("expected.std_after");
+  } else if (info.default_deflation > 0.0) {
     plan.not_estimated.push_back("expected.std_after");
   }
   const std::vector<std::string> notes =

@@ -35,6 +35,7 @@
 #define NEXTBATCH_PLANNERS_MAKE_PLAN_H_
 
 #include <cstdint>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -86,6 +87,10 @@ struct PlanInputs {
   // The team's per-scenario uncertainty (planners/team_uncertainty.h): uncertainty component 4,
   // weighted by weights.team; null for none.
   const TeamUncertainty* team = nullptr;
+  // Or the same component from code: the team's variance at a scenario (a point of `space`),
+  // called once per candidate in candidate order on the calling thread; it must return a finite
+  // number >= 0 (else InputError naming the candidate). Not with `team` as well.
+  std::function<double(const Scenario&)> team_variance;
   int threads = 0;  // coverage's neighbour searches; the plan does not depend on it
 };
 

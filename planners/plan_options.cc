@@ -114,6 +114,13 @@ std::string PlanOptions::Validate() const {
       return Expected("planner.excluded", "no pinned candidate",
                       std::to_string(i) + ", which is also pinned");
   if (std::string e = safety.Validate(); !e.empty()) return "planner." + e;
+  for (const auto& [name, v] :
+       {std::pair<const char*, double>{"residual_scale", default_error_model.residual_scale},
+        {"serial_correlation", default_error_model.serial_correlation}}) {
+    if (!std::isfinite(v) || !(v > 0.0))
+      return Expected(std::string("planner.default_error_model.") + name, "a positive number",
+                      FormatNumber(v));
+  }
   return "";
 }
 
@@ -158,6 +165,14 @@ PlanOptions ReadPlanOptions(const JsonReader& r, double horizon) {
     o.safety.threshold = s.Number("threshold", o.safety.threshold);
     o.safety.confidence = s.Number("confidence", o.safety.confidence);
     s.CheckAllRead();
+  }
+  if (r.Has("default_error_model")) {
+    const JsonReader d = r.Object("default_error_model");
+    o.default_error_model.residual_scale =
+        d.Number("residual_scale", o.default_error_model.residual_scale);
+    o.default_error_model.serial_correlation =
+        d.Number("serial_correlation", o.default_error_model.serial_correlation);
+    d.CheckAllRead();
   }
   r.CheckAllRead();
   if (std::string e = o.Validate(); !e.empty()) throw InputError(r.file() + ": " + e);

@@ -14,7 +14,10 @@
 //                                        "robot" available for the whole budget)
 //     "pinned": [3], "excluded": [5],    candidate indices always / never in the batch
 //     "safety": {"threshold": 0.05, "confidence": 0.95},
-//     "team_uncertainty": "team.csv"     the team's per-scenario variance (weight weights.team)
+//     "team_uncertainty": "team.csv",    the team's per-scenario variance (weight weights.team)
+//     "default_error_model": {"residual_scale": 4, "serial_correlation": 4}
+//                                        the information's error model while no calibration has
+//                                        one (a cold start), below
 //   }
 //
 // The rule (planners/rules.h, docs/planning.md): "weighted" ranks by the weighted sum of the
@@ -28,6 +31,7 @@
 #ifndef NEXTBATCH_PLANNERS_PLAN_OPTIONS_H_
 #define NEXTBATCH_PLANNERS_PLAN_OPTIONS_H_
 
+#include <algorithm>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -55,6 +59,26 @@ struct PlanWeights {
   double team = 1.0;  // the team's uncertainty (used only with team_uncertainty)
 };
 
+// The error model the candidates' information is weighed by while the calibration the candidates
+// were simulated under has none (no calibration yet: a cold start). The simulate stage then
+// weighs the residuals by the stated (or default) noise levels as if they were independent, the
+// information of a fit whose residuals are pure white sensor noise; a real fit's honest
+// covariance is wider by its residual scale s^2 (the reduced chi-square: model error and noise
+// levels that are not the true ones) times its serial-correlation factor (residuals correlated in
+// time; docs/calibration.md). The information is divided by their product, as the simulate stage
+// divides it by the calibration's own figures once a calibration has an error model. The
+// defaults are the calibration bench's measurements with a correct model and realistic coloured
+// sensor noise (bench/calibration_coverage, docs/calibration.md "Coverage of the honest
+// intervals": s^2 3.8 to 3.9, serial 3.6 to 5.5 over three models), rounded: a model with no
+// error beyond its sensors' colour, the least a real robot's fit shows. 1 and 1 give the
+// white-noise information unchanged.
+struct DefaultErrorModel {
+  double residual_scale = 4.0;      // s^2, > 0 (below 1: residuals smaller than the noise)
+  double serial_correlation = 4.0;  // >= 1 (below 1 is taken as 1, as the simulate stage does)
+
+  double Deflation() const { return residual_scale * std::max(1.0, serial_correlation); }
+};
+
 // The acquisition rule: what the batch maximises.
 enum class PlanRule { kWeighted, kFailure, kInformation };
 const char* RuleName(PlanRule rule);  // "weighted", "failure", "information"
@@ -77,10 +101,12 @@ struct PlanOptions {
   // The team's per-scenario uncertainty CSV (planners/team_uncertainty.h), resolved against the
   // study's folder by ReadPlanOptions(study); "" for none.
   std::string team_uncertainty;
+  DefaultErrorModel default_error_model;
 
   // Empty when valid, else "planner.field: expected X, got Y": a budget or an episode that is
   // not positive, a budget smaller than one episode, negative or all-zero gain weights (cost
   // does not count: it weighs no gain), repeats_max < 1, a negative or doubly listed index,
+  // a default error model figure that is not a positive finite number,
   // robot windows that run backwards or overlap.
   std::string Validate() const;
 };

@@ -496,8 +496,19 @@ TEST_CASE("plan: a cold start (no data, no calibration) plans and says so loudly
   CHECK(Has(plan.items[0].reason, "cold start"));
   // the priors' stds are reported; information assumes a stated position noise, and says so
   CHECK(plan.expected.std_before.at("damping") == doctest::Approx(0.02));
-  CHECK(plan.expected.std_after.at("damping") < 0.02);
   CHECK(Has(r.log, "nextbatch simulate: warning: information: no noise levels"));
+  // the information is weighed by the planner's default error model, and no std after the batch
+  // is forecast before a calibration has measured one: said in words
+  CHECK(plan.expected.std_after.empty());
+  CHECK(std::find(plan.not_estimated.begin(), plan.not_estimated.end(), "expected.std_after") !=
+        plan.not_estimated.end());
+  CHECK(std::any_of(plan.notes.begin(), plan.notes.end(), [](const std::string& n) {
+    return Has(n, "under the planner's default error model, since the calibration has none") &&
+           Has(n, "= 16");
+  }));
+  CHECK(std::any_of(plan.notes.begin(), plan.notes.end(), [](const std::string& n) {
+    return Has(n, "std_after is not estimated at a cold start");
+  }));
   // --strict turns the warnings into exit 1, and the plan set stays as it was
   const std::string before = ReadFile(s.out() + "/plan/plan.json");
   const Run strict = Nextbatch(s, "plan " + s.study() + " -o " + s.out() + " --strict --from plan");

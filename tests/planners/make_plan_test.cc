@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "calibration/calibration_json.h"
 #include "engine/error.h"
 #include "engine/random.h"
 #include "planners/coverage.h"
@@ -456,11 +457,38 @@ struct Informed {
     c.Add({{"x", x}}, 1.0);
     c.set.candidates.back().information = information;
   }
+  // A calibration with an error model and the priors' covariance: the set's information is then
+  // already under the calibration's error model, as the simulate stage writes it.
+  CalibrationFile Calibration(bool error_model) const {
+    CalibrationFile file;
+    file.path = "calibration.json";
+    file.status = "converged";
+    const int n = static_cast<int>(parameters.size());
+    file.value = Eigen::VectorXd::Zero(n);
+    file.std = Eigen::VectorXd::Zero(n);
+    file.honest_covariance = Eigen::MatrixXd::Zero(n, n);
+    for (int i = 0; i < n; ++i) {
+      file.names.push_back(parameters[i].name);
+      file.std[i] = parameters[i].prior_std;
+      file.honest_covariance(i, i) = parameters[i].prior_std * parameters[i].prior_std;
+    }
+    file.has_error_model = error_model;
+    if (error_model) file.residual_scale = 1.0;
+    return file;
+  }
   PlanInputs In() {
+    calibration = Calibration(true);
+    PlanInputs in = InCold();
+    in.calibration = &calibration;
+    return in;
+  }
+  // No calibration: a cold start, under the planner's default error model.
+  PlanInputs InCold() {
     PlanInputs in = Inputs(c, {});
     in.parameters = parameters;
     return in;
   }
+  CalibrationFile calibration;
 };
 
 TEST_CASE("make plan: information gain, the parameter informed and std_after in closed form") {
@@ -491,6 +519,59 @@ TEST_CASE("make plan: information gain, the parameter informed and std_after in 
         plan.not_estimated.end());
   CHECK_FALSE(HasWarning(plan, "information gain"));
   CHECK(PlanSummaryText(plan, f.c.space).find("a 1 -> 0.447;") != std::string::npos);
+}
+
+TEST_CASE("make plan: a cold start weighs the information by the default error model") {
+  Informed f;
+  f.Add(0.1, Eigen::Vector2d(4.0, 0.0).asDiagonal());
+  f.Add(0.5, Eigen::Vector2d(0.0, 2.0).asDiagonal());
+  PlanOptions o = Options(20.0);
+  o.rule = PlanRule::kInformation;
+  o.default_error_model.residual_scale = 2.5;
+  o.default_error_model.serial_correlation = 3.0;  // the information over 7.5
+  const double d = 7.5;
+  const Plan plan = MakePlan(f.InCold(), o);
+  REQUIRE(plan.items.size() == 2);
+  // linear-Gaussian closed form: gain log(1 + I / (d p)) for prior precision p
+  CHECK(plan.items[0].candidate == 1);
+  CHECK(plan.items[0].score == doctest::Approx(std::log(1.0 + 2.0 * 4.0 / d)));
+  CHECK(plan.items[1].candidate == 0);
+  CHECK(plan.items[1].score == doctest::Approx(std::log(1.0 + 4.0 / d)));
+  // one episode shrinks a's variance 1 - 1 / (1 + 4 / 7.5) = 34.8 %
+  CHECK(plan.items[1].reason.find("informs a most (one episode shrinks its variance 34.8%") !=
+        std::string::npos);
+  // no forecast of the stds a fit reaches: not estimated, said in words
+  CHECK(plan.expected.std_after.empty());
+  CHECK(std::find(plan.not_estimated.begin(), plan.not_estimated.end(), "expected.std_after") !=
+        plan.not_estimated.end());
+  CHECK(HasNote(plan, "under the planner's default error model, since the calibration has none"));
+  CHECK(HasNote(plan, "residual scale 2.5 x serial correlation 3 = 7.5"));
+  CHECK(HasNote(plan, "std_after is not estimated at a cold start"));
+  // a calibration without an error model (written before it existed) is weighed alike
+  const CalibrationFile old = f.Calibration(false);
+  PlanInputs in = f.InCold();
+  in.calibration = &old;
+  const Plan older = MakePlan(in, o);
+  REQUIRE(older.items.size() == 2);
+  CHECK(older.items[1].score == doctest::Approx(std::log(1.0 + 4.0 / d)));
+  CHECK(older.expected.std_after.empty());
+  // with the calibration's error model the set's information stands as it is, and is forecast
+  const Plan calibrated = MakePlan(f.In(), o);
+  REQUIRE(calibrated.items.size() == 2);
+  CHECK(calibrated.items[1].score == doctest::Approx(std::log(1.0 + 4.0)));
+  CHECK(calibrated.expected.std_after.at("a") == doctest::Approx(1.0 / std::sqrt(1.0 + 4.0)));
+  CHECK_FALSE(HasNote(calibrated, "default error model"));
+  // the defaults: s^2 4 and serial 4 from the calibration bench
+  PlanOptions defaults = Options(20.0);
+  defaults.rule = PlanRule::kInformation;
+  CHECK(MakePlan(f.InCold(), defaults).items[1].score ==
+        doctest::Approx(std::log(1.0 + 4.0 / 16.0)));
+  // a serial factor below 1 counts as 1, as the simulate stage takes it
+  o.default_error_model.serial_correlation = 0.5;
+  CHECK(MakePlan(f.InCold(), o).items[1].score == doctest::Approx(std::log(1.0 + 4.0 / 2.5)));
+  o.default_error_model.residual_scale = 0.0;
+  testing::CheckError([&] { MakePlan(f.InCold(), o); },
+                      {"planner.default_error_model.residual_scale: expected a positive number"});
 }
 
 TEST_CASE("make plan: repeats of one scenario where information makes them worth it, floor bound") {
@@ -646,7 +727,8 @@ TEST_CASE("make plan: the information rule is greedy log-det gain, as a brute fo
   two.threads = 2;
   CHECK(PlanToJson(MakePlan(two, o), f.c.space).dump() == PlanToJson(plan, f.c.space).dump());
   // without a calibration the gains rest on the priors: said as a warning
-  CHECK(HasWarning(plan, "rule information without a calibration"));
+  CHECK_FALSE(HasWarning(plan, "rule information without a calibration"));
+  CHECK(HasWarning(MakePlan(f.InCold(), o), "rule information without a calibration"));
   // no information in the set: refused, naming the field and why
   f.c.set.has_information = false;
   testing::CheckError([&] { MakePlan(f.In(), o); },
@@ -694,6 +776,52 @@ TEST_CASE("make plan: the team's uncertainty, the nearest row's variance, as a f
   CHECK(PlanToJson(none, c.space).dump().find("\"team\"") == std::string::npos);
   CHECK(std::find(none.not_estimated.begin(), none.not_estimated.end(), "uncertainty.team") !=
         none.not_estimated.end());
+}
+
+TEST_CASE("make plan: the team's uncertainty from a callback equals the same table") {
+  Candidates c(ScenarioSpace({Continuous("x", 0, 1)}));
+  for (double x : {0.1, 0.3, 0.45, 0.7, 0.9}) c.Add({{"x", x}}, 1.0);
+  // a table with a row at every candidate, and a callback returning the same variances
+  auto variance = [](double x) { return 1.0 + 10.0 * x * (1.0 - x); };
+  TeamUncertainty team;
+  for (double x : {0.1, 0.3, 0.45, 0.7, 0.9}) {
+    team.points.push_back(Scenario{{x}});
+    team.variance.push_back(variance(x));
+  }
+  PlanOptions o = Options(30.0);
+  o.weights = {1.0, 0.0, 0.0, 1.0};
+  o.weights.team = 2.0;
+  PlanInputs table = Inputs(c, {});
+  table.team = &team;
+  PlanInputs code = Inputs(c, {});
+  int calls = 0;
+  code.team_variance = [&](const Scenario& s) {
+    ++calls;
+    return variance(s.values[0]);
+  };
+  const Plan a = MakePlan(table, o);
+  const Plan b = MakePlan(code, o);
+  CHECK(calls == 5);
+  REQUIRE(a.items.size() == 3);
+  REQUIRE(b.items.size() == a.items.size());
+  for (std::size_t k = 0; k < a.items.size(); ++k) {
+    CAPTURE(k);
+    CHECK(b.items[k].candidate == a.items[k].candidate);
+    CHECK(b.items[k].score == a.items[k].score);
+    CHECK(b.items[k].components.team == a.items[k].components.team);
+    CHECK(b.items[k].components.coverage == a.items[k].components.coverage);
+  }
+  CHECK(b.weights.team == 2.0);
+  CHECK(HasNote(b, "uncertainty.team: the team's own variance from a callback"));
+  CHECK(b.items[0].reason.find("from its callback") != std::string::npos);
+  // the most uncertain (0.45: variance 3.475) first
+  CHECK(a.items[0].candidate == 2);
+  // a bad variance names the candidate; both sources at once are refused
+  code.team_variance = [](const Scenario& s) { return s.values[0] > 0.5 ? -1.0 : 1.0; };
+  testing::CheckError([&] { MakePlan(code, o); },
+                      {"team_variance(candidate 3)", "a finite variance >= 0", "got -1"});
+  code.team = &team;
+  testing::CheckError([&] { MakePlan(code, o); }, {"plan inputs: team", "both"});
 }
 
 TEST_CASE("make plan: the same plan for any thread count, and a JSON round trip") {

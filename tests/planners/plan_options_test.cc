@@ -37,6 +37,9 @@ TEST_CASE("planner section: defaults stated in the struct, the episode from the 
   CHECK(PlanRobots(o)[0].windows == std::vector<std::pair<double, double>>{{0.0, 3600.0}});
   CHECK(o.safety.threshold == 0.05);
   CHECK(o.safety.confidence == 0.95);
+  // the calibration bench's s^2 and serial factor (docs/calibration.md), rounded
+  CHECK(o.default_error_model.residual_scale == 4.0);
+  CHECK(o.default_error_model.serial_correlation == 4.0);
   CHECK(Read(R"({"reset_seconds": 12})", 8.0).episode_seconds == 20.0);
   CHECK(o.rule == PlanRule::kWeighted);
   CHECK(Read(R"({"rule": "failure"})").rule == PlanRule::kFailure);
@@ -56,7 +59,8 @@ TEST_CASE("planner section: every field read one to one") {
     "cost": 0.25, "discrepancy": 0.75, "real_outcome": 0}, "coverage": {"k": 3, "radius": 0.2, "sample_size": 512,
     "categorical_distance": 0.5}, "repeats_max": 4,
     "robots": {"b": [[100, 200], [0, 50]], "a": [[0, 900]]},
-    "pinned": [2, 7], "excluded": [1], "safety": {"threshold": 0.1, "confidence": 0.9}})");
+    "pinned": [2, 7], "excluded": [1], "safety": {"threshold": 0.1, "confidence": 0.9},
+    "default_error_model": {"residual_scale": 9, "serial_correlation": 2.5}})");
   CHECK(o.budget_seconds == 900.0);
   CHECK(o.episode_seconds == 45.0);
   CHECK(o.reset_seconds == 5.0);
@@ -78,6 +82,9 @@ TEST_CASE("planner section: every field read one to one") {
   CHECK(o.excluded == std::vector<std::int64_t>{1});
   CHECK(o.safety.threshold == 0.1);
   CHECK(o.safety.confidence == 0.9);
+  CHECK(o.default_error_model.residual_scale == 9.0);
+  CHECK(o.default_error_model.serial_correlation == 2.5);
+  CHECK(o.default_error_model.Deflation() == 22.5);
 }
 
 TEST_CASE("planner section: bad input names the file and the field") {
@@ -122,6 +129,12 @@ TEST_CASE("planner section: bad input names the file and the field") {
   CheckBad(R"({"coverage": {"k": 0}})", {"planner.coverage.k"});
   CheckBad(R"({"coverage": {"radius": 0.1, "bins": 3}})", {"planner.coverage", "bins"});
   CheckBad(R"({"safety": {"confidence": 1.5}})", {"planner.safety.confidence"});
+  CheckBad(R"({"default_error_model": {"residual_scale": -1}})",
+           {"study.json: planner.default_error_model.residual_scale: expected a positive number, "
+            "got -1"});
+  CheckBad(R"({"default_error_model": {"serial_correlation": 0}})",
+           {"planner.default_error_model.serial_correlation", "got 0"});
+  CheckBad(R"({"default_error_model": {"scale": 2}})", {"planner.default_error_model", "scale"});
 }
 
 TEST_CASE("PlanOptions::Validate checks options built in code too") {
