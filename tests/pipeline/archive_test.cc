@@ -1,10 +1,11 @@
-// The archive reality of a campaign, against known answers: an archive written from the pendulum's
-// hidden world on a 3 x 3 grid (native logs, read back through the importer) returns exactly the
-// episode of an archived scenario; no episode is returned twice; the nearest-within-tolerance
-// rule agrees with a brute-force scan of the coverage distance; and a campaign against it (round
-// 0 = one of the archive's episodes, which the pool loses) writes the same files for 1 and 2
-// threads, measures the parameter error against the reference fit on the whole archive, and
-// reports the hidden-world measures as not applicable.
+// The archive reality of a campaign, against known answers. Archives written by hidden worlds
+// (native logs, read back through the importer): the shipped swing-up world on a 2 x 2 x 2 grid,
+// and a short swing-up's world on a 3 x 3 grid, on which a chosen archived scenario returns
+// exactly its episode; no episode is returned twice; the nearest-within-tolerance rule agrees
+// with a brute-force scan of the coverage distance; and a campaign against it (round 0 = one of
+// the archive's episodes, which the pool loses) writes the same files for 1 and 2 threads,
+// measures the parameter error against the reference fit on the whole archive, and reports the
+// hidden-world measures as not applicable.
 #include "pipeline/archive.h"
 
 #include <doctest/doctest.h>
@@ -153,6 +154,60 @@ TEST_CASE("archive: the world's logs read back with their scenarios, exact picks
   const ArchivePool::Match close = again.Take(near);
   CHECK(close.index == 0);
   CHECK(close.distance == doctest::Approx(0.1).epsilon(1e-12));
+}
+
+// The shipped swing-up world (examples/pendulum_swingup: a heavier bob, 200 Hz logs with jitter
+// and noise) logging a 2 x 2 x 2 grid into a folder: read back through an archive (its own native
+// importer, the campaign study having no dataset), each log carries its scenario exactly, and
+// asking for a grid point returns that log.
+TEST_CASE("archive: the swing-up world's logs on a grid, read back and picked exactly") {
+  testing::TempDir dir("archive_swingup");
+  const std::string example = NEXTBATCH_SOURCE_DIR "/examples/pendulum_swingup/";
+  const Study study = Study::Load(example + "campaign_study.json");
+  const World world(study, ReadWorldFile(example + "world.json", study));
+  SamplerOptions so;
+  so.kind = SamplerKind::kGrid;
+  so.grid_levels = 2;
+  const std::vector<Scenario> grid = MakeSampler(world.space(), so)->Draw(0, 8);
+  fs::create_directories(dir.File("logs"));
+  nlohmann::json episodes = nlohmann::json::array();
+  for (int i = 0; i < 8; ++i) {
+    const Collected c = world.Collect(grid[i], WorldKey({91, static_cast<std::uint64_t>(i)}),
+                                      "s" + std::to_string(i));
+    REQUIRE(c.ok);
+    WriteEpisodeJson(c.episode, dir.File("logs/s" + std::to_string(i) + ".json"));
+    episodes.push_back({{"path", "logs/s" + std::to_string(i) + ".json"}});
+  }
+  const nlohmann::json doc = {
+      {"schema", "nextbatch.archive/1"},
+      {"tolerance", 0.05},
+      {"dataset", {{"importer", {{"format", "native"}}}, {"episodes", episodes}}}};
+  dir.Write("archive.json", doc.dump());
+  const Archive archive = ReadArchiveFile(dir.File("archive.json"), study, world.space());
+  CHECK(archive.name == "archive");
+  CHECK_FALSE(archive.importer.is_null());
+  REQUIRE(archive.episodes.size() == 8);
+  std::vector<Scenario> held;
+  for (int i = 0; i < 8; ++i) {
+    CHECK(archive.episodes[i].id == "s" + std::to_string(i));
+    CHECK(archive.episodes[i].scenario.values == grid[i].values);
+    held.push_back(archive.episodes[i].scenario);
+  }
+  CHECK(StudyEpisodePaths(study).empty());
+  ArchivePool pool(held, world.space(), 1.0, archive.tolerance);
+  for (int i : {7, 0, 3, 4, 1, 6, 2, 5}) {
+    const ArchivePool::Match m = pool.Take(grid[i]);
+    CHECK(m.index == i);
+    CHECK(m.distance == 0.0);
+  }
+  // the round study's entry: the log itself, read by the archive's importer
+  nlohmann::json dataset = {{"importer", {{"format", "native"}}},
+                            {"episodes", nlohmann::json::array()}};
+  AddArchiveEpisode(archive, archive.episodes[3], dir.File("round"), &dataset);
+  CHECK(dataset.at("importers").at("archive") == archive.importer);
+  CHECK(dataset.at("episodes").at(0).at("path") == "../logs/s3.json");
+  CHECK(dataset.at("episodes").at(0).at("id") == "s3");
+  CHECK(dataset.at("episodes").at(0).at("importer") == "archive");
 }
 
 TEST_CASE("archive: nearest within the tolerance agrees with a brute-force scan") {
