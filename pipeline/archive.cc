@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <filesystem>
+#include <map>
 #include <set>
 
 #include "calibration/calibration_json.h"
@@ -70,6 +71,13 @@ Archive ReadArchiveFile(const std::string& path, const Study& study, const Scena
   view.doc = {{"dataset", dataset}};
   const DatasetSpec spec = ReadDatasetSpec(view);
 
+  // a round's dataset holds the study's own episodes and the collected ones: ids must not clash
+  std::map<std::string, std::string> own;  // id -> file
+  if (study.HasSection("dataset")) {
+    for (const EpisodeEntry& e : ReadDatasetSpec(study).episodes)
+      for (const std::string& p : e.paths)
+        own[e.id.empty() ? e.id_prefix + fs::path(p).stem().string() : e.id] = Normal(p);
+  }
   std::set<std::string> ids;
   for (std::size_t i = 0; i < spec.episodes.size(); ++i) {
     const EpisodeEntry& entry = spec.episodes[i];
@@ -86,6 +94,11 @@ Archive ReadArchiveFile(const std::string& path, const Study& study, const Scena
                  ? raw.episode.id
                  : entry.id_prefix + fs::path(file).stem().string();
       const std::string where = entry.where + " (" + file + ")";
+      const auto clash = own.find(e.id);
+      if (clash != own.end() && clash->second != e.path)
+        ThrowExpected(entry.where + ".id",
+                      "an id none of the study's own episodes has (" + clash->second + ")",
+                      "\"" + e.id + "\" (" + file + ")");
       if (!ids.insert(e.id).second)
         ThrowExpected(entry.where + ".id", "an id unique in the archive",
                       "\"" + e.id + "\" again (" + file + ")");

@@ -52,7 +52,7 @@ bool IsArchiveFile(const std::string& path);
 // mapping, then the entry's own scenario keys) must give every factor of `space` a valid value.
 // Throws InputError naming the archive file and field: unknown keys, a bad schema, a negative or
 // missing tolerance, no episodes, a missing log, no importer, an incomplete scenario, a
-// duplicate id.
+// duplicate id, an id one of the study's own episodes has for another file.
 Archive ReadArchiveFile(const std::string& path, const Study& study, const ScenarioSpace& space);
 
 // The study's own dataset files (absolute, lexically normal): round 0's episodes, which a
