@@ -25,6 +25,7 @@
 #include "engine/progress.h"
 #include "engine/random.h"
 #include "engine/svg_plot.h"
+#include "pipeline/archive.h"
 #include "pipeline/internal.h"
 #include "pipeline/pipeline.h"
 #include "planners/plan_json.h"
@@ -220,7 +221,10 @@ struct Context {
   const Study* study = nullptr;
   CampaignOptions options;
   std::vector<Strategy> strategies;
-  std::unique_ptr<World> world;
+  std::unique_ptr<World> world;        // a hidden world, or
+  std::unique_ptr<Archive> archive;    // an archive (pipeline/archive.h)
+  std::vector<std::string> own_paths;  // the study's own episodes: not in an archive's pool
+  double categorical_distance = 1.0;   // the planner's coverage distance, for the archive's pool
   ScenarioSpace space;
   double budget = 0.0;
   double episode_seconds = 0.0;
@@ -252,13 +256,15 @@ struct RoundRow {
   double outcome_error = kNaN;     // mean |predicted - true| success rate on the test set
   double outcome_sq_error = kNaN;  // mean squared
   double held_out_error = kNaN;    // the replay measure on the held-out episodes
-  std::string calibration;         // the calibration's status, "prior" before any
-  double seconds = 0.0;            // wall time of the round (timings.csv only)
+  int skipped = 0;          // archive: chosen scenarios with no unused episode within the tolerance
+  std::string calibration;  // the calibration's status, "prior" before any
+  double seconds = 0.0;     // wall time of the round (timings.csv only)
 };
 
 struct CollectedEntry {
   std::string path;  // absolute
   nlohmann::json scenario;
+  int archive = -1;  // an archive's episode (its own entry and importer), else a native world log
 };
 
 // Collects the held-out episodes (never in any strategy's dataset) and ingests them as the
@@ -339,15 +345,22 @@ nlohmann::json RoundStudy(const Context& cx, const Strategy& s, std::uint64_t se
     } else {
       dataset["importer"] = {{"format", "native"}};
     }
-    if (own_dataset && !collected.empty()) {
+    const bool native = std::any_of(collected.begin(), collected.end(),
+                                    [](const CollectedEntry& c) { return c.archive < 0; });
+    if (own_dataset && native) {
       dataset["importers"]["campaign_native"] = {{"format", "native"}};
     }
     for (const CollectedEntry& c : collected) {
+      if (c.archive >= 0) continue;
       nlohmann::json e = {{"path", Relative(c.path, dir)}, {"scenario", c.scenario}};
       if (own_dataset) e["importer"] = "campaign_native";
       episodes.push_back(e);
     }
     dataset["episodes"] = episodes;
+    for (const CollectedEntry& c : collected) {
+      if (c.archive >= 0)
+        AddArchiveEpisode(*cx.archive, cx.archive->episodes[c.archive], dir, &dataset);
+    }
     doc["dataset"] = dataset;
   }
   nlohmann::json calibration =
@@ -446,6 +459,19 @@ std::vector<Scenario> BaselineBatch(const Context& cx, const Strategy& s, int se
   return batch;
 }
 
+// The planner section's options. Without a task (an archive campaign of baselines only) no horizon
+// gives an episode's robot time, so planner.episode_seconds must.
+PlanOptions ArchivePlanOptions(const Study& study) {
+  if (study.HasSection("task")) return ReadPlanOptions(study);
+  if (!study.HasSection(kPlannerSection) ||
+      !study.doc.at(kPlannerSection).contains("episode_seconds"))
+    ThrowExpected(study.path + ": planner.episode_seconds",
+                  "the robot time of one episode (no task section gives a horizon)", "none");
+  PlanOptions o = ReadPlanOptions(study.Section(kPlannerSection), 0.0);
+  if (std::string e = o.Validate(); !e.empty()) throw InputError(study.path + ": " + e);
+  return o;
+}
+
 std::uint64_t NameKey(const std::string& name) {
   std::uint64_t h = 1469598103934665603ULL;
   for (unsigned char c : name) h = (h ^ c) * 1099511628211ULL;
@@ -468,6 +494,20 @@ std::vector<RoundRow> RunOne(const Context& cx, const Strategy& s, int seed,
   std::map<std::string, double> forecast;  // the last plan's std_after
   std::vector<std::uint64_t> grid_order;
   std::size_t grid_cursor = 0;
+  std::unique_ptr<ArchivePool> pool;
+  int skipped = 0;
+  if (cx.archive) {
+    std::vector<Scenario> held;
+    for (const ArchiveEpisode& e : cx.archive->episodes) held.push_back(e.scenario);
+    pool = std::make_unique<ArchivePool>(held, cx.space, cx.categorical_distance,
+                                         cx.archive->tolerance);
+    // round 0's episodes are the study's own: never collected again
+    for (std::size_t i = 0; i < cx.archive->episodes.size(); ++i) {
+      if (std::find(cx.own_paths.begin(), cx.own_paths.end(), cx.archive->episodes[i].path) !=
+          cx.own_paths.end())
+        pool->Remove(static_cast<int>(i));
+    }
+  }
   for (int r = 0; r <= o.rounds; ++r) {
     ThrowIfInterrupted("stopped before " + s.name + " seed " + std::to_string(seed) + " round " +
                        std::to_string(r));
@@ -516,6 +556,7 @@ std::vector<RoundRow> RunOne(const Context& cx, const Strategy& s, int seed,
     row.episodes = episodes;
     row.robot_seconds = robot_seconds;
     row.failures_found = static_cast<int>(found.size());
+    row.skipped = skipped;
     row.calibration = "prior";
     // the estimate: this round's calibration, else the priors
     std::vector<double> estimate;
@@ -583,6 +624,22 @@ std::vector<RoundRow> RunOne(const Context& cx, const Strategy& s, int seed,
         batch = BaselineBatch(cx, s, seed, r, &grid_order, &grid_cursor);
       }
       BatchCost cost = NewCost(cx.space, cx.episode_seconds);
+      if (cx.archive) {
+        // each chosen scenario, in the batch's order, takes the nearest unused archived episode
+        // within the tolerance; one beyond it is skipped (no episode, no robot time) and counted
+        for (const Scenario& sc : batch) {
+          const ArchivePool::Match m = pool->Take(sc);
+          if (m.index < 0) {
+            ++skipped;
+            continue;
+          }
+          const ArchiveEpisode& e = cx.archive->episodes[m.index];
+          cost.Add(e.scenario);
+          collected.push_back({e.path, cx.space.ToJson(e.scenario), m.index});
+          ++episodes;
+        }
+        batch.clear();  // below: the world's collection, now of nothing; the cost is added once
+      }
       for (const Scenario& sc : batch) cost.Add(sc);
       const std::size_t collected_before = collected.size();
       std::vector<Collected> got(batch.size());
@@ -777,7 +834,7 @@ const std::vector<std::string>& CampaignStrategies() {
 }
 
 std::string CampaignOptions::Validate() const {
-  if (reality.empty()) return "--reality: expected a world file, got none";
+  if (reality.empty()) return "--reality: expected a world or archive file, got none";
   if (out.empty()) return "-o: expected an output folder, got an empty path";
   if (rounds < 1) return Expected("campaign.rounds", "a count >= 1", std::to_string(rounds));
   if (seeds < 1) return Expected("campaign.seeds", "a count >= 1", std::to_string(seeds));
@@ -878,13 +935,26 @@ CampaignResult RunCampaign(const Study& study, const CampaignOptions& options) {
   cx.options = options;
   for (const auto& s : options.strategies)
     cx.strategies.push_back(ParseStrategy(s, "--strategies"));
-  if (!study.HasSection("scenarios") || !study.HasSection("task")) {
+  const bool archive = IsArchiveFile(options.reality);
+  if (!study.HasSection("scenarios") || (!archive && !study.HasSection("task"))) {
     ThrowExpected(study.path, "scenarios and task sections (what a campaign collects)", "none");
   }
-  cx.world = std::make_unique<World>(study, ReadWorldFile(options.reality, study));
-  cx.space = cx.world->space();
+  if (archive) {
+    for (const Strategy& s : cx.strategies) {
+      if (s.planner() && !study.HasSection("task"))
+        ThrowExpected(study.path + ": task",
+                      "a task section for the planner strategies (\"" + s.name + "\")", "none");
+    }
+    cx.space = ReadScenarios(study).space;
+    cx.archive = std::make_unique<Archive>(ReadArchiveFile(options.reality, study, cx.space));
+    cx.own_paths = StudyEpisodePaths(study);
+  } else {
+    cx.world = std::make_unique<World>(study, ReadWorldFile(options.reality, study));
+    cx.space = cx.world->space();
+  }
   pipeline_internal::CheckPlanSection(study);
-  const PlanOptions plan_options = ReadPlanOptions(study);
+  const PlanOptions plan_options = ArchivePlanOptions(study);
+  cx.categorical_distance = plan_options.coverage.categorical_distance;
   cx.budget = options.budget_seconds > 0 ? options.budget_seconds : plan_options.budget_seconds;
   cx.episode_seconds = plan_options.episode_seconds;
   if (cx.budget < cx.episode_seconds + NewCost(cx.space, 0).change_seconds) {
@@ -900,7 +970,7 @@ CampaignResult RunCampaign(const Study& study, const CampaignOptions& options) {
     if (p.fixed) continue;
     cx.names.push_back(p.name);
     cx.index.push_back(static_cast<int>(i));
-    cx.truth.push_back(cx.world->spec().truth[i]);
+    cx.truth.push_back(cx.world ? cx.world->spec().truth[i] : kNaN);
     // the error's unit: the prior std, else the std of a uniform over the bounds
     double scale = p.PriorStd();
     if (!(scale > 0) && std::isfinite(p.upper - p.lower) && p.upper > p.lower)
@@ -911,20 +981,38 @@ CampaignResult RunCampaign(const Study& study, const CampaignOptions& options) {
   // staging folder holds the summary files until they are moved into place
   OutputSet lock(options.out, "campaign");
   const bool quiet = options.quiet;
-  if (!quiet) std::fprintf(stderr, "campaign: the world's failure map...\n");
-  cx.failures = MakeFailureMap(*cx.world, options, cx.threads);
-  if (!quiet) {
-    std::fprintf(stderr, "campaign: %d of %d cells are failure regions (%s)\n",
-                 cx.failures.regions(), cx.failures.cells,
-                 FormatDuration(pipeline_internal::Since(t0)).c_str());
+  ArchiveReference reference;
+  if (cx.world) {
+    if (!quiet) std::fprintf(stderr, "campaign: the world's failure map...\n");
+    cx.failures = MakeFailureMap(*cx.world, options, cx.threads);
+    if (!quiet) {
+      std::fprintf(stderr, "campaign: %d of %d cells are failure regions (%s)\n",
+                   cx.failures.regions(), cx.failures.cells,
+                   FormatDuration(pipeline_internal::Since(t0)).c_str());
+    }
+    cx.test = TestScenarios(*cx.world, options.test_scenarios, 0x7e57);
+    cx.test_rate = SuccessRates(*cx.world, cx.test, options.test_samples, 0x7e5701, cx.threads);
+    EnsureDirectory(options.out);
+  } else {
+    // no hidden truth: the parameter error is measured against a fit on the whole archive
+    EnsureDirectory(options.out);
+    if (!quiet) {
+      std::fprintf(stderr, "campaign: archive %s, %zu episodes; the reference fit on all...\n",
+                   cx.archive->name.c_str(), cx.archive->episodes.size());
+    }
+    reference = FitArchiveReference(study, *cx.archive,
+                                    (fs::path(options.out) / "reference").string(), cx.threads);
+    for (std::size_t k = 0; k < cx.index.size(); ++k) cx.truth[k] = reference.values[cx.index[k]];
+    if (!quiet) {
+      std::fprintf(stderr, "campaign: reference fit %s (%s)\n", reference.status.c_str(),
+                   FormatDuration(pipeline_internal::Since(t0)).c_str());
+    }
   }
-  cx.test = TestScenarios(*cx.world, options.test_scenarios, 0x7e57);
-  cx.test_rate = SuccessRates(*cx.world, cx.test, options.test_samples, 0x7e5701, cx.threads);
   std::vector<RoundRow> rows;
   const long total = static_cast<long>(cx.strategies.size()) * options.seeds * (options.rounds + 1);
   long done = 0;
   try {
-    if (options.held_out > 0) MakeHeldOut(&cx);
+    if (cx.world && options.held_out > 0) MakeHeldOut(&cx);
     for (const Strategy& s : cx.strategies) {
       for (int seed = 0; seed < options.seeds; ++seed) {
         const std::vector<RoundRow> got = RunOne(cx, s, seed, [&](const RoundRow& row) {
@@ -933,12 +1021,14 @@ CampaignResult RunCampaign(const Study& study, const CampaignOptions& options) {
           const double elapsed = pipeline_internal::Since(t0);
           std::fprintf(stderr,
                        "campaign: %s seed %d/%d round %d/%d: %d episodes, %s robot s, param error "
-                       "%s, failures %d/%d (%s; %s elapsed, ~%s left)\n",
+                       "%s, %s %d/%d (%s; %s elapsed, ~%s left)\n",
                        s.name.c_str(), seed + 1, options.seeds, row.round, options.rounds,
                        row.episodes, Num(row.robot_seconds).c_str(),
-                       Fmt("%.3g", row.param_error).c_str(), row.failures_found,
-                       cx.failures.regions(), FormatDuration(row.seconds).c_str(),
-                       FormatDuration(elapsed).c_str(),
+                       Fmt("%.3g", row.param_error).c_str(),
+                       cx.archive ? "skipped (of chosen)" : "failures",
+                       cx.archive ? row.skipped : row.failures_found,
+                       cx.archive ? row.skipped + row.episodes : cx.failures.regions(),
+                       FormatDuration(row.seconds).c_str(), FormatDuration(elapsed).c_str(),
                        FormatDuration(elapsed / done * (total - done)).c_str());
         });
         rows.insert(rows.end(), got.begin(), got.end());
@@ -955,15 +1045,21 @@ CampaignResult RunCampaign(const Study& study, const CampaignOptions& options) {
   for (const auto& n : cx.names) csv += ",error:" + n;
   csv +=
       ",failures_found,failure_regions,std_ratio,outcome_error,outcome_sq_error,held_out_error,"
-      "calibration\n";
+      "calibration,skipped\n";
   std::string timings = "strategy,seed,round,seconds\n";
   for (const RoundRow& r : rows) {
     csv += r.strategy + "," + std::to_string(r.seed) + "," + std::to_string(r.round) + "," +
            std::to_string(r.episodes) + "," + Num(r.robot_seconds) + "," + Num(r.param_error);
     for (double e : r.errors) csv += "," + Num(e);
-    csv += "," + std::to_string(r.failures_found) + "," + std::to_string(cx.failures.regions()) +
+    // an archive has no hidden success rate: no failure regions (empty, not 0); a world answers
+    // every scenario: nothing skipped (empty)
+    csv += "," +
+           (cx.archive
+                ? ","
+                : std::to_string(r.failures_found) + "," + std::to_string(cx.failures.regions())) +
            "," + Num(r.std_ratio) + "," + Num(r.outcome_error) + "," + Num(r.outcome_sq_error) +
-           "," + Num(r.held_out_error) + "," + r.calibration + "\n";
+           "," + Num(r.held_out_error) + "," + r.calibration + "," +
+           (cx.archive ? std::to_string(r.skipped) : "") + "\n";
     timings += r.strategy + "," + std::to_string(r.seed) + "," + std::to_string(r.round) + "," +
                Fmt("%.2f", r.seconds) + "\n";
   }
@@ -972,33 +1068,57 @@ CampaignResult RunCampaign(const Study& study, const CampaignOptions& options) {
   nlohmann::json doc;
   doc["schema"] = "nextbatch.campaign/1";
   doc["study"] = study.name;
-  doc["world"] = cx.world->spec().name;
+  if (cx.world) {
+    doc["world"] = cx.world->spec().name;
+    doc["reality"] = {{"kind", "world"}, {"name", cx.world->spec().name}};
+  } else {
+    doc["world"] = nullptr;
+    doc["reality"] = {{"kind", "archive"},
+                      {"name", cx.archive->name},
+                      {"episodes", cx.archive->episodes.size()},
+                      {"tolerance", cx.archive->tolerance},
+                      {"categorical_distance", cx.categorical_distance},
+                      {"reference",
+                       {{"calibration", Relative(reference.calibration, options.out)},
+                        {"status", reference.status}}}};
+  }
   doc["rounds"] = options.rounds;
   doc["seeds"] = options.seeds;
   doc["budget_seconds"] = cx.budget;
   doc["episode_seconds"] = cx.episode_seconds;
   doc["parameters"] = nlohmann::json::array();
   for (std::size_t k = 0; k < cx.names.size(); ++k) {
-    doc["parameters"].push_back(
-        {{"name", cx.names[k]}, {"truth", cx.truth[k]}, {"error_unit", cx.scale[k]}});
+    doc["parameters"].push_back({{"name", cx.names[k]},
+                                 {cx.archive ? "reference" : "truth", cx.truth[k]},
+                                 {"error_unit", cx.scale[k]}});
   }
-  doc["failure_map"] = {{"bins", cx.failures.bins},
-                        {"cells", cx.failures.cells},
-                        {"regions", cx.failures.regions()},
-                        {"samples_per_cell", options.failure_samples}};
-  doc["outcome_test"] = {{"scenarios", cx.test.size()}, {"samples", options.test_samples}};
-  doc["held_out"] = {{"episodes", cx.held_out.size()}, {"window_seconds", cx.replay_window}};
+  if (cx.world) {
+    doc["failure_map"] = {{"bins", cx.failures.bins},
+                          {"cells", cx.failures.cells},
+                          {"regions", cx.failures.regions()},
+                          {"samples_per_cell", options.failure_samples}};
+    doc["outcome_test"] = {{"scenarios", cx.test.size()}, {"samples", options.test_samples}};
+    doc["held_out"] = {{"episodes", cx.held_out.size()}, {"window_seconds", cx.replay_window}};
+  } else {
+    // measures of a hidden world's success rates and episodes: an archive has neither
+    doc["failure_map"] = nullptr;
+    doc["outcome_test"] = nullptr;
+    doc["held_out"] = nullptr;
+  }
   std::string summary = "strategy,round,measure,median,q05,q95\n";
-  const std::vector<std::pair<std::string, std::function<double(const RoundRow&)>>> measures = {
+  std::vector<std::pair<std::string, std::function<double(const RoundRow&)>>> measures = {
       {"episodes", [](const RoundRow& r) { return double(r.episodes); }},
       {"robot_seconds", [](const RoundRow& r) { return r.robot_seconds; }},
       {"param_error", [](const RoundRow& r) { return r.param_error; }},
-      {"failures_found", [](const RoundRow& r) { return double(r.failures_found); }},
+      {"failures_found",
+       [&cx](const RoundRow& r) { return cx.archive ? kNaN : double(r.failures_found); }},
       {"std_ratio", [](const RoundRow& r) { return r.std_ratio; }},
       {"outcome_error", [](const RoundRow& r) { return r.outcome_error; }},
       {"outcome_sq_error", [](const RoundRow& r) { return r.outcome_sq_error; }},
       {"held_out_error", [](const RoundRow& r) { return r.held_out_error; }},
   };
+  if (cx.archive)
+    measures.push_back({"skipped", [](const RoundRow& r) { return double(r.skipped); }});
   nlohmann::json strategies = nlohmann::json::array();
   for (const Strategy& s : cx.strategies) {
     nlohmann::json rounds_json = nlohmann::json::array();
@@ -1095,25 +1215,29 @@ CampaignResult RunCampaign(const Study& study, const CampaignOptions& options) {
                      Plot(
                          cx, rows, [](const RoundRow& r) { return r.param_error; },
                          "parameter error vs robot time (median, 5-95 % over seeds)",
-                         "mean |estimate - truth| / prior std"));
-  files.emplace_back(
-      "failures.svg",
-      Plot(
-          cx, rows, [](const RoundRow& r) { return double(r.failures_found); },
-          "failure regions found vs robot time (of " + std::to_string(cx.failures.regions()) + ")",
-          "regions found"));
-  files.emplace_back("outcome_error.svg",
-                     Plot(
-                         cx, rows, [](const RoundRow& r) { return r.outcome_error; },
-                         "outcome-model error vs robot time (" + std::to_string(cx.test.size()) +
-                             " test scenarios)",
-                         "mean |predicted - true| success rate"));
-  files.emplace_back("held_out_error.svg",
-                     Plot(
-                         cx, rows, [](const RoundRow& r) { return r.held_out_error; },
-                         "held-out prediction error vs robot time (" +
-                             std::to_string(cx.held_out.size()) + " episodes never collected)",
-                         "median window max |replay - log| joint position"));
+                         cx.archive ? "mean |estimate - archive fit| / prior std"
+                                    : "mean |estimate - truth| / prior std"));
+  // an archive's campaign writes no plot of the measures it does not have
+  if (cx.world) {
+    files.emplace_back("failures.svg",
+                       Plot(
+                           cx, rows, [](const RoundRow& r) { return double(r.failures_found); },
+                           "failure regions found vs robot time (of " +
+                               std::to_string(cx.failures.regions()) + ")",
+                           "regions found"));
+    files.emplace_back("outcome_error.svg",
+                       Plot(
+                           cx, rows, [](const RoundRow& r) { return r.outcome_error; },
+                           "outcome-model error vs robot time (" + std::to_string(cx.test.size()) +
+                               " test scenarios)",
+                           "mean |predicted - true| success rate"));
+    files.emplace_back("held_out_error.svg",
+                       Plot(
+                           cx, rows, [](const RoundRow& r) { return r.held_out_error; },
+                           "held-out prediction error vs robot time (" +
+                               std::to_string(cx.held_out.size()) + " episodes never collected)",
+                           "median window max |replay - log| joint position"));
+  }
   files.emplace_back("campaign.json", doc.dump(1) + "\n");  // last: it marks a whole summary
   PublishSummary(lock, files);
   RemoveLeftovers(options.out, files);

@@ -1,5 +1,6 @@
-// Dry-run campaigns: the planning loop run against a hidden world (scenarios/world.h) before any
-// robot time is spent, so that the planner can be judged against its baselines.
+// Dry-run campaigns: the planning loop run against a hidden world (scenarios/world.h) or an
+// archive of recorded episodes (pipeline/archive.h) before any robot time is spent, so that the
+// planner can be judged against its baselines.
 //
 // For each strategy and seed, round r = 0..rounds: a study of its own under
 // <out>/runs/<strategy>/seed<k>/round<r>/ (the study's sections, its dataset = the study's own
@@ -57,7 +58,7 @@ namespace nextbatch {
 //                                  round's estimate (the replay verb's measure)
 //   }
 struct CampaignOptions {
-  std::string reality;  // the world file
+  std::string reality;  // the world or archive file (told apart by its schema)
   std::string out = "out/campaign";
   int rounds = 3;
   int seeds = 10;

@@ -258,10 +258,12 @@ int main(int argc, char** argv) {
   {
     CLI::App* sub = app.add_subcommand(
         "campaign",
-        "dry-run the planning loop against a hidden world, comparing the planner with its "
+        "dry-run the planning loop against a hidden world or an archive of recorded episodes, "
+        "comparing the planner with its "
         "baselines: OUT/rounds.csv, summary.csv, campaign.json, plots");
     sub->add_option("study", args.study, "the study file (JSON)")->required();
-    sub->add_option("--reality", args.reality, "the hidden world file (nextbatch.world/1)")
+    sub->add_option("--reality", args.reality,
+                    "the hidden world (nextbatch.world/1) or archive (nextbatch.archive/1) file")
         ->required();
     sub->add_option("-o,--out", args.out, "output folder")->capture_default_str();
     CLI::Option* threads = sub->add_option(

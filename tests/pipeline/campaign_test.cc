@@ -125,7 +125,8 @@ TEST_CASE("campaign: a smoke campaign, the same files for 1 and 2 threads") {
                                            "episodes",         "robot_seconds",  "param_error",
                                            "error:damping",    "error:friction", "failures_found",
                                            "failure_regions",  "std_ratio",      "outcome_error",
-                                           "outcome_sq_error", "held_out_error", "calibration"};
+                                           "outcome_sq_error", "held_out_error", "calibration",
+                                           "skipped"};
   CHECK(rows[0] == header);
   for (std::size_t i = 1; i < rows.size(); ++i) {
     const auto& row = rows[i];

@@ -5,7 +5,9 @@
 #include <sys/wait.h>
 
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
+#include <set>
 #include <sstream>
 #include <string>
 
@@ -14,8 +16,10 @@
 #include "engine/dataset.h"
 #include "engine/manifest.h"
 #include "engine/study.h"
+#include "pipeline/archive.h"
 #include "pipeline/pipeline.h"
 #include "planners/plan_json.h"
+#include "scenarios/sampler.h"
 #include "scenarios/simulate_study.h"
 #include "scenarios/space_json.h"
 #include "tests/fixtures/temp_files.h"
@@ -223,6 +227,58 @@ TEST_CASE("examples: the XL330 plan study, ingest -> calibrate -> simulate -> pl
   }
 }
 
+// The XL330 archive campaign's pool (the campaign itself: docs/campaigns.md, minutes): its 16 logs
+// read through the study's importer hold the 16 (kp, trajectory) pairs once each; round 0's log
+// is the study's own; a 4 x 4 grid over the space maps onto the 16 logs one to one; a kp between
+// two recorded ones maps to the nearer on kp's log scale.
+TEST_CASE("examples: the XL330 archive as a campaign's pool") {
+  if (!HaveRealData()) {
+    MESSAGE("skipped: shared/realdata is absent");
+    return;
+  }
+  const Study study = Study::Load(NEXTBATCH_SOURCE_DIR "/examples/xl330/campaign_study.json");
+  const ScenarioSpace space = ReadScenarios(study).space;
+  const Archive archive =
+      ReadArchiveFile(NEXTBATCH_SOURCE_DIR "/examples/xl330/archive.json", study, space);
+  REQUIRE(archive.episodes.size() == 16);
+  std::set<std::pair<double, double>> pairs;
+  std::vector<Scenario> held;
+  for (const ArchiveEpisode& e : archive.episodes) {
+    const double kp = e.scenario.values[0];
+    CHECK((kp == 100 || kp == 200 || kp == 400 || kp == 800));
+    pairs.insert({kp, e.scenario.values[1]});
+    held.push_back(e.scenario);
+  }
+  CHECK(pairs.size() == 16);
+  REQUIRE(StudyEpisodePaths(study).size() == 1);
+  CHECK(StudyEpisodePaths(study)[0] == archive.episodes[0].path);
+
+  SamplerOptions so;
+  so.kind = SamplerKind::kGrid;
+  so.grid_levels = 4;
+  ArchivePool pool(held, space, 1.0, archive.tolerance);
+  std::set<int> taken;
+  for (const Scenario& s : MakeSampler(space, so)->Draw(0, 16)) {
+    const ArchivePool::Match m = pool.Take(s);
+    REQUIRE(m.index >= 0);
+    CHECK(m.distance < 1e-12);
+    CHECK(held[m.index].values[1] == s.values[1]);
+    CHECK(held[m.index].values[0] == doctest::Approx(s.values[0]).epsilon(1e-12));
+    taken.insert(m.index);
+  }
+  CHECK(taken.size() == 16);
+
+  // kp 250: log(250/100)/log(8) = 0.4406 in kp's unit, 0.1073 from 200 and 0.2260 from 400
+  ArchivePool fresh(held, space, 1.0, archive.tolerance);
+  Scenario s = held[0];
+  s.values[0] = 250;
+  const ArchivePool::Match m = fresh.Take(s);
+  REQUIRE(m.index >= 0);
+  CHECK(held[m.index].values[0] == 200);
+  CHECK(held[m.index].values[1] == held[0].values[1]);
+  CHECK(m.distance == doctest::Approx(std::log(1.25) / std::log(8.0)).epsilon(1e-12));
+}
+
 // The double pendulum A.0 study as a newcomer runs it (ingest, calibrate, replay on the runs the
 // fit did not see), with the fit cut to one iteration on one run so that it stays within a minute;
 // the full fit's figures are in docs/realdata.md.
@@ -363,6 +419,7 @@ TEST_CASE("examples: every shipped study is covered above") {
                                             "vx300s_tabletop/study_pick.json",
                                             "vx300s_tabletop/study_push.json",
                                             "xl330/calibrate.json",
+                                            "xl330/campaign_study.json",
                                             "xl330/plan.json",
                                             "xl330/study.json"};
   CHECK(studies == covered);
