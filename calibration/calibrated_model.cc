@@ -9,34 +9,9 @@
 
 #include "engine/error.h"
 #include "engine/model.h"
+#include "engine/svg_plot.h"
 
 namespace nextbatch {
-namespace {
-
-std::string XmlEscaped(const std::string& text) {
-  std::string out;
-  for (char c : text) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      default:
-        out += c;
-    }
-  }
-  return out;
-}
-
-}  // namespace
 
 std::string InertialElement(const PhysicalInertial& p) {
   char text[512];
@@ -50,7 +25,7 @@ std::string InertialElement(const PhysicalInertial& p) {
 
 std::string WithInertialElement(const std::string& xml, const std::string& body,
                                 const PhysicalInertial& p) {
-  const std::string open = "<body name=\"" + XmlEscaped(body) + "\"";
+  const std::string open = "<body name=\"" + XmlEscape(body) + "\"";
   std::size_t at = 0;
   while ((at = xml.find(open, at)) != std::string::npos) {
     const char next = at + open.size() < xml.size() ? xml[at + open.size()] : '\0';

@@ -38,7 +38,7 @@ double SvgScale(double v, double lo, double hi, double a, double b) {
   return a + (v - lo) / (hi - lo) * (b - a);
 }
 
-std::string SvgEscape(const std::string& text) {
+std::string XmlEscape(const std::string& text) {
   std::string out;
   for (char c : text) {
     switch (c) {
@@ -79,7 +79,7 @@ std::string SvgPlot(const std::vector<SvgPanel>& panels, const std::string& titl
                   "\" height=\"" + std::to_string(height) + "\" font-family=\"sans-serif\" " +
                   "font-size=\"12\">\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n";
   s += "<text x=\"" + Num(o.width / 2.0) + "\" y=\"20\" text-anchor=\"middle\" font-size=\"14\">" +
-       SvgEscape(title) + "</text>\n";
+       XmlEscape(title) + "</text>\n";
   for (int k = 0; k < n; ++k) {
     const SvgPanel& p = panels[k];
     const double top = o.margin_top + k * o.panel_height + 18;
@@ -96,12 +96,12 @@ std::string SvgPlot(const std::vector<SvgPanel>& panels, const std::string& titl
     }
     auto px = [&](double v) { return SvgScale(v, xr.lo, xr.hi, x0, x1); };
     auto py = [&](double v) { return SvgScale(v, yr.lo, yr.hi, bottom, top); };
-    s += "<text x=\"" + Num(x0) + "\" y=\"" + Num(top - 5) + "\">" + SvgEscape(p.title) +
+    s += "<text x=\"" + Num(x0) + "\" y=\"" + Num(top - 5) + "\">" + XmlEscape(p.title) +
          "</text>\n";
     s += "<rect x=\"" + Num(x0) + "\" y=\"" + Num(top) + "\" width=\"" + Num(x1 - x0) +
          "\" height=\"" + Num(bottom - top) + "\" fill=\"none\" stroke=\"#888\"/>\n";
     s += "<text transform=\"translate(14," + Num(0.5 * (top + bottom)) +
-         ") rotate(-90)\" text-anchor=\"middle\">" + SvgEscape(p.y_label) + "</text>\n";
+         ") rotate(-90)\" text-anchor=\"middle\">" + XmlEscape(p.y_label) + "</text>\n";
     for (int t = 0; t <= 4 && !xr.empty(); ++t) {
       const double v = xr.lo + (xr.hi - xr.lo) * t / 4.0;
       s += "<text x=\"" + Num(px(v)) + "\" y=\"" + Num(bottom + 15) + "\" text-anchor=\"middle\">" +
@@ -116,8 +116,8 @@ std::string SvgPlot(const std::vector<SvgPanel>& panels, const std::string& titl
     auto legend = [&](const std::string& label, const std::string& color) {
       legend_x -= 8.0 * static_cast<double>(label.size()) + 30;
       s += "<rect x=\"" + Num(legend_x) + "\" y=\"" + Num(top - 14) +
-           "\" width=\"14\" height=\"8\" fill=\"" + SvgEscape(color) + "\"/><text x=\"" +
-           Num(legend_x + 18) + "\" y=\"" + Num(top - 6) + "\">" + SvgEscape(label) + "</text>\n";
+           "\" width=\"14\" height=\"8\" fill=\"" + XmlEscape(color) + "\"/><text x=\"" +
+           Num(legend_x + 18) + "\" y=\"" + Num(top - 6) + "\">" + XmlEscape(label) + "</text>\n";
     };
     for (const SvgBand& b : p.bands) {
       legend(b.label, b.color);
@@ -134,7 +134,7 @@ std::string SvgPlot(const std::vector<SvgPanel>& panels, const std::string& titl
         }
         if (pts.empty()) continue;
         pts.pop_back();
-        s += "<polygon points=\"" + pts + "\" fill=\"" + SvgEscape(b.color) +
+        s += "<polygon points=\"" + pts + "\" fill=\"" + XmlEscape(b.color) +
              "\" fill-opacity=\"0.3\" stroke=\"none\"/>\n";
       }
     }
@@ -149,13 +149,13 @@ std::string SvgPlot(const std::vector<SvgPanel>& panels, const std::string& titl
         }
         if (pts.empty()) continue;
         pts.pop_back();
-        s += "<polyline points=\"" + pts + "\" fill=\"none\" stroke=\"" + SvgEscape(l.color) +
+        s += "<polyline points=\"" + pts + "\" fill=\"none\" stroke=\"" + XmlEscape(l.color) +
              "\" stroke-width=\"1\"/>\n";
       }
     }
   }
   s += "<text x=\"" + Num(0.5 * (x0 + x1)) + "\" y=\"" + Num(height - 8.0) +
-       "\" text-anchor=\"middle\">" + SvgEscape(x_label) + "</text>\n</svg>\n";
+       "\" text-anchor=\"middle\">" + XmlEscape(x_label) + "</text>\n</svg>\n";
   return s;
 }
 

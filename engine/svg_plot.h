@@ -44,8 +44,8 @@ double SvgScale(double v, double lo, double hi, double a, double b);
 std::string SvgPlot(const std::vector<SvgPanel>& panels, const std::string& title,
                     const std::string& x_label, const SvgPlotOptions& options = {});
 
-// Text escaped for SVG/XML (&, <, >, ").
-std::string SvgEscape(const std::string& text);
+// Text escaped for an XML attribute or element (&, <, >, "): SVG plots, MJCF files.
+std::string XmlEscape(const std::string& text);
 
 }  // namespace nextbatch
 

@@ -24,6 +24,7 @@
 #include "scenarios/sampler.h"
 #include "scenarios/space_json.h"
 #include "scenarios/world.h"
+#include "tests/fixtures/csv_rows.h"
 #include "tests/fixtures/temp_files.h"
 
 namespace nextbatch {
@@ -258,24 +259,6 @@ Run Nextbatch(const ArchiveStudy& s, const std::string& args) {
   return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, ReadFile(log)};
 }
 
-std::vector<std::vector<std::string>> Csv(const std::string& text) {
-  std::vector<std::vector<std::string>> rows;
-  std::istringstream in(text);
-  std::string line;
-  while (std::getline(in, line)) {
-    std::vector<std::string> cells;
-    std::size_t start = 0;
-    while (true) {
-      const std::size_t comma = line.find(',', start);
-      cells.push_back(line.substr(start, comma - start));
-      if (comma == std::string::npos) break;
-      start = comma + 1;
-    }
-    rows.push_back(cells);
-  }
-  return rows;
-}
-
 TEST_CASE("archive: a campaign against it, the same files for 1 and 2 threads") {
   ArchiveStudy a;
   const std::string out1 = a.dir.File("out1"), out2 = a.dir.File("out2");
@@ -302,7 +285,7 @@ TEST_CASE("archive: a campaign against it, the same files for 1 and 2 threads") 
   // the error's reference: the fit on all nine archived episodes
   const CalibrationFile ref = ReadCalibrationFile(out1 + "/reference/calibrate/calibration.json");
   REQUIRE(ref.names == std::vector<std::string>{"damping", "friction"});
-  const auto rows = Csv(ReadFile(out1 + "/rounds.csv"));
+  const auto rows = testing::CsvRows(ReadFile(out1 + "/rounds.csv"));
   REQUIRE(rows.size() == 1 + 2 * 3);
   const auto& header = rows[0];
   auto col = [&header](const std::string& name) {

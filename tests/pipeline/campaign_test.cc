@@ -23,6 +23,7 @@
 #include "pipeline/pipeline.h"
 #include "scenarios/world.h"
 #include "tests/fixtures/command.h"
+#include "tests/fixtures/csv_rows.h"
 #include "tests/fixtures/temp_files.h"
 
 namespace nextbatch {
@@ -89,24 +90,6 @@ Run Nextbatch(const CampaignStudy& s, const std::string& args, const std::string
   return r;
 }
 
-std::vector<std::vector<std::string>> Csv(const std::string& text) {
-  std::vector<std::vector<std::string>> rows;
-  std::istringstream in(text);
-  std::string line;
-  while (std::getline(in, line)) {
-    std::vector<std::string> cells;
-    std::size_t start = 0;
-    while (true) {
-      const std::size_t comma = line.find(',', start);
-      cells.push_back(line.substr(start, comma - start));
-      if (comma == std::string::npos) break;
-      start = comma + 1;
-    }
-    rows.push_back(cells);
-  }
-  return rows;
-}
-
 bool Has(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;
 }
@@ -119,7 +102,7 @@ TEST_CASE("campaign: a smoke campaign, the same files for 1 and 2 threads") {
   REQUIRE_MESSAGE(r.code == 0, r.log);
   CHECK(Has(r.log, "campaign: planner seed 1/1 round 2/2"));
   CHECK(Has(r.log, "episodes-to-target"));
-  const auto rows = Csv(ReadFile(out1 + "/rounds.csv"));
+  const auto rows = testing::CsvRows(ReadFile(out1 + "/rounds.csv"));
   REQUIRE(rows.size() == 1 + 2 * 3);
   const std::vector<std::string> header = {"strategy",         "seed",           "round",
                                            "episodes",         "robot_seconds",  "param_error",
@@ -345,7 +328,7 @@ std::map<std::string, std::string> Comparable(const std::string& root) {
       text = m.dump(1);
     } else if (name == "timings.csv") {
       std::string rows;
-      for (const auto& row : Csv(text))
+      for (const auto& row : testing::CsvRows(text))
         rows += row.at(0) + "," + row.at(1) + "," + row.at(2) + "\n";
       text = rows;
     }
