@@ -25,49 +25,26 @@
 #include "tests/fixtures/command.h"
 #include "tests/fixtures/csv_rows.h"
 #include "tests/fixtures/temp_files.h"
+#include "tests/pipeline/campaign_fixture.h"
 
 namespace nextbatch {
 namespace {
 
 namespace fs = std::filesystem;
 
-// The DFKI pendulum swing-up over start angle and torque limit (a setup factor), 1.5 s episodes,
-// no episodes of its own; the world's damping and friction are 2 and 1.6 prior stds off.
+// The shared swing-up study (campaign_fixture.h) with a small simulate and a planner-vs-random
+// campaign.
 struct CampaignStudy {
   testing::TempDir dir{"campaign"};
   nlohmann::json doc;
 
   CampaignStudy() {
-    dir.Write("pendulum.xml",
-              ReadFile(NEXTBATCH_SOURCE_DIR "/examples/dfki_pendulum/pendulum.xml"));
-    doc = nlohmann::json::parse(R"({"schema": "nextbatch.study/1", "name": "camp", "seed": 4,
-      "model": "pendulum.xml", "threads": 1,
-      "parameters": [
-        {"name": "damping", "targets": ["joint:shoulder.damping"], "initial": 0.05,
-         "bounds": [0, 0.5], "prior": {"mean": 0.05, "std": 0.02}},
-        {"name": "friction", "targets": ["joint:shoulder.frictionloss"], "initial": 0.2,
-         "bounds": [0, 1], "prior": {"mean": 0.2, "std": 0.05}}],
-      "calibration": {"segment_seconds": 0.5},
-      "scenarios": {"factors": [
-        {"name": "initial_angle", "range": [-0.5, 0.5],
-         "binding": {"kind": "qpos", "target": "shoulder"}, "cost_seconds": 5},
-        {"name": "torque_limit", "range": [0.3, 3.0],
-         "binding": {"kind": "parameter", "target": "actuator:motor.ctrlrange[1]"},
-         "tag": "setup", "cost_seconds": 60}]},
-      "task": {"horizon": 1.5,
-        "controller": {"type": "energy_swing_up", "joint": "shoulder", "actuator": "motor"},
-        "outcome": {"success": {"quantity": {"joint": "shoulder", "abs": true}, "op": ">",
-                                "value": 2.0, "when": "ever"}}},
-      "simulate": {"candidates": 16, "posterior_samples": 4, "chunk": 8},
-      "planner": {"budget_seconds": 150, "reset_seconds": 8.5},
-      "campaign": {"rounds": 2, "seeds": 1, "strategies": ["planner", "random"],
-                   "max_iterations": 8, "simulate": {"candidates": 8, "posterior_samples": 2},
-                   "failure_grid": 2, "failure_samples": 3, "test_scenarios": 8,
-                   "test_samples": 4, "held_out": 2}})");
-    dir.Write("world.json", R"({"schema": "nextbatch.world/1", "name": "stiff",
-      "truth": {"damping": 0.09, "friction": 0.12},
-      "sensor": {"rate_hz": 200, "jitter_seconds": 0.0005, "qpos_std": 0.002, "qvel_std": 0.02},
-      "seed": 3})");
+    doc = testing::SwingUpCampaignFiles(dir, "camp");
+    doc["simulate"] = {{"candidates", 16}, {"posterior_samples", 4}, {"chunk", 8}};
+    doc["campaign"] = nlohmann::json::parse(R"({"rounds": 2, "seeds": 1,
+      "strategies": ["planner", "random"], "max_iterations": 8,
+      "simulate": {"candidates": 8, "posterior_samples": 2}, "failure_grid": 2,
+      "failure_samples": 3, "test_scenarios": 8, "test_samples": 4, "held_out": 2})");
     Save();
   }
   std::string Save() const { return dir.Write("study.json", doc.dump(1)); }
