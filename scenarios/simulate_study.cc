@@ -34,6 +34,14 @@ SimulateOptions ReadStudySimulateOptions(const Study& study) {
   return options;
 }
 
+TaskSpec ReadStudyTaskSpec(const Study& study, const ScenarioSpace& space, const mjModel* m) {
+  TaskSpec spec = ReadTaskSpec(study.Section("task"));
+  if (spec.controller.type == ControllerSpec::Type::kProfile) {
+    FillCommandProfiles(space, LoadDataset(study, m).episodes, study.path, &spec);
+  }
+  return spec;
+}
+
 SimulateStudyResult SimulateStudy(const Study& study, const Posterior& posterior,
                                   const nlohmann::json& calibration, int threads, bool quiet,
                                   const std::string& dir, const SimulateResume* resume,
@@ -43,11 +51,7 @@ SimulateStudyResult SimulateStudy(const Study& study, const Posterior& posterior
   ModelPtr model = LoadModelFile(study.model);
   const mjModel* m = model.get();
   ScenariosSection scenarios = ReadScenarios(study);
-  TaskSpec spec = ReadTaskSpec(study.Section("task"));
-  if (spec.controller.type == ControllerSpec::Type::kProfile) {
-    FillCommandProfiles(scenarios.space, LoadDataset(study, m).episodes, study.path, &spec);
-  }
-  Task task(m, std::move(spec));
+  Task task(m, ReadStudyTaskSpec(study, scenarios.space, m));
   SimulateOptions options = ReadStudySimulateOptions(study);
   options.num_threads = threads;
   std::unique_ptr<Sampler> sampler = MakeSampler(scenarios.space, scenarios.sampler);

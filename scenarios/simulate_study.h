@@ -15,12 +15,19 @@
 #include "engine/posterior.h"
 #include "engine/study.h"
 #include "scenarios/candidates.h"
+#include "scenarios/space.h"
+#include "scenarios/task.h"
 
 namespace nextbatch {
 
 // Reads the study's "simulate" section (defaults without one; without a count of its own, as many
 // candidates as the sampler is asked for) with the study's seed.
 SimulateOptions ReadStudySimulateOptions(const Study& study);
+
+// The study's task section as the simulate stage and a hidden world run it: a `profile`
+// controller's levels get their logged command profiles from the study's dataset (read with `m`,
+// the study's model; FillCommandProfiles). Throws InputError naming the field.
+TaskSpec ReadStudyTaskSpec(const Study& study, const ScenarioSpace& space, const mjModel* m);
 
 struct SimulateStudyResult {
   SimulateSummary summary;

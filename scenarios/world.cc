@@ -4,15 +4,14 @@
 #include <cmath>
 #include <filesystem>
 
-#include "engine/dataset.h"
 #include "engine/error.h"
 #include "engine/json_reader.h"
 #include "engine/random.h"
 #include "engine/rollout.h"
 #include "engine/workspace.h"
 #include "scenarios/recording_controller.h"
+#include "scenarios/simulate_study.h"
 #include "scenarios/space_json.h"
-#include "scenarios/task_json.h"
 
 namespace nextbatch {
 namespace {
@@ -140,12 +139,8 @@ World::World(const Study& study, WorldSpec spec) : spec_(std::move(spec)) {
                   "world applies its truth unscaled)",
                   calibration["episode_scale"].dump());
   }
-  TaskSpec task = ReadTaskSpec(study.Section("task"));
-  if (task.controller.type == ControllerSpec::Type::kProfile) {
-    FillCommandProfiles(binding_.space(), LoadDataset(study, model_.get()).episodes, study.path,
-                        &task);
-  }
-  task_ = std::make_unique<Task>(model_.get(), std::move(task));
+  task_ = std::make_unique<Task>(model_.get(),
+                                 ReadStudyTaskSpec(study, binding_.space(), model_.get()));
   const mjModel* m = model_.get();
   for (int j = 0; j < m->njnt; ++j) {
     if ((m->jnt_type[j] == mjJNT_HINGE || m->jnt_type[j] == mjJNT_SLIDE) &&

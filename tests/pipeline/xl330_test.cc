@@ -18,9 +18,9 @@
 #include "engine/workspace.h"
 #include "scenarios/candidates.h"
 #include "scenarios/scenario_binding.h"
+#include "scenarios/simulate_study.h"
 #include "scenarios/space_json.h"
 #include "scenarios/task.h"
-#include "scenarios/task_json.h"
 
 namespace nextbatch {
 namespace {
@@ -66,10 +66,8 @@ TEST_CASE("xl330 plan: kp reaches the servo through the calibration's per-episod
   const ParameterBinding binding(base.get(), study.parameters);
   ScenariosSection sec = ReadScenarios(study);
   const ScenarioBinding sb(base.get(), sec.space);
-  TaskSpec spec = ReadTaskSpec(study.Section("task"));
   const Dataset data = LoadDataset(study, base.get());
-  FillCommandProfiles(sec.space, data.episodes, study.path, &spec);
-  const Task task(base.get(), spec);
+  const Task task(base.get(), ReadStudyTaskSpec(study, sec.space, base.get()));
   const Eigen::VectorXd x = Values(study, 0.0);
   const int gain = binding.Find("servo_gain");
   REQUIRE(gain >= 0);
@@ -135,10 +133,8 @@ TEST_CASE("xl330 plan: a trajectory level replays its log as the fit's open-loop
   const ParameterBinding binding(base.get(), study.parameters);
   ScenariosSection sec = ReadScenarios(study);
   const ScenarioBinding sb(base.get(), sec.space);
-  TaskSpec spec = ReadTaskSpec(study.Section("task"));
   const Dataset data = LoadDataset(study, base.get());
-  FillCommandProfiles(sec.space, data.episodes, study.path, &spec);
-  const Task task(base.get(), spec);
+  const Task task(base.get(), ReadStudyTaskSpec(study, sec.space, base.get()));
   const EpisodeConditions conditions = sb.RecordedConditions(data.episodes);
   const int f = sec.space.Find("trajectory");
   REQUIRE(f >= 0);
