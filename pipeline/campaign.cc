@@ -235,6 +235,10 @@ struct Context {
   // the held-out episodes (ingested as the rounds' are) and what replays them
   std::vector<Episode> held_out;
   EpisodeConditions held_out_conditions;  // their recorded scenarios, as calibrate applies them
+  // an archive: held_out holds every archived episode (the reference fit's ingest) and
+  // held_out_index each one's index in archive->episodes; a round's held-out measure is taken on
+  // the ones its strategy has not collected yet
+  std::vector<int> held_out_index;
   ModelPtr model;
   ParameterBinding binding;
   CalibrationOptions calibration;
@@ -313,6 +317,33 @@ void MakeHeldOut(Context* cx) {
   Dataset d = ReadDatasetFiles(pipeline_internal::SetDir(StageId::kIngest, po));
   DropEstimatedVelocities(&d);
   cx->held_out = std::move(d.episodes);
+  cx->model = LoadModelFile(base.model);
+  cx->binding = ParameterBinding(cx->model.get(), base.parameters);
+  cx->held_out_conditions = pipeline_internal::StudyConditions(base, cx->model.get(), cx->held_out);
+  cx->calibration = ReadCalibrationOptions(base);
+  if (base.HasSection("replay") && base.doc.at("replay").is_object())
+    cx->replay_window = base.doc.at("replay").value("window_seconds", cx->replay_window);
+}
+
+// An archive's held-out measure: every archived episode, as the reference fit ingested them
+// (<reference>/ingest), with what replays them; a round scores the ones not yet collected.
+void UseArchiveHeldOut(Context* cx, const std::string& reference_dir) {
+  const Study& base = *cx->study;
+  PipelineOptions po;
+  po.out = reference_dir;
+  Dataset d = ReadDatasetFiles(pipeline_internal::SetDir(StageId::kIngest, po));
+  DropEstimatedVelocities(&d);
+  std::map<std::string, int> index;
+  for (std::size_t i = 0; i < cx->archive->episodes.size(); ++i)
+    index[cx->archive->episodes[i].id] = static_cast<int>(i);
+  for (Episode& e : d.episodes) {
+    const auto it = index.find(e.id);
+    if (it == index.end())
+      throw RunError(reference_dir + ": the reference fit's episode '" + e.id +
+                     "' is not in the archive");
+    cx->held_out_index.push_back(it->second);
+    cx->held_out.push_back(std::move(e));
+  }
   cx->model = LoadModelFile(base.model);
   cx->binding = ParameterBinding(cx->model.get(), base.parameters);
   cx->held_out_conditions = pipeline_internal::StudyConditions(base, cx->model.get(), cx->held_out);
@@ -605,11 +636,20 @@ std::vector<RoundRow> RunOne(const Context& cx, const Strategy& s, int seed,
     if (!cx.held_out.empty()) {
       Eigen::VectorXd v = cx.binding.Initial();
       for (std::size_t k = 0; k < cx.index.size(); ++k) v[cx.index[k]] = estimate[k];
-      row.held_out_error =
-          ComputeReplayError(cx.model.get(), cx.binding, v, cx.held_out, cx.replay_window,
-                             cx.threads, cx.calibration.control_hold, cx.calibration.episode_scale,
-                             cx.calibration.state_window, &cx.held_out_conditions)
-              .median;
+      // an archive: the episodes this strategy has not collected (its own pool's unused ones)
+      std::vector<Episode> unused;
+      if (cx.archive) {
+        for (std::size_t i = 0; i < cx.held_out.size(); ++i)
+          if (!pool->used(cx.held_out_index[i])) unused.push_back(cx.held_out[i]);
+      }
+      const std::vector<Episode>& held = cx.archive ? unused : cx.held_out;
+      if (!held.empty()) {
+        row.held_out_error =
+            ComputeReplayError(cx.model.get(), cx.binding, v, held, cx.replay_window, cx.threads,
+                               cx.calibration.control_hold, cx.calibration.episode_scale,
+                               cx.calibration.state_window, &cx.held_out_conditions)
+                .median;
+      }
     }
     // the next batch
     if (r < o.rounds) {
@@ -1003,6 +1043,7 @@ CampaignResult RunCampaign(const Study& study, const CampaignOptions& options) {
     reference = FitArchiveReference(study, *cx.archive,
                                     (fs::path(options.out) / "reference").string(), cx.threads);
     for (std::size_t k = 0; k < cx.index.size(); ++k) cx.truth[k] = reference.values[cx.index[k]];
+    UseArchiveHeldOut(&cx, (fs::path(options.out) / "reference").string());
     if (!quiet) {
       std::fprintf(stderr, "campaign: reference fit %s (%s)\n", reference.status.c_str(),
                    FormatDuration(pipeline_internal::Since(t0)).c_str());
@@ -1103,7 +1144,9 @@ CampaignResult RunCampaign(const Study& study, const CampaignOptions& options) {
     // measures of a hidden world's success rates and episodes: an archive has neither
     doc["failure_map"] = nullptr;
     doc["outcome_test"] = nullptr;
-    doc["held_out"] = nullptr;
+    doc["held_out"] = {{"episodes", "not collected"},
+                       {"archived", cx.held_out.size()},
+                       {"window_seconds", cx.replay_window}};
   }
   std::string summary = "strategy,round,measure,median,q05,q95\n";
   std::vector<std::pair<std::string, std::function<double(const RoundRow&)>>> measures = {
@@ -1217,7 +1260,8 @@ CampaignResult RunCampaign(const Study& study, const CampaignOptions& options) {
                          "parameter error vs robot time (median, 5-95 % over seeds)",
                          cx.archive ? "mean |estimate - archive fit| / prior std"
                                     : "mean |estimate - truth| / prior std"));
-  // an archive's campaign writes no plot of the measures it does not have
+  // an archive's campaign writes no plot of the measures it does not have (a hidden world's
+  // success rates)
   if (cx.world) {
     files.emplace_back("failures.svg",
                        Plot(
@@ -1231,13 +1275,16 @@ CampaignResult RunCampaign(const Study& study, const CampaignOptions& options) {
                            "outcome-model error vs robot time (" + std::to_string(cx.test.size()) +
                                " test scenarios)",
                            "mean |predicted - true| success rate"));
-    files.emplace_back("held_out_error.svg",
-                       Plot(
-                           cx, rows, [](const RoundRow& r) { return r.held_out_error; },
-                           "held-out prediction error vs robot time (" +
-                               std::to_string(cx.held_out.size()) + " episodes never collected)",
-                           "median window max |replay - log| joint position"));
   }
+  files.emplace_back(
+      "held_out_error.svg",
+      Plot(
+          cx, rows, [](const RoundRow& r) { return r.held_out_error; },
+          "held-out prediction error vs robot time (" +
+              (cx.archive ? "the archive's episodes not collected yet"
+                          : std::to_string(cx.held_out.size()) + " episodes never collected") +
+              ")",
+          "median window max |replay - log| joint position"));
   files.emplace_back("campaign.json", doc.dump(1) + "\n");  // last: it marks a whole summary
   PublishSummary(lock, files);
   RemoveLeftovers(options.out, files);
