@@ -632,6 +632,11 @@ CalibrationFile ReadCalibrationFile(const std::string& path) {
       f.episode_scale[name] = s.String(name);
     }
   }
+  if (r.Has("episodes") && r.Raw("episodes").is_array()) {
+    for (const JsonReader& e : r.Objects("episodes")) {
+      if (!e.Bool("excluded", false)) f.fitted_episodes.push_back(e.String("id"));
+    }
+  }
   if (r.Has("model") && r.Raw("model").is_string()) f.model = r.String("model");
   // What a later stage needs to weigh simulated episodes as this fit weighed its data (optional:
   // files written before these fields have none).

@@ -50,6 +50,9 @@ struct CalibrationFile {
   // by default; empty when the file has none.
   Eigen::MatrixXd honest_covariance;
   std::map<std::string, std::string> episode_scale;
+  // Ids of the episodes the fit was made on (`episodes` not `excluded`); empty when the file
+  // lists none.
+  std::vector<std::string> fitted_episodes;
   std::string model;  // the calibrated MJCF beside the file ("" when not saved)
   // The fit's weighing of its data (empty or defaults when the file predates them): noise level
   // per channel, the median sample interval, and the error model's residual scale s^2 (NaN when

@@ -168,6 +168,9 @@ std::string BandOptions::Validate() const {
       return Expected("noise std of " + name, "a number >= 0", FormatNumber(s));
     }
   }
+  if (!(discrepancy >= 0) || !std::isfinite(discrepancy)) {
+    return Expected("band discrepancy", "a number >= 0", FormatNumber(discrepancy));
+  }
   return "";
 }
 
@@ -258,6 +261,7 @@ PredictiveBand ComputePredictiveBand(const mjModel* base, const ParameterBinding
   }
 
   const double lo_q = (1 - options.level) / 2, hi_q = 1 - lo_q;
+  const double d2 = options.discrepancy * options.discrepancy;
   long inside = 0, samples = 0;
   int covered = 0, judged = 0;
   std::vector<double> v, dev;
@@ -277,6 +281,10 @@ PredictiveBand ComputePredictiveBand(const mjModel* base, const ParameterBinding
       }
       b.low[r] = Quantile(&v, lo_q);
       b.high[r] = Quantile(&v, hi_q);
+      if (w.ok && d2 > 0) {
+        b.low[r] = w.simulated[r] - std::hypot(w.simulated[r] - b.low[r], options.discrepancy);
+        b.high[r] = w.simulated[r] + std::hypot(b.high[r] - w.simulated[r], options.discrepancy);
+      }
       if (w.ok && b.draws > 0) {
         ++samples;
         if (w.logged[r] >= b.low[r] && w.logged[r] <= b.high[r]) ++inside;
@@ -288,7 +296,7 @@ PredictiveBand ComputePredictiveBand(const mjModel* base, const ParameterBinding
         if (!ok[k]) continue;
         dev.push_back((draws[s].col(k).cast<double>() - w.simulated).cwiseAbs().maxCoeff());
       }
-      b.radius = Quantile(&dev, options.level);
+      b.radius = std::sqrt(std::pow(Quantile(&dev, options.level), 2) + d2);
       b.covered = w.max_error <= b.radius;
       long in = 0;
       for (Eigen::Index r = 0; r < rows; ++r) {
@@ -306,6 +314,28 @@ PredictiveBand ComputePredictiveBand(const mjModel* base, const ParameterBinding
   band.coverage = judged ? static_cast<double>(covered) / judged : NAN;
   band.pointwise_coverage = samples ? static_cast<double>(inside) / samples : NAN;
   return band;
+}
+
+BandDiscrepancy FitBandDiscrepancy(const PredictiveBand& fitted, double level) {
+  BandDiscrepancy out;
+  std::vector<double> score;
+  int covered = 0;
+  for (std::size_t w = 0; w < fitted.windows.size(); ++w) {
+    const BandWindow& b = fitted.windows[w];
+    if (!std::isfinite(b.radius)) continue;
+    const double e = fitted.calibrated.windows[w].max_error;
+    score.push_back(e * e - b.radius * b.radius);
+    covered += b.covered;
+  }
+  out.windows = static_cast<int>(score.size());
+  if (score.empty()) return out;
+  out.coverage = static_cast<double>(covered) / out.windows;
+  std::sort(score.begin(), score.end());
+  // the rank that covers a new exchangeable window with probability >= level
+  const std::size_t k = static_cast<std::size_t>(std::ceil((score.size() + 1) * level));
+  out.needed = score[std::min(k, score.size()) - 1];
+  out.radius = std::sqrt(std::max(0.0, out.needed));
+  return out;
 }
 
 }  // namespace nextbatch

@@ -9,6 +9,7 @@
 
 #include <Eigen/Core>
 #include <cstdint>
+#include <limits>
 #include <map>
 #include <string>
 #include <vector>
@@ -82,6 +83,11 @@ struct BandOptions {
   // not named are estimated from the logs. start_state false: start states are taken as exact.
   std::map<std::string, double> noise_std;
   bool start_state = true;
+  // A model error the draws lack (in the logged channels' units): added in quadrature to every
+  // window's radius, sqrt(radius^2 + d^2), and to each sample's distance of the band's edges
+  // from the calibrated replay. 0: the draws' own band; FitBandDiscrepancy's radius: a band that
+  // also carries the model error the fit's own episodes show.
+  double discrepancy = 0.0;
 
   std::string Validate() const;  // "" when valid
 };
@@ -114,6 +120,27 @@ PredictiveBand ComputePredictiveBand(const mjModel* base, const ParameterBinding
                                      const Posterior& posterior,
                                      const std::vector<Episode>& episodes, const ReplaySetup& setup,
                                      const BandOptions& options);
+
+// What a band computed on the episodes the fit was made on says about the model error its draws
+// leave out: the smallest discrepancy term that covers `level` of those windows.
+struct BandDiscrepancy {
+  // sqrt(max(0, needed)): the fit's own windows can widen the band, never narrow it (they are
+  // the fit's data, so their errors understate those of a run it did not see).
+  double radius = 0.0;
+  // The ceil((n + 1) level)-th smallest of max_error^2 - radius^2 over the n judged windows (the
+  // split-conformal quantile; the largest when n is too small for it); <= 0 when the draws'
+  // band already covers `level` of them. NaN when no window is judged.
+  double needed = std::numeric_limits<double>::quiet_NaN();
+  int windows = 0;  // judged windows (replayed, with draws)
+  double coverage = std::numeric_limits<double>::quiet_NaN();  // of the draws' own band
+};
+
+// The discrepancy term from `fitted`, a band (discrepancy 0) on episodes the fit was made on:
+// a window is covered with the term d when max_error^2 <= radius^2 + d^2, and d is the smallest
+// that covers `level` of those windows, by split-conformal prediction with that score (Vovk,
+// Gammerman & Shafer 2005; Lei et al. 2018): `level` of new windows exchangeable with those
+// are covered.
+BandDiscrepancy FitBandDiscrepancy(const PredictiveBand& fitted, double level);
 
 // The q quantile (0 <= q <= 1) of `v` with linear interpolation between order statistics
 // (type 7 of Hyndman and Fan); NaN for an empty vector. Sorts `v`.

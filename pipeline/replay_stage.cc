@@ -2,6 +2,7 @@
 // named) by open-loop replay over windows, beside the study's initial values, a model that holds
 // still and the study's reference parameter sets, with the posterior predictive band of the fit.
 // Publishes out/replay/: replay.json, windows.csv, traces.csv and one plot per episode.
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -32,6 +33,8 @@ struct ReplaySection {
   int band_samples = 100;
   double band_level = 0.95;
   bool band_start_state = true;  // draws perturb each window's start state by its uncertainty
+  // the band carries the model error the fit's own episodes' windows show (FitBandDiscrepancy)
+  bool band_discrepancy = true;
 };
 
 ReplaySection ReadReplaySection(const Study& study) {
@@ -54,6 +57,7 @@ ReplaySection ReadReplaySection(const Study& study) {
     ThrowExpected(r.Where("band_level"), "a probability in (0, 1)", FormatNumber(s.band_level));
   }
   s.band_start_state = r.Bool("band_start_state", s.band_start_state);
+  s.band_discrepancy = r.Bool("band_discrepancy", s.band_discrepancy);
   r.CheckAllRead();
   return s;
 }
@@ -155,6 +159,7 @@ StageReport RunReplay(const Study& study_in, const PipelineOptions& options) {
     ValidateEpisodeChannels(e, model.get(), dataset_dir + ": episode " + e.id);
   }
   DropEstimatedVelocities(&dataset);
+  const Dataset all_episodes = dataset;
   KeepEpisodes(&dataset, options.episodes, "--episodes");
   if (dataset.episodes.empty()) ThrowExpected(dataset_dir, "at least one episode", "none");
   const std::string calibration_path =
@@ -186,6 +191,39 @@ StageReport RunReplay(const Study& study_in, const PipelineOptions& options) {
   }
   for (const auto& [channel, sigma] : file.noise) {
     if (channel.rfind("qpos:", 0) == 0) band_options.residual_std[channel] = scale * sigma;
+  }
+
+  // The draws carry the parameters', start states' and per-sample residual uncertainty, not the
+  // model error that builds up over a window; the fit's own episodes show how much of it there
+  // is: a discrepancy term that covers `level` of their windows (never a narrower band).
+  BandDiscrepancy discrepancy;
+  std::vector<std::string> fitted_ids;
+  if (section.band_discrepancy) {
+    std::vector<Episode> fitted;
+    for (const std::string& id : file.fitted_episodes) {
+      auto it = std::find_if(all_episodes.episodes.begin(), all_episodes.episodes.end(),
+                             [&id](const Episode& e) { return e.id == id; });
+      if (it == all_episodes.episodes.end()) {
+        r.warnings.push_back("episode " + id + " of " + calibration_path +
+                             " is not in the ingest set: left out of the band's discrepancy term");
+        continue;
+      }
+      fitted.push_back(*it);
+      fitted_ids.push_back(id);
+    }
+    if (fitted.empty()) {
+      r.warnings.push_back(calibration_path +
+                           " names no fitted episode of the ingest set: the band is the "
+                           "draws' own, without the model error the fit's episodes show");
+    } else {
+      ReplaySetup fitted_setup = setup;
+      const EpisodeConditions fitted_conditions = StudyConditions(study, model.get(), fitted);
+      fitted_setup.conditions = &fitted_conditions;
+      discrepancy = FitBandDiscrepancy(ComputePredictiveBand(model.get(), binding, posterior,
+                                                             fitted, fitted_setup, band_options),
+                                       band_options.level);
+      band_options.discrepancy = discrepancy.radius;
+    }
   }
 
   const std::vector<Episode>& episodes = dataset.episodes;
@@ -304,13 +342,24 @@ StageReport RunReplay(const Study& study_in, const PipelineOptions& options) {
     row("all", all, &medians);
     text = keep;
   }
+  if (section.band_discrepancy && discrepancy.windows > 0) {
+    text += "band discrepancy " + G(discrepancy.radius, "%.4g") + ": the draws' band covers " +
+            G(100 * discrepancy.coverage, "%.1f") + " % of the " +
+            std::to_string(discrepancy.windows) + " windows of the fitted episodes" +
+            (discrepancy.radius > 0 ? "; this model error added in quadrature covers " +
+                                          G(100 * band_options.level, "%g") + " %\n"
+                                    : ": no model error to add\n");
+  }
   text += "band: " + std::to_string(band_options.samples) + " draws of the " +
           (options.formal_posterior ? "formal" : "honest") +
           " posterior, with start-state uncertainty and the fit's residual error (residual "
           "scale " +
-          G(file.residual_scale, "%.4g") + "); covered: the window's largest |logged - " +
-          "calibrated| is within the " + G(100 * band_options.level, "%g") +
-          " % quantile of the draws' (" + G(100 * band.coverage, "%.1f") + " % of windows; " +
+          G(file.residual_scale, "%.4g") + ")" +
+          (band_options.discrepancy > 0 ? " and the discrepancy term" : "") +
+          "; covered: the window's largest |logged - calibrated| is within its radius, the " +
+          G(100 * band_options.level, "%g") + " % quantile of the draws'" +
+          (band_options.discrepancy > 0 ? " with the discrepancy in quadrature" : "") + " (" +
+          G(100 * band.coverage, "%.1f") + " % of windows; " +
           G(100 * band.pointwise_coverage, "%.1f") + " % of samples inside the pointwise band)\n";
   if (band.diverged > 0) {
     r.warnings.push_back(std::to_string(band.diverged) + " window replays of the band's draws " +
@@ -349,9 +398,17 @@ StageReport RunReplay(const Study& study_in, const PipelineOptions& options) {
         {"start_state", band_options.start_state},
         {"residual_scale", Num(file.residual_scale)},
         {"residual_std", residual_std},
+        {"discrepancy", band_options.discrepancy},
+        {"discrepancy_from_fit",
+         {{"used", section.band_discrepancy},
+          {"episodes", fitted_ids},
+          {"windows", discrepancy.windows},
+          {"coverage_without", Num(discrepancy.coverage)},
+          {"needed", Num(discrepancy.needed)}}},
         {"covered",
-         "the window's largest |logged - calibrated replay| is at most the level quantile over "
-         "the draws of their largest |draw - calibrated replay| (a simultaneous band)"}}},
+         "the window's largest |logged - calibrated replay| is at most its band_radius, "
+         "sqrt(q^2 + discrepancy^2), q the level quantile over the draws of their largest "
+         "|draw - calibrated replay| (a simultaneous band)"}}},
       {"summary",
        {{"windows", windows.size()},
         {"median", medians},

@@ -4,6 +4,7 @@
 #include <doctest/doctest.h>
 #include <sys/wait.h>
 
+#include <cmath>
 #include <cstdlib>
 #include <filesystem>
 
@@ -108,6 +109,14 @@ TEST_CASE("replay scores the fit on an episode it did not see, with its band, tr
   CHECK(med["calibrated"].get<double>() < 0.01);
   CHECK(doc["summary"]["coverage"].get<double>() >= 0.5);
   CHECK(doc["band"]["residual_scale"].get<double>() > 0);
+  // the discrepancy term comes from the episodes the fit was made on, not the replayed one
+  const nlohmann::json& from_fit = doc["band"]["discrepancy_from_fit"];
+  CHECK(from_fit["used"] == true);
+  CHECK(from_fit["episodes"] == nlohmann::json::array({"ep0", "ep1"}));
+  CHECK(from_fit["windows"].get<int>() >= 12);
+  const double d = doc["band"]["discrepancy"].get<double>();
+  CHECK(d >= 0);
+  CHECK(d < 0.01);  // the right model: a few noise levels at most
   // traces: one row per logged sample of every window, with the band around the calibrated replay
   const std::string traces = ReadFile(set + "/traces.csv");
   CHECK(traces.rfind("episode,window_start,time,channel,logged,calibrated,band_low,band_high\n",
@@ -115,6 +124,19 @@ TEST_CASE("replay scores the fit on an episode it did not see, with its band, tr
   const std::string svg = ReadFile(set + "/replay_ep2.svg");
   CHECK(svg.find("<polyline") != std::string::npos);
   CHECK(svg.find("<polygon") != std::string::npos);
+
+  // without the term, every window's radius is the draws' own q, and sqrt(q^2 + d^2) with it
+  s.Save(R"({"references": "references.json", "band_samples": 40, "band_discrepancy": false})");
+  REQUIRE(Nextbatch(s, "replay " + s.args() + " --episodes ep2").code == 0);
+  const nlohmann::json own = ReadJsonFile(set + "/replay.json");
+  CHECK(own["band"]["discrepancy"].get<double>() == 0);
+  CHECK(own["band"]["discrepancy_from_fit"]["used"] == false);
+  for (std::size_t w = 0; w < ep["windows"].size(); ++w) {
+    const double q = own["episodes"][0]["windows"][w]["band_radius"].get<double>();
+    CHECK(ep["windows"][w]["band_radius"].get<double>() == doctest::Approx(std::hypot(q, d)));
+  }
+  s.Save(R"({"references": "references.json", "band_samples": 40})");
+  REQUIRE(Nextbatch(s, "replay " + s.args() + " --episodes ep2").code == 0);
 
   // a replay set is current until what it read changes, and calibrate's subset is not its own
   PipelineOptions options;
