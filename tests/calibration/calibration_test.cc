@@ -108,6 +108,45 @@ TEST_CASE("results are identical with 1 and 2 threads") {
   CHECK((one.std.array() == two.std.array()).all());
 }
 
+// A hidden truth on a bound: the pendulum with its damping's truth 0 on the lower bound.
+CalibrationResult FitTruthOnBound() {
+  PendulumCase c;
+  c.truth[0] = 0.0;
+  ParameterBinding b(c.model.get(), c.specs);
+  CalibrationOptions o;
+  o.threads = 2;
+  o.max_iterations = 50;
+  CalibrationResult r = Calibrate(c.model.get(), b, c.Episodes(3), o);
+  MESSAGE(r.summary.termination << ": " << r.summary.message << ", " << r.summary.iterations
+                                << " iterations, " << r.summary.jacobian_evaluations
+                                << " Jacobians");
+  return r;
+}
+
+TEST_CASE("a hidden truth on a bound is recovered") {
+  const CalibrationResult r = FitTruthOnBound();
+  REQUIRE(r.summary.usable());
+  const Eigen::Vector3d truth(0.0, 0.7, 0.002);
+  for (int j = 0; j < 3; ++j) {
+    MESSAGE(r.names[j] << ": " << r.value[j] << " +- " << r.std[j] << " (truth " << truth[j]
+                       << ")");
+    CHECK(std::abs(r.value[j] - truth[j]) < 3 * r.std[j]);
+  }
+}
+
+// Known to fail (issue 10): as shipped the fit above stops at its 50-iteration cap, and with
+// Ceres' projected line search off at the parameter tolerance after 45 (docs/calibration.md,
+// Convergence on the real logs). should_fail: once it converges as it should, doctest reports
+// this case and the decorator goes.
+TEST_CASE("convergence: a hidden truth on a bound converges within 15 iterations" *
+          doctest::should_fail()) {
+  const CalibrationResult r = FitTruthOnBound();
+  REQUIRE(r.summary.usable());
+  CHECK(r.summary.status == CalibrationStatus::kConverged);
+  CHECK(r.summary.termination == "CONVERGENCE");
+  CHECK(r.summary.iterations <= 15);
+}
+
 TEST_CASE("progress: one line per iteration with cost and step, none when turned off") {
   PendulumCase c;
   ParameterBinding b(c.model.get(), c.specs);
