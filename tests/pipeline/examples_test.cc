@@ -416,6 +416,7 @@ TEST_CASE("examples: every shipped study is covered above") {
                                             "dfki_pendulum/swingup.json",
                                             "pendulum_swingup/campaign_study.json",
                                             "pendulum_swingup/study.json",
+                                            "vx300s_tabletop/campaign_study.json",
                                             "vx300s_tabletop/study_pick.json",
                                             "vx300s_tabletop/study_push.json",
                                             "xl330/calibrate.json",
