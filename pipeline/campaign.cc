@@ -246,6 +246,10 @@ struct Context {
   std::vector<std::string> names;  // estimated (not fixed) parameters
   std::vector<int> index;          // their index in study.parameters
   std::vector<double> truth, scale;
+  // the outcome-model error per estimate (every study parameter's value): rounds with the same
+  // estimate (the priors before any fit; every round of a study that fits nothing) predict the
+  // same rates, so each is simulated once; the strategies run one after another
+  mutable std::map<std::vector<double>, OutcomeError> outcome_errors;
 };
 
 struct RoundRow {
@@ -627,11 +631,17 @@ std::vector<RoundRow> RunOne(const Context& cx, const Strategy& s, int seed,
       std::vector<double> values;
       for (const ParameterSpec& p : cx.study->parameters) values.push_back(p.initial);
       for (std::size_t k = 0; k < cx.index.size(); ++k) values[cx.index[k]] = estimate[k];
-      const World model(*cx.study, ModelWorldSpec(*cx.study, values, cx.world->spec().seed + 1));
-      const OutcomeError e = CompareRates(
-          cx.test_rate, SuccessRates(model, cx.test, o.test_samples, 0x7e5702, cx.threads));
-      row.outcome_error = e.mean_abs;
-      row.outcome_sq_error = e.mean_sq;
+      auto it = cx.outcome_errors.find(values);
+      if (it == cx.outcome_errors.end()) {
+        const World model(*cx.study, ModelWorldSpec(*cx.study, values, cx.world->spec().seed + 1));
+        it = cx.outcome_errors
+                 .emplace(values,
+                          CompareRates(cx.test_rate, SuccessRates(model, cx.test, o.test_samples,
+                                                                  0x7e5702, cx.threads)))
+                 .first;
+      }
+      row.outcome_error = it->second.mean_abs;
+      row.outcome_sq_error = it->second.mean_sq;
     }
     if (!cx.held_out.empty()) {
       Eigen::VectorXd v = cx.binding.Initial();
@@ -1060,17 +1070,18 @@ CampaignResult RunCampaign(const Study& study, const CampaignOptions& options) {
           ++done;
           if (quiet) return;
           const double elapsed = pipeline_internal::Since(t0);
-          std::fprintf(stderr,
-                       "campaign: %s seed %d/%d round %d/%d: %d episodes, %s robot s, param error "
-                       "%s, %s %d/%d (%s; %s elapsed, ~%s left)\n",
-                       s.name.c_str(), seed + 1, options.seeds, row.round, options.rounds,
-                       row.episodes, Num(row.robot_seconds).c_str(),
-                       Fmt("%.3g", row.param_error).c_str(),
-                       cx.archive ? "skipped (of chosen)" : "failures",
-                       cx.archive ? row.skipped : row.failures_found,
-                       cx.archive ? row.skipped + row.episodes : cx.failures.regions(),
-                       FormatDuration(row.seconds).c_str(), FormatDuration(elapsed).c_str(),
-                       FormatDuration(elapsed / done * (total - done)).c_str());
+          std::fprintf(
+              stderr,
+              "campaign: %s seed %d/%d round %d/%d: %d episodes, %s robot s, param error "
+              "%s, %s %d/%d (%s; %s elapsed, ~%s left)\n",
+              s.name.c_str(), seed + 1, options.seeds, row.round, options.rounds, row.episodes,
+              Num(row.robot_seconds).c_str(),
+              cx.names.empty() ? "- (nothing fitted)" : Fmt("%.3g", row.param_error).c_str(),
+              cx.archive ? "skipped (of chosen)" : "failures",
+              cx.archive ? row.skipped : row.failures_found,
+              cx.archive ? row.skipped + row.episodes : cx.failures.regions(),
+              FormatDuration(row.seconds).c_str(), FormatDuration(elapsed).c_str(),
+              FormatDuration(elapsed / done * (total - done)).c_str());
         });
         rows.insert(rows.end(), got.begin(), got.end());
       }
@@ -1251,15 +1262,22 @@ CampaignResult RunCampaign(const Study& study, const CampaignOptions& options) {
     target_json["strategies"] = per;
   }
   doc["episodes_to_target"] = target_json;
+  if (cx.names.empty()) {
+    text +=
+        "no estimated parameters: no parameter error or episodes-to-target; see the failure "
+        "regions and the outcome-model error in summary.csv\n";
+  }
 
   std::vector<std::pair<std::string, std::string>> files = {
       {"rounds.csv", csv}, {"summary.csv", summary}, {"timings.csv", timings}};
-  files.emplace_back("param_error.svg",
-                     Plot(
-                         cx, rows, [](const RoundRow& r) { return r.param_error; },
-                         "parameter error vs robot time (median, 5-95 % over seeds)",
-                         cx.archive ? "mean |estimate - archive fit| / prior std"
-                                    : "mean |estimate - truth| / prior std"));
+  // a study that fits nothing has no parameter error to plot
+  if (!cx.names.empty())
+    files.emplace_back("param_error.svg",
+                       Plot(
+                           cx, rows, [](const RoundRow& r) { return r.param_error; },
+                           "parameter error vs robot time (median, 5-95 % over seeds)",
+                           cx.archive ? "mean |estimate - archive fit| / prior std"
+                                      : "mean |estimate - truth| / prior std"));
   // an archive's campaign writes no plot of the measures it does not have (a hidden world's
   // success rates)
   if (cx.world) {
@@ -1276,15 +1294,17 @@ CampaignResult RunCampaign(const Study& study, const CampaignOptions& options) {
                                " test scenarios)",
                            "mean |predicted - true| success rate"));
   }
-  files.emplace_back(
-      "held_out_error.svg",
-      Plot(
-          cx, rows, [](const RoundRow& r) { return r.held_out_error; },
-          "held-out prediction error vs robot time (" +
-              (cx.archive ? "the archive's episodes not collected yet"
-                          : std::to_string(cx.held_out.size()) + " episodes never collected") +
-              ")",
-          "median window max |replay - log| joint position"));
+  // no held-out episodes (a world's campaign.held_out 0): no held-out measure to plot
+  if (cx.archive || !cx.held_out.empty())
+    files.emplace_back(
+        "held_out_error.svg",
+        Plot(
+            cx, rows, [](const RoundRow& r) { return r.held_out_error; },
+            "held-out prediction error vs robot time (" +
+                (cx.archive ? "the archive's episodes not collected yet"
+                            : std::to_string(cx.held_out.size()) + " episodes never collected") +
+                ")",
+            "median window max |replay - log| joint position"));
   files.emplace_back("campaign.json", doc.dump(1) + "\n");  // last: it marks a whole summary
   PublishSummary(lock, files);
   RemoveLeftovers(options.out, files);

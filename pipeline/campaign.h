@@ -18,8 +18,9 @@
 // Outputs in <out>/: rounds.csv (a row per strategy, seed and round), summary.csv and
 // campaign.json (median and 5-95 % interval over seeds per strategy and round, the failure map,
 // episodes-to-target), timings.csv (seconds per round, the one file that depends on the machine),
-// and the plots param_error.svg, failures.svg and outcome_error.svg. docs/campaigns.md describes
-// them.
+// and the plots of the measures the reality has: param_error.svg (not for a study that fits
+// nothing), failures.svg and outcome_error.svg (hidden worlds), held_out_error.svg (a world's
+// held-out episodes, an archive's episodes not collected yet). docs/campaigns.md describes them.
 //
 // Stopping and resuming: a rerun into the same folder reuses every round's sets that are current
 // (their input digests), so a stopped or killed campaign continues where it was; with `resume` an
