@@ -29,10 +29,19 @@ def main():
             schemas[name] = json.load(f)
         validator.check_schema(schemas[name])
     checked = 0
-    for study in sorted(glob.glob(os.path.join(source, "examples", "*", "study.json"))):
-        with open(study) as f:
-            jsonschema.validate(json.load(f), schemas["study"], cls=validator)
+    # every shipped study file (plan, calibrate, campaign studies beside study.json) against the
+    # study schema; the ones named study.json are also ingested
+    for path in sorted(glob.glob(os.path.join(source, "examples", "*", "*.json"))):
+        with open(path) as f:
+            doc = json.load(f)
+        if not isinstance(doc, dict) or doc.get("schema") != "nextbatch.study/1":
+            continue
+        try:
+            jsonschema.validate(doc, schemas["study"], cls=validator)
+        except jsonschema.ValidationError as e:
+            sys.exit(f"{path}: {e.message} (at {'/'.join(str(p) for p in e.absolute_path)})")
         checked += 1
+    for study in sorted(glob.glob(os.path.join(source, "examples", "*", "study.json"))):
         with open(study) as f:
             if "dataset" not in json.load(f):
                 continue
