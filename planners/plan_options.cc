@@ -164,6 +164,7 @@ PlanOptions ReadPlanOptions(const JsonReader& r, double horizon) {
     const JsonReader s = r.Object("safety");
     o.safety.threshold = s.Number("threshold", o.safety.threshold);
     o.safety.confidence = s.Number("confidence", o.safety.confidence);
+    o.safety.max_samples = s.Integer("max_samples", o.safety.max_samples);
     s.CheckAllRead();
   }
   if (r.Has("default_error_model")) {

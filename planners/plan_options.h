@@ -13,7 +13,7 @@
 //     "robots": {"arm": [[0, 3600]]},    availability windows in seconds (default: one robot
 //                                        "robot" available for the whole budget)
 //     "pinned": [3], "excluded": [5],    candidate indices always / never in the batch
-//     "safety": {"threshold": 0.05, "confidence": 0.95},
+//     "safety": {"threshold": 0.05, "confidence": 0.95, "max_samples": 64},
 //     "team_uncertainty": "team.csv",    the team's per-scenario variance (weight weights.team)
 //     "default_error_model": {"residual_scale": 4, "serial_correlation": 4}
 //                                        the information's error model while no calibration has

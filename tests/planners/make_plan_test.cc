@@ -58,6 +58,8 @@ struct Candidates {
     r.rollouts = rollouts;
     r.success = success;
     r.safety = safety;
+    r.safety_rollouts = rollouts;  // no sequential safety samples, as ReadCandidateSet reads them
+    r.safety_violations = rollouts - static_cast<int>(std::lround(safety * rollouts));
     set.candidates.push_back(r);
   }
 };
@@ -404,6 +406,30 @@ TEST_CASE("make plan: unsafe candidates are left out and listed, undecided ones 
   const Plan free = MakePlan(in, o);
   CHECK(free.unsafe.empty());
   CHECK(free.items.size() == 2);
+}
+
+TEST_CASE("make plan: safety is judged on every sample the simulate stage drew for it") {
+  // the same two candidates after sequential safety samples: the clean one none in 64 (bound
+  // 1 - 0.05^(1/64) = 0.0457, shown safe), the other 9 in 24 (its 8 plus two rounds)
+  Candidates c(ScenarioSpace({Continuous("x", 0, 1)}));
+  c.Add({{"x", 0.1}}, 0.5, 4.0 / 8.0);
+  c.Add({{"x", 0.9}}, 0.5, 1.0);
+  c.set.candidates[0].safety_rollouts = 24;
+  c.set.candidates[0].safety_violations = 9;
+  c.set.candidates[1].safety_rollouts = 64;
+  c.set.candidates[1].safety_violations = 0;
+  c.set.document["safety_sampling"] = {{"max_samples", 64}};
+  PlanInputs in = Inputs(c, {});
+  in.safety_rule = true;
+  const Plan plan = MakePlan(in, Options(100.0));
+  REQUIRE(plan.unsafe.size() == 1);
+  CHECK(plan.unsafe[0].violations == 9);
+  CHECK(plan.unsafe[0].samples == 24);
+  CHECK(plan.unsafe[0].upper == doctest::Approx(ViolationUpperBound(9, 24, 0.95)));
+  REQUIRE(plan.items.size() == 1);
+  CHECK(plan.items[0].reason.find("not shown safe") == std::string::npos);
+  CHECK_FALSE(HasWarning(plan, "could not be shown safe"));
+  CHECK(HasNote(plan, "2 of 2 candidates drew 72 extra samples"));
 }
 
 TEST_CASE("make plan: pinned first, excluded never, bad indices and budgets refused") {
