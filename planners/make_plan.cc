@@ -202,7 +202,7 @@ std::string RuleReason(const PlanOptions& options, int i, const FailureGain* fai
                         " samples failed; one-sided Clopper-Pearson at " +
                         FormatNumber(options.safety.confidence) + ")";
       if (failure->near(i) > 0)
-        out += ", x" + FormatNumber(kFailureDiscount) + " for each of " +
+        out += ", x" + FormatNumber(options.failure_discount) + " for each of " +
                std::to_string(failure->near(i)) +
                " earlier episode(s) within the coverage radius: gain " + Fmt("%.3f", gain);
       return out + "; ";
@@ -308,7 +308,8 @@ std::vector<std::string> MethodNotes(const Plan& plan, const PlanOptions& option
     case PlanRule::kFailure:
       notes.push_back(
           "rule failure: one more episode of a candidate gains u x " +
-          FormatNumber(kFailureDiscount) + "^m, u the one-sided Clopper-Pearson upper bound at " +
+          FormatNumber(options.failure_discount) +
+          "^m, u the one-sided Clopper-Pearson upper bound at " +
           FormatNumber(options.safety.confidence) +
           " confidence on its failure rate over its simulated samples, m the batch's episodes "
           "within the coverage radius of it; the components below are reported, not used");
@@ -632,7 +633,8 @@ Plan MakePlan(const PlanInputs& in, const PlanOptions& options) {
       bounds[i] = FailureBound(failures[i], c.rollouts, options.safety.confidence);
     }
     failure = std::make_unique<FailureGain>(
-        std::move(bounds), CandidateNeighbourhoods(embedding, cand, radius, in.threads));
+        std::move(bounds), CandidateNeighbourhoods(embedding, cand, radius, in.threads),
+        options.failure_discount);
     rule = failure.get();
   } else if (options.rule == PlanRule::kInformation) {
     if (!information)

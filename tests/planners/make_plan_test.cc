@@ -701,6 +701,48 @@ TEST_CASE("make plan: the failure rule picks the highest failure bounds, one per
   CHECK(MakePlan(Inputs(c, {}), o).items[0].reason.rfind("rule weighted: score ", 0) == 0);
 }
 
+TEST_CASE("make plan: the failure rule's discount is the study's, as a hand computation says") {
+  // the same four candidates: A (bound 1) and B (0.9936) neighbours, C (0.8071) and D (0.3123)
+  // alone. Each pick multiplies its neighbours' gains by d:
+  //   d = 0.9: A 1; then B 0.9 x 0.9936 = 0.894 beats C 0.8071; then C       -> A, B, C
+  //   d = 0.5: A 1; then C 0.8071 beats B 0.4968; then B 0.4968 beats D      -> A, C, B
+  //   d = 0:   A 1; then C 0.8071; then D 0.3123 beats B 0                    -> A, C, D
+  Candidates c(ScenarioSpace({Continuous("x", 0, 1), Continuous("y", 0, 1)}));
+  c.Add({{"x", 0.10}, {"y", 0.1}}, 0.0);
+  c.Add({{"x", 0.12}, {"y", 0.1}}, 0.125);
+  c.Add({{"x", 0.90}, {"y", 0.9}}, 0.5);
+  c.Add({{"x", 0.10}, {"y", 0.9}}, 1.0);
+  const double uB = ViolationUpperBound(7, 8, 0.95), uC = ViolationUpperBound(4, 8, 0.95),
+               uD = 1.0 - std::pow(0.05, 1.0 / 8.0);
+  CHECK(uB == doctest::Approx(0.9936).epsilon(1e-3));
+  CHECK(uC == doctest::Approx(0.8071).epsilon(1e-3));
+  PlanOptions o = Options(30.0);  // three episodes
+  o.rule = PlanRule::kFailure;
+  struct Case {
+    double d;
+    std::vector<std::int64_t> picks;
+    std::vector<double> scores;
+  };
+  for (const Case& k :
+       {Case{0.9, {0, 1, 2}, {1.0, 0.9 * uB, uC}}, Case{0.5, {0, 2, 1}, {1.0, uC, 0.5 * uB}},
+        Case{0.0, {0, 2, 3}, {1.0, uC, uD}}}) {
+    CAPTURE(k.d);
+    o.failure_discount = k.d;
+    const Plan plan = MakePlan(Inputs(c, {}), o);
+    REQUIRE(plan.items.size() == 3);
+    for (int r = 0; r < 3; ++r) {
+      CHECK(plan.items[r].candidate == k.picks[r]);
+      CHECK(plan.items[r].score == doctest::Approx(k.scores[r]));
+    }
+    CHECK(HasNote(plan, "gains u x " + FormatNumber(k.d) + "^m"));
+  }
+  o.failure_discount = 0.9;
+  CHECK(MakePlan(Inputs(c, {}), o).items[1].reason.find("x0.9 for each of 1 earlier episode(s)") !=
+        std::string::npos);
+  o.failure_discount = 1.5;
+  CHECK_THROWS_AS(MakePlan(Inputs(c, {}), o), InputError);
+}
+
 TEST_CASE("make plan: the information rule is greedy log-det gain, as a brute force computes it") {
   Informed f;
   f.parameters.push_back(f.parameters[0]);
