@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <map>
+#include <optional>
 #include <string>
 
 #include "engine/dataset.h"
@@ -11,6 +12,7 @@
 #include "engine/output_set.h"
 #include "engine/parameter.h"
 #include "pipeline/pipeline.h"
+#include "planners/safety.h"
 #include "scenarios/space.h"
 
 namespace nextbatch::pipeline_internal {
@@ -77,6 +79,11 @@ struct CalibrationSource {
   bool from_set = false;  // an upstream calibrate set (checked for staleness)
 };
 CalibrationSource SimulateCalibration(const Study& study, const PipelineOptions& options);
+
+// The planner's safety options when the study's task has a safety rule (the simulate stage then
+// draws sequential safety samples by them, planners/safety.h SafetySamplingRule); none without
+// one. Throws InputError for a bad planner section.
+std::optional<SafetyOptions> SimulateSafetyOptions(const Study& study);
 
 }  // namespace nextbatch::pipeline_internal
 

@@ -12,6 +12,7 @@
 #include "engine/output_set.h"
 #include "pipeline/internal.h"
 #include "planners/plan_options.h"
+#include "scenarios/task_json.h"
 
 #ifndef NEXTBATCH_VERSION
 #define NEXTBATCH_VERSION "unknown"
@@ -101,6 +102,13 @@ std::string SetDir(StageId stage, const PipelineOptions& options) {
   return StageDir(options.out, StageName(stage));
 }
 
+std::optional<SafetyOptions> SimulateSafetyOptions(const Study& study) {
+  if (!study.HasSection("task")) return std::nullopt;
+  const TaskSpec task = ReadTaskSpec(study.Section("task"));
+  if (!task.outcome.is_object() || !task.outcome.contains("safety")) return std::nullopt;
+  return ReadPlanOptions(study).safety;
+}
+
 CalibrationSource SimulateCalibration(const Study& study, const PipelineOptions& options) {
   CalibrationSource source;
   if (!options.calibration.empty()) {
@@ -185,6 +193,12 @@ Inputs CurrentInputs(StageId stage, const Study& study, const PipelineOptions& o
     case StageId::kSimulate: {
       AddSections(study, {"parameters", "scenarios", "task", "simulate"}, &in);
       in["study:seed"] = DigestOf(std::to_string(study.seed));
+      // the sequential safety samples follow the planner's safety options, not its other fields
+      if (const auto safety = SimulateSafetyOptions(study)) {
+        in["planner:safety"] =
+            DigestOf(FormatNumber(safety->threshold) + " " + FormatNumber(safety->confidence) +
+                     " " + std::to_string(safety->max_samples));
+      }
       in["option:posterior"] = DigestOf(options.formal_posterior ? "formal" : "honest");
       const CalibrationSource source = SimulateCalibration(study, options);
       if (source.from_set) {

@@ -479,6 +479,7 @@ StageReport RunSimulate(const Study& study_in, const PipelineOptions& options) {
   }
   // the sections are checked before any output is taken
   const bool want_information = ReadStudySimulateOptions(study).information;
+  const std::optional<SafetyOptions> safety = SimulateSafetyOptions(study);
   StageReport r;
   r.stage = StageName(StageId::kSimulate);
   const CalibrationSource source = SimulateCalibration(study, options);
@@ -534,7 +535,8 @@ StageReport RunSimulate(const Study& study_in, const PipelineOptions& options) {
     res = SimulateStudy(study, posterior, label, study.threads, options.quiet, set.staging(),
                         &resume, information ? &information->hook : nullptr,
                         information ? information->document : nlohmann::json(nullptr),
-                        file ? file->episode_scale : std::map<std::string, std::string>{});
+                        file ? file->episode_scale : std::map<std::string, std::string>{},
+                        safety ? SafetySamplingRule(*safety) : SafetySampling{});
   } catch (const Interrupted& e) {
     std::string why;
     if (!ReadCheckpoint(checkpoint_dir, &why)) {

@@ -202,7 +202,7 @@ std::string RuleReason(const PlanOptions& options, int i, const FailureGain* fai
                         " samples failed; one-sided Clopper-Pearson at " +
                         FormatNumber(options.safety.confidence) + ")";
       if (failure->near(i) > 0)
-        out += ", x" + FormatNumber(kFailureDiscount) + " for each of " +
+        out += ", x" + FormatNumber(options.failure_discount) + " for each of " +
                std::to_string(failure->near(i)) +
                " earlier episode(s) within the coverage radius: gain " + Fmt("%.3f", gain);
       return out + "; ";
@@ -282,17 +282,34 @@ std::vector<PlanEpisodes::RealOutcome> RealOutcomes(const PlanInputs& in,
   return out;
 }
 
+// What the simulate stage's sequential safety samples added, from the candidate set.
+std::string SafetySamplingNote(const CandidateSet& set) {
+  if (!set.document.contains("safety_sampling"))
+    return " (this candidate set was simulated without them)";
+  int with = 0;
+  long long extra = 0;
+  for (const CandidateRecord& c : set.candidates) {
+    if (c.safety_rollouts <= c.rollouts) continue;
+    ++with;
+    extra += c.safety_rollouts - c.rollouts;
+  }
+  return ": " + std::to_string(with) + " of " + std::to_string(set.candidates.size()) +
+         " candidates drew " + std::to_string(extra) + " extra samples";
+}
+
 // How the estimates were made, in words, for the plan's notes.
 std::vector<std::string> MethodNotes(const Plan& plan, const PlanOptions& options, double diameter,
                                      const CoverageOptions& copt, int sample_size,
                                      double spread_max, double change_seconds, bool safety_rule,
+                                     const std::string& safety_sampling,
                                      const InformationInputs& info, double info_max) {
   std::vector<std::string> notes;
   switch (options.rule) {
     case PlanRule::kFailure:
       notes.push_back(
           "rule failure: one more episode of a candidate gains u x " +
-          FormatNumber(kFailureDiscount) + "^m, u the one-sided Clopper-Pearson upper bound at " +
+          FormatNumber(options.failure_discount) +
+          "^m, u the one-sided Clopper-Pearson upper bound at " +
           FormatNumber(options.safety.confidence) +
           " confidence on its failure rate over its simulated samples, m the batch's episodes "
           "within the coverage radius of it; the components below are reported, not used");
@@ -378,7 +395,9 @@ std::vector<std::string> MethodNotes(const Plan& plan, const PlanOptions& option
         FormatNumber(options.safety.threshold) +
         "; unsafe ones with a violation rate above the threshold are left out, "
         "those merely not shown safe for want of samples stay in, flagged in "
-        "their reason (no extra samples are drawn yet)");
+        "their reason; the simulate stage drew more samples, in rounds of K, for candidates "
+        "whose bounds straddled the threshold, up to " +
+        std::to_string(options.safety.max_samples) + " each" + safety_sampling);
   } else {
     notes.push_back("safety: the task has no safety rule; nothing was judged");
   }
@@ -536,9 +555,9 @@ Plan MakePlan(const PlanInputs& in, const PlanOptions& options) {
     f.spread = c.success * (1.0 - c.success);
     spread_max = std::max(spread_max, f.spread);
     f.setup = setups.of[i];
-    if (in.safety_rule && c.rollouts > 0) {
-      const int safe = static_cast<int>(std::lround(c.safety * c.rollouts));
-      f.safety = JudgeSafety(c.rollouts - safe, c.rollouts, options.safety);
+    if (in.safety_rule && c.safety_rollouts > 0) {
+      // every rollout that judged safety, the simulate stage's sequential samples included
+      f.safety = JudgeSafety(c.safety_violations, c.safety_rollouts, options.safety);
       f.judged = true;
     }
   }
@@ -614,7 +633,8 @@ Plan MakePlan(const PlanInputs& in, const PlanOptions& options) {
       bounds[i] = FailureBound(failures[i], c.rollouts, options.safety.confidence);
     }
     failure = std::make_unique<FailureGain>(
-        std::move(bounds), CandidateNeighbourhoods(embedding, cand, radius, in.threads));
+        std::move(bounds), CandidateNeighbourhoods(embedding, cand, radius, in.threads),
+        options.failure_discount);
     rule = failure.get();
   } else if (options.rule == PlanRule::kInformation) {
     if (!information)
@@ -845,9 +865,9 @@ Plan MakePlan(const PlanInputs& in, const PlanOptions& options) {
   } else if (info.default_deflation > 0.0) {
     plan.not_estimated.push_back("expected.std_after");
   }
-  const std::vector<std::string> notes =
-      MethodNotes(plan, options, embedding.Diameter(), copt, static_cast<int>(sample.size()),
-                  spread_max, setups.change_seconds, in.safety_rule, info, info_max);
+  const std::vector<std::string> notes = MethodNotes(
+      plan, options, embedding.Diameter(), copt, static_cast<int>(sample.size()), spread_max,
+      setups.change_seconds, in.safety_rule, SafetySamplingNote(set), info, info_max);
   plan.notes.insert(plan.notes.end(), notes.begin(), notes.end());
   const std::vector<std::string> real_notes =
       RealModelNotes(real, space, options.weights.discrepancy, options.weights.real_outcome);

@@ -114,6 +114,9 @@ std::string PlanOptions::Validate() const {
       return Expected("planner.excluded", "no pinned candidate",
                       std::to_string(i) + ", which is also pinned");
   if (std::string e = safety.Validate(); !e.empty()) return "planner." + e;
+  if (!(failure_discount >= 0.0 && failure_discount <= 1.0))
+    return Expected("planner.failure_discount", "a factor in [0, 1]",
+                    FormatNumber(failure_discount));
   for (const auto& [name, v] :
        {std::pair<const char*, double>{"residual_scale", default_error_model.residual_scale},
         {"serial_correlation", default_error_model.serial_correlation}}) {
@@ -164,8 +167,10 @@ PlanOptions ReadPlanOptions(const JsonReader& r, double horizon) {
     const JsonReader s = r.Object("safety");
     o.safety.threshold = s.Number("threshold", o.safety.threshold);
     o.safety.confidence = s.Number("confidence", o.safety.confidence);
+    o.safety.max_samples = s.Integer("max_samples", o.safety.max_samples);
     s.CheckAllRead();
   }
+  o.failure_discount = r.Number("failure_discount", o.failure_discount);
   if (r.Has("default_error_model")) {
     const JsonReader d = r.Object("default_error_model");
     o.default_error_model.residual_scale =

@@ -13,7 +13,8 @@
 //     "robots": {"arm": [[0, 3600]]},    availability windows in seconds (default: one robot
 //                                        "robot" available for the whole budget)
 //     "pinned": [3], "excluded": [5],    candidate indices always / never in the batch
-//     "safety": {"threshold": 0.05, "confidence": 0.95},
+//     "safety": {"threshold": 0.05, "confidence": 0.95, "max_samples": 64},
+//     "failure_discount": 0.5,           the failure rule's factor per earlier episode nearby
 //     "team_uncertainty": "team.csv",    the team's per-scenario variance (weight weights.team)
 //     "default_error_model": {"residual_scale": 4, "serial_correlation": 4}
 //                                        the information's error model while no calibration has
@@ -39,6 +40,7 @@
 #include "engine/json_reader.h"
 #include "engine/study.h"
 #include "planners/coverage.h"
+#include "planners/rules.h"
 #include "planners/safety.h"
 #include "planners/schedule.h"
 
@@ -98,6 +100,11 @@ struct PlanOptions {
   std::vector<std::int64_t> pinned;  // candidate indices
   std::vector<std::int64_t> excluded;  // candidate indices
   SafetyOptions safety;
+  // The failure rule's discount d (planners/rules.h): one more episode of a candidate gains its
+  // failure bound x d^m, m the batch's episodes within the coverage radius of it. In [0, 1]:
+  // 1 ranks by the bound alone (a batch may pile onto one region), 0 takes one episode per
+  // neighbourhood while any other candidate has a bound above 0.
+  double failure_discount = kFailureDiscount;
   // The team's per-scenario uncertainty CSV (planners/team_uncertainty.h), resolved against the
   // study's folder by ReadPlanOptions(study); "" for none.
   std::string team_uncertainty;
@@ -106,7 +113,8 @@ struct PlanOptions {
   // Empty when valid, else "planner.field: expected X, got Y": a budget or an episode that is
   // not positive, a budget smaller than one episode, negative or all-zero gain weights (cost
   // does not count: it weighs no gain), repeats_max < 1, a negative or doubly listed index,
-  // a default error model figure that is not a positive finite number,
+  // a default error model figure that is not a positive finite number, a failure discount
+  // outside [0, 1],
   // robot windows that run backwards or overlap.
   std::string Validate() const;
 };

@@ -7,13 +7,14 @@
 //                rollouts). One more episode of i gains
 //                    u_i x d^(m_i),
 //                m_i the batch's episodes whose scenario lies strictly within the coverage radius
-//                of i (a repeat of i counts: distance 0), d = kFailureDiscount. So the first pick
-//                is the highest bound, and each pick halves what its coverage neighbourhood is
-//                worth: a second failure region beats the same one again unless its bound is
-//                below half. This is local penalisation of a batch acquisition (the penaliser a
-//                hard ball of the coverage radius), not a set function: the gains never grow as
-//                the batch grows, so lazy and plain greedy still pick the same batch, but the
-//                budgeted (1 - 1/e)/2 guarantee of the selector does not apply.
+//                of i (a repeat of i counts: distance 0), d the study's
+//                planner.failure_discount (default kFailureDiscount = 0.5). So the first pick is
+//                the highest bound, and each pick multiplies what its coverage neighbourhood is
+//                worth by d: with 0.5 a second failure region beats the same one again unless its
+//                bound is below half. This is local penalisation of a batch acquisition (the
+//                penaliser a hard ball of the coverage radius), not a set function: the gains never
+//                grow as the batch grows, so lazy and plain greedy still pick the same batch, but
+//                the budgeted (1 - 1/e)/2 guarantee of the selector does not apply.
 //   information  finishing a calibration: the log-det gain of InformationGain alone
 //                (planners/information.h), log det(P + sum I) - log det(P), the precision
 //                updated after each pick. No separate class: MakePlan selects on that gain.
@@ -27,7 +28,9 @@
 
 namespace nextbatch {
 
-// What a pick leaves of its neighbours' failure gain (each neighbouring episode multiplies it).
+// What a pick leaves of its neighbours' failure gain (each neighbouring episode multiplies it):
+// the default of PlanOptions::failure_discount. 0.5: one episode in a failure region is worth
+// as much as a fresh region whose bound is half as high.
 inline constexpr double kFailureDiscount = 0.5;
 
 // u = the one-sided Clopper-Pearson upper bound on the failure rate: `failures` of `rollouts`

@@ -35,6 +35,10 @@ std::string SimulateOptions::Validate() const {
   }
   if (chunk < 1) return Expected("simulate.chunk", ">= 1", std::to_string(chunk));
   if (num_threads < 0) return Expected("simulate.threads", ">= 0", std::to_string(num_threads));
+  if (safety.max_samples < 0 || safety.max_samples > kSafetyMaxSamples) {
+    return Expected("safety.max_samples", "0 to " + std::to_string(kSafetyMaxSamples),
+                    std::to_string(safety.max_samples));
+  }
   if (resume.candidates < 0 || resume.candidates > candidates) {
     return Expected("resume", "0 to " + std::to_string(candidates) + " candidates done",
                     std::to_string(resume.candidates));
@@ -57,6 +61,9 @@ struct ChunkBuffer {
   std::vector<double> metrics;               // rollout-major
   std::vector<Eigen::MatrixXd> information;  // per candidate (with CandidateInformation)
   std::vector<std::string> information_error;
+  // per candidate: the sequential safety samples (SafetySampling) beyond the K rollouts
+  std::vector<int> extra_rollouts, extra_violations, extra_diverged;
+  std::vector<std::int64_t> extra_steps;
 };
 
 // The episode a log of one rollout from the workspace's current state would hold, and its full
@@ -167,12 +174,10 @@ std::vector<Eigen::VectorXd> ChunkScales(const ParameterBinding& binding,
 // Prepares rollout k of candidate i (chunk-relative) on a workspace: the posterior sample, the
 // scenario and the nuisance perturbation, keyed by (seed, stage, candidate * K + k).
 // `scale`: the candidate's per-parameter factors (ChunkScales), empty when there are none.
+// `key`: RolloutKey, or SafetyKey for a sequential safety sample.
 void PrepareRollout(const Task& task, const ParameterBinding& binding, const Posterior& posterior,
-                    const ScenarioSource& source, const SimulateOptions& options,
-                    std::int64_t candidate, int i, int k, Workspace& ws, Eigen::VectorXd* theta,
-                    const Eigen::VectorXd& scale) {
-  const std::uint64_t key =
-      static_cast<std::uint64_t>(candidate) * options.posterior_samples + static_cast<unsigned>(k);
+                    const ScenarioSource& source, const SimulateOptions& options, std::uint64_t key,
+                    int i, Workspace& ws, Eigen::VectorXd* theta, const Eigen::VectorXd& scale) {
   ws.RestoreBase();
   if (binding.size() > 0) {
     posterior.Sample(options.seed, key, theta);
@@ -183,6 +188,15 @@ void PrepareRollout(const Task& task, const ParameterBinding& binding, const Pos
   source.Apply(i, ws, &initial);
   Perturb(ws.model(), options.nuisance, options.seed, key, &initial);
   ws.SetState(initial);
+}
+
+std::uint64_t RolloutKey(const SimulateOptions& options, std::int64_t candidate, int k) {
+  return static_cast<std::uint64_t>(candidate) * options.posterior_samples +
+         static_cast<unsigned>(k);
+}
+
+std::uint64_t SafetyKey(std::int64_t candidate, int j) {
+  return kSafetyKeyBase + (static_cast<std::uint64_t>(candidate) << 24) + static_cast<unsigned>(j);
 }
 
 void Record(const EpisodeOutcome& e, int r, int nm, ChunkBuffer* buf) {
@@ -235,6 +249,10 @@ SimulateSummary RunChunks(
     buf.metrics.assign(static_cast<std::size_t>(n) * nm, 0.0);
     buf.information.assign(count, Eigen::MatrixXd());
     buf.information_error.assign(count, "");
+    buf.extra_rollouts.assign(count, 0);
+    buf.extra_violations.assign(count, 0);
+    buf.extra_diverged.assign(count, 0);
+    buf.extra_steps.assign(count, 0);
     simulate(first, count, &buf);
     stats.resize(count);
     for (int i = 0; i < count; ++i) {
@@ -279,6 +297,11 @@ SimulateSummary RunChunks(
       }
       summary.diverged += c.diverged;
       success_sum += c.success_probability();
+      c.safety_rollouts = K + buf.extra_rollouts[i];
+      c.safety_violations = (K - c.safe) + buf.extra_violations[i];
+      summary.rollouts += buf.extra_rollouts[i];
+      summary.diverged += buf.extra_diverged[i];
+      summary.steps += buf.extra_steps[i];
     }
     summary.candidates += count;
     summary.rollouts += n;
@@ -336,6 +359,52 @@ SimulateSummary SimulateCandidates(const mjModel* base, const Task& task,
   }
   std::vector<Eigen::VectorXd> theta(threads);
   double information_seconds = 0.0;
+  // The sequential safety samples of a chunk (SafetySampling): rounds of up to K more rollouts for
+  // each candidate its rule leaves undecided; `run(i, j, thread)` runs extra rollout j of
+  // candidate i. A candidate's rounds depend on its own rollouts alone, so any thread count
+  // draws the same ones.
+  const auto SafetyRounds = [&](std::int64_t first, int count, int threads, ChunkBuffer* buf,
+                                const std::function<EpisodeOutcome(int, int, int)>& run) {
+    const SafetySampling& rule = options.safety;
+    std::vector<int> samples(count, K), violations(count, 0);
+    for (int i = 0; i < count; ++i)
+      for (int k = 0; k < K; ++k) {
+        const int r = i * K + k;
+        violations[i] += buf->diverged[r] || !buf->safe[r] ? 1 : 0;
+      }
+    std::vector<std::pair<int, int>> todo;  // (candidate in the chunk, extra rollout)
+    std::vector<char> unsafe, diverged;
+    std::vector<int> steps;
+    for (;;) {
+      todo.clear();
+      for (int i = 0; i < count; ++i) {
+        if (samples[i] >= rule.max_samples || !rule.more(violations[i], samples[i])) continue;
+        const int add = std::min(K, rule.max_samples - samples[i]);
+        for (int a = 0; a < add; ++a) todo.emplace_back(i, samples[i] - K + a);
+      }
+      if (todo.empty()) return;
+      const int n = static_cast<int>(todo.size());
+      unsafe.assign(n, 0);
+      diverged.assign(n, 0);
+      steps.assign(n, 0);
+      StoppableParallelFor(n, threads, StoppedAfter(first, options.candidates),
+                           [&](int t, int thread) {
+                             const EpisodeOutcome e = run(todo[t].first, todo[t].second, thread);
+                             steps[t] = e.steps;
+                             diverged[t] = e.ok() ? 0 : 1;
+                             unsafe[t] = !e.ok() || !e.safe ? 1 : 0;
+                           });
+      for (int t = 0; t < n; ++t) {
+        const int i = todo[t].first;
+        ++samples[i];
+        violations[i] += unsafe[t];
+        ++buf->extra_rollouts[i];
+        buf->extra_violations[i] += unsafe[t];
+        buf->extra_diverged[i] += diverged[t];
+        buf->extra_steps[i] += steps[t];
+      }
+    }
+  };
   SimulateSummary summary = RunChunks(
       task, source, options, sink, progress, [&](std::int64_t first, int count, ChunkBuffer* buf) {
         const std::vector<Eigen::VectorXd> scales = ChunkScales(binding, options, source, count);
@@ -348,20 +417,34 @@ SimulateSummary SimulateCandidates(const mjModel* base, const Task& task,
             if (task.needs_scenario()) task.MakeController(base, scenarios[i]);
           }
         }
-        StoppableParallelFor(count * K, threads, StoppedAfter(first, options.candidates),
-                             [&](int r, int thread) {
-                               const int i = r / K, k = r % K;
-                               Workspace& ws = pool[thread];
-                               PrepareRollout(task, binding, posterior, source, options, first + i,
-                                              i, k, ws, &theta[thread], scales[i]);
-                               std::unique_ptr<Controller> own;
-                               if (controllers) {
-                                 own = controllers(ws.model(), first + i, k);
-                               } else if (task.needs_scenario()) {
-                                 own = task.MakeController(ws.model(), scenarios[i]);
-                               }
-                               Record(task.Run(ws, *evaluators[thread], own.get()), r, nm, buf);
-                             });
+        StoppableParallelFor(
+            count * K, threads, StoppedAfter(first, options.candidates), [&](int r, int thread) {
+              const int i = r / K, k = r % K;
+              Workspace& ws = pool[thread];
+              PrepareRollout(task, binding, posterior, source, options,
+                             RolloutKey(options, first + i, k), i, ws, &theta[thread], scales[i]);
+              std::unique_ptr<Controller> own;
+              if (controllers) {
+                own = controllers(ws.model(), first + i, k);
+              } else if (task.needs_scenario()) {
+                own = task.MakeController(ws.model(), scenarios[i]);
+              }
+              Record(task.Run(ws, *evaluators[thread], own.get()), r, nm, buf);
+            });
+        if (options.safety.enabled()) {
+          SafetyRounds(first, count, threads, buf, [&](int i, int j, int thread) {
+            Workspace& ws = pool[thread];
+            PrepareRollout(task, binding, posterior, source, options, SafetyKey(first + i, j), i,
+                           ws, &theta[thread], scales[i]);
+            std::unique_ptr<Controller> own;
+            if (controllers) {
+              own = controllers(ws.model(), first + i, K + j);
+            } else if (task.needs_scenario()) {
+              own = task.MakeController(ws.model(), scenarios[i]);
+            }
+            return task.Run(ws, *evaluators[thread], own.get());
+          });
+        }
         if (!information) return;
         const auto t0 = std::chrono::steady_clock::now();
         // One mean-parameter episode per candidate; nothing throws out of the loop.
@@ -412,6 +495,9 @@ SimulateSummary SimulateCandidatesBatched(const mjModel* base, const Task& task,
                                           const CandidateSink& sink, const ProgressFn& progress) {
   NB_CHECK(posterior.size() == binding.size());
   CheckEpisodeScale(binding, options);
+  if (options.safety.enabled())
+    ThrowExpected("simulate: safety sampling", "none with a batched policy",
+                  "a sampling rule (sequential safety samples are drawn per rollout)");
   const int threads = ResolveThreads(options.num_threads);
   const int K = options.posterior_samples;
   const int nm = task.outcome().num_metrics();
@@ -431,8 +517,9 @@ SimulateSummary SimulateCandidatesBatched(const mjModel* base, const Task& task,
         std::vector<char> started(n, 0);
         ParallelFor(n, threads, [&](int r, int) {
           Workspace& ws = *workspaces[r];
-          PrepareRollout(task, binding, posterior, source, options, first + r / K, r / K, r % K, ws,
-                         &theta[r], scales[r / K]);
+          PrepareRollout(task, binding, posterior, source, options,
+                         RolloutKey(options, first + r / K, r % K), r / K, ws, &theta[r],
+                         scales[r / K]);
           try {
             mj_forward(ws.model(), ws.data());
           } catch (const MujocoError&) {
@@ -535,6 +622,11 @@ std::string CandidateWriter::Line(const CandidateStats& c, const nlohmann::json&
   j["success"] = c.success_probability();
   j["safety"] = c.safety_probability();
   j["diverged"] = c.diverged;
+  // only where sequential safety samples were drawn: a set without them reads as before
+  if (c.safety_rollouts > c.rollouts) {
+    j["safety_rollouts"] = c.safety_rollouts;
+    j["safety_violations"] = c.safety_violations;
+  }
   nlohmann::ordered_json m = nlohmann::ordered_json::object();
   for (std::size_t q = 0; q < names.size(); ++q) {
     // JSON has no NaN: a metric of a candidate whose every rollout diverged is null

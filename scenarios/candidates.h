@@ -57,6 +57,25 @@ struct SimulateCheckpoint {
   double success_sum = 0.0;  // of the candidates' success probabilities, in candidate order
 };
 
+// Sequential safety sampling: more rollouts for a candidate whose safety verdict its K rollouts
+// leave undecided. After the K rollouts, and after each further round, a candidate for which
+// `more(violations, samples)` holds draws min(K, max_samples - samples) more rollouts, until
+// `more` says no or it has max_samples. A violation is an unsafe or diverged rollout. Extra
+// rollout j (0-based) of candidate c samples the posterior and the nuisance under the key
+// kSafetyKeyBase + c x 2^24 + j, a key space apart from the K rollouts' c x K + k: a
+// candidate's extra rollouts are the same for any thread count, chunk size or cap. They count
+// only for safety (CandidateStats::safety_rollouts); the success rate and the metrics stay those
+// of the K rollouts, so that the other estimates weigh every candidate alike. The decision rule
+// is the planner's (planners/safety.h SafetySamplingRule); off when `more` is empty.
+struct SafetySampling {
+  int max_samples = 0;  // rollouts per candidate at most, the K included (<= K: none added)
+  std::function<bool(int violations, int samples)> more;
+
+  bool enabled() const { return static_cast<bool>(more); }
+};
+inline constexpr std::uint64_t kSafetyKeyBase = std::uint64_t{1} << 63;
+inline constexpr int kSafetyMaxSamples = 1 << 24;  // extra rollouts per candidate the keys hold
+
 struct SimulateOptions {
   std::int64_t candidates = 100;
   int posterior_samples = 8;  // K rollouts per candidate
@@ -83,6 +102,9 @@ struct SimulateOptions {
   // per firmware kp unit x the candidate's kp). Applied to every posterior sample and to the
   // information episode, whose scenario the information routine then scales by in the same way.
   std::map<std::string, std::string> episode_scale;
+  // More rollouts where the safety verdict is undecided (SimulateCandidates only; the batched
+  // simulation refuses it).
+  SafetySampling safety;
 
   std::string Validate() const;
 };
@@ -100,6 +122,10 @@ struct CandidateStats {
   // when it could not be computed; `information_error` says why).
   Eigen::MatrixXd information;
   std::string information_error;
+  // Every rollout that judged safety: the K above plus the sequential safety samples
+  // (SafetySampling), and the violations among them (unsafe or diverged).
+  int safety_rollouts = 0;
+  int safety_violations = 0;
 
   double success_probability() const { return rollouts ? double(successes) / rollouts : 0.0; }
   double safety_probability() const { return rollouts ? double(safe) / rollouts : 0.0; }

@@ -47,7 +47,8 @@ SimulateStudyResult SimulateStudy(const Study& study, const Posterior& posterior
                                   const std::string& dir, const SimulateResume* resume,
                                   const CandidateInformation* information,
                                   const nlohmann::json& information_document,
-                                  const std::map<std::string, std::string>& episode_scale) {
+                                  const std::map<std::string, std::string>& episode_scale,
+                                  const SafetySampling& safety) {
   ModelPtr model = LoadModelFile(study.model);
   const mjModel* m = model.get();
   ScenariosSection scenarios = ReadScenarios(study);
@@ -68,6 +69,7 @@ SimulateStudyResult SimulateStudy(const Study& study, const Posterior& posterior
     }
   }
   options.episode_scale = episode_scale;
+  options.safety = safety;
 
   std::vector<std::string> metric_names;
   for (const auto& mt : task.outcome().metrics()) metric_names.push_back(mt.name);
@@ -96,13 +98,17 @@ SimulateStudyResult SimulateStudy(const Study& study, const Posterior& posterior
   writer->Commit();
   // Counted from the written lines, not during the run: a resumed run did not simulate the
   // candidates before its checkpoint, and its files must equal an uninterrupted run's.
-  std::int64_t with_information = 0;
+  std::int64_t with_information = 0, safety_candidates = 0, safety_extra = 0;
   std::string first_error;
-  if (information) {
+  if (information || safety.enabled()) {
     std::ifstream in(lines);
     std::string line;
     while (std::getline(in, line)) {
       const nlohmann::json j = nlohmann::json::parse(line);
+      if (j.contains("safety_rollouts")) {
+        ++safety_candidates;
+        safety_extra += j.at("safety_rollouts").get<std::int64_t>() - j.at("rollouts").get<int>();
+      }
       const auto it = j.find("information");
       if (it != j.end() && !it->is_null()) ++with_information;
       const auto e = j.find("information_error");
@@ -134,6 +140,11 @@ SimulateStudyResult SimulateStudy(const Study& study, const Posterior& posterior
       {"diverged", summary.diverged},
       {"steps", summary.steps},
       {"mean_success", summary.mean_success}};
+  if (safety.enabled()) {
+    doc["safety_sampling"] = {{"max_samples", safety.max_samples},
+                              {"candidates", safety_candidates},
+                              {"extra_rollouts", safety_extra}};
+  }
   if (information) {
     nlohmann::json info =
         information_document.is_object() ? information_document : nlohmann::json::object();
@@ -222,6 +233,18 @@ CandidateSet ReadCandidateSet(const std::string& dir) {
     rec.success = c.Number("success");
     rec.safety = c.Number("safety");
     rec.diverged = c.Integer("diverged");
+    rec.safety_rollouts = rec.rollouts;
+    rec.safety_violations = rec.rollouts - static_cast<int>(std::lround(rec.safety * rec.rollouts));
+    if (c.Has("safety_rollouts")) {
+      rec.safety_rollouts = c.Integer("safety_rollouts");
+      rec.safety_violations = c.Integer("safety_violations");
+      if (rec.safety_rollouts < rec.rollouts || rec.safety_violations < 0 ||
+          rec.safety_violations > rec.safety_rollouts)
+        ThrowExpected(
+            c.Where("safety_rollouts"),
+            "rollouts <= safety_rollouts and 0 <= safety_violations <= safety_rollouts",
+            std::to_string(rec.safety_rollouts) + " and " + std::to_string(rec.safety_violations));
+    }
     if (rec.rollouts < 0 || !(rec.success >= 0 && rec.success <= 1) ||
         !(rec.safety >= 0 && rec.safety <= 1) || rec.diverged < 0 || rec.diverged > rec.rollouts) {
       ThrowExpected(where_line, "counts >= 0 and probabilities in [0, 1]", line.substr(0, 200));

@@ -56,13 +56,17 @@ struct SimulateResume {
 // with the parameters and counts added. `episode_scale`: the calibration's per-episode factors
 // (parameter -> scenario factor, SimulateOptions::episode_scale); each factor must be a numeric
 // factor of the study's scenario space, or the candidates could not be simulated as the fit was
-// made (InputError).
+// made (InputError). `safety`: sequential safety samples where the verdict is undecided
+// (SafetySampling; the pipeline passes the planner's rule when the task has a safety rule);
+// candidates.json then holds a "safety_sampling" object: the cap and how many candidates drew how
+// many extra rollouts.
 SimulateStudyResult SimulateStudy(const Study& study, const Posterior& posterior,
                                   const nlohmann::json& calibration, int threads, bool quiet,
                                   const std::string& dir, const SimulateResume* resume = nullptr,
                                   const CandidateInformation* information = nullptr,
                                   const nlohmann::json& information_document = nullptr,
-                                  const std::map<std::string, std::string>& episode_scale = {});
+                                  const std::map<std::string, std::string>& episode_scale = {},
+                                  const SafetySampling& safety = {});
 
 // One line of candidates.jsonl as read back.
 struct CandidateRecord {
@@ -71,6 +75,9 @@ struct CandidateRecord {
   int rollouts = 0;
   double success = 0, safety = 0;
   int diverged = 0;
+  // Every rollout that judged safety and the violations among them: the sequential safety
+  // samples included where the line has them, else `rollouts` and (1 - safety) x rollouts.
+  int safety_rollouts = 0, safety_violations = 0;
   std::vector<double> metric_mean, metric_std;  // in the document's metric order; NaN for null
   // P x P in the document's parameter order; empty when the line has none (none computed, or
   // it failed: `information_error` then says why).

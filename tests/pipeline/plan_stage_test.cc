@@ -223,6 +223,13 @@ TEST_CASE("plan: byte-identical plan files for -j 1 and -j 2 and on reruns") {
   s.doc["simulate"]["candidates"] = 24;
   s.doc["planner"]["budget_seconds"] = 600;
   s.doc["planner"].erase("robots");
+  // a safety rule: candidates whose bounds straddle the threshold draw sequential safety samples
+  s.doc["task"]["outcome"]["safety"] = {
+      {"quantity", {{"joint", "shoulder"}, {"field", "vel"}, {"abs", true}}},
+      {"op", "<"},
+      {"value", 5},
+      {"when", "always"}};
+  s.doc["planner"]["safety"] = {{"max_samples", 12}};
   s.Save();
   const std::string args = "plan " + s.study() + " -o " + s.out() + " -q";
   Run r = Nextbatch(s, args + " -j 1");
@@ -242,6 +249,8 @@ TEST_CASE("plan: byte-identical plan files for -j 1 and -j 2 and on reruns") {
   const std::string lines = ReadFile(s.out() + "/simulate/candidates.jsonl");
   CHECK(ReadFile(s.dir.File("out2") + "/simulate/candidates.jsonl") == lines);
   CHECK(Has(lines, "\"information\":[["));
+  CHECK(Has(lines, "\"safety_rollouts\":"));
+  CHECK(Has(ReadFile(s.out() + "/simulate/candidates.json"), "\"safety_sampling\""));
   CHECK_FALSE(nlohmann::json::parse(json).at("expected").at("std_after").empty());
 }
 

@@ -58,6 +58,8 @@ struct Candidates {
     r.rollouts = rollouts;
     r.success = success;
     r.safety = safety;
+    r.safety_rollouts = rollouts;  // no sequential safety samples, as ReadCandidateSet reads them
+    r.safety_violations = rollouts - static_cast<int>(std::lround(safety * rollouts));
     set.candidates.push_back(r);
   }
 };
@@ -406,6 +408,30 @@ TEST_CASE("make plan: unsafe candidates are left out and listed, undecided ones 
   CHECK(free.items.size() == 2);
 }
 
+TEST_CASE("make plan: safety is judged on every sample the simulate stage drew for it") {
+  // the same two candidates after sequential safety samples: the clean one none in 64 (bound
+  // 1 - 0.05^(1/64) = 0.0457, shown safe), the other 9 in 24 (its 8 plus two rounds)
+  Candidates c(ScenarioSpace({Continuous("x", 0, 1)}));
+  c.Add({{"x", 0.1}}, 0.5, 4.0 / 8.0);
+  c.Add({{"x", 0.9}}, 0.5, 1.0);
+  c.set.candidates[0].safety_rollouts = 24;
+  c.set.candidates[0].safety_violations = 9;
+  c.set.candidates[1].safety_rollouts = 64;
+  c.set.candidates[1].safety_violations = 0;
+  c.set.document["safety_sampling"] = {{"max_samples", 64}};
+  PlanInputs in = Inputs(c, {});
+  in.safety_rule = true;
+  const Plan plan = MakePlan(in, Options(100.0));
+  REQUIRE(plan.unsafe.size() == 1);
+  CHECK(plan.unsafe[0].violations == 9);
+  CHECK(plan.unsafe[0].samples == 24);
+  CHECK(plan.unsafe[0].upper == doctest::Approx(ViolationUpperBound(9, 24, 0.95)));
+  REQUIRE(plan.items.size() == 1);
+  CHECK(plan.items[0].reason.find("not shown safe") == std::string::npos);
+  CHECK_FALSE(HasWarning(plan, "could not be shown safe"));
+  CHECK(HasNote(plan, "2 of 2 candidates drew 72 extra samples"));
+}
+
 TEST_CASE("make plan: pinned first, excluded never, bad indices and budgets refused") {
   Candidates c(ScenarioSpace({Continuous("x", 0, 1)}));
   c.Add({{"x", 0.1}}, 1.0);
@@ -673,6 +699,48 @@ TEST_CASE("make plan: the failure rule picks the highest failure bounds, one per
   // the weighted rule on the same set says so too
   o.rule = PlanRule::kWeighted;
   CHECK(MakePlan(Inputs(c, {}), o).items[0].reason.rfind("rule weighted: score ", 0) == 0);
+}
+
+TEST_CASE("make plan: the failure rule's discount is the study's, as a hand computation says") {
+  // the same four candidates: A (bound 1) and B (0.9936) neighbours, C (0.8071) and D (0.3123)
+  // alone. Each pick multiplies its neighbours' gains by d:
+  //   d = 0.9: A 1; then B 0.9 x 0.9936 = 0.894 beats C 0.8071; then C       -> A, B, C
+  //   d = 0.5: A 1; then C 0.8071 beats B 0.4968; then B 0.4968 beats D      -> A, C, B
+  //   d = 0:   A 1; then C 0.8071; then D 0.3123 beats B 0                    -> A, C, D
+  Candidates c(ScenarioSpace({Continuous("x", 0, 1), Continuous("y", 0, 1)}));
+  c.Add({{"x", 0.10}, {"y", 0.1}}, 0.0);
+  c.Add({{"x", 0.12}, {"y", 0.1}}, 0.125);
+  c.Add({{"x", 0.90}, {"y", 0.9}}, 0.5);
+  c.Add({{"x", 0.10}, {"y", 0.9}}, 1.0);
+  const double uB = ViolationUpperBound(7, 8, 0.95), uC = ViolationUpperBound(4, 8, 0.95),
+               uD = 1.0 - std::pow(0.05, 1.0 / 8.0);
+  CHECK(uB == doctest::Approx(0.9936).epsilon(1e-3));
+  CHECK(uC == doctest::Approx(0.8071).epsilon(1e-3));
+  PlanOptions o = Options(30.0);  // three episodes
+  o.rule = PlanRule::kFailure;
+  struct Case {
+    double d;
+    std::vector<std::int64_t> picks;
+    std::vector<double> scores;
+  };
+  for (const Case& k :
+       {Case{0.9, {0, 1, 2}, {1.0, 0.9 * uB, uC}}, Case{0.5, {0, 2, 1}, {1.0, uC, 0.5 * uB}},
+        Case{0.0, {0, 2, 3}, {1.0, uC, uD}}}) {
+    CAPTURE(k.d);
+    o.failure_discount = k.d;
+    const Plan plan = MakePlan(Inputs(c, {}), o);
+    REQUIRE(plan.items.size() == 3);
+    for (int r = 0; r < 3; ++r) {
+      CHECK(plan.items[r].candidate == k.picks[r]);
+      CHECK(plan.items[r].score == doctest::Approx(k.scores[r]));
+    }
+    CHECK(HasNote(plan, "gains u x " + FormatNumber(k.d) + "^m"));
+  }
+  o.failure_discount = 0.9;
+  CHECK(MakePlan(Inputs(c, {}), o).items[1].reason.find("x0.9 for each of 1 earlier episode(s)") !=
+        std::string::npos);
+  o.failure_discount = 1.5;
+  CHECK_THROWS_AS(MakePlan(Inputs(c, {}), o), InputError);
 }
 
 TEST_CASE("make plan: the information rule is greedy log-det gain, as a brute force computes it") {

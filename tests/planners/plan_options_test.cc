@@ -37,6 +37,9 @@ TEST_CASE("planner section: defaults stated in the struct, the episode from the 
   CHECK(PlanRobots(o)[0].windows == std::vector<std::pair<double, double>>{{0.0, 3600.0}});
   CHECK(o.safety.threshold == 0.05);
   CHECK(o.safety.confidence == 0.95);
+  CHECK(o.safety.max_samples == 64);
+  CHECK(o.failure_discount == 0.5);
+  CHECK(Read(R"({"failure_discount": 0.25})").failure_discount == 0.25);
   // the calibration bench's s^2 and serial factor (docs/calibration.md), rounded
   CHECK(o.default_error_model.residual_scale == 4.0);
   CHECK(o.default_error_model.serial_correlation == 4.0);
@@ -93,6 +96,12 @@ TEST_CASE("planner section: bad input names the file and the field") {
            {"study.json: planner.rule: expected one of weighted, failure, information, got "
             "\"ucb\""});
   CheckBad(R"({"rule": 3})", {"study.json: planner.rule"});
+  CheckBad(R"({"failure_discount": 1.5})",
+           {"study.json: planner.failure_discount: expected a factor in [0, 1], got 1.5"});
+  CheckBad(R"({"failure_discount": -0.1})", {"planner.failure_discount"});
+  CheckBad(
+      R"({"safety": {"max_samples": -1}})",
+      {"study.json: planner.safety.max_samples: expected an integer in 0 .. 16777216, got -1"});
   CheckBad(R"({"team_uncertainty": ""})",
            {"study.json: planner.team_uncertainty: expected a CSV file"});
   CheckBad(R"({"weights": {"team": -1}})", {"planner.weights.team: expected a weight >= 0"});

@@ -3,8 +3,13 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <map>
 
 #include "engine/error.h"
+#include "engine/json_reader.h"
+#include "engine/model.h"
+#include "scenarios/task_json.h"
+#include "tests/fixtures/models.h"
 
 namespace nextbatch {
 namespace {
@@ -80,6 +85,227 @@ TEST_CASE("safety input is validated") {
   o.threshold = 0;
   CHECK_THROWS_WITH_AS(JudgeSafety(0, 5, o), "safety.threshold: expected a rate in (0, 1), got 0",
                        InputError);
+}
+
+TEST_CASE("Clopper-Pearson lower bound: closed forms at k = 0 and k = n, bisection between") {
+  for (int n : {1, 8, 64}) {
+    CHECK(ViolationLowerBound(0, n, 0.95) == 0.0);
+    CHECK(ViolationLowerBound(n, n, 0.95) ==
+          doctest::Approx(std::pow(0.05, 1.0 / n)).epsilon(1e-12));
+  }
+  // the lower bound p of k in n: P(X >= k) = alpha, i.e. P(X <= k - 1) = 1 - alpha
+  for (int n : {10, 57}) {
+    for (int k : {1, 3, n - 1}) {
+      double lo = 0.0, hi = 1.0;
+      for (int i = 0; i < 200; ++i) {
+        const double mid = 0.5 * (lo + hi);
+        (BinomialCdf(k - 1, n, mid) > 0.95 ? lo : hi) = mid;
+      }
+      CHECK(ViolationLowerBound(k, n, 0.95) == doctest::Approx(0.5 * (lo + hi)).epsilon(1e-9));
+    }
+  }
+  SafetyOptions o;
+  CHECK(JudgeSafety(0, 8, o).straddles);         // [0, 0.31]
+  CHECK_FALSE(JudgeSafety(0, 59, o).straddles);  // upper 0.0495: safe
+  CHECK(JudgeSafety(0, 58, o).straddles);        // upper 0.0503
+  CHECK_FALSE(JudgeSafety(4, 8, o).straddles);   // lower 0.19: confidently unsafe
+}
+
+// The sequential rule's outcome for a candidate whose rollouts violate with probability p, by
+// exact enumeration of the violation count after each round: the probabilities of ending safe
+// (upper bound <= threshold), unsafe (lower bound > threshold) or undecided at the cap, and
+// the expected number of samples.
+struct SequentialOdds {
+  double safe = 0, unsafe = 0, undecided = 0, mean_samples = 0;
+};
+SequentialOdds Enumerate(double p, int K, const SafetyOptions& o) {
+  const SafetySampling rule = SafetySamplingRule(o);
+  auto binomial = [p](int j, int n) {
+    return std::exp(std::lgamma(n + 1.0) - std::lgamma(j + 1.0) - std::lgamma(n - j + 1.0) +
+                    j * std::log(p) + (n - j) * std::log1p(-p));
+  };
+  SequentialOdds odds;
+  std::map<int, double> dist;  // violations -> probability, at `n` samples
+  for (int k = 0; k <= K; ++k) dist[k] = binomial(k, K);
+  for (int n = K; !dist.empty();) {
+    std::map<int, double> next;
+    const int add = std::min(K, o.max_samples - n);
+    for (const auto& [k, pr] : dist) {
+      if (rule.more(k, n)) {
+        for (int j = 0; j <= add; ++j) next[k + j] += pr * binomial(j, add);
+        continue;
+      }
+      const SafetyVerdict v = JudgeSafety(k, n, o);
+      (!v.unsafe ? odds.safe : v.straddles ? odds.undecided : odds.unsafe) += pr;
+      odds.mean_samples += pr * n;
+    }
+    dist.swap(next);
+    n += add;
+  }
+  return odds;
+}
+
+TEST_CASE("sequential safety rule: stops by the closed form without violations, error rates") {
+  SafetyOptions o;  // 0.05 at 0.95, max 64
+  const SafetySampling rule = SafetySamplingRule(o);
+  CHECK(rule.max_samples == 64);
+  // with no violation the upper bound 1 - alpha^(1/n) first reaches 0.05 at n >= ln(0.05) /
+  // ln(0.95) = 58.4: rounds of 8 stop at 64, rounds of 10 at 60
+  const int closed = static_cast<int>(std::ceil(std::log(0.05) / std::log(0.95)));
+  CHECK(closed == 59);
+  for (int K : {8, 10}) {
+    int n = K;
+    while (rule.more(0, n)) n += std::min(K, o.max_samples - n);
+    CHECK(n == (closed + K - 1) / K * K);
+  }
+  // the enumerated odds sum to 1, and away from the threshold the rule errs at most alpha
+  for (double p : {0.001, 0.01, 0.05, 0.15, 0.3}) {
+    const SequentialOdds a = Enumerate(p, 8, o);
+    CHECK(a.safe + a.unsafe + a.undecided == doctest::Approx(1.0).epsilon(1e-12));
+    MESSAGE("p " << p << ": safe " << a.safe << ", unsafe " << a.unsafe << ", undecided "
+                 << a.undecided << ", mean samples " << a.mean_samples);
+  }
+  // at the threshold itself the eight looks do not carry the chance of calling it safe past
+  // alpha (0.0375); they do that of calling it confidently unsafe (0.095), the cautious side
+  CHECK(Enumerate(0.05, 8, o).safe <= 0.05);
+  CHECK(Enumerate(0.05, 8, o).unsafe == doctest::Approx(0.0952).epsilon(0.01));
+  CHECK(Enumerate(0.15, 8, o).safe <= 0.05);
+  CHECK(Enumerate(0.3, 8, o).safe <= 0.05);
+  CHECK(Enumerate(0.001, 8, o).unsafe <= 0.05);
+  CHECK(Enumerate(0.01, 8, o).unsafe <= 0.05);
+}
+
+// A task whose safety rule is violated exactly when the sampled parameter `height` (the pendulum
+// body's origin height, N(0, 1) under the posterior) reaches `h`: violation probability
+// 1 - Phi(h). The body's origin sits on the hinge, so its height is the parameter throughout.
+struct HeightFixture {
+  ModelPtr m = LoadModelString(testing::PendulumXml(0.002));
+  Task task;
+  std::vector<ParameterSpec> specs;
+  ParameterBinding binding;
+  Posterior posterior;
+  explicit HeightFixture(double h)
+      : task(m.get(), ReadTaskSpec(JsonReader(nlohmann::json::parse(R"({"horizon": 0.004,
+            "outcome": {"success": {"quantity": {"joint": "hinge"}, "op": ">", "value": -10},
+              "safety": {"quantity": {"body": "link", "field": "pos", "axis": "z"}, "op": "<",
+                         "value": )" + std::to_string(h) + R"(, "when": "always"}}})"),
+                                              "study.json", "task"))) {
+    ParameterSpec height{"height", {"body:link.pos[2]"}};
+    height.initial = 0.0;
+    height.lower = -50;
+    height.upper = 50;
+    height.prior_mean = 0.0;
+    height.prior_std = 1.0;
+    specs = {height};
+    binding = ParameterBinding(m.get(), specs);
+    posterior = Posterior::FromSpecs(specs);
+  }
+};
+
+class NoScenario : public ScenarioSource {
+ public:
+  int Draw(std::int64_t, int count) override { return count; }
+  void Apply(int, Workspace&, State*) const override {}
+  nlohmann::json Values(int) const override { return nlohmann::json::object(); }
+};
+
+std::vector<CandidateStats> RunHeights(HeightFixture& f, int candidates, int threads, int chunk,
+                                       const SafetyOptions& o, std::uint64_t seed) {
+  SimulateOptions s;
+  s.candidates = candidates;
+  s.posterior_samples = 8;
+  s.chunk = chunk;
+  s.num_threads = threads;
+  s.seed = seed;
+  s.information = false;
+  s.safety = SafetySamplingRule(o);
+  NoScenario source;
+  std::vector<CandidateStats> all;
+  SimulateCandidates(f.m.get(), f.task, f.binding, f.posterior, source, s,
+                     [&](const std::vector<CandidateStats>& c, const ScenarioSource&) {
+                       all.insert(all.end(), c.begin(), c.end());
+                     });
+  return all;
+}
+
+TEST_CASE("simulate: sequential safety samples equal a brute-force replay and any thread count") {
+  const double h = 1.6448536269514722;  // Phi(h) = 0.95: violation probability 0.05
+  HeightFixture f(h);
+  SafetyOptions o;
+  const SafetySampling rule = SafetySamplingRule(o);
+  const std::uint64_t seed = 17;
+  const std::vector<CandidateStats> one = RunHeights(f, 40, 1, 7, o, seed);
+  const std::vector<CandidateStats> two = RunHeights(f, 40, 2, 40, o, seed);
+  REQUIRE(one.size() == 40);
+  REQUIRE(two.size() == 40);
+  int extra = 0;
+  for (int c = 0; c < 40; ++c) {
+    CHECK(one[c].safety_rollouts == two[c].safety_rollouts);
+    CHECK(one[c].safety_violations == two[c].safety_violations);
+    // brute force: the posterior draws under the documented keys, judged by h, in rounds of 8
+    Eigen::VectorXd theta;
+    int n = 0, k = 0;
+    for (; n < 8; ++n) {
+      f.posterior.Sample(seed, static_cast<std::uint64_t>(c) * 8 + n, &theta);
+      k += theta[0] >= h ? 1 : 0;
+    }
+    CHECK(one[c].rollouts == 8);
+    CHECK(8 - one[c].safe == [&] {
+      int base = 0;
+      for (int j = 0; j < 8; ++j) {
+        f.posterior.Sample(seed, static_cast<std::uint64_t>(c) * 8 + j, &theta);
+        base += theta[0] >= h ? 1 : 0;
+      }
+      return base;
+    }());
+    while (rule.more(k, n)) {
+      const int add = std::min(8, o.max_samples - n);
+      for (int a = 0; a < add; ++a, ++n) {
+        f.posterior.Sample(seed, kSafetyKeyBase + (static_cast<std::uint64_t>(c) << 24) + (n - 8),
+                           &theta);
+        k += theta[0] >= h ? 1 : 0;
+      }
+    }
+    CHECK(one[c].safety_rollouts == n);
+    CHECK(one[c].safety_violations == k);
+    extra += n - 8;
+  }
+  CHECK(extra > 0);
+}
+
+TEST_CASE("simulate: the sequential rule's decisions and samples match the enumerated odds") {
+  // 600 candidates (independent draws) at three violation probabilities: the share of each
+  // verdict and the mean number of samples agree with the exact enumeration within 4 standard
+  // errors, and a candidate far from the threshold is misjudged at most at the stated 5 %
+  SafetyOptions o;
+  const int n = 600;
+  const std::pair<double, int> cases[] = {
+      {2.3263478740408408, -1}, {1.6448536269514722, 0}, {1.0364333894937898, 1}};
+  for (const auto& [h, side] : cases) {                    // side: below, at, above the threshold
+    const double p = 0.5 * std::erfc(h / std::sqrt(2.0));  // 0.01, 0.05, 0.15
+    HeightFixture f(h);
+    const std::vector<CandidateStats> got = RunHeights(f, n, 2, 256, o, 5);
+    double safe = 0, unsafe = 0, samples = 0, samples2 = 0;
+    for (const CandidateStats& c : got) {
+      const SafetyVerdict v = JudgeSafety(c.safety_violations, c.safety_rollouts, o);
+      safe += !v.unsafe;
+      unsafe += v.unsafe && !v.straddles;
+      samples += c.safety_rollouts;
+      samples2 += static_cast<double>(c.safety_rollouts) * c.safety_rollouts;
+    }
+    safe /= n;
+    unsafe /= n;
+    const double mean = samples / n, sd = std::sqrt(samples2 / n - mean * mean);
+    const SequentialOdds want = Enumerate(p, 8, o);
+    MESSAGE("p " << p << ": safe " << safe << " (" << want.safe << "), unsafe " << unsafe << " ("
+                 << want.unsafe << "), samples " << mean << " (" << want.mean_samples << ")");
+    auto se = [n](double q) { return std::sqrt(std::max(q * (1 - q), 1e-4) / n); };
+    CHECK(std::abs(safe - want.safe) <= 4 * se(want.safe));
+    CHECK(std::abs(unsafe - want.unsafe) <= 4 * se(want.unsafe));
+    CHECK(std::abs(mean - want.mean_samples) <= 4 * std::max(sd, 0.5) / std::sqrt(n));
+    if (side < 0) CHECK(unsafe <= 0.05 + 4 * se(0.05));
+    if (side >= 0) CHECK(safe <= 0.05 + 4 * se(0.05));
+  }
 }
 
 }  // namespace
