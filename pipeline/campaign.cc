@@ -275,6 +275,19 @@ struct CollectedEntry {
   int archive = -1;  // an archive's episode (its own entry and importer), else a native world log
 };
 
+// What replays the held-out episodes under a round's estimate, as calibrate replays its own: the
+// study's model and parameters, the episodes' recorded scenarios, its calibration and replay
+// settings.
+void SetUpHeldOutReplay(Context* cx) {
+  const Study& base = *cx->study;
+  cx->model = LoadModelFile(base.model);
+  cx->binding = ParameterBinding(cx->model.get(), base.parameters);
+  cx->held_out_conditions = pipeline_internal::StudyConditions(base, cx->model.get(), cx->held_out);
+  cx->calibration = ReadCalibrationOptions(base);
+  if (base.HasSection("replay") && base.doc.at("replay").is_object())
+    cx->replay_window = base.doc.at("replay").value("window_seconds", cx->replay_window);
+}
+
 // Collects the held-out episodes (never in any strategy's dataset) and ingests them as the
 // rounds' episodes are (the study's dataset settings, the native importer), once, under
 // <out>/held_out/; the replay error of each round's estimate on them is the held-out measure.
@@ -321,18 +334,12 @@ void MakeHeldOut(Context* cx) {
   Dataset d = ReadDatasetFiles(pipeline_internal::SetDir(StageId::kIngest, po));
   DropEstimatedVelocities(&d);
   cx->held_out = std::move(d.episodes);
-  cx->model = LoadModelFile(base.model);
-  cx->binding = ParameterBinding(cx->model.get(), base.parameters);
-  cx->held_out_conditions = pipeline_internal::StudyConditions(base, cx->model.get(), cx->held_out);
-  cx->calibration = ReadCalibrationOptions(base);
-  if (base.HasSection("replay") && base.doc.at("replay").is_object())
-    cx->replay_window = base.doc.at("replay").value("window_seconds", cx->replay_window);
+  SetUpHeldOutReplay(cx);
 }
 
 // An archive's held-out measure: every archived episode, as the reference fit ingested them
 // (<reference>/ingest), with what replays them; a round scores the ones not yet collected.
 void UseArchiveHeldOut(Context* cx, const std::string& reference_dir) {
-  const Study& base = *cx->study;
   PipelineOptions po;
   po.out = reference_dir;
   Dataset d = ReadDatasetFiles(pipeline_internal::SetDir(StageId::kIngest, po));
@@ -348,12 +355,7 @@ void UseArchiveHeldOut(Context* cx, const std::string& reference_dir) {
     cx->held_out_index.push_back(it->second);
     cx->held_out.push_back(std::move(e));
   }
-  cx->model = LoadModelFile(base.model);
-  cx->binding = ParameterBinding(cx->model.get(), base.parameters);
-  cx->held_out_conditions = pipeline_internal::StudyConditions(base, cx->model.get(), cx->held_out);
-  cx->calibration = ReadCalibrationOptions(base);
-  if (base.HasSection("replay") && base.doc.at("replay").is_object())
-    cx->replay_window = base.doc.at("replay").value("window_seconds", cx->replay_window);
+  SetUpHeldOutReplay(cx);
 }
 
 nlohmann::json RoundStudy(const Context& cx, const Strategy& s, std::uint64_t seed,
