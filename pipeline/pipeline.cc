@@ -106,7 +106,7 @@ std::optional<SafetyOptions> SimulateSafetyOptions(const Study& study) {
   if (!study.HasSection("task")) return std::nullopt;
   const TaskSpec task = ReadTaskSpec(study.Section("task"));
   if (!task.outcome.is_object() || !task.outcome.contains("safety")) return std::nullopt;
-  return ReadPlanOptions(study).safety;
+  return ReadPlanSafetyOptions(study);
 }
 
 CalibrationSource SimulateCalibration(const Study& study, const PipelineOptions& options) {

@@ -127,6 +127,20 @@ std::string PlanOptions::Validate() const {
   return "";
 }
 
+namespace {
+
+// planner.safety into *o (its values kept where the section does not give them).
+void ReadSafety(const JsonReader& r, SafetyOptions* o) {
+  if (!r.Has("safety")) return;
+  const JsonReader s = r.Object("safety");
+  o->threshold = s.Number("threshold", o->threshold);
+  o->confidence = s.Number("confidence", o->confidence);
+  o->max_samples = s.Integer("max_samples", o->max_samples);
+  s.CheckAllRead();
+}
+
+}  // namespace
+
 PlanOptions ReadPlanOptions(const JsonReader& r, double horizon) {
   PlanOptions o;
   const std::string rule = r.Choice("rule", {"weighted", "failure", "information"}, "weighted");
@@ -163,13 +177,7 @@ PlanOptions ReadPlanOptions(const JsonReader& r, double horizon) {
   if (r.Has("robots")) o.robots = RobotsFromJson(r.Raw("robots"), r.Where("robots"));
   o.pinned = ReadIndices(r, "pinned");
   o.excluded = ReadIndices(r, "excluded");
-  if (r.Has("safety")) {
-    const JsonReader s = r.Object("safety");
-    o.safety.threshold = s.Number("threshold", o.safety.threshold);
-    o.safety.confidence = s.Number("confidence", o.safety.confidence);
-    o.safety.max_samples = s.Integer("max_samples", o.safety.max_samples);
-    s.CheckAllRead();
-  }
+  ReadSafety(r, &o.safety);
   o.failure_discount = r.Number("failure_discount", o.failure_discount);
   if (r.Has("default_error_model")) {
     const JsonReader d = r.Object("default_error_model");
@@ -194,6 +202,15 @@ PlanOptions ReadPlanOptions(const Study& study) {
   }
   PlanOptions o = ReadPlanOptions(study.Section(kPlannerSection), horizon);
   if (!o.team_uncertainty.empty()) o.team_uncertainty = study.Resolve(o.team_uncertainty);
+  return o;
+}
+
+SafetyOptions ReadPlanSafetyOptions(const Study& study) {
+  SafetyOptions o;
+  if (!study.HasSection(kPlannerSection)) return o;
+  const JsonReader r = study.Section(kPlannerSection);
+  ReadSafety(r, &o);
+  if (std::string e = o.Validate(); !e.empty()) throw InputError(r.file() + ": planner." + e);
   return o;
 }
 

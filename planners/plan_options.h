@@ -126,6 +126,11 @@ PlanOptions ReadPlanOptions(const JsonReader& r, double horizon);
 // The study's section, or the defaults when it has none; the horizon comes from its task section.
 PlanOptions ReadPlanOptions(const Study& study);
 
+// The section's safety options alone (the defaults without them), as the simulate stage needs
+// them: the rest of the section (budget against the episode, robots, weights) is the plan
+// stage's to check, after the task's own checks. InputError "file: planner.safety.field: ...".
+SafetyOptions ReadPlanSafetyOptions(const Study& study);
+
 // The robots the schedule uses: options.robots, or the default single robot.
 std::vector<Robot> PlanRobots(const PlanOptions& options);
 
