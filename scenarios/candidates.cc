@@ -417,32 +417,27 @@ SimulateSummary SimulateCandidates(const mjModel* base, const Task& task,
             if (task.needs_scenario()) task.MakeController(base, scenarios[i]);
           }
         }
+        // Rollout `k` of chunk candidate i under posterior key `key` (k >= K: a safety sample).
+        const auto rollout = [&](int i, int k, std::uint64_t key, int thread) {
+          Workspace& ws = pool[thread];
+          PrepareRollout(task, binding, posterior, source, options, key, i, ws, &theta[thread],
+                         scales[i]);
+          std::unique_ptr<Controller> own;
+          if (controllers) {
+            own = controllers(ws.model(), first + i, k);
+          } else if (task.needs_scenario()) {
+            own = task.MakeController(ws.model(), scenarios[i]);
+          }
+          return task.Run(ws, *evaluators[thread], own.get());
+        };
         StoppableParallelFor(
             count * K, threads, StoppedAfter(first, options.candidates), [&](int r, int thread) {
               const int i = r / K, k = r % K;
-              Workspace& ws = pool[thread];
-              PrepareRollout(task, binding, posterior, source, options,
-                             RolloutKey(options, first + i, k), i, ws, &theta[thread], scales[i]);
-              std::unique_ptr<Controller> own;
-              if (controllers) {
-                own = controllers(ws.model(), first + i, k);
-              } else if (task.needs_scenario()) {
-                own = task.MakeController(ws.model(), scenarios[i]);
-              }
-              Record(task.Run(ws, *evaluators[thread], own.get()), r, nm, buf);
+              Record(rollout(i, k, RolloutKey(options, first + i, k), thread), r, nm, buf);
             });
         if (options.safety.enabled()) {
           SafetyRounds(first, count, threads, buf, [&](int i, int j, int thread) {
-            Workspace& ws = pool[thread];
-            PrepareRollout(task, binding, posterior, source, options, SafetyKey(first + i, j), i,
-                           ws, &theta[thread], scales[i]);
-            std::unique_ptr<Controller> own;
-            if (controllers) {
-              own = controllers(ws.model(), first + i, K + j);
-            } else if (task.needs_scenario()) {
-              own = task.MakeController(ws.model(), scenarios[i]);
-            }
-            return task.Run(ws, *evaluators[thread], own.get());
+            return rollout(i, K + j, SafetyKey(first + i, j), thread);
           });
         }
         if (!information) return;
