@@ -50,6 +50,20 @@ struct Pendulum {
     }
     return out;
   }
+
+  // A posterior around the truth with correlated parameters, and 20 draws with a 2 mrad residual:
+  // a quick band for tests of the band's own arithmetic.
+  Posterior CorrelatedPosterior() const {
+    Eigen::Matrix2d cov;
+    cov << 1e-4, 2e-5, 2e-5, 4e-3;
+    return Posterior({"damping", "mass"}, truth, cov, binding.Lower(), binding.Upper());
+  }
+  static BandOptions QuickBand() {
+    BandOptions o;
+    o.samples = 20;
+    o.residual_std["qpos:hinge"] = 2e-3;
+    return o;
+  }
 };
 
 double Median(std::vector<double> v) { return Quantile(&v, 0.5); }
@@ -300,12 +314,8 @@ TEST_CASE("the discrepancy term is the split-conformal quantile of error^2 - rad
   // the term adds in quadrature to the radius and to each edge's distance from the replay
   Pendulum p;
   const std::vector<Episode> eps = p.Episodes(0, 1, 1.2);
-  Eigen::Matrix2d cov;
-  cov << 1e-4, 2e-5, 2e-5, 4e-3;
-  const Posterior post({"damping", "mass"}, p.truth, cov, p.binding.Lower(), p.binding.Upper());
-  BandOptions o;
-  o.samples = 20;
-  o.residual_std["qpos:hinge"] = 2e-3;
+  const Posterior post = p.CorrelatedPosterior();
+  BandOptions o = Pendulum::QuickBand();
   ReplaySetup setup;
   const PredictiveBand own = ComputePredictiveBand(p.model.get(), p.binding, post, eps, setup, o);
   o.discrepancy = 0.01;
@@ -327,12 +337,8 @@ TEST_CASE("the discrepancy term is the split-conformal quantile of error^2 - rad
 TEST_CASE("the predictive band is the same for one thread and for several") {
   Pendulum p;
   const std::vector<Episode> eps = p.Episodes(0, 2, 1.5);
-  Eigen::Matrix2d cov;
-  cov << 1e-4, 2e-5, 2e-5, 4e-3;
-  const Posterior post({"damping", "mass"}, p.truth, cov, p.binding.Lower(), p.binding.Upper());
-  BandOptions o;
-  o.samples = 20;
-  o.residual_std["qpos:hinge"] = 2e-3;
+  const Posterior post = p.CorrelatedPosterior();
+  BandOptions o = Pendulum::QuickBand();
   ReplaySetup one, many;
   one.threads = 1;
   many.threads = 3;

@@ -10,6 +10,7 @@
 
 #include "engine/atomic_file.h"
 #include "tests/fixtures/temp_files.h"
+#include "tests/pipeline/pendulum_logs.h"
 
 namespace nextbatch::testing {
 
@@ -23,11 +24,6 @@ inline nlohmann::json SwingUpCampaignFiles(const TempDir& dir, const std::string
     "seed": 3})");
   nlohmann::json doc = nlohmann::json::parse(R"({"schema": "nextbatch.study/1", "seed": 4,
     "model": "pendulum.xml", "threads": 1,
-    "parameters": [
-      {"name": "damping", "targets": ["joint:shoulder.damping"], "initial": 0.05,
-       "bounds": [0, 0.5], "prior": {"mean": 0.05, "std": 0.02}},
-      {"name": "friction", "targets": ["joint:shoulder.frictionloss"], "initial": 0.2,
-       "bounds": [0, 1], "prior": {"mean": 0.2, "std": 0.05}}],
     "calibration": {"segment_seconds": 0.5},
     "scenarios": {"factors": [
       {"name": "initial_angle", "range": [-0.5, 0.5],
@@ -40,6 +36,7 @@ inline nlohmann::json SwingUpCampaignFiles(const TempDir& dir, const std::string
       "outcome": {"success": {"quantity": {"joint": "shoulder", "abs": true}, "op": ">",
                               "value": 2.0, "when": "ever"}}},
     "planner": {"budget_seconds": 150, "reset_seconds": 8.5}})");
+  doc["parameters"] = PendulumParameters();
   doc["name"] = name;
   return doc;
 }

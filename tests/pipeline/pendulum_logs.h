@@ -37,17 +37,21 @@ inline void WritePendulumLogs(const TempDir& dir) {
   }
 }
 
+// The shoulder's damping and dry friction with their priors: what the pipeline fixtures fit.
+inline nlohmann::json PendulumParameters() {
+  return nlohmann::json::parse(R"([
+      {"name": "damping", "targets": ["joint:shoulder.damping"], "initial": 0.05,
+       "bounds": [0, 0.5], "prior": {"mean": 0.05, "std": 0.02}},
+      {"name": "friction", "targets": ["joint:shoulder.frictionloss"], "initial": 0.2,
+       "bounds": [0, 1], "prior": {"mean": 0.2, "std": 0.05}}])");
+}
+
 // A study of that pendulum with every stage: the two logs (native episodes, not resampled),
 // damping and friction with priors, two factors (start angle, torque limit), 8 swing-up
 // candidates of 1 s. Fixtures add what they test (a planner, setup costs, episode scenarios).
 inline nlohmann::json PendulumStudyDoc(const std::string& name, int seed) {
   nlohmann::json doc = nlohmann::json::parse(R"({"schema": "nextbatch.study/1",
     "model": "pendulum.xml", "threads": 1,
-    "parameters": [
-      {"name": "damping", "targets": ["joint:shoulder.damping"], "initial": 0.05,
-       "bounds": [0, 0.5], "prior": {"mean": 0.05, "std": 0.02}},
-      {"name": "friction", "targets": ["joint:shoulder.frictionloss"], "initial": 0.2,
-       "bounds": [0, 1], "prior": {"mean": 0.2, "std": 0.05}}],
     "dataset": {"importer": {"format": "native"},
                 "episodes": [{"path": "ep0.json"}, {"path": "ep1.json"}],
                 "cleaning": {"resample": false}},
@@ -62,6 +66,7 @@ inline nlohmann::json PendulumStudyDoc(const std::string& name, int seed) {
       "outcome": {"success": {"quantity": {"joint": "shoulder", "abs": true}, "op": ">",
                               "value": 1.5, "when": "ever"}}},
     "simulate": {"candidates": 8, "posterior_samples": 3, "chunk": 4}})");
+  doc["parameters"] = PendulumParameters();
   doc["name"] = name;
   doc["seed"] = seed;
   return doc;
