@@ -14,6 +14,7 @@
 #include "calibration/calibration_json.h"
 #include "engine/atomic_file.h"
 #include "engine/dataset.h"
+#include "engine/digest.h"
 #include "engine/episode_io.h"
 #include "engine/error.h"
 #include "engine/interrupt.h"
@@ -767,8 +768,18 @@ std::string Plot(const Context& cx, const std::vector<RoundRow>& rows,
   return SvgPlot({panel}, title, "robot time (h, median over seeds)");
 }
 
-// Moves the staged summary files into <out>/ in order, campaign.json (the last) removed first:
-// a reader who finds campaign.json finds the other files of the same run beside it.
+// Every summary file a campaign may write into <out>/ besides campaign.json; which of them a run
+// writes depends on its reality and study (an archive has no failure map, a study that fits
+// nothing no parameter error).
+const char* const kSummaryFiles[] = {"rounds.csv",        "summary.csv",  "timings.csv",
+                                     "param_error.svg",   "failures.svg", "outcome_error.svg",
+                                     "held_out_error.svg"};
+
+// Moves the staged summary files into <out>/ in order, campaign.json (the last) removed first,
+// and removes the summary files of an earlier campaign in this folder that this one does not
+// write (an archive's campaign after a world's would otherwise stand beside its failures.svg):
+// a reader who finds campaign.json finds exactly the files of the same run beside it, which its
+// `files` names with their digests.
 void PublishSummary(const OutputSet& lock,
                     const std::vector<std::pair<std::string, std::string>>& files) {
   for (std::size_t k = 0; k < files.size(); ++k) {
@@ -779,6 +790,14 @@ void PublishSummary(const OutputSet& lock,
   std::error_code ec;
   fs::remove(marker, ec);
   if (ec) throw RunError(marker + ": cannot replace: " + ec.message());
+  for (const char* name : kSummaryFiles) {
+    const bool written =
+        std::any_of(files.begin(), files.end(), [name](const auto& f) { return f.first == name; });
+    if (written) continue;
+    const std::string stale = (fs::path(lock.root()) / name).string();
+    fs::remove(stale, ec);
+    if (ec) throw RunError(stale + ": cannot remove an earlier campaign's file: " + ec.message());
+  }
   for (std::size_t k = 0; k < files.size(); ++k) {
     const std::string to = (fs::path(lock.root()) / files[k].first).string();
     fs::rename(lock.File(files[k].first), to, ec);
@@ -1307,6 +1326,18 @@ CampaignResult RunCampaign(const Study& study, const CampaignOptions& options) {
                             : std::to_string(cx.held_out.size()) + " episodes never collected") +
                 ")",
             "median window max |replay - log| joint position"));
+  // campaign.json names the files of its run with their digests: a reader can tell them from
+  // anything else in the folder and check that none was changed or mixed with another run's.
+  // timings.csv holds this machine's seconds: named, not digested, so that campaign.json stays
+  // the same bytes for any thread count and machine.
+  doc["files"] = nlohmann::json::object();
+  for (const auto& [name, bytes] : files) {
+    if (std::find(std::begin(kSummaryFiles), std::end(kSummaryFiles), name) ==
+        std::end(kSummaryFiles))
+      throw LogicError("campaign: summary file " + name + " is missing from kSummaryFiles");
+    doc["files"][name] =
+        name == "timings.csv" ? nlohmann::json(nullptr) : nlohmann::json(DigestOf(bytes));
+  }
   files.emplace_back("campaign.json", doc.dump(1) + "\n");  // last: it marks a whole summary
   PublishSummary(lock, files);
   RemoveLeftovers(options.out, files);

@@ -14,10 +14,12 @@
 #include <cmath>
 #include <filesystem>
 #include <map>
+#include <set>
 #include <sstream>
 
 #include "calibration/calibration_json.h"
 #include "engine/atomic_file.h"
+#include "engine/digest.h"
 #include "engine/episode_io.h"
 #include "engine/error.h"
 #include "pipeline/pipeline.h"
@@ -164,6 +166,41 @@ TEST_CASE("campaign: a smoke campaign, the same files for 1 and 2 threads") {
   REQUIRE_MESSAGE(r.code == 0, r.log);
   CHECK(ReadFile(manifest) == before);
   CHECK(ReadFile(out1 + "/rounds.csv") == rounds_before);
+
+  // campaign.json names every summary file beside it with its digest (timings.csv, this
+  // machine's seconds, without one)
+  auto check_files = [](const std::string& out) {
+    const nlohmann::json files =
+        nlohmann::json::parse(ReadFile(out + "/campaign.json")).at("files");
+    std::set<std::string> on_disk;
+    for (const auto& e : fs::directory_iterator(out)) {
+      if (e.is_regular_file() && e.path().filename() != "campaign.json")
+        on_disk.insert(e.path().filename().string());
+    }
+    std::set<std::string> named;
+    for (const auto& [name, digest] : files.items()) {
+      named.insert(name);
+      INFO(name);
+      if (name == "timings.csv") {
+        CHECK(digest.is_null());
+      } else {
+        CHECK(digest.get<std::string>() == DigestOfFile(out + "/" + name));
+      }
+    }
+    CHECK(named == on_disk);
+  };
+  check_files(out1);
+  CHECK(fs::exists(out1 + "/held_out_error.svg"));
+  // the same folder, a campaign without held-out episodes: the earlier run's plot of them goes,
+  // the rounds' sets are reused, and the files are a fresh run's (out2, below)
+  s.doc["campaign"]["held_out"] = 0;
+  s.Save();
+  r = Nextbatch(s, "campaign " + s.study() + " --reality " + s.dir.File("world.json") + " -o " +
+                       out1 + " -j 1 -q");
+  REQUIRE_MESSAGE(r.code == 0, r.log);
+  CHECK(ReadFile(manifest) == before);
+  CHECK_FALSE(fs::exists(out1 + "/held_out_error.svg"));
+  check_files(out1);
 
   r = Nextbatch(s, "campaign " + s.study() + " --reality " + s.dir.File("world.json") + " -o " +
                        out2 + " -j 2 -q");
