@@ -121,7 +121,6 @@ class Outcome {
 
     const Outcome* o_;
     double start_ = 0.0;
-    double last_time_ = 0.0;
     std::vector<char> acc_;   // per node: accumulated truth (timed nodes)
     std::vector<char> seen_;  // per node: a sample fell in its window
     std::vector<double> metric_acc_;

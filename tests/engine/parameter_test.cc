@@ -228,7 +228,10 @@ TEST_CASE("bounds that allow a negative mass, inertia, damping, armature or fric
       {"joint:j1.damping", "a damping"},
       {"joint:j2.armature", "an armature"},
       {"joint:j3.frictionloss", "a friction loss"}};
-  for (const auto& [target, quantity] : fields) {
+  for (const auto& field : fields) {
+    // named: a lambda (doctest's INFO) cannot capture a structured binding before C++20
+    const std::string& target = field.first;
+    const std::string& quantity = field.second;
     INFO(target);
     testing::CheckError([&] { ParameterBinding(base.get(), {Spec("p", {target}, 0.5, -0.1, 1)}); },
                         {"parameter 'p': bounds: expected", "keep target '" + target + "' >= 0",

@@ -151,7 +151,10 @@ TEST_CASE("plan: ingest -> calibrate -> simulate -> plan, reused when current, r
   }
   // stds reported from the calibration the candidates were simulated under, and after the batch
   CHECK(plan.expected.std_before.count("damping") == 1);
-  for (const auto& [name, before] : plan.expected.std_before) {
+  for (const auto& entry : plan.expected.std_before) {
+    // named: a lambda (doctest's INFO) cannot capture a structured binding before C++20
+    const auto& name = entry.first;
+    const auto& before = entry.second;
     INFO(name);
     REQUIRE(plan.expected.std_after.count(name) == 1);
     CHECK(plan.expected.std_after.at(name) <= before);
@@ -303,7 +306,10 @@ TEST_CASE("plan: a bad planner section exits 2 naming the field, and nothing is 
       {{{"robots", {{"bench", {{100, 0}}}}}}, "planner.robots.bench: expected windows"},
       {{{"budget", 10}}, "planner.budget"},
   };
-  for (const auto& [section, message] : cases) {
+  for (const auto& entry : cases) {
+    // named: a lambda (doctest's INFO) cannot capture a structured binding before C++20
+    const auto& section = entry.first;
+    const auto& message = entry.second;
     CAPTURE(message);
     nlohmann::json planner = good;
     planner.update(section);
@@ -393,7 +399,10 @@ TEST_CASE("plan --previous: a collected batch against what the earlier plan expe
   CHECK(p.at("coverage").at("achieved") == second.expected.coverage_before);
   // stds: the forecast against the new calibration's honest std
   REQUIRE(!first.expected.std_after.empty());
-  for (const auto& [name, expected] : first.expected.std_after) {
+  for (const auto& entry : first.expected.std_after) {
+    // named: a lambda (doctest's INFO) cannot capture a structured binding before C++20
+    const auto& name = entry.first;
+    const auto& expected = entry.second;
     CAPTURE(name);
     const auto& x = p.at("stds").at(name);
     CHECK(x.at("expected_after") == expected);

@@ -81,7 +81,10 @@ void CheckSameSet(const std::string& a, const std::string& b) {
   REQUIRE(fs::exists(b + "/manifest.json"));
   const auto files_a = DigestFiles(a), files_b = DigestFiles(b);
   CHECK(files_a == files_b);
-  for (const auto& [name, digest] : files_a) {
+  for (const auto& entry : files_a) {
+    // named: a lambda (doctest's INFO) cannot capture a structured binding before C++20
+    const auto& name = entry.first;
+    const auto& digest = entry.second;
     INFO(name);
     CHECK(ReadFile(a + "/" + name) == ReadFile(b + "/" + name));
   }
@@ -125,7 +128,10 @@ TEST_CASE("simulate killed at each kill point, then --resume: the bytes of an un
                                                 {"simulate.lines.3", 8},   {"simulate.chunk.3", 12},
                                                 {"simulate.chunk.6", 24},  {"simulate.staged", 24},
                                                 {"simulate.published", 24}};
-  for (const auto& [point, done] : points) {
+  for (const auto& entry : points) {
+    // named: a lambda (doctest's INFO) cannot capture a structured binding before C++20
+    const auto& point = entry.first;
+    const auto& done = entry.second;
     CAPTURE(point);
     fs::remove_all(out);
     // the killed run on one thread, its resumption on two

@@ -52,7 +52,10 @@ TEST_CASE("real outcome model: one point, default hyperparameters, closed form")
   CHECK(c.observed_mean == doctest::Approx(-0.6));
   const double s2 = 0.25, n2 = 0.1;
   // r: 0 at the point itself; 0.6 / 0.5 along x; 0.8 / 0.5 across the levels
-  for (auto [i, r] : {std::pair<int, double>{0, 0.0}, {1, 1.2}, {2, 1.6}}) {
+  for (auto entry : {std::pair<int, double>{0, 0.0}, {1, 1.2}, {2, 1.6}}) {
+    // named: a lambda (doctest's INFO) cannot capture a structured binding before C++20
+    const auto i = entry.first;
+    const auto r = entry.second;
     const double k = MaternByHand(s2, r);
     CAPTURE(i);
     CHECK(c.mean[i] == doctest::Approx(k * -0.6 / (s2 + n2)).epsilon(1e-8));

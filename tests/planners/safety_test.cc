@@ -299,7 +299,7 @@ TEST_CASE("simulate: the sequential rule's decisions and samples match the enume
     const SequentialOdds want = Enumerate(p, 8, o);
     MESSAGE("p " << p << ": safe " << safe << " (" << want.safe << "), unsafe " << unsafe << " ("
                  << want.unsafe << "), samples " << mean << " (" << want.mean_samples << ")");
-    auto se = [n](double q) { return std::sqrt(std::max(q * (1 - q), 1e-4) / n); };
+    auto se = [](double q) { return std::sqrt(std::max(q * (1 - q), 1e-4) / n); };
     CHECK(std::abs(safe - want.safe) <= 4 * se(want.safe));
     CHECK(std::abs(unsafe - want.unsafe) <= 4 * se(want.unsafe));
     CHECK(std::abs(mean - want.mean_samples) <= 4 * std::max(sd, 0.5) / std::sqrt(n));

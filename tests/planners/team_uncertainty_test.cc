@@ -74,7 +74,10 @@ TEST_CASE("team uncertainty: malformed tables refused naming file, line and colu
       {"x,obj,variance\n3,box,0.5\n", "line 2: expected a scenario inside the space"},
       {"x,obj,variance\n", "team.csv: expected at least one row, got none"},
   };
-  for (const auto& [text, message] : cases) {
+  for (const auto& entry : cases) {
+    // named: a lambda (doctest's INFO) cannot capture a structured binding before C++20
+    const auto& text = entry.first;
+    const auto& message = entry.second;
     CAPTURE(text);
     const std::string file = dir.Write("team.csv", text);
     testing::CheckError([&] { ReadTeamUncertainty(file, space); }, {message});
