@@ -322,8 +322,10 @@ std::vector<std::string> MethodNotes(const Plan& plan, const PlanOptions& option
     case PlanRule::kWeighted:
       notes.push_back(
           "rule weighted: the batch maximises the weighted sum of the normalised components "
-          "(coverage, information, uncertainty, discrepancy, real_outcome, and team when the "
-          "study gives a table), each weight from planner.weights");
+          "(coverage, information, uncertainty, and team when the study gives a table) plus one "
+          "real-evidence term, the larger of weight x discrepancy and weight x real_outcome (not "
+          "their sum: both measure how little real evidence lies near a candidate), each "
+          "weight from planner.weights");
       break;
   }
   notes.push_back(
@@ -614,10 +616,11 @@ Plan MakePlan(const PlanInputs& in, const PlanOptions& options) {
   const RealModel real =
       FitRealModel(embedding, counted, counted_of, plan.episodes.outcomes, cand, ropt);
   plan.real_model = RealModelSummary(real, space);
-  FirstEpisodeScore discrepancy(real.discrepancy.Scores()), real_outcome(real.outcome.Scores());
-  const int real_component = acquisition.components();
-  acquisition.Add(&discrepancy, options.weights.discrepancy, "discrepancy");
-  acquisition.Add(&real_outcome, options.weights.real_outcome, "real_outcome");
+  // One real-evidence term, the larger of the two weighted components, not their sum: both say
+  // how little real evidence lies near a candidate (docs/planning.md).
+  RealEvidenceGain evidence(real.discrepancy.Scores(), real.outcome.Scores(),
+                            options.weights.discrepancy, options.weights.real_outcome);
+  acquisition.Add(&evidence, 1.0, "real_evidence");
   const int score_component = acquisition.components();
   acquisition.SetScores(scores, options.weights.uncertainty, "uncertainty");
 
@@ -719,8 +722,9 @@ Plan MakePlan(const PlanInputs& in, const PlanOptions& options) {
       item.components.uncertainty = acquisition.ComponentGain(score_component, i);
       item.components.information =
           information && info_max > 0.0 ? acquisition.ComponentGain(1, i) / info_max : 0.0;
-      item.components.discrepancy = acquisition.ComponentGain(real_component, i);
-      item.components.real_outcome = acquisition.ComponentGain(real_component + 1, i);
+      item.components.discrepancy = evidence.discrepancy(i);
+      item.components.real_outcome = evidence.real_outcome(i);
+      item.real_evidence = RealEvidenceName(evidence.counted(i));
       item.real = {real.discrepancy.estimated, real.discrepancy.mean[i], real.discrepancy.sd[i],
                    real.outcome.estimated,     real.outcome.mean[i],     real.outcome.sd[i]};
       const int s = items[i].setup;
@@ -742,9 +746,8 @@ Plan MakePlan(const PlanInputs& in, const PlanOptions& options) {
         item.reason += "; the team's variance " + Fmt("%.3g", team_variance[i]) +
                        (in.team ? " at the nearest row of its table" : " from its callback") +
                        " (team " + Fmt("%.2f", item.components.team) + ")";
-      item.reason +=
-          RealModelReason(real, i, options.weights.discrepancy, options.weights.real_outcome,
-                          item.components.discrepancy, item.components.real_outcome);
+      item.reason += RealModelReason(real, i, options.weights.discrepancy,
+                                     options.weights.real_outcome, evidence);
       if (information) {
         const Informs most = MostInformed(information->precision(), info.single[i]);
         if (most.parameter >= 0) {

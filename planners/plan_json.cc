@@ -94,6 +94,7 @@ nlohmann::json PlanToJson(const Plan& plan, const ScenarioSpace& space) {
                      {"session", it.session},
                      {"est_seconds", it.est_seconds}});
     if (it.simulated_success >= 0.0) items.back()["simulated_success"] = it.simulated_success;
+    items.back()["real_evidence"] = it.real_evidence;
     const nlohmann::json real = RealValuesToJson(it.real);
     if (!real.is_null()) items.back()["real"] = real;
   }
@@ -225,6 +226,13 @@ Plan PlanFromJson(const nlohmann::json& j, const ScenarioSpace& space, const std
         ThrowExpected(r.Where("simulated_success"), "a rate in [0, 1]",
                       FormatNumber(it.simulated_success));
     }
+    if (r.Has("real_evidence")) {
+      it.real_evidence = r.String("real_evidence");
+      RealEvidence e;
+      if (!ParseRealEvidence(it.real_evidence, &e))
+        ThrowExpected(r.Where("real_evidence"), "\"discrepancy\", \"real_outcome\" or \"none\"",
+                      "\"" + it.real_evidence + "\"");
+    }
     r.CheckAllRead();
     plan.items.push_back(std::move(it));
   }
@@ -344,7 +352,7 @@ std::string PlanToCsv(const Plan& plan, const ScenarioSpace& space) {
   for (const Factor& f : space.factors()) out += "," + Quoted(f.name);
   out +=
       ",repeats,score,coverage,uncertainty,information,cost,informs,session,robot,est_seconds,"
-      "candidate,reason,discrepancy,real_outcome\n";
+      "candidate,reason,discrepancy,real_outcome,real_evidence\n";
   for (const PlanItem& it : plan.items) {
     out += std::to_string(it.rank) + "," + it.item_id;
     for (int f = 0; f < space.dimension(); ++f) {
@@ -360,7 +368,7 @@ std::string PlanToCsv(const Plan& plan, const ScenarioSpace& space) {
            "," + Quoted(it.informs) + "," + std::to_string(it.session) + "," + Quoted(robot) + "," +
            FormatNumber(it.est_seconds) + "," + std::to_string(it.candidate) + "," +
            Quoted(it.reason) + "," + FormatNumber(it.components.discrepancy) + "," +
-           FormatNumber(it.components.real_outcome) + "\n";
+           FormatNumber(it.components.real_outcome) + "," + it.real_evidence + "\n";
   }
   return out;
 }

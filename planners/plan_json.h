@@ -69,6 +69,10 @@ struct PlanItem {
   PlanComponents components;
   std::string informs;  // the parameter it mostly informs; empty when none
   PlanRealValues real;
+  // Which of components.discrepancy and .real_outcome the acquisition's one real-evidence term
+  // counted (the larger weighted one): "discrepancy", "real_outcome" or "none" (added field:
+  // optional when read, "none" then).
+  std::string real_evidence = "none";
   std::string reason;  // in words, with the numbers behind it
   int session = -1;    // index into sessions; -1: not scheduled
   double est_seconds = 0.0;
@@ -181,7 +185,8 @@ nlohmann::json PlanToJson(const Plan& plan, const ScenarioSpace& space);
 Plan PlanFromJson(const nlohmann::json& j, const ScenarioSpace& space, const std::string& file);
 
 // One row per item: rank, item_id, one column per factor, repeats, score, the components,
-// informs, session, robot, est_seconds, candidate, reason (quoted).
+// informs, session, robot, est_seconds, candidate, reason (quoted), discrepancy, real_outcome,
+// real_evidence.
 std::string PlanToCsv(const Plan& plan, const ScenarioSpace& space);
 
 // Writes `dir`/plan.json and `dir`/plan.csv, each atomically. Throws RunError on I/O failure.

@@ -26,7 +26,8 @@
 // candidate's failure rate, discounted near earlier picks; "information" by the log-det
 // information gain alone (finishing a calibration).
 // The weights: coverage, uncertainty, information, team, discrepancy and real_outcome weigh the
-// acquisition's gain components (each normalised so that its best candidate scores 1); cost is the
+// acquisition's gain components (each normalised so that its best candidate scores 1;
+// discrepancy and real_outcome enter as one term, the larger of the two weighted); cost is the
 // exponent of the robot time that the gain is divided by when the batch is chosen (1: gain per
 // second, the default; 0: the largest gains first whatever they cost; the budget binds either way).
 #ifndef NEXTBATCH_PLANNERS_PLAN_OPTIONS_H_

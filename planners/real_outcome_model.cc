@@ -136,8 +136,9 @@ PlanRealModel RealModelSummary(const RealModel& model, const ScenarioSpace& spac
 }
 
 std::string RealModelReason(const RealModel& model, int i, double discrepancy_weight,
-                            double outcome_weight, double discrepancy_component,
-                            double outcome_component) {
+                            double outcome_weight, const RealEvidenceGain& evidence) {
+  const double discrepancy_component = evidence.discrepancy(i);
+  const double outcome_component = evidence.real_outcome(i);
   std::string out;
   if (model.discrepancy.estimated && discrepancy_weight > 0.0)
     out += "sim-to-real discrepancy " + Fmt("%+.2f", model.discrepancy.mean[i]) + " +- " +
@@ -147,6 +148,12 @@ std::string RealModelReason(const RealModel& model, int i, double discrepancy_we
     out += std::string(out.empty() ? "" : ", ") + "real success " +
            Fmt("%.2f", model.outcome.mean[i]) + " +- " + Fmt("%.2f", model.outcome.sd[i]) +
            " from real episodes alone (real_outcome " + Fmt("%.2f", outcome_component) + ")";
+  if (evidence.counted(i) != RealEvidence::kNone)
+    out += "; real-evidence term " + Fmt("%.2f", evidence.term(i)) + " from the " +
+           RealEvidenceName(evidence.counted(i)) +
+           " (the larger of weight x component: discrepancy " +
+           Fmt("%.2f", discrepancy_weight * discrepancy_component) + ", real_outcome " +
+           Fmt("%.2f", outcome_weight * outcome_component) + "; not their sum)";
   return out.empty() ? out : "; " + out;
 }
 
@@ -281,6 +288,55 @@ FirstEpisodeScore::FirstEpisodeScore(std::vector<double> scores)
   for (std::size_t i = 0; i < scores_.size(); ++i)
     if (!(scores_[i] >= 0.0) || !std::isfinite(scores_[i]))
       ThrowExpected("score[" + std::to_string(i) + "]", "a score >= 0", FormatNumber(scores_[i]));
+}
+
+const char* RealEvidenceName(RealEvidence e) {
+  switch (e) {
+    case RealEvidence::kDiscrepancy:
+      return "discrepancy";
+    case RealEvidence::kRealOutcome:
+      return "real_outcome";
+    case RealEvidence::kNone:
+      break;
+  }
+  return "none";
+}
+
+bool ParseRealEvidence(const std::string& name, RealEvidence* e) {
+  for (RealEvidence c :
+       {RealEvidence::kNone, RealEvidence::kDiscrepancy, RealEvidence::kRealOutcome})
+    if (name == RealEvidenceName(c)) {
+      *e = c;
+      return true;
+    }
+  return false;
+}
+
+RealEvidenceGain::RealEvidenceGain(std::vector<double> discrepancy,
+                                   std::vector<double> real_outcome, double discrepancy_weight,
+                                   double real_outcome_weight)
+    : discrepancy_(std::move(discrepancy)), real_outcome_(std::move(real_outcome)) {
+  if (real_outcome_.size() != discrepancy_.size())
+    ThrowExpected("real_outcome scores", std::to_string(discrepancy_.size()) + " like discrepancy",
+                  std::to_string(real_outcome_.size()));
+  for (double w : {discrepancy_weight, real_outcome_weight})
+    if (!(w >= 0.0) || !std::isfinite(w))
+      ThrowExpected("weights.discrepancy, weights.real_outcome", "weights >= 0", FormatNumber(w));
+  const std::size_t n = discrepancy_.size();
+  term_.assign(n, 0.0);
+  counted_.assign(n, RealEvidence::kNone);
+  for (std::size_t i = 0; i < n; ++i) {
+    for (double s : {discrepancy_[i], real_outcome_[i]})
+      if (!(s >= 0.0) || !std::isfinite(s))
+        ThrowExpected("real-evidence score[" + std::to_string(i) + "]", "a score >= 0",
+                      FormatNumber(s));
+    const double d = discrepancy_weight * discrepancy_[i];
+    const double o = real_outcome_weight * real_outcome_[i];
+    term_[i] = std::max(d, o);
+    if (term_[i] > 0.0)
+      counted_[i] = d >= o ? RealEvidence::kDiscrepancy : RealEvidence::kRealOutcome;
+  }
+  in_batch_.assign(n, 0);
 }
 
 }  // namespace nextbatch

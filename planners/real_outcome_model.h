@@ -82,11 +82,14 @@ RealModel FitRealModel(const FactorEmbedding& embedding, const std::vector<Scena
 // The plan-level summary written into plan.json.
 PlanRealModel RealModelSummary(const RealModel& model, const ScenarioSpace& space);
 
-// The item's clause, e.g. "; real outcomes: discrepancy +0.40 +- 0.31 (component 0.62), real
-// success 0.81 +- 0.28 (component 0.57)"; empty when neither is estimated or weighed.
+class RealEvidenceGain;
+
+// The item's clause, e.g. "; sim-to-real discrepancy +0.40 +- 0.31 (discrepancy 0.62), real
+// success 0.81 +- 0.28 from real episodes alone (real_outcome 0.57); real-evidence term 0.62 from
+// the discrepancy (the larger of weight x component: discrepancy 0.62, real_outcome 0.57; not
+// their sum)"; empty when neither is estimated or weighed.
 std::string RealModelReason(const RealModel& model, int candidate, double discrepancy_weight,
-                            double outcome_weight, double discrepancy_component,
-                            double outcome_component);
+                            double outcome_weight, const RealEvidenceGain& evidence);
 
 // How the components were made, for the plan's notes (one line each).
 std::vector<std::string> RealModelNotes(const RealModel& model, const ScenarioSpace& space,
@@ -111,6 +114,44 @@ class FirstEpisodeScore : public GainFunction {
 
  private:
   std::vector<double> scores_;
+  std::vector<char> in_batch_;
+};
+
+// Which of the two components carries an item's real-evidence term (RealEvidenceGain).
+enum class RealEvidence { kNone, kDiscrepancy, kRealOutcome };
+const char* RealEvidenceName(RealEvidence e);  // "none", "discrepancy", "real_outcome"
+// The inverse; false for any other name.
+bool ParseRealEvidence(const std::string& name, RealEvidence* e);
+
+// The acquisition's one real-evidence term: an item's first episode gains
+//     max(w_d x discrepancy_i, w_o x real_outcome_i),
+// each component normalised (its best candidate 1) before it is weighted; later episodes gain 0.
+// Both components measure how little real evidence lies near a candidate and both grow together
+// away from the data (with few points and the same kernel they are equal), so their sum would
+// pay a candidate far from the data twice for one fact; the larger of the two pays it once, and
+// says which model is the less sure there. Monotone and submodular like FirstEpisodeScore.
+class RealEvidenceGain : public GainFunction {
+ public:
+  // Throws InputError for score vectors of different sizes, a negative or non-finite score or
+  // weight.
+  RealEvidenceGain(std::vector<double> discrepancy, std::vector<double> real_outcome,
+                   double discrepancy_weight, double real_outcome_weight);
+  int size() const override { return static_cast<int>(term_.size()); }
+  double Gain(int item) const override { return in_batch_[item] ? 0.0 : term_[item]; }
+  void Commit(int item) override { in_batch_[item] = 1; }
+  void Reset() override { in_batch_.assign(term_.size(), 0); }
+
+  // The normalised components as given (unweighted), and the weighted term of the first episode.
+  double discrepancy(int item) const { return discrepancy_[item]; }
+  double real_outcome(int item) const { return real_outcome_[item]; }
+  double term(int item) const { return term_[item]; }
+  // The component whose weighted value is the term: the discrepancy on a tie, none when the
+  // term is 0.
+  RealEvidence counted(int item) const { return counted_[item]; }
+
+ private:
+  std::vector<double> discrepancy_, real_outcome_, term_;
+  std::vector<RealEvidence> counted_;
   std::vector<char> in_batch_;
 };
 

@@ -210,6 +210,63 @@ void Record(const EpisodeOutcome& e, int r, int nm, ChunkBuffer* buf) {
   for (int q = 0; q < nm; ++q) buf->metrics[static_cast<std::size_t>(r) * nm + q] = (*e.metrics)[q];
 }
 
+// One sequential safety sample's verdict: a violation (unsafe or diverged), a divergence, its
+// steps.
+struct SafetySample {
+  char unsafe = 0;
+  char diverged = 0;
+  int steps = 0;
+};
+
+// Runs one round of safety samples: (candidate in the chunk, extra rollout j) each, the verdicts
+// into `out` in the same order.
+using SafetyRound = std::function<void(const std::vector<std::pair<int, int>>& todo,
+                                       std::vector<SafetySample>* out)>;
+
+// The sequential safety samples of a chunk (SafetySampling): rounds of up to K more rollouts for
+// each candidate its rule leaves undecided after the K rollouts in `buf`. A candidate's rounds
+// depend on its own rollouts alone, and each sample on its key alone, so any thread count, chunk
+// size or way of running a round (one rollout at a time or a batch in lockstep) draws the same.
+void SafetyRounds(const SafetySampling& rule, int K, int count, ChunkBuffer* buf,
+                  const SafetyRound& run) {
+  std::vector<int> samples(count, K), violations(count, 0);
+  for (int i = 0; i < count; ++i)
+    for (int k = 0; k < K; ++k) {
+      const int r = i * K + k;
+      violations[i] += buf->diverged[r] || !buf->safe[r] ? 1 : 0;
+    }
+  std::vector<std::pair<int, int>> todo;  // (candidate in the chunk, extra rollout)
+  std::vector<SafetySample> out;
+  for (;;) {
+    todo.clear();
+    for (int i = 0; i < count; ++i) {
+      if (samples[i] >= rule.max_samples || !rule.more(violations[i], samples[i])) continue;
+      const int add = std::min(K, rule.max_samples - samples[i]);
+      for (int a = 0; a < add; ++a) todo.emplace_back(i, samples[i] - K + a);
+    }
+    if (todo.empty()) return;
+    out.assign(todo.size(), SafetySample());
+    run(todo, &out);
+    for (std::size_t t = 0; t < todo.size(); ++t) {
+      const int i = todo[t].first;
+      ++samples[i];
+      violations[i] += out[t].unsafe;
+      ++buf->extra_rollouts[i];
+      buf->extra_violations[i] += out[t].unsafe;
+      buf->extra_diverged[i] += out[t].diverged;
+      buf->extra_steps[i] += out[t].steps;
+    }
+  }
+}
+
+SafetySample Judged(const EpisodeOutcome& e) {
+  SafetySample s;
+  s.steps = e.steps;
+  s.diverged = e.ok() ? 0 : 1;
+  s.unsafe = !e.ok() || !e.safe ? 1 : 0;
+  return s;
+}
+
 // The chunk loop shared by the per-rollout and the batched simulation: draws each chunk,
 // lets `simulate` fill the per-rollout buffer, reduces it per candidate and hands it on.
 SimulateSummary RunChunks(
@@ -359,52 +416,6 @@ SimulateSummary SimulateCandidates(const mjModel* base, const Task& task,
   }
   std::vector<Eigen::VectorXd> theta(threads);
   double information_seconds = 0.0;
-  // The sequential safety samples of a chunk (SafetySampling): rounds of up to K more rollouts for
-  // each candidate its rule leaves undecided; `run(i, j, thread)` runs extra rollout j of
-  // candidate i. A candidate's rounds depend on its own rollouts alone, so any thread count
-  // draws the same ones.
-  const auto SafetyRounds = [&](std::int64_t first, int count, int threads, ChunkBuffer* buf,
-                                const std::function<EpisodeOutcome(int, int, int)>& run) {
-    const SafetySampling& rule = options.safety;
-    std::vector<int> samples(count, K), violations(count, 0);
-    for (int i = 0; i < count; ++i)
-      for (int k = 0; k < K; ++k) {
-        const int r = i * K + k;
-        violations[i] += buf->diverged[r] || !buf->safe[r] ? 1 : 0;
-      }
-    std::vector<std::pair<int, int>> todo;  // (candidate in the chunk, extra rollout)
-    std::vector<char> unsafe, diverged;
-    std::vector<int> steps;
-    for (;;) {
-      todo.clear();
-      for (int i = 0; i < count; ++i) {
-        if (samples[i] >= rule.max_samples || !rule.more(violations[i], samples[i])) continue;
-        const int add = std::min(K, rule.max_samples - samples[i]);
-        for (int a = 0; a < add; ++a) todo.emplace_back(i, samples[i] - K + a);
-      }
-      if (todo.empty()) return;
-      const int n = static_cast<int>(todo.size());
-      unsafe.assign(n, 0);
-      diverged.assign(n, 0);
-      steps.assign(n, 0);
-      StoppableParallelFor(n, threads, StoppedAfter(first, options.candidates),
-                           [&](int t, int thread) {
-                             const EpisodeOutcome e = run(todo[t].first, todo[t].second, thread);
-                             steps[t] = e.steps;
-                             diverged[t] = e.ok() ? 0 : 1;
-                             unsafe[t] = !e.ok() || !e.safe ? 1 : 0;
-                           });
-      for (int t = 0; t < n; ++t) {
-        const int i = todo[t].first;
-        ++samples[i];
-        violations[i] += unsafe[t];
-        ++buf->extra_rollouts[i];
-        buf->extra_violations[i] += unsafe[t];
-        buf->extra_diverged[i] += diverged[t];
-        buf->extra_steps[i] += steps[t];
-      }
-    }
-  };
   SimulateSummary summary = RunChunks(
       task, source, options, sink, progress, [&](std::int64_t first, int count, ChunkBuffer* buf) {
         const std::vector<Eigen::VectorXd> scales = ChunkScales(binding, options, source, count);
@@ -436,9 +447,16 @@ SimulateSummary SimulateCandidates(const mjModel* base, const Task& task,
               Record(rollout(i, k, RolloutKey(options, first + i, k), thread), r, nm, buf);
             });
         if (options.safety.enabled()) {
-          SafetyRounds(first, count, threads, buf, [&](int i, int j, int thread) {
-            return rollout(i, K + j, SafetyKey(first + i, j), thread);
-          });
+          SafetyRounds(
+              options.safety, K, count, buf,
+              [&](const std::vector<std::pair<int, int>>& todo, std::vector<SafetySample>* out) {
+                StoppableParallelFor(
+                    static_cast<int>(todo.size()), threads, StoppedAfter(first, options.candidates),
+                    [&](int t, int thread) {
+                      const auto [i, j] = todo[t];
+                      (*out)[t] = Judged(rollout(i, K + j, SafetyKey(first + i, j), thread));
+                    });
+              });
         }
         if (!information) return;
         const auto t0 = std::chrono::steady_clock::now();
@@ -490,69 +508,88 @@ SimulateSummary SimulateCandidatesBatched(const mjModel* base, const Task& task,
                                           const CandidateSink& sink, const ProgressFn& progress) {
   NB_CHECK(posterior.size() == binding.size());
   CheckEpisodeScale(binding, options);
-  if (options.safety.enabled())
-    ThrowExpected("simulate: safety sampling", "none with a batched policy",
-                  "a sampling rule (sequential safety samples are drawn per rollout)");
   const int threads = ResolveThreads(options.num_threads);
   const int K = options.posterior_samples;
   const int nm = task.outcome().num_metrics();
-  // one workspace and one evaluator per rollout of a chunk, made once and reused
+  // one workspace and one evaluator per rollout of a batch, made once and reused (grown to the
+  // largest batch: a chunk's K rollouts per candidate, or a round of safety samples)
   std::vector<std::unique_ptr<Workspace>> workspaces;
   std::vector<std::unique_ptr<Outcome::Evaluator>> evaluators;
   std::vector<Eigen::VectorXd> theta;
+  // Runs n rollouts in lockstep: rollout r is chunk candidate candidate(r) under posterior key
+  // key(r); `done(r, outcome)` receives each, its metrics valid during the call.
+  const auto lockstep = [&](int n, const std::vector<Eigen::VectorXd>& scales,
+                            const std::function<int(int)>& candidate,
+                            const std::function<std::uint64_t(int)>& key,
+                            const std::function<void(int, const EpisodeOutcome&)>& done) {
+    while (static_cast<int>(workspaces.size()) < n) {
+      workspaces.push_back(std::make_unique<Workspace>(base, true));
+      evaluators.push_back(std::make_unique<Outcome::Evaluator>(&task.outcome()));
+      theta.emplace_back();
+    }
+    std::vector<char> started(n, 0);
+    ParallelFor(n, threads, [&](int r, int) {
+      Workspace& ws = *workspaces[r];
+      const int i = candidate(r);
+      PrepareRollout(task, binding, posterior, source, options, key(r), i, ws, &theta[r],
+                     scales[i]);
+      try {
+        mj_forward(ws.model(), ws.data());
+      } catch (const MujocoError&) {
+        ws.HardReset();
+        return;
+      }
+      evaluators[r]->Begin(ws.model(), ws.data());
+      started[r] = 1;
+    });
+    std::vector<Workspace*> batch;
+    for (int r = 0; r < n; ++r) batch.push_back(workspaces[r].get());
+    BatchRolloutOptions o;
+    o.num_steps = task.NumSteps(base);
+    o.observation = observation;
+    o.num_threads = threads;
+    const std::vector<RolloutResult> results =
+        BatchRollout(batch, policy, o, [&](int r, int, const mjModel* m, const mjData* d) {
+          evaluators[r]->Observe(m, d);
+          return true;
+        });
+    ParallelFor(n, threads, [&](int r, int) {
+      EpisodeOutcome e;
+      e.status = started[r] ? results[r].status : RolloutStatus::kMujocoError;
+      e.steps = results[r].steps;
+      if (e.ok()) {
+        Workspace& ws = *workspaces[r];
+        try {
+          evaluators[r]->Finish(ws.model(), ws.data());
+          e.success = evaluators[r]->success();
+          e.safe = evaluators[r]->safe();
+          e.metrics = &evaluators[r]->metrics();
+        } catch (const MujocoError&) {
+          ws.HardReset();
+          e.status = RolloutStatus::kMujocoError;
+        }
+      }
+      done(r, e);
+    });
+  };
   return RunChunks(
       task, source, options, sink, progress, [&](std::int64_t first, int count, ChunkBuffer* buf) {
-        const int n = count * K;
-        while (static_cast<int>(workspaces.size()) < n) {
-          workspaces.push_back(std::make_unique<Workspace>(base, true));
-          evaluators.push_back(std::make_unique<Outcome::Evaluator>(&task.outcome()));
-          theta.emplace_back();
-        }
         const std::vector<Eigen::VectorXd> scales = ChunkScales(binding, options, source, count);
-        std::vector<char> started(n, 0);
-        ParallelFor(n, threads, [&](int r, int) {
-          Workspace& ws = *workspaces[r];
-          PrepareRollout(task, binding, posterior, source, options,
-                         RolloutKey(options, first + r / K, r % K), r / K, ws, &theta[r],
-                         scales[r / K]);
-          try {
-            mj_forward(ws.model(), ws.data());
-          } catch (const MujocoError&) {
-            ws.HardReset();
-            return;
-          }
-          evaluators[r]->Begin(ws.model(), ws.data());
-          started[r] = 1;
-        });
-        std::vector<Workspace*> batch;
-        for (int r = 0; r < n; ++r) batch.push_back(workspaces[r].get());
-        BatchRolloutOptions o;
-        o.num_steps = task.NumSteps(base);
-        o.observation = observation;
-        o.num_threads = threads;
-        const std::vector<RolloutResult> results =
-            BatchRollout(batch, policy, o, [&](int r, int, const mjModel* m, const mjData* d) {
-              evaluators[r]->Observe(m, d);
-              return true;
+        lockstep(
+            count * K, scales, [&](int r) { return r / K; },
+            [&](int r) { return RolloutKey(options, first + r / K, r % K); },
+            [&](int r, const EpisodeOutcome& e) { Record(e, r, nm, buf); });
+        if (!options.safety.enabled()) return;
+        // each round of safety samples is one batch in lockstep, under the same keys as the
+        // per-rollout simulation's
+        SafetyRounds(
+            options.safety, K, count, buf,
+            [&](const std::vector<std::pair<int, int>>& todo, std::vector<SafetySample>* out) {
+              lockstep(
+                  static_cast<int>(todo.size()), scales, [&](int t) { return todo[t].first; },
+                  [&](int t) { return SafetyKey(first + todo[t].first, todo[t].second); },
+                  [&](int t, const EpisodeOutcome& e) { (*out)[t] = Judged(e); });
             });
-        ParallelFor(n, threads, [&](int r, int) {
-          EpisodeOutcome e;
-          e.status = started[r] ? results[r].status : RolloutStatus::kMujocoError;
-          e.steps = results[r].steps;
-          if (e.ok()) {
-            Workspace& ws = *workspaces[r];
-            try {
-              evaluators[r]->Finish(ws.model(), ws.data());
-              e.success = evaluators[r]->success();
-              e.safe = evaluators[r]->safe();
-              e.metrics = &evaluators[r]->metrics();
-            } catch (const MujocoError&) {
-              ws.HardReset();
-              e.status = RolloutStatus::kMujocoError;
-            }
-          }
-          Record(e, r, nm, buf);
-        });
       });
 }
 

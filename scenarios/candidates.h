@@ -102,8 +102,8 @@ struct SimulateOptions {
   // per firmware kp unit x the candidate's kp). Applied to every posterior sample and to the
   // information episode, whose scenario the information routine then scales by in the same way.
   std::map<std::string, std::string> episode_scale;
-  // More rollouts where the safety verdict is undecided (SimulateCandidates only; the batched
-  // simulation refuses it).
+  // More rollouts where the safety verdict is undecided (both simulations: the batched one runs
+  // each round of them as one batch in lockstep, under the same keys).
   SafetySampling safety;
 
   std::string Validate() const;
@@ -186,7 +186,9 @@ SimulateSummary SimulateCandidates(const mjModel* base, const Task& task,
 // rollouts (chunk x K workspaces, kept between chunks: size the chunk to the model) step in
 // lockstep, and `policy` is called once per step with all their observations, as evaluation
 // harnesses run neural policies. The horizon in steps is the base model's. The statistics equal
-// those of SimulateCandidates with each rollout driven by the same law through a Policy.
+// those of SimulateCandidates with each rollout driven by the same law through a Policy, the
+// sequential safety samples (options.safety) included: each of their rounds is one more batch
+// (as many workspaces as the round's samples), each sample under its own key.
 SimulateSummary SimulateCandidatesBatched(const mjModel* base, const Task& task,
                                           const ParameterBinding& binding,
                                           const Posterior& posterior, ScenarioSource& source,

@@ -5,6 +5,7 @@
 #include <Eigen/LU>
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 
 #include "calibration/calibration_json.h"
 #include "engine/error.h"
@@ -379,6 +380,108 @@ TEST_CASE("make plan: the discrepancy and real-outcome components move the pick 
     return n.find("the sim-to-real discrepancy, an outcome model from real episodes") !=
            std::string::npos;
   }));
+}
+
+// Three successful real episodes at x = 0.1; candidate B (0) beside them at 0.12 with a coin-flip
+// simulated outcome, candidate A (1) far away at 0.95 with a sure one. Both real-outcome models
+// rest on the same three points and are least sure at A (components 1 and 1 there), unsure at B
+// only a fraction f of that. Uncertainty (spread) scores B 1 and A 0. By hand, weights 1:
+//   the old sum: A 0 + 1 + 1 = 2, B 1 + 2 f (below 2 while f < 1/2): A;
+//   the max:     A 0 + 1 = 1,     B 1 + f:                          B.
+TEST_CASE("make plan: the real-evidence term is the larger component, not the sum of both") {
+  const ScenarioSpace space({Continuous("x", 0, 1)});
+  Candidates c(space);
+  c.Add({{"x", 0.12}}, 0.5);  // B
+  c.Add({{"x", 0.95}}, 1.0);  // A
+  std::vector<EpisodeScenario> episodes;
+  for (int e = 0; e < 3; ++e)
+    episodes.push_back({"e" + std::to_string(e), {{"x", 0.1}}, {1, "log", ""}});
+  PlanOptions o = Options(10.0);  // one episode
+  // the real-evidence term alone (information is not estimated here: it weighs nothing): A
+  o.weights = {0.0, 0.0, 1.0, 1.0, 1.0, 1.0};
+  const Plan far = MakePlan(Inputs(c, episodes), o);
+  REQUIRE(far.items.size() == 1);
+  const PlanItem& a = far.items[0];
+  CHECK(a.candidate == 1);
+  CHECK(far.real_model.discrepancy.points == 3);
+  CHECK(far.real_model.outcome.points == 3);
+  CHECK(a.components.discrepancy == 1.0);
+  CHECK(a.components.real_outcome == 1.0);
+  CHECK(a.components.uncertainty == 0.0);
+  CHECK(a.score == 1.0);  // max(1, 1), not 2
+
+  o.weights.uncertainty = 1.0;
+  const Plan plan = MakePlan(Inputs(c, episodes), o);
+  REQUIRE(plan.items.size() == 1);
+  const PlanItem& b = plan.items[0];
+  CHECK(b.candidate == 0);
+  CHECK(b.components.uncertainty == 1.0);
+  const double f_d = b.components.discrepancy, f_o = b.components.real_outcome;
+  CHECK(f_d > 0.0);
+  CHECK(f_o > 0.0);
+  // the sum would have picked A: B's sum falls short of A's
+  CHECK(1.0 + f_d + f_o < 0.0 + a.components.discrepancy + a.components.real_outcome);
+  CHECK(b.score == std::max(f_d, f_o) + 1.0);
+  CHECK(b.score > 0.0 + std::max(a.components.discrepancy, a.components.real_outcome));
+  CHECK(b.real_evidence == (f_d >= f_o ? "discrepancy" : "real_outcome"));
+  char term[32];
+  std::snprintf(term, sizeof(term), "%.2f", std::max(f_d, f_o));
+  CHECK(b.reason.find("real-evidence term " + std::string(term) + " from the " + b.real_evidence) !=
+        std::string::npos);
+  // the same for any thread count, and read back as written, real_evidence included
+  PlanInputs two = Inputs(c, episodes);
+  two.threads = 2;
+  const std::string written = PlanToJson(plan, space).dump();
+  CHECK(PlanToJson(MakePlan(two, o), space).dump() == written);
+  const Plan back = PlanFromJson(nlohmann::json::parse(written), space, "plan.json");
+  CHECK(back.items[0].real_evidence == b.real_evidence);
+  CHECK(PlanToJson(back, space).dump() == written);
+  CHECK(PlanToCsv(plan, space).find("," + b.real_evidence + "\n") != std::string::npos);
+
+  // a weight decides which component counts: the real outcome's doubled
+  o.weights.real_outcome = 2.0;
+  const Plan doubled = MakePlan(Inputs(c, episodes), o);
+  REQUIRE(doubled.items.size() == 1);
+  CHECK(doubled.items[0].real_evidence == "real_outcome");
+  CHECK(doubled.items[0].score == std::max(doubled.items[0].components.discrepancy,
+                                           2.0 * doubled.items[0].components.real_outcome) +
+                                      doubled.items[0].components.uncertainty);
+}
+
+// Real outcomes, but no candidate within the coverage radius of any episode: the discrepancy
+// cannot be estimated, the outcome model alone carries the real-evidence term, and the plan is
+// what the sum of the two gave (the discrepancy 0 everywhere): score = uncertainty + real_outcome.
+TEST_CASE("make plan: with the discrepancy absent the real-outcome component counts as before") {
+  const ScenarioSpace space({Continuous("x", 0, 1)});
+  Candidates c(space);
+  c.Add({{"x", 0.5}}, 0.5);
+  c.Add({{"x", 0.95}}, 0.5);
+  c.Add({{"x", 0.7}}, 0.25);
+  std::vector<EpisodeScenario> episodes;
+  for (int e = 0; e < 3; ++e)
+    episodes.push_back({"e" + std::to_string(e), {{"x", 0.1}}, {e == 0 ? 0 : 1, "log", ""}});
+  PlanOptions o = Options(30.0);  // every candidate
+  o.weights = {0.0, 1.0, 0.0, 1.0, 1.0, 1.0};
+  const Plan plan = MakePlan(Inputs(c, episodes), o);
+  CHECK_FALSE(plan.real_model.discrepancy.estimated);
+  CHECK(plan.real_model.outcome.estimated);
+  CHECK(std::count(plan.not_estimated.begin(), plan.not_estimated.end(),
+                   "uncertainty.discrepancy") == 1);
+  REQUIRE(plan.items.size() == 3);
+  // by hand: spreads 0.25, 0.25, 0.1875 over 0.25; the outcome model least sure farthest out
+  CHECK(plan.items[0].candidate == 1);
+  CHECK(plan.items[0].components.real_outcome == 1.0);
+  CHECK(plan.items[0].score == 2.0);
+  for (const PlanItem& it : plan.items) {
+    CHECK(it.components.discrepancy == 0.0);
+    CHECK(it.real_evidence == "real_outcome");
+    CHECK(it.score == it.components.real_outcome + it.components.uncertainty);
+  }
+  // the discrepancy's weight changes nothing but the weight written
+  PlanOptions without = o;
+  without.weights.discrepancy = 0.0;
+  const Plan reference = MakePlan(Inputs(c, episodes), without);
+  CHECK(PlanToJson(reference, space)["items"].dump() == PlanToJson(plan, space)["items"].dump());
 }
 
 TEST_CASE("make plan: unsafe candidates are left out and listed, undecided ones flagged") {

@@ -4,6 +4,9 @@
 
 #include <cmath>
 
+#include "engine/error.h"
+#include "planners/selection.h"
+
 namespace nextbatch {
 namespace {
 
@@ -150,6 +153,72 @@ TEST_CASE("real outcome model: a first-episode score as a gain") {
   CHECK(s.Gain(1) == 1.0);
   s.Reset();
   CHECK(s.Gain(0) == 0.5);
+}
+
+// A pool where the two real-evidence components' sum and their maximum disagree. Candidate A (0)
+// is unsure in both models (0.6 and 0.6), B (1) in the discrepancy alone (1.0 and 0.1); the
+// simulated outcome's spread scores them 0.5 and 0.3. By hand, all weights 1:
+//   sum:  A 0.6 + 0.6 + 0.5 = 1.7,  B 1.0 + 0.1 + 0.3 = 1.4: A first;
+//   max:  A 0.6 + 0.5 = 1.1,        B 1.0 + 0.3 = 1.3:        B first.
+TEST_CASE("real evidence: the larger weighted component counts, not the sum, and ranks the pool") {
+  const std::vector<double> d = {0.6, 1.0}, o = {0.6, 0.1}, spread = {0.5, 0.3};
+  RealEvidenceGain evidence(d, o, 1.0, 1.0);
+  WeightedGain max_acquisition;
+  max_acquisition.Add(&evidence, 1.0, "real_evidence");
+  max_acquisition.SetScores(spread, 1.0, "uncertainty");
+  CHECK(max_acquisition.Gain(0) == 0.6 + 0.5);
+  CHECK(max_acquisition.Gain(1) == 1.0 + 0.3);
+  CHECK(evidence.counted(0) == RealEvidence::kDiscrepancy);  // a tie goes to the discrepancy
+  CHECK(evidence.counted(1) == RealEvidence::kDiscrepancy);
+  CHECK(evidence.discrepancy(1) == 1.0);  // both still reported apart
+  CHECK(evidence.real_outcome(1) == 0.1);
+
+  // the same components as two terms of the sum
+  FirstEpisodeScore ds(d), os(o);
+  WeightedGain sum_acquisition;
+  sum_acquisition.Add(&ds, 1.0, "discrepancy");
+  sum_acquisition.Add(&os, 1.0, "real_outcome");
+  sum_acquisition.SetScores(spread, 1.0, "uncertainty");
+  CHECK(sum_acquisition.Gain(0) == 0.6 + 0.6 + 0.5);
+  CHECK(sum_acquisition.Gain(1) == 1.0 + 0.1 + 0.3);
+
+  // a budget of one episode: the selector picks A under the sum and B under the max
+  const std::vector<SelectionItem> items(2, SelectionItem{10.0, -1, 1, 0, false});
+  SelectionOptions one;
+  one.budget_seconds = 10.0;
+  const Selection by_sum = SelectBatch(sum_acquisition, items, {}, one);
+  const Selection by_max = SelectBatch(max_acquisition, items, {}, one);
+  CHECK(by_sum.picks == std::vector<int>{0});
+  CHECK(by_max.picks == std::vector<int>{1});
+  CHECK(by_max.value == 1.0 + 0.3);
+  // the term counts for the first episode only; the other candidate keeps its own
+  CHECK(evidence.Gain(1) == 0.0);
+  CHECK(evidence.Gain(0) == 0.6);
+  evidence.Reset();
+  CHECK(evidence.Gain(1) == 1.0);
+
+  // the weights apply before the maximum and decide which component counts
+  const RealEvidenceGain weighted(d, o, 0.5, 1.0);
+  CHECK(weighted.term(0) == 0.6);  // max(0.3, 0.6)
+  CHECK(weighted.counted(0) == RealEvidence::kRealOutcome);
+  CHECK(weighted.term(1) == 0.5);  // max(0.5, 0.1)
+  CHECK(weighted.counted(1) == RealEvidence::kDiscrepancy);
+  // one component alone (the other not estimated: 0 everywhere) counts as it did in the sum
+  const RealEvidenceGain alone({0.0, 0.0}, o, 1.0, 2.0);
+  CHECK(alone.term(0) == 2.0 * 0.6);
+  CHECK(alone.term(1) == 2.0 * 0.1);
+  CHECK(alone.counted(1) == RealEvidence::kRealOutcome);
+  const RealEvidenceGain none({0.0, 0.0}, {0.0, 0.0}, 1.0, 1.0);
+  CHECK(none.counted(0) == RealEvidence::kNone);
+  CHECK(none.Gain(0) == 0.0);
+  RealEvidence parsed = RealEvidence::kNone;
+  CHECK(ParseRealEvidence("real_outcome", &parsed));
+  CHECK(parsed == RealEvidence::kRealOutcome);
+  CHECK_FALSE(ParseRealEvidence("both", &parsed));
+
+  CHECK_THROWS_AS(RealEvidenceGain({0.5}, {0.5, 0.5}, 1.0, 1.0), InputError);
+  CHECK_THROWS_AS(RealEvidenceGain({0.5}, {0.5}, -1.0, 1.0), InputError);
+  CHECK_THROWS_AS(RealEvidenceGain({-0.5}, {0.5}, 1.0, 1.0), InputError);
 }
 
 }  // namespace

@@ -2,12 +2,14 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <map>
 
 #include "engine/error.h"
 #include "engine/json_reader.h"
 #include "engine/model.h"
+#include "scenarios/policy.h"
 #include "scenarios/task_json.h"
 #include "tests/fixtures/models.h"
 
@@ -228,6 +230,37 @@ std::vector<CandidateStats> RunHeights(HeightFixture& f, int candidates, int thr
   return all;
 }
 
+// A batched policy that commands nothing: the height fixture's verdicts depend on the sampled
+// parameter alone.
+class IdleBatchPolicy : public BatchPolicy {
+ public:
+  void Act(int batch, const double*, int, double* ctrl, int nu) override {
+    std::fill(ctrl, ctrl + static_cast<std::ptrdiff_t>(batch) * nu, 0.0);
+  }
+};
+
+std::vector<CandidateStats> RunHeightsBatched(HeightFixture& f, int candidates, int threads,
+                                              int chunk, const SafetyOptions& o,
+                                              std::uint64_t seed) {
+  SimulateOptions s;
+  s.candidates = candidates;
+  s.posterior_samples = 8;
+  s.chunk = chunk;
+  s.num_threads = threads;
+  s.seed = seed;
+  s.information = false;
+  s.safety = SafetySamplingRule(o);
+  NoScenario source;
+  IdleBatchPolicy policy;
+  std::vector<CandidateStats> all;
+  SimulateCandidatesBatched(f.m.get(), f.task, f.binding, f.posterior, source, s, policy,
+                            ObservationSpec{},
+                            [&](const std::vector<CandidateStats>& c, const ScenarioSource&) {
+                              all.insert(all.end(), c.begin(), c.end());
+                            });
+  return all;
+}
+
 TEST_CASE("simulate: sequential safety samples equal a brute-force replay and any thread count") {
   const double h = 1.6448536269514722;  // Phi(h) = 0.95: violation probability 0.05
   HeightFixture f(h);
@@ -236,12 +269,24 @@ TEST_CASE("simulate: sequential safety samples equal a brute-force replay and an
   const std::uint64_t seed = 17;
   const std::vector<CandidateStats> one = RunHeights(f, 40, 1, 7, o, seed);
   const std::vector<CandidateStats> two = RunHeights(f, 40, 2, 40, o, seed);
+  // a batched policy: each round of safety samples one batch in lockstep, the same keys
+  const std::vector<CandidateStats> batched_one = RunHeightsBatched(f, 40, 1, 7, o, seed);
+  const std::vector<CandidateStats> batched_two = RunHeightsBatched(f, 40, 2, 40, o, seed);
   REQUIRE(one.size() == 40);
   REQUIRE(two.size() == 40);
+  REQUIRE(batched_one.size() == 40);
+  REQUIRE(batched_two.size() == 40);
   int extra = 0;
   for (int c = 0; c < 40; ++c) {
     CHECK(one[c].safety_rollouts == two[c].safety_rollouts);
     CHECK(one[c].safety_violations == two[c].safety_violations);
+    for (const std::vector<CandidateStats>* b : {&batched_one, &batched_two}) {
+      CHECK((*b)[c].index == c);
+      CHECK((*b)[c].rollouts == 8);
+      CHECK((*b)[c].safe == one[c].safe);
+      CHECK((*b)[c].safety_rollouts == one[c].safety_rollouts);
+      CHECK((*b)[c].safety_violations == one[c].safety_violations);
+    }
     // brute force: the posterior draws under the documented keys, judged by h, in rounds of 8
     Eigen::VectorXd theta;
     int n = 0, k = 0;
