@@ -161,6 +161,10 @@ std::string CalibrationOptions::Validate() const {
     return bad("loss_scale", "a number > 0 (noise standard deviations)", loss_scale);
   }
   if (max_iterations < 1) return bad("max_iterations", "an integer >= 1", max_iterations);
+  if (!(step_tolerance >= 0) || !std::isfinite(step_tolerance)) {
+    return bad("step_tolerance", "a number >= 0 (honest standard deviations; 0: off)",
+               step_tolerance);
+  }
   for (const auto& [key, sigma] : noise) {
     if (!(sigma > 0) || !std::isfinite(sigma)) return bad("noise." + key, "a number > 0", sigma);
   }

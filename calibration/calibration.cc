@@ -15,6 +15,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <functional>
 #include <limits>
 #include <memory>
 #include <mutex>
@@ -80,6 +81,19 @@ class Callback : public ceres::EvaluationCallback {
     x_ = std::move(x);
   }
   bool ok() const { return ok_; }
+  // True when the evaluator holds residuals and Jacobians of exactly the point now in the
+  // parameter memory (Ceres writes its current point there before each evaluation, and with
+  // update_state_every_iteration before the iteration callbacks).
+  bool JacobiansAtCurrentPoint() const {
+    if (!have_ || !have_jacobians_ || !ok_) return false;
+    const Eigen::Map<const Eigen::VectorXd> z(p_, ev_->P());
+    if (z.size() != z_.size() || (z.array() != z_.array()).any()) return false;
+    for (std::size_t a = 0; a < x_.size(); ++a) {
+      const Eigen::Map<const Eigen::VectorXd> x((*xs_)[a].data(), ev_->nx());
+      if ((x.array() != x_[a].array()).any()) return false;
+    }
+    return true;
+  }
 
  private:
   Evaluator* ev_;
@@ -117,15 +131,72 @@ class RowCost : public ceres::CostFunction {
   int a_, row_;
 };
 
+// The stopping rule (docs/calibration.md, "Convergence on the real logs"): after each accepted
+// step, the Gauss-Newton step the local model still predicts, in honest standard deviations
+// (calib::ComputeRemainingStep); below the tolerance after two accepted steps in a row, the fit
+// has nothing left to move that its own uncertainty would notice, and ends (Ceres reports
+// USER_SUCCESS). Measured only where the evaluator's Jacobians are those of the accepted point
+// (Ceres 2.1 evaluates them there just before the callbacks; checked, not assumed).
+class StepRule : public ceres::IterationCallback {
+ public:
+  // `then` (may be null): a callback run after each judgement, whatever the verdict (Ceres runs
+  // no callback after one that ends the solve, and the progress line must show the last one).
+  StepRule(std::function<double()> measure, const Callback* cb, double tolerance,
+           ceres::IterationCallback* then)
+      : measure_(std::move(measure)), cb_(cb), tolerance_(tolerance), then_(then) {}
+  ceres::CallbackReturnType operator()(const ceres::IterationSummary& s) override {
+    const ceres::CallbackReturnType verdict = Judge(s);
+    if (then_) (*then_)(s);
+    return verdict;
+  }
+  double size() const { return size_; }        // at the last accepted point measured
+  double initial() const { return initial_; }  // at the start
+  bool stopped() const { return stopped_; }
+
+ private:
+  ceres::CallbackReturnType Judge(const ceres::IterationSummary& s) {
+    if (!s.step_is_successful) return ceres::SOLVER_CONTINUE;
+    if (!cb_->JacobiansAtCurrentPoint()) {
+      below_ = 0;  // cannot judge this point
+      return ceres::SOLVER_CONTINUE;
+    }
+    size_ = measure_();
+    if (s.iteration == 0) {
+      initial_ = size_;  // the start counts for nothing: at least two accepted steps
+      return ceres::SOLVER_CONTINUE;
+    }
+    below_ = size_ < tolerance_ ? below_ + 1 : 0;
+    if (below_ < 2) return ceres::SOLVER_CONTINUE;
+    stopped_ = true;
+    return ceres::SOLVER_TERMINATE_SUCCESSFULLY;
+  }
+
+  std::function<double()> measure_;
+  const Callback* cb_;
+  double tolerance_;
+  ceres::IterationCallback* then_;
+  double size_ = std::numeric_limits<double>::quiet_NaN();
+  double initial_ = std::numeric_limits<double>::quiet_NaN();
+  int below_ = 0;
+  bool stopped_ = false;
+};
+
 // Reports each Ceres iteration to a progress line: the iteration of the cap, so that the eta is
 // the mean iteration time times the iterations left (an upper bound: a fit may converge first).
+// With the stopping rule on, the remaining step of the last accepted point, in honest stds.
 class ProgressCallback : public ceres::IterationCallback {
  public:
   ProgressCallback(const std::string& stage, int cap, const ProgressOptions& options)
       : progress_(stage, cap, options), cap_(cap) {}
+  void ShowRule(const StepRule* rule) { rule_ = rule; }
   ceres::CallbackReturnType operator()(const ceres::IterationSummary& s) override {
-    char detail[160];
-    std::snprintf(detail, sizeof(detail), "cost %.6g, step %.3g, %s elapsed", s.cost, s.step_norm,
+    char detail[200];
+    int used = std::snprintf(detail, sizeof(detail), "cost %.6g, step %.3g", s.cost, s.step_norm);
+    if (rule_ && std::isfinite(rule_->size())) {
+      used += std::snprintf(detail + used, sizeof(detail) - used, ", remaining %.3g std",
+                            rule_->size());
+    }
+    std::snprintf(detail + used, sizeof(detail) - used, ", %s elapsed",
                   FormatDuration(s.cumulative_time_in_seconds).c_str());
     progress_.Update(std::min(s.iteration, cap_), detail);
     return ceres::SOLVER_CONTINUE;
@@ -134,6 +205,7 @@ class ProgressCallback : public ceres::IterationCallback {
  private:
   Progress progress_;
   int cap_;
+  const StepRule* rule_ = nullptr;
 };
 
 // A Gaussian prior on a parameter's value, as one residual.
@@ -232,6 +304,11 @@ struct FitRun {
   std::vector<Eigen::VectorXd> residuals;
   double solve_seconds = 0, covariance_seconds = 0;
   int residual_evaluations = 0, jacobian_evaluations = 0;
+  // The remaining Gauss-Newton step in honest stds at the start and at the last accepted point
+  // measured (NaN: the rule was off); the rule, not Ceres, ended the fit.
+  double initial_step = std::numeric_limits<double>::quiet_NaN();
+  double remaining_step = std::numeric_limits<double>::quiet_NaN();
+  bool stopped_by_step = false;
 };
 
 struct Context {
@@ -241,6 +318,142 @@ struct Context {
   const Layout* layout;
   const CalibrationOptions* options;
 };
+
+// What the fit knows at the evaluator's current point (its residuals and Jacobians at `z`): the
+// parameters' data information with the start states eliminated (Schur complement), the same
+// with the priors at face value, chi-square, and each segment's score with the start states
+// eliminated (J~ = Jp - Jx Hxx^+ Hxp) for the error model. Scores use residuals clipped at
+// loss_scale times their robust scale (Huber's psi with an estimated scale), so that a few
+// glitching samples do not dominate them.
+struct AtPoint {
+  calib::ErrorModelInput error_input;
+  Eigen::MatrixXd data_information;  // symmetric, no priors
+  Eigen::MatrixXd information;       // symmetric, priors at face value
+  double chi2 = 0;
+};
+
+AtPoint Assemble(const Context& c, const Evaluator& ev, const std::vector<int>& active,
+                 const Eigen::VectorXd& z, int data, int unknowns) {
+  const int np = ev.P(), n = ev.size();
+  AtPoint at;
+  calib::ErrorModelInput& em = at.error_input;
+  std::vector<double> magnitude;
+  for (int a = 0; a < n; ++a) {
+    for (int row = 0; row < ev.residuals(a).size(); ++row) {
+      magnitude.push_back(std::abs(ev.residuals(a)[row]));
+    }
+  }
+  if (!magnitude.empty()) {
+    std::nth_element(magnitude.begin(), magnitude.begin() + magnitude.size() / 2, magnitude.end());
+    em.robust_scale = 1.4826 * magnitude[magnitude.size() / 2];
+  }
+  const double clip = c.options->loss == LossType::kNone
+                          ? std::numeric_limits<double>::infinity()
+                          : c.options->loss_scale * std::max(1.0, em.robust_scale);
+  Eigen::MatrixXd info = Eigen::MatrixXd::Zero(np, np);
+  for (int a = 0; a < n; ++a) {
+    const calib::Eliminated e = calib::EliminateStartState(ev.jp(a), ev.jx(a));
+    info += e.information;
+    at.chi2 += ev.residuals(a).squaredNorm();
+    const Eigen::VectorXd psi = ev.residuals(a).cwiseMax(-clip).cwiseMin(clip);
+    em.sum_psi_squared += psi.squaredNorm();
+    const Eigen::MatrixXd& jt = e.jacobian;
+    em.scores.push_back(jt.transpose() * psi);
+    em.segment_information.push_back(jt.transpose() * jt);
+    em.episode.push_back(c.layout->segments()[active[a]].episode);
+    em.segment.push_back(active[a]);
+  }
+  at.data_information = 0.5 * (info + info.transpose());
+  const Eigen::VectorXd dv = ev.ValueDerivative(z);
+  const Eigen::VectorXd v = ev.Values(z);
+  em.prior_precision = Eigen::VectorXd::Zero(np);
+  for (int j = 0; j < np; ++j) {
+    const ParameterSpec& s = c.binding->spec(j);
+    em.fixed.push_back(s.fixed);
+    if (s.prior_std > 0 && !s.fixed) {
+      em.prior_precision[j] = std::pow(dv[j] / s.prior_std, 2);
+      info(j, j) += em.prior_precision[j];
+      at.chi2 += std::pow((v[j] - s.prior_mean) / s.prior_std, 2);
+    }
+  }
+  // Physical priors of grouped inertials: J^T S^-2 J of their residuals, a full block (the
+  // coordinates are not log-scale: z is the value).
+  em.prior_information = Eigen::MatrixXd::Zero(np, np);
+  for (int first : InertialPriorGroups(*c.binding)) {
+    const InertialGroup& g = *c.binding->spec(first).group;
+    const InertialVector theta = z.segment<kInertialSize>(first);
+    const InertialVector value = InertialFromCoordinates(theta).Stacked();
+    InertialVector w = InertialVector::Zero();
+    for (int k = 0; k < kInertialSize; ++k) {
+      if (g.prior_std[k] > 0) {
+        w[k] = 1.0 / (g.prior_std[k] * g.prior_std[k]);
+        at.chi2 += std::pow(value[k] - g.prior_mean[k], 2) * w[k];
+      }
+    }
+    const InertialMatrix j = InertialJacobian(theta);
+    em.prior_information.block<kInertialSize, kInertialSize>(first, first) +=
+        j.transpose() * w.asDiagonal() * j;
+  }
+  info += em.prior_information;
+  em.information = at.data_information;
+  em.residuals = data;
+  em.unknowns = unknowns;
+  em.min_episode_clusters = c.options->min_episode_clusters;
+  at.information = 0.5 * (info + info.transpose());
+  return at;
+}
+
+// The remaining Gauss-Newton step at the evaluator's current point `z` (the stopping rule's
+// measure), in honest stds: the objective's own local model (each residual weighted by the
+// loss' rho'(r^2), as Ceres' corrector does where rho'' <= 0, start states eliminated, priors as
+// weighted in this fit), and the honest covariance the fit would report at this point.
+double MeasureRemainingStep(const Context& c, const Evaluator& ev, const std::vector<int>& active,
+                            const Eigen::VectorXd& z, int data, int unknowns,
+                            const ceres::LossFunction* loss,
+                            const std::vector<const ceres::CostFunction*>& priors) {
+  const int np = ev.P();
+  calib::RemainingStepInput in;
+  in.information = Eigen::MatrixXd::Zero(np, np);
+  in.gradient = Eigen::VectorXd::Zero(np);
+  for (int a = 0; a < ev.size(); ++a) {
+    Eigen::VectorXd w = Eigen::VectorXd::Ones(ev.residuals(a).size());
+    if (loss) {
+      for (int row = 0; row < w.size(); ++row) {
+        double rho[3];
+        loss->Evaluate(ev.residuals(a)[row] * ev.residuals(a)[row], rho);
+        w[row] = std::sqrt(std::max(0.0, rho[1]));
+      }
+    }
+    const calib::Eliminated e =
+        calib::EliminateStartState(w.asDiagonal() * ev.jp(a), w.asDiagonal() * ev.jx(a));
+    in.information += e.information;
+    in.gradient += e.jacobian.transpose() * w.cwiseProduct(ev.residuals(a));
+  }
+  const double* blocks[] = {z.data()};
+  for (const ceres::CostFunction* prior : priors) {
+    const int k = prior->num_residuals();
+    Eigen::VectorXd r(k);
+    Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> j(k, np);
+    double* jacobians[] = {j.data()};
+    if (!prior->Evaluate(blocks, r.data(), jacobians)) continue;
+    in.information += j.transpose() * j;
+    in.gradient += j.transpose() * r;
+  }
+  const calib::ErrorModelOutput honest =
+      calib::ComputeErrorModel(Assemble(c, ev, active, z, data, unknowns).error_input);
+  if (!honest.regular) return std::numeric_limits<double>::infinity();
+  in.covariance = honest.covariance;
+  in.point = z;
+  in.lower = Eigen::VectorXd::Constant(np, -std::numeric_limits<double>::infinity());
+  in.upper = Eigen::VectorXd::Constant(np, std::numeric_limits<double>::infinity());
+  for (int j = 0; j < np; ++j) {
+    const ParameterSpec& s = c.binding->spec(j);
+    in.fixed.push_back(s.fixed);
+    if (Bounded(s.lower)) in.lower[j] = s.log_scale ? std::log(s.lower) : s.lower;
+    if (Bounded(s.upper)) in.upper[j] = s.log_scale ? std::log(s.upper) : s.upper;
+  }
+  return calib::ComputeRemainingStep(in).size;
+}
 
 // `prior_weight` multiplies the priors' precision in the objective (the error model's
 // inflation: data whose residuals overstate their information weigh less against priors).
@@ -306,7 +519,11 @@ FitRun RunFit(const Context& c, const std::vector<int>& active, const Eigen::Vec
       ++run.data;
     }
   }
-  if (run.data == 0 && loss) delete loss;
+  if (run.data == 0 && loss) {
+    delete loss;
+    loss = nullptr;
+  }
+  std::vector<const ceres::CostFunction*> prior_costs;  // owned by the problem
   for (int j = 0; j < np; ++j) {
     const ParameterSpec& s = c.binding->spec(j);
     if (s.fixed) continue;
@@ -317,9 +534,10 @@ FitRun RunFit(const Context& c, const std::vector<int>& active, const Eigen::Vec
       problem.SetParameterUpperBound(p.data(), j, s.log_scale ? std::log(s.upper) : s.upper);
     }
     if (s.prior_std > 0) {
-      problem.AddResidualBlock(
-          new PriorCost(np, j, s.prior_mean, s.prior_std / std::sqrt(prior_weight), s.log_scale),
-          nullptr, p.data());
+      auto* cost =
+          new PriorCost(np, j, s.prior_mean, s.prior_std / std::sqrt(prior_weight), s.log_scale);
+      problem.AddResidualBlock(cost, nullptr, p.data());
+      prior_costs.push_back(cost);
       ++run.priors;
     }
   }
@@ -327,6 +545,7 @@ FitRun RunFit(const Context& c, const std::vector<int>& active, const Eigen::Vec
     auto* cost = new InertialPriorCost(np, first, *c.binding->spec(first).group, prior_weight);
     run.priors += cost->num_residuals();
     problem.AddResidualBlock(cost, nullptr, p.data());
+    prior_costs.push_back(cost);
   }
   ceres::Solver::Options so;
   so.linear_solver_type = ceres::DENSE_SCHUR;
@@ -338,14 +557,44 @@ FitRun RunFit(const Context& c, const std::vector<int>& active, const Eigen::Vec
   so.parameter_tolerance = 1e-10;
   StopOnInterrupt stop;
   so.callbacks.push_back(&stop);
+  // The stopping rule compares the evaluator's last Jacobians with the point in the parameter
+  // memory, which Ceres then updates before the callbacks run.
+  so.update_state_every_iteration = true;
+  std::unique_ptr<StepRule> rule;
   std::unique_ptr<ProgressCallback> progress;
   if (c.options->progress) {
     progress = std::make_unique<ProgressCallback>("calibrate " + label, so.max_num_iterations,
                                                   c.options->progress_options);
+  }
+  if (c.options->step_tolerance > 0) {
+    const int data = run.data, unknowns = run.unknowns;
+    rule = std::make_unique<StepRule>(
+        [&, data, unknowns] {
+          return MeasureRemainingStep(c, ev, active,
+                                      Eigen::Map<const Eigen::VectorXd>(p.data(), np), data,
+                                      unknowns, loss, prior_costs);
+        },
+        &cb, c.options->step_tolerance, progress.get());
+    so.callbacks.push_back(rule.get());
+    if (progress) progress->ShowRule(rule.get());
+  } else if (progress) {
     so.callbacks.push_back(progress.get());
   }
   ceres::Solver::Summary summary;
   ceres::Solve(so, &problem, &summary);
+  if (rule) {
+    run.initial_step = rule->initial();
+    run.remaining_step = rule->size();
+    run.stopped_by_step = rule->stopped() && summary.termination_type == ceres::USER_SUCCESS;
+    if (run.stopped_by_step) {
+      char text[200];
+      std::snprintf(text, sizeof(text),
+                    "the remaining Gauss-Newton step is %.3g honest std, below step_tolerance "
+                    "%.3g after two accepted steps in a row",
+                    run.remaining_step, c.options->step_tolerance);
+      summary.message = text;
+    }
+  }
   run.termination = ceres::TerminationTypeToString(summary.termination_type);
   run.message = summary.message;
   run.iterations = static_cast<int>(summary.iterations.size()) - 1;
@@ -358,8 +607,9 @@ FitRun RunFit(const Context& c, const std::vector<int>& active, const Eigen::Vec
     run.jacobian_evaluations = ev.jacobian_evaluations();
     return run;
   }
-  run.status = summary.termination_type == ceres::CONVERGENCE ? CalibrationStatus::kConverged
-                                                              : CalibrationStatus::kNoConvergence;
+  run.status = summary.termination_type == ceres::CONVERGENCE || run.stopped_by_step
+                   ? CalibrationStatus::kConverged
+                   : CalibrationStatus::kNoConvergence;
   run.z = Eigen::Map<const Eigen::VectorXd>(p.data(), np);
   run.x.resize(n);
   for (int a = 0; a < n; ++a) run.x[a] = Eigen::Map<const Eigen::VectorXd>(xs[a].data(), nx);
@@ -390,74 +640,11 @@ FitRun RunFit(const Context& c, const std::vector<int>& active, const Eigen::Vec
         "are not determined by the data";
   }
 
-  // The parameter block's information with the start states eliminated (Schur complement), and
-  // each segment's score with them eliminated (J~ = Jp - Jx Hxx^+ Hxp) for the error model.
-  // Scores use residuals clipped at loss_scale times their robust scale (Huber's psi with an
-  // estimated scale), so that a few glitching samples do not dominate them.
-  calib::ErrorModelInput& em = run.error_input;
-  std::vector<double> magnitude;
-  for (int a = 0; a < n; ++a) {
-    for (int row = 0; row < ev.residuals(a).size(); ++row) {
-      magnitude.push_back(std::abs(ev.residuals(a)[row]));
-    }
-  }
-  if (!magnitude.empty()) {
-    std::nth_element(magnitude.begin(), magnitude.begin() + magnitude.size() / 2, magnitude.end());
-    em.robust_scale = 1.4826 * magnitude[magnitude.size() / 2];
-  }
-  const double clip = c.options->loss == LossType::kNone
-                          ? std::numeric_limits<double>::infinity()
-                          : c.options->loss_scale * std::max(1.0, em.robust_scale);
-  Eigen::MatrixXd info = Eigen::MatrixXd::Zero(np, np);
-  for (int a = 0; a < n; ++a) {
-    const calib::Eliminated e = calib::EliminateStartState(ev.jp(a), ev.jx(a));
-    info += e.information;
-    run.chi2 += ev.residuals(a).squaredNorm();
-    const Eigen::VectorXd psi = ev.residuals(a).cwiseMax(-clip).cwiseMin(clip);
-    em.sum_psi_squared += psi.squaredNorm();
-    const Eigen::MatrixXd& jt = e.jacobian;
-    em.scores.push_back(jt.transpose() * psi);
-    em.segment_information.push_back(jt.transpose() * jt);
-    em.episode.push_back(c.layout->segments()[active[a]].episode);
-    em.segment.push_back(active[a]);
-  }
-  run.data_information_z = 0.5 * (info + info.transpose());
-  const Eigen::VectorXd dv = ev.ValueDerivative(run.z);
-  const Eigen::VectorXd v = ev.Values(run.z);
-  em.prior_precision = Eigen::VectorXd::Zero(np);
-  for (int j = 0; j < np; ++j) {
-    const ParameterSpec& s = c.binding->spec(j);
-    em.fixed.push_back(s.fixed);
-    if (s.prior_std > 0 && !s.fixed) {
-      em.prior_precision[j] = std::pow(dv[j] / s.prior_std, 2);
-      info(j, j) += em.prior_precision[j];
-      run.chi2 += std::pow((v[j] - s.prior_mean) / s.prior_std, 2);
-    }
-  }
-  // Physical priors of grouped inertials: J^T S^-2 J of their residuals, a full block (the
-  // coordinates are not log-scale: z is the value).
-  em.prior_information = Eigen::MatrixXd::Zero(np, np);
-  for (int first : InertialPriorGroups(*c.binding)) {
-    const InertialGroup& g = *c.binding->spec(first).group;
-    const InertialVector theta = run.z.segment<kInertialSize>(first);
-    const InertialVector value = InertialFromCoordinates(theta).Stacked();
-    InertialVector w = InertialVector::Zero();
-    for (int k = 0; k < kInertialSize; ++k) {
-      if (g.prior_std[k] > 0) {
-        w[k] = 1.0 / (g.prior_std[k] * g.prior_std[k]);
-        run.chi2 += std::pow(value[k] - g.prior_mean[k], 2) * w[k];
-      }
-    }
-    const InertialMatrix j = InertialJacobian(theta);
-    em.prior_information.block<kInertialSize, kInertialSize>(first, first) +=
-        j.transpose() * w.asDiagonal() * j;
-  }
-  info += em.prior_information;
-  em.information = run.data_information_z;
-  em.residuals = run.data;
-  em.unknowns = run.unknowns;
-  em.min_episode_clusters = c.options->min_episode_clusters;
-  run.information_z = 0.5 * (info + info.transpose());
+  AtPoint at = Assemble(c, ev, active, run.z, run.data, run.unknowns);
+  run.error_input = std::move(at.error_input);
+  run.data_information_z = std::move(at.data_information);
+  run.information_z = std::move(at.information);
+  run.chi2 = at.chi2;
   run.residuals.resize(n);
   for (int a = 0; a < n; ++a) run.residuals[a] = ev.residuals(a);
   run.covariance_seconds = Seconds(cov_start);
@@ -830,6 +1017,13 @@ CalibrationResult Calibrate(const mjModel* base, const ParameterBinding& binding
   sum.termination = run.termination;
   sum.message = run.message;
   sum.final_cost = run.final_cost;
+  sum.initial_step = run.initial_step;
+  sum.remaining_step = run.remaining_step;
+  if (run.status == CalibrationStatus::kConverged) {
+    sum.stopped_by = run.stopped_by_step ? "step" : "ceres";
+  } else if (run.status == CalibrationStatus::kNoConvergence) {
+    sum.stopped_by = run.termination == "NO_CONVERGENCE" ? "iterations" : "ceres";
+  }
   if (run.status == CalibrationStatus::kFailed) {
     sum.total_seconds = Seconds(start);
     return res;

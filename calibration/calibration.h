@@ -7,6 +7,7 @@
 #include <mujoco/mujoco.h>
 
 #include <Eigen/Core>
+#include <limits>
 #include <map>
 #include <string>
 #include <vector>
@@ -39,6 +40,11 @@ struct CalibrationOptions {
   LossType loss = LossType::kHuber;
   double loss_scale = 3.0;  // in noise standard deviations
   int max_iterations = 50;
+  // The stopping rule (docs/calibration.md, "Convergence on the real logs"): the fit ends,
+  // converged, when the Gauss-Newton step its local model still predicts is below this many
+  // honest standard deviations (sqrt(d^T Sigma_h^-1 d)) after two accepted steps in a row. Ceres'
+  // own tolerances still apply. 0: off (only Ceres' tolerances and max_iterations).
+  double step_tolerance = 0.1;
   // Noise standard deviation per channel ("qpos:<joint>", "qvel:<joint>", "sensor:<name>") or
   // per group ("qpos", "qvel", "sensor"); channels not named are estimated from the data.
   std::map<std::string, double> noise;
@@ -95,7 +101,8 @@ struct CalibrationOptions {
 };
 
 enum class CalibrationStatus {
-  kConverged,        // Ceres converged (function, gradient or parameter tolerance)
+  kConverged,        // Ceres converged (function, gradient or parameter tolerance), or the
+                     // remaining step fell below step_tolerance honest stds
   kNoConvergence,    // iteration limit reached: the estimate is usable but not settled
   kPreflightFailed,  // a parameter does not change the simulated logs: nothing was solved
   kFailed,           // the solver failed (see message); no estimate
@@ -183,6 +190,14 @@ struct CalibrationSummary {
   std::string termination;  // Ceres' termination type
   std::string message;      // Ceres' message, or why it failed
   int iterations = 0;       // of the kept start (plus its refit)
+  // What ended the last fit: "step" (the remaining step fell below step_tolerance), "ceres"
+  // (one of Ceres' tolerances), "iterations" (max_iterations); "" when it failed.
+  std::string stopped_by;
+  // The Gauss-Newton step the last fit's local model predicted, in honest stds, at its start and
+  // at its last accepted point (NaN with step_tolerance 0; infinity where the honest covariance
+  // was singular).
+  double initial_step = std::numeric_limits<double>::quiet_NaN();
+  double remaining_step = std::numeric_limits<double>::quiet_NaN();
   int start = 0;  // which start was kept: 0 the initial values, k the options' starts[k-1]
   std::vector<double> start_costs;  // final cost from each start (NaN where its fit failed)
   double initial_cost = 0.0;  // Ceres cost (robustified, 1/2 sum) at the start of the first fit

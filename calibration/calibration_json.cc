@@ -71,6 +71,7 @@ CalibrationOptions ReadCalibrationOptions(const JsonReader& r) {
                               : LossType::kNone;
   o.loss_scale = r.Number("loss_scale", o.loss_scale);
   o.max_iterations = r.Integer("max_iterations", o.max_iterations);
+  o.step_tolerance = r.Number("step_tolerance", o.step_tolerance);
   if (r.Has("noise")) {
     const nlohmann::json& v = r.Raw("noise");
     if (v.is_string()) {
@@ -276,6 +277,9 @@ nlohmann::json CalibrationToJson(const CalibrationResult& res, const ParameterBi
         {"final_cost", Num(s.final_cost)},
         {"iterations", s.iterations},
         {"termination", s.termination},
+        {"stopped_by", s.stopped_by},
+        {"initial_step", Num(s.initial_step)},
+        {"remaining_step", Num(s.remaining_step)},
         {"message", s.message},
         {"reduced_chi2", Num(s.reduced_chi2)},
         {"residuals", s.residuals},
@@ -339,6 +343,24 @@ std::string CalibrationSummaryText(const CalibrationResult& res) {
                 ToString(s.status), s.termination.c_str(), s.iterations, s.initial_cost,
                 s.refit ? s.first_pass_cost : s.final_cost);
   out += line;
+  // Which rule stopped the fit, and how far its local model says the optimum still is.
+  char step[96] = "";
+  if (std::isfinite(s.remaining_step)) {
+    std::snprintf(step, sizeof(step), "the remaining Gauss-Newton step is %.3g honest std",
+                  s.remaining_step);
+  } else if (s.remaining_step > 0) {
+    std::snprintf(step, sizeof(step),
+                  "the remaining step is not measurable (singular honest "
+                  "covariance)");
+  }
+  if (s.stopped_by == "step") {
+    out += std::string("  converged: ") + step + "\n";
+  } else if (s.stopped_by == "ceres") {
+    out += "  stopped by Ceres: " + s.message + (*step ? std::string("; ") + step : "") + "\n";
+  } else if (s.stopped_by == "iterations") {
+    out += std::string("  not converged: the iteration cap was reached") +
+           (*step ? std::string("; ") + step : "") + "\n";
+  }
   if (s.refit) {
     std::string ids;
     for (const auto& e : res.episodes) {

@@ -76,6 +76,82 @@ Eigen::MatrixXd ClusterMeat(const std::vector<Eigen::VectorXd>& h,
 
 }  // namespace
 
+RemainingStep ComputeRemainingStep(const RemainingStepInput& in) {
+  const int np = static_cast<int>(in.gradient.size());
+  RemainingStep out;
+  out.step = Eigen::VectorXd::Zero(np);
+  out.held_at_bound.assign(np, false);
+  std::vector<int> fitted;
+  for (int j = 0; j < np; ++j) {
+    if (!in.fixed[j]) fitted.push_back(j);
+  }
+  auto on = [&](double bound, int j) {
+    return std::isfinite(bound) &&
+           std::abs(in.point[j] - bound) <= 1e-9 * std::max(1.0, std::abs(bound));
+  };
+  std::vector<int> free = fitted;
+  // Each pass holds at least one more parameter, so at most P passes.
+  for (int pass = 0; pass <= np && !free.empty(); ++pass) {
+    const int n = static_cast<int>(free.size());
+    Eigen::MatrixXd h(n, n);
+    Eigen::VectorXd g(n);
+    for (int i = 0; i < n; ++i) {
+      g[i] = in.gradient[free[i]];
+      for (int k = 0; k < n; ++k) h(i, k) = in.information(free[i], free[k]);
+    }
+    // Jacobi scaling first: parameters in different units must not decide the rank.
+    Eigen::VectorXd d = h.diagonal().cwiseMax(0.0).cwiseSqrt();
+    for (int i = 0; i < n; ++i) d[i] = d[i] > 0 ? 1.0 / d[i] : 1.0;
+    const Eigen::MatrixXd hs = d.asDiagonal() * Symmetric(h) * d.asDiagonal();
+    const Eigen::VectorXd delta =
+        -(d.asDiagonal() * hs.completeOrthogonalDecomposition().solve(d.asDiagonal() * g));
+    std::vector<int> keep;
+    for (int i = 0; i < n; ++i) {
+      const int j = free[i];
+      const bool out_low = on(in.lower[j], j) && delta[i] < 0;
+      const bool out_high = on(in.upper[j], j) && delta[i] > 0;
+      if (out_low || out_high) {
+        out.held_at_bound[j] = true;
+      } else {
+        keep.push_back(j);
+      }
+    }
+    if (static_cast<int>(keep.size()) == n) {
+      for (int i = 0; i < n; ++i) out.step[free[i]] = delta[i];
+      break;
+    }
+    free = keep;
+  }
+  // The size in the covariance's metric over the fitted parameters, through its
+  // eigen-decomposition: a direction of zero variance that the step moves along makes it
+  // infinite (nothing would justify that move).
+  const int n = static_cast<int>(fitted.size());
+  Eigen::MatrixXd sigma(n, n);
+  Eigen::VectorXd delta(n);
+  for (int i = 0; i < n; ++i) {
+    delta[i] = out.step[fitted[i]];
+    for (int k = 0; k < n; ++k) sigma(i, k) = in.covariance(fitted[i], fitted[k]);
+  }
+  if (!sigma.allFinite()) {
+    out.size = std::numeric_limits<double>::infinity();
+    return out;
+  }
+  Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> es(Symmetric(sigma));
+  const Eigen::VectorXd u = es.eigenvectors().transpose() * delta;
+  const double largest = n ? std::max(0.0, es.eigenvalues().maxCoeff()) : 0.0;
+  double m2 = 0;
+  for (int i = 0; i < n; ++i) {
+    const double lambda = es.eigenvalues()[i];
+    if (lambda > 1e-14 * largest) {
+      m2 += u[i] * u[i] / lambda;
+    } else if (std::abs(u[i]) > 1e-12 * delta.norm() && u[i] != 0) {
+      m2 = std::numeric_limits<double>::infinity();
+    }
+  }
+  out.size = std::sqrt(m2);
+  return out;
+}
+
 double StudentTQuantile(double p, int dof) {
   if (dof < 1 || !(p > 0.5 && p < 1)) return std::numeric_limits<double>::quiet_NaN();
   const double target = p - 0.5;

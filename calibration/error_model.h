@@ -50,6 +50,34 @@ struct ErrorModelOutput {
 
 ErrorModelOutput ComputeErrorModel(const ErrorModelInput& in);
 
+// The Gauss-Newton step that a fit's local model still predicts, and its size against the
+// honest covariance: the stopping rule of docs/calibration.md ("Convergence on the real logs").
+// Internal coordinates throughout.
+struct RemainingStepInput {
+  // The objective's Gauss-Newton matrix J^T J and gradient J^T r over the parameters (start
+  // states eliminated, loss weights and priors as in the objective), P x P and P.
+  Eigen::MatrixXd information;
+  Eigen::VectorXd gradient;
+  // The honest covariance (ErrorModelOutput::covariance), P x P.
+  Eigen::MatrixXd covariance;
+  std::vector<bool> fixed;  // not fitted: no step
+  // The current point and its bounds (+-infinity: none).
+  Eigen::VectorXd point, lower, upper;
+};
+
+struct RemainingStep {
+  // delta = -H^+ g over the free parameters; a parameter on a bound whose step points out of
+  // the bounds is held there (an active set) and the rest solved again.
+  Eigen::VectorXd step;
+  std::vector<bool> held_at_bound;
+  // sqrt(delta^T Sigma^-1 delta) over the fitted parameters: the step in honest standard
+  // deviations along its own direction (at least max_j |delta_j| / honest std_j). Infinity when
+  // the covariance is not positive definite where the step moves.
+  double size = 0.0;
+};
+
+RemainingStep ComputeRemainingStep(const RemainingStepInput& in);
+
 // Quantile of Student's t distribution with `dof` degrees of freedom (dof >= 1), p in (0.5, 1).
 double StudentTQuantile(double p, int dof);
 

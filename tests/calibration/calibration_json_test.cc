@@ -17,7 +17,8 @@ TEST_CASE("a calibration section maps one to one onto the options") {
       "max_iterations": 20, "noise": {"qpos": 0.002, "qvel:elbow": 0.05},
       "held_out_fraction": 0.25, "outlier_threshold": 4, "refit_without_outliers": false,
       "channels": ["qpos", "sensors"], "control_hold": "zero_order",
-      "preflight_min_effect": 0.01, "threads": 3})");
+      "preflight_min_effect": 0.01, "threads": 3, "step_tolerance": 0.2})");
+  CHECK(o.step_tolerance == 0.2);
   CHECK(o.segment_seconds == 0.8);
   CHECK(o.loss == LossType::kCauchy);
   CHECK(o.loss_scale == 2);
@@ -43,6 +44,7 @@ TEST_CASE("a calibration section maps one to one onto the options") {
   CHECK(d.noise.empty());
   CHECK(d.segment_seconds == CalibrationOptions().segment_seconds);
   CHECK(d.loss == LossType::kHuber);
+  CHECK(d.step_tolerance == 0.1);
 }
 
 TEST_CASE("malformed calibration sections are refused with file, field and what was expected") {
@@ -62,6 +64,9 @@ TEST_CASE("malformed calibration sections are refused with file, field and what 
         "study.json: calibration.loss: expected one of huber, cauchy, none, got \"l1\"");
   fails(R"({"loss_scale": 0})", "calibration.loss_scale: expected a number > 0");
   fails(R"({"max_iterations": 0})", "calibration.max_iterations: expected an integer >= 1");
+  fails(R"({"step_tolerance": -0.1})",
+        "study.json: calibration.step_tolerance: expected a number >= 0 (honest standard "
+        "deviations; 0: off)");
   fails(R"({"noise": "guess"})",
         "study.json: calibration.noise: expected \"estimate\" or an object {channel: std}");
   fails(R"({"noise": {"qpos": -0.1}})",

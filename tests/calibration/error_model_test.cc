@@ -14,6 +14,77 @@ double MinEigen(const Eigen::MatrixXd& m) {
   return Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd>(m).eigenvalues().minCoeff();
 }
 
+// A linear-Gaussian toy, r(z) = (A z - b) / s: the Gauss-Newton step from any z is the exact
+// least-squares solution minus z, and with the covariance s^2 (A^T A)^-1 its size
+// sqrt(d^T Sigma^-1 d) is sqrt(|r(z)|^2 - |r(z_hat)|^2): the drop of the sum of squares to the
+// optimum, computed here by a second route (the residual norms).
+TEST_CASE("the remaining step of a linear-Gaussian toy is its closed form") {
+  RandomStream rng(11, Stage::kTest, 0);
+  const int n = 40, p = 3;
+  const double s = 0.5;
+  Eigen::MatrixXd a(n, p);
+  Eigen::VectorXd b(n);
+  for (int i = 0; i < n; ++i) {
+    for (int j = 0; j < p; ++j) a(i, j) = rng.Normal();
+    b[i] = a.row(i).sum() + s * rng.Normal();
+  }
+  const Eigen::VectorXd z_hat = (a.transpose() * a).ldlt().solve(a.transpose() * b);
+  const Eigen::VectorXd z = z_hat + Eigen::Vector3d(0.3, -0.2, 0.1);
+  const Eigen::MatrixXd j = a / s;
+  const Eigen::VectorXd r = (a * z - b) / s;
+  RemainingStepInput in;
+  in.information = j.transpose() * j;
+  in.gradient = j.transpose() * r;
+  in.covariance = (j.transpose() * j).inverse();
+  in.fixed.assign(p, false);
+  in.point = z;
+  in.lower = Eigen::VectorXd::Constant(p, -INFINITY);
+  in.upper = Eigen::VectorXd::Constant(p, INFINITY);
+  const RemainingStep out = ComputeRemainingStep(in);
+  for (int k = 0; k < p; ++k) CHECK(out.step[k] == doctest::Approx(z_hat[k] - z[k]).epsilon(1e-9));
+  const double drop = r.squaredNorm() - ((a * z_hat - b) / s).squaredNorm();
+  CHECK(out.size == doctest::Approx(std::sqrt(drop)).epsilon(1e-9));
+  // The honest covariance is wider: the size scales with 1 / its std.
+  in.covariance *= 16.0;
+  CHECK(ComputeRemainingStep(in).size == doctest::Approx(std::sqrt(drop) / 4).epsilon(1e-9));
+  // Never below the largest per-parameter ratio |d_j| / std_j (Cauchy-Schwarz).
+  for (int k = 0; k < p; ++k) {
+    CHECK(ComputeRemainingStep(in).size >=
+          std::abs(z_hat[k] - z[k]) / std::sqrt(in.covariance(k, k)) - 1e-12);
+  }
+  // A fixed parameter takes no step.
+  in.fixed[1] = true;
+  CHECK(ComputeRemainingStep(in).step[1] == 0.0);
+}
+
+TEST_CASE("the remaining step holds a parameter on its bound when its step points outward") {
+  // Diagonal information: the unconstrained step is -g_j / H_jj per parameter.
+  RemainingStepInput in;
+  in.information = Eigen::Vector3d(4, 1, 9).asDiagonal();
+  in.gradient = Eigen::Vector3d(2, -3, 0.9);  // steps -0.5, 3, -0.1
+  in.covariance = Eigen::Vector3d(0.25, 1, 0.01).asDiagonal();
+  in.fixed.assign(3, false);
+  in.point = Eigen::Vector3d(0, 1, 2);
+  in.lower = Eigen::Vector3d(0, -INFINITY, -INFINITY);  // parameter 0 on its lower bound
+  in.upper = Eigen::Vector3d(INFINITY, INFINITY, INFINITY);
+  RemainingStep out = ComputeRemainingStep(in);
+  CHECK(out.held_at_bound[0]);
+  CHECK(out.step[0] == 0.0);
+  CHECK(out.step[1] == doctest::Approx(3.0));
+  CHECK(out.step[2] == doctest::Approx(-0.1));
+  // sqrt(3^2 / 1 + 0.1^2 / 0.01)
+  CHECK(out.size == doctest::Approx(std::sqrt(10.0)));
+  // Pointing inward, the bound does not hold it.
+  in.gradient[0] = -2;
+  out = ComputeRemainingStep(in);
+  CHECK_FALSE(out.held_at_bound[0]);
+  CHECK(out.step[0] == doctest::Approx(0.5));
+  CHECK(out.size == doctest::Approx(std::sqrt(1.0 + 9.0 + 1.0)));
+  // A covariance without variance where the step moves: not measurable.
+  in.covariance(2, 2) = 0;
+  CHECK(std::isinf(ComputeRemainingStep(in).size));
+}
+
 TEST_CASE("Student's t quantiles match the tables") {
   CHECK(StudentTQuantile(0.975, 1) == doctest::Approx(12.7062).epsilon(1e-4));
   CHECK(StudentTQuantile(0.975, 2) == doctest::Approx(4.3027).epsilon(1e-4));

@@ -96,6 +96,27 @@ realdata::Problem FitDfkiRun(const std::string& id, int iterations) {
   return p;
 }
 
+// The stopping rule must not take a real study's initial values for converged (Ceres'
+// function tolerance at its default would have: docs/calibration.md, Convergence on the real
+// logs): on the README's gravcomp study the step still to go at the start is many honest stds,
+// and two iterations are not a converged fit.
+TEST_CASE("DFKI pendulum gravcomp: the remaining-step rule does not stop at the initial values") {
+  if (!HaveRealData()) return;
+  realdata::Problem p = realdata::LoadProblem(
+      NEXTBATCH_SOURCE_DIR "/examples/dfki_pendulum/calibrate_gravcomp.json", /*threads=*/2);
+  p.options.max_iterations = 2;
+  p.options.refit_without_outliers = false;
+  p.options.weigh_priors = false;
+  const CalibrationResult r = Calibrate(p.model.get(), p.binding, p.dataset.episodes, p.options);
+  REQUIRE(r.summary.usable());
+  MESSAGE("remaining step " << r.summary.initial_step << " -> " << r.summary.remaining_step
+                            << " honest std");
+  CHECK(p.options.step_tolerance == 0.1);  // the default
+  CHECK(r.summary.initial_step > 10 * p.options.step_tolerance);
+  CHECK(r.summary.status == CalibrationStatus::kNoConvergence);
+  CHECK(r.summary.stopped_by == "iterations");
+}
+
 TEST_CASE(
     "DFKI pendulum, identification run: the fit beats both reference sets on its last third") {
   if (!HaveRealData()) return;
