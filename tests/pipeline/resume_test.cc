@@ -84,7 +84,6 @@ void CheckSameSet(const std::string& a, const std::string& b) {
   for (const auto& entry : files_a) {
     // named: a lambda (doctest's INFO) cannot capture a structured binding before C++20
     const auto& name = entry.first;
-    const auto& digest = entry.second;
     INFO(name);
     CHECK(ReadFile(a + "/" + name) == ReadFile(b + "/" + name));
   }
