@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
-# Installs every Debian 12 package nextbatch needs to build, test and run (clang and its runtime
-# libraries for the fuzz targets of tools/fuzz.sh; GCC's sanitizer runtimes come with
-# build-essential).
+# Installs every Debian 12 package nextbatch needs to build, test and run (clang, its runtime
+# libraries and its OpenMP for the sanitizer build of tools/sanitize.sh and the fuzz targets of
+# tools/fuzz.sh).
 # Idempotent and quiet when everything is already there.
 set -euo pipefail
 packages=(
   build-essential cmake clang-format
-  clang libclang-rt-14-dev
+  clang libclang-rt-14-dev libomp-dev
   libmujoco-dev libqhull-dev libgl-dev
   libceres-dev libeigen3-dev nlohmann-json3-dev doctest-dev
   libcli11-dev libnanoflann-dev libboost-dev
