@@ -211,8 +211,10 @@ class NoScenario : public ScenarioSource {
   nlohmann::json Values(int) const override { return nlohmann::json::object(); }
 };
 
-std::vector<CandidateStats> RunHeights(HeightFixture& f, int candidates, int threads, int chunk,
-                                       const SafetyOptions& o, std::uint64_t seed) {
+// The simulation options of the height runs: 8 posterior samples, no information, the safety
+// rule `o` with sequential samples.
+SimulateOptions HeightOptions(int candidates, int threads, int chunk, const SafetyOptions& o,
+                              std::uint64_t seed) {
   SimulateOptions s;
   s.candidates = candidates;
   s.posterior_samples = 8;
@@ -221,6 +223,12 @@ std::vector<CandidateStats> RunHeights(HeightFixture& f, int candidates, int thr
   s.seed = seed;
   s.information = false;
   s.safety = SafetySamplingRule(o);
+  return s;
+}
+
+std::vector<CandidateStats> RunHeights(HeightFixture& f, int candidates, int threads, int chunk,
+                                       const SafetyOptions& o, std::uint64_t seed) {
+  const SimulateOptions s = HeightOptions(candidates, threads, chunk, o, seed);
   NoScenario source;
   std::vector<CandidateStats> all;
   SimulateCandidates(f.m.get(), f.task, f.binding, f.posterior, source, s,
@@ -242,14 +250,7 @@ class IdleBatchPolicy : public BatchPolicy {
 std::vector<CandidateStats> RunHeightsBatched(HeightFixture& f, int candidates, int threads,
                                               int chunk, const SafetyOptions& o,
                                               std::uint64_t seed) {
-  SimulateOptions s;
-  s.candidates = candidates;
-  s.posterior_samples = 8;
-  s.chunk = chunk;
-  s.num_threads = threads;
-  s.seed = seed;
-  s.information = false;
-  s.safety = SafetySamplingRule(o);
+  const SimulateOptions s = HeightOptions(candidates, threads, chunk, o, seed);
   NoScenario source;
   IdleBatchPolicy policy;
   std::vector<CandidateStats> all;
