@@ -9,7 +9,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash tools/setup.sh
-bash tools/build.sh
+bash tools/build.sh nextbatch  # the command alone: the tests and benchmarks are tools/test.sh's
 nb=./build/tools/nextbatch
 study=examples/dfki_pendulum/swingup.json
 out=out/dfki_pendulum
