@@ -59,6 +59,22 @@ double Seconds(Clock::time_point since) {
 
 bool Bounded(double b) { return std::abs(b) < 1e299; }
 
+// The parameters' bounds in the fit's internal coordinates (the log for a log-scale parameter),
+// infinite where a parameter has none: what Ceres is given and what the stopping rule's active
+// set holds parameters at.
+struct InternalBounds {
+  Eigen::VectorXd lower, upper;
+  explicit InternalBounds(const ParameterBinding& binding)
+      : lower(Eigen::VectorXd::Constant(binding.size(), -std::numeric_limits<double>::infinity())),
+        upper(Eigen::VectorXd::Constant(binding.size(), std::numeric_limits<double>::infinity())) {
+    for (int j = 0; j < binding.size(); ++j) {
+      const ParameterSpec& s = binding.spec(j);
+      if (Bounded(s.lower)) lower[j] = s.log_scale ? std::log(s.lower) : s.lower;
+      if (Bounded(s.upper)) upper[j] = s.log_scale ? std::log(s.upper) : s.upper;
+    }
+  }
+};
+
 class Callback : public ceres::EvaluationCallback {
  public:
   Callback(Evaluator* ev, const double* p, const std::vector<std::vector<double>>* xs)
@@ -410,7 +426,8 @@ AtPoint Assemble(const Context& c, const Evaluator& ev, const std::vector<int>& 
 double MeasureRemainingStep(const Context& c, const Evaluator& ev, const std::vector<int>& active,
                             const Eigen::VectorXd& z, int data, int unknowns,
                             const ceres::LossFunction* loss,
-                            const std::vector<const ceres::CostFunction*>& priors) {
+                            const std::vector<const ceres::CostFunction*>& priors,
+                            const InternalBounds& bounds) {
   const int np = ev.P();
   calib::RemainingStepInput in;
   in.information = Eigen::MatrixXd::Zero(np, np);
@@ -444,14 +461,9 @@ double MeasureRemainingStep(const Context& c, const Evaluator& ev, const std::ve
   if (!honest.regular) return std::numeric_limits<double>::infinity();
   in.covariance = honest.covariance;
   in.point = z;
-  in.lower = Eigen::VectorXd::Constant(np, -std::numeric_limits<double>::infinity());
-  in.upper = Eigen::VectorXd::Constant(np, std::numeric_limits<double>::infinity());
-  for (int j = 0; j < np; ++j) {
-    const ParameterSpec& s = c.binding->spec(j);
-    in.fixed.push_back(s.fixed);
-    if (Bounded(s.lower)) in.lower[j] = s.log_scale ? std::log(s.lower) : s.lower;
-    if (Bounded(s.upper)) in.upper[j] = s.log_scale ? std::log(s.upper) : s.upper;
-  }
+  in.lower = bounds.lower;
+  in.upper = bounds.upper;
+  for (int j = 0; j < np; ++j) in.fixed.push_back(c.binding->spec(j).fixed);
   return calib::ComputeRemainingStep(in).size;
 }
 
@@ -524,15 +536,14 @@ FitRun RunFit(const Context& c, const std::vector<int>& active, const Eigen::Vec
     loss = nullptr;
   }
   std::vector<const ceres::CostFunction*> prior_costs;  // owned by the problem
+  const InternalBounds bounds(*c.binding);
   for (int j = 0; j < np; ++j) {
     const ParameterSpec& s = c.binding->spec(j);
     if (s.fixed) continue;
-    if (Bounded(s.lower)) {
-      problem.SetParameterLowerBound(p.data(), j, s.log_scale ? std::log(s.lower) : s.lower);
-    }
-    if (Bounded(s.upper)) {
-      problem.SetParameterUpperBound(p.data(), j, s.log_scale ? std::log(s.upper) : s.upper);
-    }
+    if (std::isfinite(bounds.lower[j]))
+      problem.SetParameterLowerBound(p.data(), j, bounds.lower[j]);
+    if (std::isfinite(bounds.upper[j]))
+      problem.SetParameterUpperBound(p.data(), j, bounds.upper[j]);
     if (s.prior_std > 0) {
       auto* cost =
           new PriorCost(np, j, s.prior_mean, s.prior_std / std::sqrt(prior_weight), s.log_scale);
@@ -572,7 +583,7 @@ FitRun RunFit(const Context& c, const std::vector<int>& active, const Eigen::Vec
         [&, data, unknowns] {
           return MeasureRemainingStep(c, ev, active,
                                       Eigen::Map<const Eigen::VectorXd>(p.data(), np), data,
-                                      unknowns, loss, prior_costs);
+                                      unknowns, loss, prior_costs, bounds);
         },
         &cb, c.options->step_tolerance, progress.get());
     so.callbacks.push_back(rule.get());
