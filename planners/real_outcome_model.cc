@@ -312,31 +312,45 @@ bool ParseRealEvidence(const std::string& name, RealEvidence* e) {
   return false;
 }
 
-RealEvidenceGain::RealEvidenceGain(std::vector<double> discrepancy,
-                                   std::vector<double> real_outcome, double discrepancy_weight,
-                                   double real_outcome_weight)
-    : discrepancy_(std::move(discrepancy)), real_outcome_(std::move(real_outcome)) {
-  if (real_outcome_.size() != discrepancy_.size())
-    ThrowExpected("real_outcome scores", std::to_string(discrepancy_.size()) + " like discrepancy",
-                  std::to_string(real_outcome_.size()));
+namespace {
+
+// Per item, the larger of the weighted components, after checking both components and weights.
+std::vector<double> LargerWeighted(const std::vector<double>& discrepancy,
+                                   const std::vector<double>& real_outcome,
+                                   double discrepancy_weight, double real_outcome_weight) {
+  if (real_outcome.size() != discrepancy.size())
+    ThrowExpected("real_outcome scores", std::to_string(discrepancy.size()) + " like discrepancy",
+                  std::to_string(real_outcome.size()));
   for (double w : {discrepancy_weight, real_outcome_weight})
     if (!(w >= 0.0) || !std::isfinite(w))
       ThrowExpected("weights.discrepancy, weights.real_outcome", "weights >= 0", FormatNumber(w));
-  const std::size_t n = discrepancy_.size();
-  term_.assign(n, 0.0);
-  counted_.assign(n, RealEvidence::kNone);
-  for (std::size_t i = 0; i < n; ++i) {
-    for (double s : {discrepancy_[i], real_outcome_[i]})
+  std::vector<double> term(discrepancy.size());
+  for (std::size_t i = 0; i < term.size(); ++i) {
+    for (double s : {discrepancy[i], real_outcome[i]})
       if (!(s >= 0.0) || !std::isfinite(s))
         ThrowExpected("real-evidence score[" + std::to_string(i) + "]", "a score >= 0",
                       FormatNumber(s));
-    const double d = discrepancy_weight * discrepancy_[i];
-    const double o = real_outcome_weight * real_outcome_[i];
-    term_[i] = std::max(d, o);
-    if (term_[i] > 0.0)
-      counted_[i] = d >= o ? RealEvidence::kDiscrepancy : RealEvidence::kRealOutcome;
+    term[i] = std::max(discrepancy_weight * discrepancy[i], real_outcome_weight * real_outcome[i]);
   }
-  in_batch_.assign(n, 0);
+  return term;
+}
+
+}  // namespace
+
+RealEvidenceGain::RealEvidenceGain(std::vector<double> discrepancy,
+                                   std::vector<double> real_outcome, double discrepancy_weight,
+                                   double real_outcome_weight)
+    : FirstEpisodeScore(
+          LargerWeighted(discrepancy, real_outcome, discrepancy_weight, real_outcome_weight)),
+      discrepancy_(std::move(discrepancy)),
+      real_outcome_(std::move(real_outcome)),
+      counted_(discrepancy_.size(), RealEvidence::kNone) {
+  for (std::size_t i = 0; i < counted_.size(); ++i) {
+    if (!(term(static_cast<int>(i)) > 0.0)) continue;
+    counted_[i] = discrepancy_weight * discrepancy_[i] >= real_outcome_weight * real_outcome_[i]
+                      ? RealEvidence::kDiscrepancy
+                      : RealEvidence::kRealOutcome;
+  }
 }
 
 }  // namespace nextbatch

@@ -111,6 +111,7 @@ class FirstEpisodeScore : public GainFunction {
   double Gain(int item) const override { return in_batch_[item] ? 0.0 : scores_[item]; }
   void Commit(int item) override { in_batch_[item] = 1; }
   void Reset() override { in_batch_.assign(scores_.size(), 0); }
+  double score(int item) const { return scores_[item]; }  // its first episode's gain
 
  private:
   std::vector<double> scores_;
@@ -129,30 +130,25 @@ bool ParseRealEvidence(const std::string& name, RealEvidence* e);
 // Both components measure how little real evidence lies near a candidate and both grow together
 // away from the data (with few points and the same kernel they are equal), so their sum would
 // pay a candidate far from the data twice for one fact; the larger of the two pays it once, and
-// says which model is the less sure there. Monotone and submodular like FirstEpisodeScore.
-class RealEvidenceGain : public GainFunction {
+// says which model is the less sure there. A FirstEpisodeScore of those terms.
+class RealEvidenceGain : public FirstEpisodeScore {
  public:
   // Throws InputError for score vectors of different sizes, a negative or non-finite score or
   // weight.
   RealEvidenceGain(std::vector<double> discrepancy, std::vector<double> real_outcome,
                    double discrepancy_weight, double real_outcome_weight);
-  int size() const override { return static_cast<int>(term_.size()); }
-  double Gain(int item) const override { return in_batch_[item] ? 0.0 : term_[item]; }
-  void Commit(int item) override { in_batch_[item] = 1; }
-  void Reset() override { in_batch_.assign(term_.size(), 0); }
 
   // The normalised components as given (unweighted), and the weighted term of the first episode.
   double discrepancy(int item) const { return discrepancy_[item]; }
   double real_outcome(int item) const { return real_outcome_[item]; }
-  double term(int item) const { return term_[item]; }
+  double term(int item) const { return score(item); }
   // The component whose weighted value is the term: the discrepancy on a tie, none when the
   // term is 0.
   RealEvidence counted(int item) const { return counted_[item]; }
 
  private:
-  std::vector<double> discrepancy_, real_outcome_, term_;
+  std::vector<double> discrepancy_, real_outcome_;
   std::vector<RealEvidence> counted_;
-  std::vector<char> in_batch_;
 };
 
 }  // namespace nextbatch
