@@ -59,22 +59,6 @@ double Seconds(Clock::time_point since) {
 
 bool Bounded(double b) { return std::abs(b) < 1e299; }
 
-// The parameters' bounds in the fit's internal coordinates (the log for a log-scale parameter),
-// infinite where a parameter has none: what Ceres is given and what the stopping rule's active
-// set holds parameters at.
-struct InternalBounds {
-  Eigen::VectorXd lower, upper;
-  explicit InternalBounds(const ParameterBinding& binding)
-      : lower(Eigen::VectorXd::Constant(binding.size(), -std::numeric_limits<double>::infinity())),
-        upper(Eigen::VectorXd::Constant(binding.size(), std::numeric_limits<double>::infinity())) {
-    for (int j = 0; j < binding.size(); ++j) {
-      const ParameterSpec& s = binding.spec(j);
-      if (Bounded(s.lower)) lower[j] = s.log_scale ? std::log(s.lower) : s.lower;
-      if (Bounded(s.upper)) upper[j] = s.log_scale ? std::log(s.upper) : s.upper;
-    }
-  }
-};
-
 class Callback : public ceres::EvaluationCallback {
  public:
   Callback(Evaluator* ev, const double* p, const std::vector<std::vector<double>>* xs)
@@ -426,8 +410,7 @@ AtPoint Assemble(const Context& c, const Evaluator& ev, const std::vector<int>& 
 double MeasureRemainingStep(const Context& c, const Evaluator& ev, const std::vector<int>& active,
                             const Eigen::VectorXd& z, int data, int unknowns,
                             const ceres::LossFunction* loss,
-                            const std::vector<const ceres::CostFunction*>& priors,
-                            const InternalBounds& bounds) {
+                            const std::vector<const ceres::CostFunction*>& priors) {
   const int np = ev.P();
   calib::RemainingStepInput in;
   in.information = Eigen::MatrixXd::Zero(np, np);
@@ -461,8 +444,8 @@ double MeasureRemainingStep(const Context& c, const Evaluator& ev, const std::ve
   if (!honest.regular) return std::numeric_limits<double>::infinity();
   in.covariance = honest.covariance;
   in.point = z;
-  in.lower = bounds.lower;
-  in.upper = bounds.upper;
+  in.lower = ev.lower();
+  in.upper = ev.upper();
   for (int j = 0; j < np; ++j) in.fixed.push_back(c.binding->spec(j).fixed);
   return calib::ComputeRemainingStep(in).size;
 }
@@ -536,14 +519,11 @@ FitRun RunFit(const Context& c, const std::vector<int>& active, const Eigen::Vec
     loss = nullptr;
   }
   std::vector<const ceres::CostFunction*> prior_costs;  // owned by the problem
-  const InternalBounds bounds(*c.binding);
   for (int j = 0; j < np; ++j) {
     const ParameterSpec& s = c.binding->spec(j);
     if (s.fixed) continue;
-    if (std::isfinite(bounds.lower[j]))
-      problem.SetParameterLowerBound(p.data(), j, bounds.lower[j]);
-    if (std::isfinite(bounds.upper[j]))
-      problem.SetParameterUpperBound(p.data(), j, bounds.upper[j]);
+    if (std::isfinite(ev.lower()[j])) problem.SetParameterLowerBound(p.data(), j, ev.lower()[j]);
+    if (std::isfinite(ev.upper()[j])) problem.SetParameterUpperBound(p.data(), j, ev.upper()[j]);
     if (s.prior_std > 0) {
       auto* cost =
           new PriorCost(np, j, s.prior_mean, s.prior_std / std::sqrt(prior_weight), s.log_scale);
@@ -583,7 +563,7 @@ FitRun RunFit(const Context& c, const std::vector<int>& active, const Eigen::Vec
         [&, data, unknowns] {
           return MeasureRemainingStep(c, ev, active,
                                       Eigen::Map<const Eigen::VectorXd>(p.data(), np), data,
-                                      unknowns, loss, prior_costs, bounds);
+                                      unknowns, loss, prior_costs);
         },
         &cb, c.options->step_tolerance, progress.get());
     so.callbacks.push_back(rule.get());
@@ -785,8 +765,7 @@ CalibrationResult Calibrate(const mjModel* base, const ParameterBinding& binding
     double step = calib::IsDelayOnly(s) ? dt
                   : s.log_scale         ? 0.1
                                         : 0.1 * std::max(std::abs(z0[j]), 1e-2);
-    const double hi = s.log_scale ? std::log(s.upper) : s.upper;
-    if (z0[j] + step > hi) step = -step;
+    if (z0[j] + step > ev.upper()[j]) step = -step;
     Eigen::VectorXd z = z0;
     z[j] += step;
     e.step = ev.Values(z)[j] - res.initial[j];

@@ -417,6 +417,13 @@ Evaluator::Evaluator(const mjModel* base, const ParameterBinding& binding,
       hz_[j] = 1e-4 * std::max(std::abs(z0[j]), 1e-2);
     }
   }
+  lower_ = Eigen::VectorXd::Constant(P(), -std::numeric_limits<double>::infinity());
+  upper_ = Eigen::VectorXd::Constant(P(), std::numeric_limits<double>::infinity());
+  for (int j = 0; j < P(); ++j) {
+    const ParameterSpec& s = binding.spec(j);
+    if (std::abs(s.lower) < 1e299) lower_[j] = s.log_scale ? std::log(s.lower) : s.lower;
+    if (std::abs(s.upper) < 1e299) upper_[j] = s.log_scale ? std::log(s.upper) : s.upper;
+  }
   const int n = size();
   r_.resize(n);
   jp_.resize(n);
@@ -554,6 +561,19 @@ bool Evaluator::Simulate(int thread, const Eigen::VectorXd& z, int a, const doub
   return true;
 }
 
+std::pair<double, double> Evaluator::ParameterStencil(const Eigen::VectorXd& z, int j) const {
+  const double h = hz_[j];
+  double lo = z[j] - h, hi = z[j] + h;
+  if (lo < lower_[j]) {
+    lo = std::min(lower_[j], z[j]);
+    hi = std::min(lo + 2 * h, std::max(upper_[j], z[j] + h));
+  } else if (hi > upper_[j]) {
+    hi = std::max(upper_[j], z[j]);
+    lo = std::max(hi - 2 * h, std::min(lower_[j], z[j] - h));
+  }
+  return {lo, hi};
+}
+
 bool Evaluator::Evaluate(const Eigen::VectorXd& z, const std::vector<Eigen::VectorXd>& x,
                          bool jacobians) {
   NB_CHECK(static_cast<int>(x.size()) == size() && z.size() == P());
@@ -577,7 +597,7 @@ bool Evaluator::Evaluate(const Eigen::VectorXd& z, const std::vector<Eigen::Vect
         return;
       }
       if (j < np) {
-        zz[j] += sign * hz_[j];
+        zz[j] = sign > 0 ? ParameterStencil(z, j).second : ParameterStencil(z, j).first;
       } else {
         xx[j - np] += sign * x_step(x[a][j - np]);
       }
@@ -604,13 +624,13 @@ bool Evaluator::Evaluate(const Eigen::VectorXd& z, const std::vector<Eigen::Vect
     jp_[a].resize(rows, np);
     jx_[a].resize(rows, nxx);
     for (int j = 0; j < np + nxx; ++j) {
-      const double h = j < np ? hz_[j] : x_step(x[a][j - np]);
       Eigen::Map<const Eigen::VectorXd> plus(task_out_[a * per + 1 + 2 * j].data(), rows);
       Eigen::Map<const Eigen::VectorXd> minus(task_out_[a * per + 2 + 2 * j].data(), rows);
       if (j < np) {
-        jp_[a].col(j) = (plus - minus) / (2 * h);
+        const auto [zm, zp] = ParameterStencil(z, j);
+        jp_[a].col(j) = (plus - minus) / (zp - zm);
       } else {
-        jx_[a].col(j - np) = (plus - minus) / (2 * h);
+        jx_[a].col(j - np) = (plus - minus) / (2 * x_step(x[a][j - np]));
       }
     }
   }

@@ -10,6 +10,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "calibration/calibration.h"
@@ -155,10 +156,18 @@ class Evaluator {
 
   // The finite-difference steps (internal coordinates) used for z.
   const Eigen::VectorXd& z_steps() const { return hz_; }
+  // The parameters' bounds in internal coordinates (+-infinity: none): what the fit gives Ceres,
+  // and what a difference never leaves (at a bound a derivative is one-sided, not the average of
+  // the slope inside and one the fit may never reach, such as dry friction below 0).
+  const Eigen::VectorXd& lower() const { return lower_; }
+  const Eigen::VectorXd& upper() const { return upper_; }
 
  private:
   struct Pool;
   bool Simulate(int thread, const Eigen::VectorXd& z, int a, const double* x, double* out);
+  // The two points at which parameter j's derivative is differenced at z: z_j -+ h, shifted
+  // inside the bounds where one would leave them.
+  std::pair<double, double> ParameterStencil(const Eigen::VectorXd& z, int j) const;
 
   const ParameterBinding* binding_;
   const EpisodeConditions* conditions_;
@@ -170,6 +179,7 @@ class Evaluator {
   ControlHold hold_;
   std::unique_ptr<Pool> pool_;
   Eigen::VectorXd hz_;
+  Eigen::VectorXd lower_, upper_;
   std::vector<Eigen::VectorXd> r_;
   std::vector<Eigen::MatrixXd> jp_, jx_;
   std::vector<char> ok_;

@@ -50,8 +50,13 @@ std::vector<std::string> CalibrationWarnings(const CalibrationResult& res,
   std::vector<std::string> w;
   const CalibrationSummary& s = res.summary;
   if (s.status == CalibrationStatus::kNoConvergence) {
+    std::string left;
+    if (std::isfinite(s.remaining_step)) {
+      left = "; by its own local model its optimum is still " + Fmt("%.3g", s.remaining_step) +
+             " honest std away";
+    }
     w.push_back("the fit stopped at its iteration limit (" + std::to_string(s.iterations) +
-                " iterations) before converging: its values may still move");
+                " iterations) before converging: its values may still move" + left);
   }
   for (std::size_t j = 0; j < res.names.size(); ++j) {
     if (res.at_bound[j]) {

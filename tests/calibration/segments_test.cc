@@ -65,6 +65,55 @@ TEST_CASE("central-difference Jacobians match the closed form of semi-implicit E
   }
 }
 
+// Dry friction has a kink at its lower bound 0 (below it MuJoCo has no friction at all): a
+// central difference across the bound would average the slope the fit can reach with one it
+// never can, halving it. The evaluator's derivative at a bound is the one-sided difference inside.
+TEST_CASE("a parameter's derivative at its bound is differenced inside the bounds") {
+  ModelPtr m = LoadModelString(testing::CartXml());
+  ParameterSpec friction;
+  friction.name = "friction";
+  friction.targets = {"joint:x.frictionloss"};
+  friction.initial = 0.5;
+  friction.lower = 0;
+  friction.upper = 3;
+  ParameterBinding b(m.get(), {friction});
+  std::vector<Episode> eps = {SlideEpisode(40, 2)};
+  LayoutOptions lo;
+  lo.segment_seconds = 0.3;
+  lo.noise["qpos"] = 0.5;
+  Layout layout(m.get(), eps, lo);
+  Evaluator ev(m.get(), b, eps, layout, {0}, 1, ControlHold::kLinear);
+  CHECK(ev.lower()[0] == 0.0);
+  CHECK(ev.upper()[0] == 3.0);
+  const std::vector<Eigen::VectorXd> x = {Eigen::Vector2d(0.0, 0.5)};  // sliding forward
+  const double h = ev.z_steps()[0];
+  auto residuals_at = [&](double z) {
+    REQUIRE(ev.Evaluate(Eigen::VectorXd::Constant(1, z), x, false));
+    return Eigen::VectorXd(ev.residuals(0));
+  };
+  // Away from the bounds the derivative is the plain central difference at the same step.
+  const Eigen::VectorXd inside = (residuals_at(1.0 + h) - residuals_at(1.0 - h)) / (2 * h);
+  REQUIRE(ev.Evaluate(Eigen::VectorXd::Constant(1, 1.0), x, true));
+  const Eigen::VectorXd j_inside = ev.jp(0).col(0);
+  for (int r = 0; r < inside.size(); ++r) CHECK(j_inside[r] == doctest::Approx(inside[r]));
+  // At the bound: the one-sided difference over [0, 2h], and about the interior slope (friction
+  // acts linearly while the cart slides), where straddling the bound gives about half of it.
+  const Eigen::VectorXd one_sided = (residuals_at(2 * h) - residuals_at(0.0)) / (2 * h);
+  const Eigen::VectorXd straddling = (residuals_at(h) - residuals_at(-h)) / (2 * h);
+  REQUIRE(ev.Evaluate(Eigen::VectorXd::Constant(1, 0.0), x, true));
+  const Eigen::VectorXd j_bound = ev.jp(0).col(0);
+  REQUIRE(inside.norm() > 0);
+  for (int r = 0; r < inside.size(); ++r) CHECK(j_bound[r] == doctest::Approx(one_sided[r]));
+  CHECK((j_bound - inside).norm() < 0.05 * inside.norm());
+  CHECK(straddling.norm() == doctest::Approx(0.5 * inside.norm()).epsilon(0.05));
+  // The same at the upper bound, from below.
+  const Eigen::VectorXd from_below = (residuals_at(3.0) - residuals_at(3.0 - 2 * h)) / (2 * h);
+  REQUIRE(ev.Evaluate(Eigen::VectorXd::Constant(1, 3.0), x, true));
+  for (int r = 0; r < inside.size(); ++r) {
+    CHECK(ev.jp(0)(r, 0) == doctest::Approx(from_below[r]));
+  }
+}
+
 TEST_CASE("noise probes vanish on a cubic and give sigma on white noise, at irregular times") {
   RandomStream rng(5, Stage::kTest, 1);
   const int n = 3000;

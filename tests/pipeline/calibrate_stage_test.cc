@@ -2,6 +2,7 @@
 // engine from a pendulum with hidden values, ingested into a set, then fitted from that set.
 #include <doctest/doctest.h>
 
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 
@@ -305,6 +306,37 @@ TEST_CASE("the study's calibration.episodes selects what is fitted, --episodes r
       Calibrate(s.Study("nokey", kParameters, R"({"episodes": {"where": {"kp": 8}}})"), out),
       doctest::Contains("calibration.episodes.kp: expected a metadata key of the episodes"),
       InputError);
+}
+
+TEST_CASE("a fit stopped at its cap says how far its own model puts the optimum") {
+  StudyDir s;
+  const std::string out = (s.dir / "out").string();
+  const char* far = R"([
+    {"name": "damping", "targets": ["joint:hinge.damping"], "initial": 0.5, "bounds": [0, 1]},
+    {"name": "mass", "targets": ["body:link.mass"], "initial": 2.5, "bounds": [0.1, 3]},
+    {"name": "delay", "targets": ["ctrl.delay"], "initial": 0, "bounds": [0, 0.02]}])";
+  REQUIRE(Calibrate(s.Study("capped", far, R"({"max_iterations": 2})"), out) == 0);
+  const fs::path set = s.dir / "out" / "calibrate";
+  const nlohmann::json doc = ReadJsonFile((set / "calibration.json").string());
+  REQUIRE(doc["fit"]["stopped_by"] == "iterations");
+  const double left = doc["fit"]["remaining_step"].get<double>();
+  REQUIRE(left > 0.1);
+  char quoted[64];
+  std::snprintf(quoted, sizeof(quoted), "its optimum is still %.3g honest std away", left);
+  std::string found;
+  for (const auto& w : ReadManifest((set / "manifest.json").string()).warnings) {
+    if (w.find("stopped at its iteration limit (2 iterations)") != std::string::npos) found = w;
+  }
+  CHECK(found.find(quoted) != std::string::npos);
+  // With the rule off there is no remaining step to quote.
+  REQUIRE(Calibrate(s.Study("capped_off", far, R"({"max_iterations": 2, "step_tolerance": 0})"),
+                    out) == 0);
+  found.clear();
+  for (const auto& w : ReadManifest((set / "manifest.json").string()).warnings) {
+    if (w.find("stopped at its iteration limit") != std::string::npos) found = w;
+  }
+  CHECK_FALSE(found.empty());
+  CHECK(found.find("honest std away") == std::string::npos);
 }
 
 TEST_CASE("a warm start from a converged calibration converges in far fewer iterations") {
