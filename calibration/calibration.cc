@@ -1126,6 +1126,13 @@ CalibrationResult Calibrate(const mjModel* base, const ParameterBinding& binding
     }
     if (s.fixed) {
       res.determined_by.push_back("fixed");
+    } else if ((std::isfinite(res.honest_std[j]) || !determined) &&
+               HeldByBounds(res.honest_std[j], s.lower, s.upper)) {
+      // (an infinite std of a parameter the data determine only says that the covariance as a
+      // whole is singular, because of others)
+      res.determined_by.push_back("bounds");
+      res.identifiability.held_by_bounds.push_back(s.name);
+      res.identifiability.flat_std.push_back((s.upper - s.lower) / std::sqrt(12.0));
     } else if (determined) {
       res.determined_by.push_back("data");
     } else if (std::isfinite(res.honest_std[j])) {
@@ -1146,6 +1153,11 @@ CalibrationResult Calibrate(const mjModel* base, const ParameterBinding& binding
   }
   sum.total_seconds = Seconds(start);
   return res;
+}
+
+bool HeldByBounds(double honest_std, double lower, double upper) {
+  if (!Bounded(lower) || !Bounded(upper) || !(upper > lower)) return false;
+  return !(honest_std < (upper - lower) / std::sqrt(12.0));
 }
 
 }  // namespace nextbatch

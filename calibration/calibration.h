@@ -143,7 +143,17 @@ struct Identifiability {
   // Parameters the data do not determine (in `unidentifiable`) that priors hold (their own, or
   // one on a parameter they are confounded with): their std comes from the priors.
   std::vector<std::string> held_by_prior;
+  // Parameters bounded on both sides whose honest std is at least that of a flat distribution
+  // over their bounds ((upper - lower) / sqrt(12)): the data, honestly counted, say nothing the
+  // bounds do not already say. Sampled from the posterior they sit against their bounds.
+  std::vector<std::string> held_by_bounds;
+  std::vector<double> flat_std;  // per held_by_bounds entry: (upper - lower) / sqrt(12)
 };
+
+// Whether an estimate with this honest std (value units) is held by its bounds rather than
+// determined: both bounds finite and the std at least (upper - lower) / sqrt(12), the std of a
+// flat distribution over them (an infinite or NaN std counts as at least).
+bool HeldByBounds(double honest_std, double lower, double upper);
 
 // How far the residuals are from the independent noise of the stated levels that the formal
 // covariance assumes, and the honest covariance that follows (docs/calibration.md).

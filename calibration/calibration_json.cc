@@ -307,7 +307,8 @@ nlohmann::json CalibrationToJson(const CalibrationResult& res, const ParameterBi
         {"condition_number", Num(res.identifiability.condition_number)},
         {"weak_directions", weak_dirs},
         {"unidentifiable", res.identifiability.unidentifiable},
-        {"held_by_prior", res.identifiability.held_by_prior}}},
+        {"held_by_prior", res.identifiability.held_by_prior},
+        {"held_by_bounds", res.identifiability.held_by_bounds}}},
       {"preflight", pre},
   };
   // Grouped inertials in physical units (the coordinates above are what a posterior samples).
@@ -420,6 +421,16 @@ std::string CalibrationSummaryText(const CalibrationResult& res) {
     out += "  not identifiable from these data: " + name +
            (std::find(held.begin(), held.end(), name) != held.end() ? " (held by priors)" : "") +
            "\n";
+  }
+  const Identifiability& id = res.identifiability;
+  for (std::size_t k = 0; k < id.held_by_bounds.size(); ++k) {
+    const auto it = std::find(res.names.begin(), res.names.end(), id.held_by_bounds[k]);
+    if (it == res.names.end()) continue;
+    std::snprintf(line, sizeof(line),
+                  "  held by its bounds, not the data: %s (honest std %.3g; a flat distribution "
+                  "over its bounds has %.3g)\n",
+                  it->c_str(), res.honest_std[it - res.names.begin()], id.flat_std[k]);
+    out += line;
   }
   if (s.held_out_segments > 0) {
     std::snprintf(

@@ -58,6 +58,21 @@ std::vector<std::string> CalibrationWarnings(const CalibrationResult& res,
     w.push_back("the fit stopped at its iteration limit (" + std::to_string(s.iterations) +
                 " iterations) before converging: its values may still move" + left);
   }
+  const Identifiability& id = res.identifiability;
+  if (!id.held_by_bounds.empty()) {
+    std::string names;
+    for (std::size_t k = 0; k < id.held_by_bounds.size(); ++k) {
+      const auto it = std::find(res.names.begin(), res.names.end(), id.held_by_bounds[k]);
+      if (it == res.names.end()) continue;
+      names += std::string(names.empty() ? "" : ", ") + *it + " (honest std " +
+               Fmt("%.3g", res.honest_std[it - res.names.begin()]) + " against " +
+               Fmt("%.3g", id.flat_std[k]) + ")";
+    }
+    w.push_back("held by their bounds, not the data: " + names +
+                ": the honest std is at least that of a flat distribution over the bounds, so "
+                "the data, honestly counted, say nothing the bounds do not; posterior samples "
+                "of them sit against their bounds");
+  }
   for (std::size_t j = 0; j < res.names.size(); ++j) {
     if (res.at_bound[j]) {
       w.push_back("parameter " + res.names[j] + " ended at a bound (" + FormatNumber(res.value[j]) +

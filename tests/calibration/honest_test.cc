@@ -4,6 +4,7 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -280,6 +281,38 @@ TEST_CASE("identifiability comes from the data alone, what only priors hold is s
   CHECK(j["parameters"][1]["determined_by"] == "prior");
   CHECK(j["identifiability"]["held_by_prior"].size() == 2);
   CHECK(CalibrationSummaryText(r).find("motor_gain (held by priors)") != std::string::npos);
+}
+
+TEST_CASE(
+    "a parameter whose honest std reaches a flat distribution's over its bounds is held by them") {
+  // The std of a flat distribution over [l, u] is (u - l) / sqrt(12): [0, 0.05] gives 0.014434.
+  CHECK_FALSE(HeldByBounds(0.0144, 0.0, 0.05));
+  CHECK(HeldByBounds(0.01444, 0.0, 0.05));
+  CHECK(HeldByBounds(std::numeric_limits<double>::infinity(), 0.0, 0.05));
+  CHECK(HeldByBounds(std::numeric_limits<double>::quiet_NaN(), -1.0, 1.0));
+  CHECK_FALSE(HeldByBounds(100.0, 0.0, std::numeric_limits<double>::infinity()));  // one-sided
+  CHECK_FALSE(HeldByBounds(100.0, -1e300, 1.0));  // the study's "no bound"
+  // The two gains that act only as a product, with no prior: nothing but their bounds holds
+  // them apart (their honest covariance is singular), while the damping is the data's.
+  ModelPtr m = LoadModelString(testing::PendulumXml());
+  const auto episodes = Pendulum(m.get(), {1e-3, 1e-3}, {1.0, 1.0}, Eigen::Vector2d(0.08, 0.6));
+  ParameterBinding b(m.get(), {Spec("damping", {"joint:hinge.damping"}, 0.06, 0, 1),
+                               Spec("ctrl_gain", {"ctrl:motor.gain"}, 1.2, 0.2, 5),
+                               Spec("motor_gain", {"actuator:motor.gainprm[0]"}, 0.9, 0.2, 5)});
+  CalibrationOptions o;
+  o.threads = 2;
+  const CalibrationResult r = Calibrate(m.get(), b, episodes, o);
+  REQUIRE(r.summary.usable());
+  MESSAGE(CalibrationSummaryText(r));
+  CHECK(r.identifiability.held_by_bounds == std::vector<std::string>{"ctrl_gain", "motor_gain"});
+  REQUIRE(r.identifiability.flat_std.size() == 2);
+  CHECK(r.identifiability.flat_std[0] == doctest::Approx(4.8 / std::sqrt(12.0)));
+  CHECK(r.determined_by == std::vector<std::string>{"data", "bounds", "bounds"});
+  const nlohmann::json j = CalibrationToJson(r, b, "t");
+  CHECK(j["parameters"][1]["determined_by"] == "bounds");
+  CHECK(j["identifiability"]["held_by_bounds"].size() == 2);
+  CHECK(CalibrationSummaryText(r).find("held by its bounds, not the data: motor_gain") !=
+        std::string::npos);
 }
 
 }  // namespace
