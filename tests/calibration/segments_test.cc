@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <string>
 
 #include "engine/model.h"
 #include "engine/random.h"
@@ -25,15 +26,20 @@ Episode SlideEpisode(int samples, std::uint64_t seed) {
   return e;
 }
 
+ParameterSpec CartParameter(const std::string& name, const std::string& target, double initial,
+                            double lower, double upper) {
+  ParameterSpec s;
+  s.name = name;
+  s.targets = {target};
+  s.initial = initial;
+  s.lower = lower;
+  s.upper = upper;
+  return s;
+}
+
 TEST_CASE("central-difference Jacobians match the closed form of semi-implicit Euler") {
   ModelPtr m = LoadModelString(testing::CartXml());
-  ParameterSpec gain;
-  gain.name = "gain";
-  gain.targets = {"ctrl:push.gain"};
-  gain.initial = 1.0;
-  gain.lower = 0.1;
-  gain.upper = 10;
-  ParameterBinding b(m.get(), {gain});
+  ParameterBinding b(m.get(), {CartParameter("gain", "ctrl:push.gain", 1.0, 0.1, 10)});
   std::vector<Episode> eps = {SlideEpisode(40, 1)};
   LayoutOptions lo;
   lo.segment_seconds = 0.3;
@@ -70,13 +76,7 @@ TEST_CASE("central-difference Jacobians match the closed form of semi-implicit E
 // never can, halving it. The evaluator's derivative at a bound is the one-sided difference inside.
 TEST_CASE("a parameter's derivative at its bound is differenced inside the bounds") {
   ModelPtr m = LoadModelString(testing::CartXml());
-  ParameterSpec friction;
-  friction.name = "friction";
-  friction.targets = {"joint:x.frictionloss"};
-  friction.initial = 0.5;
-  friction.lower = 0;
-  friction.upper = 3;
-  ParameterBinding b(m.get(), {friction});
+  ParameterBinding b(m.get(), {CartParameter("friction", "joint:x.frictionloss", 0.5, 0, 3)});
   std::vector<Episode> eps = {SlideEpisode(40, 2)};
   LayoutOptions lo;
   lo.segment_seconds = 0.3;
