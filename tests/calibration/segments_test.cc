@@ -37,14 +37,19 @@ ParameterSpec CartParameter(const std::string& name, const std::string& target, 
   return s;
 }
 
+// Segments of 0.3 s, position noise 0.5.
+LayoutOptions CartLayout() {
+  LayoutOptions lo;
+  lo.segment_seconds = 0.3;
+  lo.noise["qpos"] = 0.5;
+  return lo;
+}
+
 TEST_CASE("central-difference Jacobians match the closed form of semi-implicit Euler") {
   ModelPtr m = LoadModelString(testing::CartXml());
   ParameterBinding b(m.get(), {CartParameter("gain", "ctrl:push.gain", 1.0, 0.1, 10)});
   std::vector<Episode> eps = {SlideEpisode(40, 1)};
-  LayoutOptions lo;
-  lo.segment_seconds = 0.3;
-  lo.noise["qpos"] = 0.5;  // sigma: residuals are (sim - log) / 0.5
-  Layout layout(m.get(), eps, lo);
+  Layout layout(m.get(), eps, CartLayout());  // sigma 0.5: residuals are (sim - log) / 0.5
   REQUIRE(layout.segments().size() >= 2);
   Evaluator ev(m.get(), b, eps, layout, {0, 1}, 2, ControlHold::kLinear);
   std::vector<Eigen::VectorXd> x = {Eigen::Vector2d(0.1, -0.3), Eigen::Vector2d(0.2, 0.5)};
@@ -78,10 +83,7 @@ TEST_CASE("a parameter's derivative at its bound is differenced inside the bound
   ModelPtr m = LoadModelString(testing::CartXml());
   ParameterBinding b(m.get(), {CartParameter("friction", "joint:x.frictionloss", 0.5, 0, 3)});
   std::vector<Episode> eps = {SlideEpisode(40, 2)};
-  LayoutOptions lo;
-  lo.segment_seconds = 0.3;
-  lo.noise["qpos"] = 0.5;
-  Layout layout(m.get(), eps, lo);
+  Layout layout(m.get(), eps, CartLayout());
   Evaluator ev(m.get(), b, eps, layout, {0}, 1, ControlHold::kLinear);
   CHECK(ev.lower()[0] == 0.0);
   CHECK(ev.upper()[0] == 3.0);
