@@ -57,8 +57,6 @@ double Seconds(Clock::time_point since) {
   return std::chrono::duration<double>(Clock::now() - since).count();
 }
 
-bool Bounded(double b) { return std::abs(b) < 1e299; }
-
 class Callback : public ceres::EvaluationCallback {
  public:
   Callback(Evaluator* ev, const double* p, const std::vector<std::vector<double>>* xs)
@@ -1132,7 +1130,7 @@ CalibrationResult Calibrate(const mjModel* base, const ParameterBinding& binding
       // whole is singular, because of others)
       res.determined_by.push_back("bounds");
       res.identifiability.held_by_bounds.push_back(s.name);
-      res.identifiability.flat_std.push_back((s.upper - s.lower) / std::sqrt(12.0));
+      res.identifiability.flat_std.push_back(FlatStd(s.lower, s.upper));
     } else if (determined) {
       res.determined_by.push_back("data");
     } else if (std::isfinite(res.honest_std[j])) {
@@ -1155,9 +1153,11 @@ CalibrationResult Calibrate(const mjModel* base, const ParameterBinding& binding
   return res;
 }
 
+double FlatStd(double lower, double upper) { return (upper - lower) / std::sqrt(12.0); }
+
 bool HeldByBounds(double honest_std, double lower, double upper) {
   if (!Bounded(lower) || !Bounded(upper) || !(upper > lower)) return false;
-  return !(honest_std < (upper - lower) / std::sqrt(12.0));
+  return !(honest_std < FlatStd(lower, upper));
 }
 
 }  // namespace nextbatch

@@ -150,9 +150,12 @@ struct Identifiability {
   std::vector<double> flat_std;  // per held_by_bounds entry: (upper - lower) / sqrt(12)
 };
 
+// The std of a flat distribution over [lower, upper]: (upper - lower) / sqrt(12).
+double FlatStd(double lower, double upper);
+
 // Whether an estimate with this honest std (value units) is held by its bounds rather than
-// determined: both bounds finite and the std at least (upper - lower) / sqrt(12), the std of a
-// flat distribution over them (an infinite or NaN std counts as at least).
+// determined: both bounds finite and the std at least FlatStd(lower, upper) (an infinite or NaN
+// std counts as at least).
 bool HeldByBounds(double honest_std, double lower, double upper);
 
 // How far the residuals are from the independent noise of the stated levels that the formal

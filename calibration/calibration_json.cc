@@ -179,8 +179,8 @@ nlohmann::json CalibrationToJson(const CalibrationResult& res, const ParameterBi
                       {"std", Num(res.std[j])},
                       {"initial", Num(res.initial[j])},
                       {"bounds",
-                       {Num(std::abs(spec.lower) < 1e299 ? spec.lower : NAN),
-                        Num(std::abs(spec.upper) < 1e299 ? spec.upper : NAN)}},
+                       {Num(Bounded(spec.lower) ? spec.lower : NAN),
+                        Num(Bounded(spec.upper) ? spec.upper : NAN)}},
                       {"at_bound", static_cast<bool>(res.at_bound[j])},
                       {"identifiable", weak.count(res.names[j]) == 0},
                       {"targets", spec.targets}});

@@ -421,8 +421,8 @@ Evaluator::Evaluator(const mjModel* base, const ParameterBinding& binding,
   upper_ = Eigen::VectorXd::Constant(P(), std::numeric_limits<double>::infinity());
   for (int j = 0; j < P(); ++j) {
     const ParameterSpec& s = binding.spec(j);
-    if (std::abs(s.lower) < 1e299) lower_[j] = s.log_scale ? std::log(s.lower) : s.lower;
-    if (std::abs(s.upper) < 1e299) upper_[j] = s.log_scale ? std::log(s.upper) : s.upper;
+    if (Bounded(s.lower)) lower_[j] = s.log_scale ? std::log(s.lower) : s.lower;
+    if (Bounded(s.upper)) upper_[j] = s.log_scale ? std::log(s.upper) : s.upper;
   }
   const int n = size();
   r_.resize(n);

@@ -31,6 +31,7 @@
 #include <mujoco/mujoco.h>
 
 #include <Eigen/Core>
+#include <cmath>
 #include <map>
 #include <memory>
 #include <string>
@@ -79,6 +80,9 @@ struct InertialGroup {
 
   bool HasPrior() const { return (prior_std.array() > 0).any(); }
 };
+
+// Whether a bound of a ParameterSpec is one: the specs say "none" with +-1e300.
+inline bool Bounded(double bound) { return std::abs(bound) < 1e299; }
 
 // A named, bounded scalar of the simulator.
 struct ParameterSpec {
