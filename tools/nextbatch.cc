@@ -3,6 +3,7 @@
 // 130 / 143 stopped by SIGINT / SIGTERM (nothing published; simulate, plan and campaign resume
 // with --resume).
 #include <CLI/CLI.hpp>
+#include <cmath>
 #include <cstdio>
 #include <exception>
 #include <optional>
@@ -44,6 +45,8 @@ struct Args {
   // campaign
   std::string reality, strategies;
   int rounds = 0, seeds = 0;  // 0: the study's campaign section
+  double budget = 0.0;        // with budget_given; else the study's campaign (or planner) section
+  bool budget_given = false;
 };
 
 // Splits "a,b,c" into ids (empty pieces are kept so that Validate can name them).
@@ -155,6 +158,10 @@ int RunCampaignVerb(const Args& args) {
   if (args.threads_given) options.threads = nextbatch::ResolveThreads(args.threads, "-j/--threads");
   if (args.rounds != 0) options.rounds = args.rounds;
   if (args.seeds != 0) options.seeds = args.seeds;
+  if (args.budget_given) {
+    options.budget_seconds = args.budget;
+    options.budget_source = "--budget";
+  }
   if (!args.strategies.empty()) options.strategies = SplitIds(args.strategies);
   if (std::string e = options.Validate(); !e.empty()) throw nextbatch::InputError(e);
   const nextbatch::CampaignResult r = nextbatch::RunCampaign(study, options);
@@ -172,6 +179,7 @@ std::string CampaignResumeCommand(const Args& args) {
       "nextbatch campaign " + args.study + " --reality " + args.reality + " -o " + args.out;
   if (args.rounds != 0) c += " --rounds " + std::to_string(args.rounds);
   if (args.seeds != 0) c += " --seeds " + std::to_string(args.seeds);
+  if (args.budget_given) c += " --budget " + nextbatch::FormatNumber(args.budget);
   if (!args.strategies.empty()) c += " --strategies " + args.strategies;
   if (args.threads_given) c += " -j " + std::to_string(args.threads);
   return c + " --resume";
@@ -273,6 +281,10 @@ int main(int argc, char** argv) {
                     "batches per strategy and seed (default: campaign.rounds, else 3)");
     sub->add_option("--seeds", args.seeds,
                     "repetitions per strategy (default: campaign.seeds, else 10)");
+    CLI::Option* budget =
+        sub->add_option("--budget", args.budget,
+                        "robot seconds per batch (default: campaign.budget_seconds, else "
+                        "planner.budget_seconds)");
     sub->add_option("--strategies", args.strategies,
                     "comma-separated: planner, planner:<rule>, coverage, uncertainty, random, "
                     "lhs, grid (default: campaign.strategies, else all but planner:<rule>)");
@@ -281,9 +293,10 @@ int main(int argc, char** argv) {
                   "also continue the simulation of the round an interrupted or killed run was "
                   "in, from its checkpoint, when made from the same inputs (finished rounds' sets "
                   "are reused by any rerun into OUT while their inputs are unchanged)");
-    sub->callback([&campaign, &args, threads] {
+    sub->callback([&campaign, &args, threads, budget] {
       campaign = true;
       args.threads_given = threads->count() > 0;
+      args.budget_given = budget->count() > 0;
     });
   }
   try {
@@ -295,6 +308,9 @@ int main(int argc, char** argv) {
   nextbatch::InstallInterruptHandlers();
   if (campaign) {
     try {
+      if (args.budget_given && !(std::isfinite(args.budget) && args.budget > 0))
+        throw nextbatch::InputError("--budget: expected a number of seconds > 0, got " +
+                                    nextbatch::FormatNumber(args.budget));
       if (args.rounds < 0 || args.seeds < 0)
         throw nextbatch::InputError(std::string(args.rounds < 0 ? "--rounds" : "--seeds") +
                                     ": expected a count >= 1, got " +
