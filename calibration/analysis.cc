@@ -165,6 +165,10 @@ std::string CalibrationOptions::Validate() const {
     return bad("step_tolerance", "a number >= 0 (honest standard deviations; 0: off)",
                step_tolerance);
   }
+  if (projection_after < -1) {
+    return bad("projection_after", "an integer >= 0 (Ceres iterations; 0: no projected steps)",
+               projection_after);
+  }
   for (const auto& [key, sigma] : noise) {
     if (!(sigma > 0) || !std::isfinite(sigma)) return bad("noise." + key, "a number > 0", sigma);
   }

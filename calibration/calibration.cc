@@ -15,6 +15,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <functional>
 #include <limits>
 #include <memory>
@@ -79,6 +80,8 @@ class Callback : public ceres::EvaluationCallback {
     x_ = std::move(x);
   }
   bool ok() const { return ok_; }
+  // The evaluator was used directly (ProjectedSteps): what it holds is no longer this callback's.
+  void Invalidate() { have_ = false; }
   // True when the evaluator holds residuals and Jacobians of exactly the point now in the
   // parameter memory (Ceres writes its current point there before each evaluation, and with
   // update_state_every_iteration before the iteration callbacks).
@@ -160,7 +163,9 @@ class StepRule : public ceres::IterationCallback {
     }
     size_ = measure_();
     if (s.iteration == 0) {
-      initial_ = size_;  // the start counts for nothing: at least two accepted steps
+      // the start counts for nothing: at least two accepted steps (a later phase's start is the
+      // point the projected steps left, measured already)
+      if (std::isnan(initial_)) initial_ = size_;
       return ceres::SOLVER_CONTINUE;
     }
     below_ = size_ < tolerance_ ? below_ + 1 : 0;
@@ -185,24 +190,38 @@ class StepRule : public ceres::IterationCallback {
 class ProgressCallback : public ceres::IterationCallback {
  public:
   ProgressCallback(const std::string& stage, int cap, const ProgressOptions& options)
-      : progress_(stage, cap, options), cap_(cap) {}
+      : progress_(stage, cap, options), cap_(cap), start_(Clock::now()) {}
   void ShowRule(const StepRule* rule) { rule_ = rule; }
+  // Iterations of the fit before the Ceres phase now running (earlier phases and projected steps).
+  void SetOffset(int offset) { offset_ = offset; }
   ceres::CallbackReturnType operator()(const ceres::IterationSummary& s) override {
-    char detail[200];
-    int used = std::snprintf(detail, sizeof(detail), "cost %.6g, step %.3g", s.cost, s.step_norm);
-    if (rule_ && std::isfinite(rule_->size())) {
-      used += std::snprintf(detail + used, sizeof(detail) - used, ", remaining %.3g std",
-                            rule_->size());
-    }
-    std::snprintf(detail + used, sizeof(detail) - used, ", %s elapsed",
-                  FormatDuration(s.cumulative_time_in_seconds).c_str());
-    progress_.Update(std::min(s.iteration, cap_), detail);
+    Show(offset_ + s.iteration, s.cost, "step", s.step_norm,
+         rule_ ? rule_->size() : std::numeric_limits<double>::quiet_NaN());
     return ceres::SOLVER_CONTINUE;
+  }
+  // A projected step (ProjectedSteps): the fit's iteration, the objective, the fraction of the
+  // step taken, the remaining step.
+  void Projected(int iteration, double cost, double fraction, double remaining) {
+    Show(iteration, cost, "projected step", fraction, remaining);
   }
 
  private:
+  void Show(int iteration, double cost, const char* step_name, double step, double remaining) {
+    char detail[200];
+    int used = std::snprintf(detail, sizeof(detail), "cost %.6g, %s %.3g", cost, step_name, step);
+    if (std::isfinite(remaining)) {
+      used +=
+          std::snprintf(detail + used, sizeof(detail) - used, ", remaining %.3g std", remaining);
+    }
+    std::snprintf(detail + used, sizeof(detail) - used, ", %s elapsed",
+                  FormatDuration(Seconds(start_)).c_str());
+    progress_.Update(std::min(iteration, cap_), detail);
+  }
+
   Progress progress_;
   int cap_;
+  Clock::time_point start_;
+  int offset_ = 0;
   const StepRule* rule_ = nullptr;
 };
 
@@ -307,6 +326,7 @@ struct FitRun {
   double initial_step = std::numeric_limits<double>::quiet_NaN();
   double remaining_step = std::numeric_limits<double>::quiet_NaN();
   bool stopped_by_step = false;
+  int projected_steps = 0;  // of `iterations`
 };
 
 struct Context {
@@ -401,27 +421,57 @@ AtPoint Assemble(const Context& c, const Evaluator& ev, const std::vector<int>& 
   return at;
 }
 
+// The loss weights sqrt(rho'(r^2)) of residuals r: Ceres' corrector where rho'' <= 0 (ones without
+// a loss).
+Eigen::VectorXd LossWeights(const Eigen::VectorXd& r, const ceres::LossFunction* loss) {
+  Eigen::VectorXd w = Eigen::VectorXd::Ones(r.size());
+  if (!loss) return w;
+  for (int row = 0; row < w.size(); ++row) {
+    double rho[3];
+    loss->Evaluate(r[row] * r[row], rho);
+    w[row] = std::sqrt(std::max(0.0, rho[1]));
+  }
+  return w;
+}
+
+// Ceres' cost of residuals r: 1/2 sum rho(r^2).
+double LossCost(const Eigen::VectorXd& r, const ceres::LossFunction* loss) {
+  double sum = 0;
+  for (int row = 0; row < r.size(); ++row) {
+    double rho[3] = {r[row] * r[row], 1, 0};
+    if (loss) loss->Evaluate(r[row] * r[row], rho);
+    sum += rho[0];
+  }
+  return 0.5 * sum;
+}
+
+// Ceres' cost of the priors at z: 1/2 sum r^2.
+double PriorsCost(const std::vector<const ceres::CostFunction*>& priors, const Eigen::VectorXd& z) {
+  const double* blocks[] = {z.data()};
+  double sum = 0;
+  for (const ceres::CostFunction* prior : priors) {
+    Eigen::VectorXd r(prior->num_residuals());
+    if (!prior->Evaluate(blocks, r.data(), nullptr)) return std::numeric_limits<double>::infinity();
+    sum += r.squaredNorm();
+  }
+  return 0.5 * sum;
+}
+
 // The remaining Gauss-Newton step at the evaluator's current point `z` (the stopping rule's
 // measure), in honest stds: the objective's own local model (each residual weighted by the
 // loss' rho'(r^2), as Ceres' corrector does where rho'' <= 0, start states eliminated, priors as
-// weighted in this fit), and the honest covariance the fit would report at this point.
-double MeasureRemainingStep(const Context& c, const Evaluator& ev, const std::vector<int>& active,
-                            const Eigen::VectorXd& z, int data, int unknowns,
-                            const ceres::LossFunction* loss,
-                            const std::vector<const ceres::CostFunction*>& priors) {
+// weighted in this fit), and the honest covariance the fit would report at this point. Its size
+// is infinite where the honest covariance is not regular.
+calib::RemainingStep RemainingStepAt(const Context& c, const Evaluator& ev,
+                                     const std::vector<int>& active, const Eigen::VectorXd& z,
+                                     int data, int unknowns, const ceres::LossFunction* loss,
+                                     const std::vector<const ceres::CostFunction*>& priors) {
   const int np = ev.P();
   calib::RemainingStepInput in;
   in.information = Eigen::MatrixXd::Zero(np, np);
   in.gradient = Eigen::VectorXd::Zero(np);
   for (int a = 0; a < ev.size(); ++a) {
-    Eigen::VectorXd w = Eigen::VectorXd::Ones(ev.residuals(a).size());
-    if (loss) {
-      for (int row = 0; row < w.size(); ++row) {
-        double rho[3];
-        loss->Evaluate(ev.residuals(a)[row] * ev.residuals(a)[row], rho);
-        w[row] = std::sqrt(std::max(0.0, rho[1]));
-      }
-    }
+    const Eigen::VectorXd w = LossWeights(ev.residuals(a), loss);
     const calib::Eliminated e =
         calib::EliminateStartState(w.asDiagonal() * ev.jp(a), w.asDiagonal() * ev.jx(a));
     in.information += e.information;
@@ -439,13 +489,165 @@ double MeasureRemainingStep(const Context& c, const Evaluator& ev, const std::ve
   }
   const calib::ErrorModelOutput honest =
       calib::ComputeErrorModel(Assemble(c, ev, active, z, data, unknowns).error_input);
-  if (!honest.regular) return std::numeric_limits<double>::infinity();
+  if (!honest.regular) {
+    calib::RemainingStep none;
+    none.step = Eigen::VectorXd::Zero(np);
+    none.size = std::numeric_limits<double>::infinity();
+    return none;
+  }
   in.covariance = honest.covariance;
   in.point = z;
   in.lower = ev.lower();
   in.upper = ev.upper();
   for (int j = 0; j < np; ++j) in.fixed.push_back(c.binding->spec(j).fixed);
-  return calib::ComputeRemainingStep(in).size;
+  return calib::ComputeRemainingStep(in);
+}
+
+// Re-solves every segment's start state with the parameters z held (the segments are then
+// independent): damped Gauss-Newton on each segment's loss-weighted residuals, an update kept only
+// where it lowers that segment's cost. `held[a]`: start-state components that stay. `costs`
+// receives each segment's cost at its returned start state. False when a segment does not
+// simulate from the start states given.
+bool ResolveStartStates(Evaluator& ev, const Eigen::VectorXd& z, std::vector<Eigen::VectorXd>& x,
+                        const std::vector<std::vector<int>>& held, const ceres::LossFunction* loss,
+                        int iterations, std::vector<double>& costs) {
+  const int n = ev.size(), nx = ev.nx();
+  std::vector<double> damping(n, 1e-4);
+  costs.assign(n, 0.0);
+  std::vector<Eigen::VectorXd> trial = x;
+  for (int it = 0; it < iterations; ++it) {
+    if (!ev.Evaluate(z, x, true, false)) return false;
+    for (int a = 0; a < n; ++a) {
+      costs[a] = LossCost(ev.residuals(a), loss);
+      const Eigen::VectorXd w = LossWeights(ev.residuals(a), loss);
+      const Eigen::MatrixXd j = w.asDiagonal() * ev.jx(a);
+      Eigen::MatrixXd h = j.transpose() * j;
+      Eigen::VectorXd g = j.transpose() * w.cwiseProduct(ev.residuals(a));
+      for (int k : held[a]) {
+        h.row(k).setZero();
+        h.col(k).setZero();
+        h(k, k) = 1.0;
+        g[k] = 0.0;
+      }
+      for (int k = 0; k < nx; ++k) h(k, k) += damping[a] * h(k, k) + 1e-300;
+      trial[a] = x[a] - h.ldlt().solve(g);
+    }
+    ev.Evaluate(z, trial, false);
+    for (int a = 0; a < n; ++a) {
+      const double cost =
+          ev.ok(a) ? LossCost(ev.residuals(a), loss) : std::numeric_limits<double>::infinity();
+      if (cost < costs[a]) {
+        x[a] = trial[a];
+        costs[a] = cost;
+        damping[a] = std::max(1e-8, damping[a] / 10);
+      } else {
+        damping[a] *= 10;
+      }
+    }
+  }
+  return true;
+}
+
+// What a run of projected steps did (docs/calibration.md, "Projected steps").
+struct Projection {
+  int steps = 0;                                           // tried, each counts as an iteration
+  bool converged = false;                                  // by the stopping rule
+  bool stalled = false;                                    // a step found no lower objective
+  double size = std::numeric_limits<double>::quiet_NaN();  // remaining step at the last point
+  double cost = 0;                                         // the objective there
+};
+
+// The fit's state that projected steps read and move: the parameter memory Ceres also works on.
+struct FitState {
+  const Context* c;
+  Evaluator* ev;
+  Callback* cb;
+  const std::vector<int>* active;
+  std::vector<double>* p;
+  std::vector<std::vector<double>>* xs;
+  const std::vector<std::vector<int>>* held;  // per segment: start-state components held
+  int data = 0, unknowns = 0;
+  const ceres::LossFunction* loss = nullptr;
+  const std::vector<const ceres::CostFunction*>* priors;
+};
+
+// Variable-projection steps (docs/calibration.md, "Projected steps"): from the point in the
+// parameter memory, the remaining Gauss-Newton step in the parameters (start states eliminated,
+// the stopping rule's own step), with every segment's start state re-solved for the stepped
+// parameters, halved until the objective falls (at most four times). Ends converged when the
+// remaining step is below `tolerance` honest stds at two points in a row (the first may be where
+// Ceres stopped: `below` when its measure was), stalled when no fraction lowers the objective,
+// or after `max_steps`. The parameter memory holds the last accepted point.
+Projection ProjectedSteps(const FitState& f, double tolerance, int max_steps, bool below,
+                          ProgressCallback* progress, int iteration) {
+  Projection pr;
+  Evaluator& ev = *f.ev;
+  const int np = ev.P(), nx = ev.nx(), n = ev.size();
+  f.cb->PrepareForEvaluation(true, true);
+  if (!f.cb->ok()) return pr;
+  Eigen::VectorXd z = Eigen::Map<const Eigen::VectorXd>(f.p->data(), np);
+  std::vector<Eigen::VectorXd> x(n);
+  for (int a = 0; a < n; ++a) x[a] = Eigen::Map<const Eigen::VectorXd>((*f.xs)[a].data(), nx);
+  double cost = PriorsCost(*f.priors, z);
+  for (int a = 0; a < n; ++a) cost += LossCost(ev.residuals(a), f.loss);
+  pr.cost = cost;
+  std::vector<double> costs;
+  for (;;) {
+    const calib::RemainingStep rs =
+        RemainingStepAt(*f.c, ev, *f.active, z, f.data, f.unknowns, f.loss, *f.priors);
+    pr.size = rs.size;
+    const bool now_below = rs.size < tolerance;
+    if (now_below && below) {
+      pr.converged = true;
+      break;
+    }
+    below = now_below;
+    if (!std::isfinite(rs.size) || pr.steps >= max_steps || InterruptSignal() != 0) break;
+    ++pr.steps;
+    // the start states' first-order response to the step (the Schur back-substitution)
+    std::vector<Eigen::VectorXd> dx(n);
+    for (int a = 0; a < n; ++a) {
+      const Eigen::VectorXd w = LossWeights(ev.residuals(a), f.loss);
+      const Eigen::MatrixXd jx = w.asDiagonal() * ev.jx(a);
+      const Eigen::VectorXd rhs =
+          jx.transpose() * (w.cwiseProduct(ev.residuals(a)) + w.asDiagonal() * ev.jp(a) * rs.step);
+      dx[a] = -(jx.transpose() * jx).completeOrthogonalDecomposition().solve(rhs);
+      for (int k : (*f.held)[a]) dx[a][k] = 0.0;
+    }
+    f.cb->Invalidate();  // the trials below use the evaluator directly
+    bool accepted = false;
+    double fraction = 1.0, trial_cost = 0;
+    Eigen::VectorXd zt;
+    std::vector<Eigen::VectorXd> xt(n);
+    for (; fraction >= 1.0 / 16; fraction /= 2) {
+      zt = (z + fraction * rs.step).cwiseMax(ev.lower()).cwiseMin(ev.upper());
+      for (int a = 0; a < n; ++a) xt[a] = x[a] + fraction * dx[a];
+      if (!ResolveStartStates(ev, zt, xt, *f.held, f.loss, 3, costs)) continue;
+      trial_cost = PriorsCost(*f.priors, zt);
+      for (double v : costs) trial_cost += v;
+      if (trial_cost < cost) {
+        accepted = true;
+        break;
+      }
+    }
+    if (accepted) {
+      z = zt;
+      x = xt;
+      cost = trial_cost;
+      std::copy(z.data(), z.data() + np, f.p->begin());
+      for (int a = 0; a < n; ++a) std::copy(x[a].data(), x[a].data() + nx, (*f.xs)[a].begin());
+    }
+    // residuals and Jacobians at the point kept (a rejected trial left the evaluator elsewhere)
+    f.cb->PrepareForEvaluation(true, true);
+    if (!f.cb->ok()) break;
+    pr.cost = cost;
+    if (progress) progress->Projected(iteration + pr.steps, cost, accepted ? fraction : 0, rs.size);
+    if (!accepted) {
+      pr.stalled = true;
+      break;
+    }
+  }
+  return pr;
 }
 
 // `prior_weight` multiplies the priors' precision in the objective (the error model's
@@ -559,9 +761,9 @@ FitRun RunFit(const Context& c, const std::vector<int>& active, const Eigen::Vec
     const int data = run.data, unknowns = run.unknowns;
     rule = std::make_unique<StepRule>(
         [&, data, unknowns] {
-          return MeasureRemainingStep(c, ev, active,
-                                      Eigen::Map<const Eigen::VectorXd>(p.data(), np), data,
-                                      unknowns, loss, prior_costs);
+          return RemainingStepAt(c, ev, active, Eigen::Map<const Eigen::VectorXd>(p.data(), np),
+                                 data, unknowns, loss, prior_costs)
+              .size;
         },
         &cb, c.options->step_tolerance, progress.get());
     so.callbacks.push_back(rule.get());
@@ -569,12 +771,48 @@ FitRun RunFit(const Context& c, const std::vector<int>& active, const Eigen::Vec
   } else if (progress) {
     so.callbacks.push_back(progress.get());
   }
+  // Ceres' Levenberg-Marquardt for `projection_after` iterations, then projected steps; when
+  // those stall, Ceres again from where they stopped, and so on. max_iterations caps Ceres'
+  // iterations and the projected steps together.
+  const bool project = rule && c.options->ProjectionAfter() > 0;
+  const FitState state{&c,        &ev,      &cb,          &active, &p,          &xs,
+                       &constant, run.data, run.unknowns, loss,    &prior_costs};
   ceres::Solver::Summary summary;
-  ceres::Solve(so, &problem, &summary);
+  int used = 0;
+  bool first = true, converged_by_projection = false;
+  for (;;) {
+    so.max_num_iterations = c.options->max_iterations - used;
+    if (project)
+      so.max_num_iterations = std::min(so.max_num_iterations, c.options->ProjectionAfter());
+    if (progress) progress->SetOffset(used);
+    ceres::Solve(so, &problem, &summary);
+    if (first) run.initial_cost = summary.initial_cost;
+    first = false;
+    used += static_cast<int>(summary.iterations.size()) - 1;
+    run.final_cost = summary.final_cost;
+    if (rule) run.remaining_step = rule->size();
+    if (!project || summary.termination_type != ceres::NO_CONVERGENCE ||
+        used >= c.options->max_iterations) {
+      break;
+    }
+    const Projection pr =
+        ProjectedSteps(state, c.options->step_tolerance, c.options->max_iterations - used,
+                       rule->size() < c.options->step_tolerance, progress.get(), used);
+    used += pr.steps;
+    run.projected_steps += pr.steps;
+    run.final_cost = pr.cost;
+    run.remaining_step = pr.size;
+    if (pr.converged) {
+      converged_by_projection = true;
+      break;
+    }
+    if (!pr.stalled || used >= c.options->max_iterations || InterruptSignal() != 0) break;
+  }
+  run.iterations = used;
   if (rule) {
     run.initial_step = rule->initial();
-    run.remaining_step = rule->size();
-    run.stopped_by_step = rule->stopped() && summary.termination_type == ceres::USER_SUCCESS;
+    run.stopped_by_step = converged_by_projection ||
+                          (rule->stopped() && summary.termination_type == ceres::USER_SUCCESS);
     if (run.stopped_by_step) {
       char text[200];
       std::snprintf(text, sizeof(text),
@@ -582,13 +820,11 @@ FitRun RunFit(const Context& c, const std::vector<int>& active, const Eigen::Vec
                     "%.3g after two accepted steps in a row",
                     run.remaining_step, c.options->step_tolerance);
       summary.message = text;
+      if (converged_by_projection) summary.termination_type = ceres::USER_SUCCESS;
     }
   }
   run.termination = ceres::TerminationTypeToString(summary.termination_type);
   run.message = summary.message;
-  run.iterations = static_cast<int>(summary.iterations.size()) - 1;
-  run.initial_cost = summary.initial_cost;
-  run.final_cost = summary.final_cost;
   run.solve_seconds = Seconds(start);
   if (!summary.IsSolutionUsable()) {
     if (!ev.message().empty()) run.message += " (" + ev.message() + ")";
@@ -846,6 +1082,7 @@ CalibrationResult Calibrate(const mjModel* base, const ParameterBinding& binding
   }
   sum.initial_cost = run.initial_cost;
   sum.iterations = run.iterations;
+  sum.projected_steps = run.projected_steps;
   sum.residual_evaluations = evaluations;
   sum.jacobian_evaluations = jacobians;
   sum.solve_seconds = solve_seconds;
@@ -920,6 +1157,7 @@ CalibrationResult Calibrate(const mjModel* base, const ParameterBinding& binding
   };
   auto add_run = [&](const FitRun& r) {
     sum.iterations += r.iterations;
+    sum.projected_steps += r.projected_steps;
     sum.residual_evaluations += r.residual_evaluations;
     sum.jacobian_evaluations += r.jacobian_evaluations;
     sum.solve_seconds += r.solve_seconds;

@@ -45,6 +45,17 @@ struct CalibrationOptions {
   // honest standard deviations (sqrt(d^T Sigma_h^-1 d)) after two accepted steps in a row. Ceres'
   // own tolerances still apply. 0: off (only Ceres' tolerances and max_iterations).
   double step_tolerance = 0.1;
+  // Projected steps (docs/calibration.md, "Projected steps"): after this many Ceres iterations
+  // that did not converge, the fit moves the parameters by the stopping rule's own Gauss-Newton
+  // step with every segment's start state re-solved (variable projection), back to Ceres when such
+  // a step finds no lower objective. max_iterations counts both. 0: Ceres alone; needs the
+  // stopping rule (step_tolerance > 0). -1 (the default): 5 with the Huber loss or none, 0 with
+  // the Cauchy loss (ProjectionAfter()).
+  int projection_after = -1;
+  int ProjectionAfter() const {
+    if (projection_after >= 0) return projection_after;
+    return loss == LossType::kCauchy ? 0 : 5;
+  }
   // Noise standard deviation per channel ("qpos:<joint>", "qvel:<joint>", "sensor:<name>") or
   // per group ("qpos", "qvel", "sensor"); channels not named are estimated from the data.
   std::map<std::string, double> noise;
@@ -203,6 +214,7 @@ struct CalibrationSummary {
   std::string termination;  // Ceres' termination type
   std::string message;      // Ceres' message, or why it failed
   int iterations = 0;       // of the kept start (plus its refit)
+  int projected_steps = 0;  // of `iterations` (CalibrationOptions::projection_after)
   // What ended the last fit: "step" (the remaining step fell below step_tolerance), "ceres"
   // (one of Ceres' tolerances), "iterations" (max_iterations); "" when it failed.
   std::string stopped_by;

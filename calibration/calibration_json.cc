@@ -72,6 +72,14 @@ CalibrationOptions ReadCalibrationOptions(const JsonReader& r) {
   o.loss_scale = r.Number("loss_scale", o.loss_scale);
   o.max_iterations = r.Integer("max_iterations", o.max_iterations);
   o.step_tolerance = r.Number("step_tolerance", o.step_tolerance);
+  if (r.Has("projection_after")) {
+    o.projection_after = r.Integer("projection_after");
+    if (o.projection_after < 0) {
+      ThrowExpected(r.Where("projection_after"),
+                    "an integer >= 0 (Ceres iterations; 0: no projected steps)",
+                    std::to_string(o.projection_after));
+    }
+  }
   if (r.Has("noise")) {
     const nlohmann::json& v = r.Raw("noise");
     if (v.is_string()) {
@@ -276,6 +284,7 @@ nlohmann::json CalibrationToJson(const CalibrationResult& res, const ParameterBi
        {{"initial_cost", Num(s.initial_cost)},
         {"final_cost", Num(s.final_cost)},
         {"iterations", s.iterations},
+        {"projected_steps", s.projected_steps},
         {"termination", s.termination},
         {"stopped_by", s.stopped_by},
         {"initial_step", Num(s.initial_step)},
@@ -340,8 +349,11 @@ std::string CalibrationSummaryText(const CalibrationResult& res) {
   std::string out;
   char line[512];
   // Costs are compared on the same data only: the first fit's, then the refit's.
-  std::snprintf(line, sizeof(line), "calibration: %s (%s), %d iterations, cost %.6g -> %.6g\n",
-                ToString(s.status), s.termination.c_str(), s.iterations, s.initial_cost,
+  char projected[48] = "";
+  if (s.projected_steps > 0)
+    std::snprintf(projected, sizeof(projected), " (%d of them projected steps)", s.projected_steps);
+  std::snprintf(line, sizeof(line), "calibration: %s (%s), %d iterations%s, cost %.6g -> %.6g\n",
+                ToString(s.status), s.termination.c_str(), s.iterations, projected, s.initial_cost,
                 s.refit ? s.first_pass_cost : s.final_cost);
   out += line;
   // Which rule stopped the fit, and how far its local model says the optimum still is.

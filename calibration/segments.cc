@@ -575,7 +575,7 @@ std::pair<double, double> Evaluator::ParameterStencil(const Eigen::VectorXd& z, 
 }
 
 bool Evaluator::Evaluate(const Eigen::VectorXd& z, const std::vector<Eigen::VectorXd>& x,
-                         bool jacobians) {
+                         bool jacobians, bool parameter_jacobians) {
   NB_CHECK(static_cast<int>(x.size()) == size() && z.size() == P());
   const int n = size(), np = P(), nxx = nx();
   const int per = 1 + (jacobians ? 2 * (np + nxx) : 0);
@@ -591,7 +591,7 @@ bool Evaluator::Evaluate(const Eigen::VectorXd& z, const std::vector<Eigen::Vect
     if (k > 0) {
       const int j = (k - 1) / 2;
       const double sign = (k - 1) % 2 == 0 ? 1.0 : -1.0;
-      if (j < np && fixed_[j]) {
+      if (j < np && (fixed_[j] || !parameter_jacobians)) {
         std::fill(out.begin(), out.end(), 0.0);
         task_ok[idx] = 1;
         return;

@@ -141,9 +141,11 @@ class Evaluator {
   Eigen::VectorXd ValueDerivative(const Eigen::VectorXd& z) const;
 
   // Residuals (sim - log) / sigma of every segment, and with `jacobians` their central-difference
-  // derivatives (zero, and no simulations, for fixed parameters). Returns false when any simulation
+  // derivatives (zero, and no simulations, for fixed parameters, and for every parameter when
+  // `parameter_jacobians` is false: the start states' alone). Returns false when any simulation
   // failed (see ok(a) and message()).
-  bool Evaluate(const Eigen::VectorXd& z, const std::vector<Eigen::VectorXd>& x, bool jacobians);
+  bool Evaluate(const Eigen::VectorXd& z, const std::vector<Eigen::VectorXd>& x, bool jacobians,
+                bool parameter_jacobians = true);
 
   const Eigen::VectorXd& residuals(int a) const { return r_[a]; }
   const Eigen::MatrixXd& jp(int a) const { return jp_[a]; }

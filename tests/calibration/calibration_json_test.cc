@@ -17,8 +17,16 @@ TEST_CASE("a calibration section maps one to one onto the options") {
       "max_iterations": 20, "noise": {"qpos": 0.002, "qvel:elbow": 0.05},
       "held_out_fraction": 0.25, "outlier_threshold": 4, "refit_without_outliers": false,
       "channels": ["qpos", "sensors"], "control_hold": "zero_order",
-      "preflight_min_effect": 0.01, "threads": 3, "step_tolerance": 0.2})");
+      "preflight_min_effect": 0.01, "threads": 3, "step_tolerance": 0.2,
+      "projection_after": 7})");
   CHECK(o.step_tolerance == 0.2);
+  CHECK(o.projection_after == 7);
+  CHECK(o.ProjectionAfter() == 7);
+  // the default: projected steps after 5 Ceres iterations, none with the Cauchy loss
+  CHECK(Read("{}").ProjectionAfter() == 5);
+  CHECK(Read(R"({"loss": "none"})").ProjectionAfter() == 5);
+  CHECK(Read(R"({"loss": "cauchy"})").ProjectionAfter() == 0);
+  CHECK(Read(R"({"loss": "cauchy", "projection_after": 3})").ProjectionAfter() == 3);
   CHECK(o.segment_seconds == 0.8);
   CHECK(o.loss == LossType::kCauchy);
   CHECK(o.loss_scale == 2);
@@ -67,6 +75,10 @@ TEST_CASE("malformed calibration sections are refused with file, field and what 
   fails(R"({"step_tolerance": -0.1})",
         "study.json: calibration.step_tolerance: expected a number >= 0 (honest standard "
         "deviations; 0: off)");
+  fails(R"({"projection_after": -1})",
+        "study.json: calibration.projection_after: expected an integer >= 0 (Ceres iterations; "
+        "0: no projected steps)");
+  fails(R"({"projection_after": 2.5})", "calibration.projection_after");
   fails(R"({"noise": "guess"})",
         "study.json: calibration.noise: expected \"estimate\" or an object {channel: std}");
   fails(R"({"noise": {"qpos": -0.1}})",
