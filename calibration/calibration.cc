@@ -823,6 +823,11 @@ FitRun RunFit(const Context& c, const std::vector<int>& active, const Eigen::Vec
       if (converged_by_projection) summary.termination_type = ceres::USER_SUCCESS;
     }
   }
+  if (run.projected_steps > 0 && summary.termination_type == ceres::NO_CONVERGENCE) {
+    // Ceres' message counts its last phase's iterations only
+    summary.message = "Maximum number of iterations reached: " + std::to_string(used) + " (" +
+                      std::to_string(run.projected_steps) + " of them projected steps).";
+  }
   run.termination = ceres::TerminationTypeToString(summary.termination_type);
   run.message = summary.message;
   run.solve_seconds = Seconds(start);

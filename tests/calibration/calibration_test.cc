@@ -151,6 +151,25 @@ TEST_CASE("convergence: a hidden truth on a bound converges within 15 iterations
   CHECK(r.summary.projected_steps < r.summary.iterations);
 }
 
+// The cap counts Ceres' iterations and projected steps together, and the summary says so (Ceres'
+// own message would count its last phase only).
+TEST_CASE("projected steps: max_iterations caps both, and the message counts both") {
+  PendulumCase c;
+  c.truth[0] = 0.0;
+  ParameterBinding b(c.model.get(), c.specs);
+  CalibrationOptions o;
+  o.threads = 2;
+  o.max_iterations = 6;  // 5 of Ceres, then one projected step: converging takes 7
+  const CalibrationResult r = Calibrate(c.model.get(), b, c.Episodes(3), o);
+  REQUIRE(r.summary.usable());
+  CHECK(r.summary.status == CalibrationStatus::kNoConvergence);
+  CHECK(r.summary.stopped_by == "iterations");
+  CHECK(r.summary.iterations == 6);
+  CHECK(r.summary.projected_steps == 1);
+  CHECK(r.summary.message ==
+        "Maximum number of iterations reached: 6 (1 of them projected steps).");
+}
+
 // Projected steps against Ceres alone on the same hidden truth (a second method): both end
 // converged by the rule, each within step_tolerance (0.1) honest std of its optimum, so their
 // estimates agree within a few tenths of an honest std; the projected fit takes fewer iterations.
