@@ -108,14 +108,20 @@ TEST_CASE("results are identical with 1 and 2 threads") {
   CHECK((one.std.array() == two.std.array()).all());
 }
 
-// A hidden truth on a bound: the pendulum with its damping's truth 0 on the lower bound.
-CalibrationResult FitTruthOnBound() {
-  PendulumCase c;
-  c.truth[0] = 0.0;
-  ParameterBinding b(c.model.get(), c.specs);
+// The options of the fits to a hidden truth on a bound (below) unless a case changes them.
+CalibrationOptions TruthOnBoundOptions() {
   CalibrationOptions o;
   o.threads = 2;
   o.max_iterations = 50;
+  return o;
+}
+
+// A hidden truth on a bound: the pendulum with its damping's truth 0 on the lower bound, the same
+// three episodes each time.
+CalibrationResult FitTruthOnBound(const CalibrationOptions& o = TruthOnBoundOptions()) {
+  PendulumCase c;
+  c.truth[0] = 0.0;
+  ParameterBinding b(c.model.get(), c.specs);
   CalibrationResult r = Calibrate(c.model.get(), b, c.Episodes(3), o);
   MESSAGE(r.summary.termination << ": " << r.summary.message << ", " << r.summary.iterations
                                 << " iterations, " << r.summary.jacobian_evaluations
@@ -154,13 +160,9 @@ TEST_CASE("convergence: a hidden truth on a bound converges within 15 iterations
 // The cap counts Ceres' iterations and projected steps together, and the summary says so (Ceres'
 // own message would count its last phase only).
 TEST_CASE("projected steps: max_iterations caps both, and the message counts both") {
-  PendulumCase c;
-  c.truth[0] = 0.0;
-  ParameterBinding b(c.model.get(), c.specs);
-  CalibrationOptions o;
-  o.threads = 2;
+  CalibrationOptions o = TruthOnBoundOptions();
   o.max_iterations = 6;  // 5 of Ceres, then one projected step: converging takes 7
-  const CalibrationResult r = Calibrate(c.model.get(), b, c.Episodes(3), o);
+  const CalibrationResult r = FitTruthOnBound(o);
   REQUIRE(r.summary.usable());
   CHECK(r.summary.status == CalibrationStatus::kNoConvergence);
   CHECK(r.summary.stopped_by == "iterations");
@@ -174,16 +176,10 @@ TEST_CASE("projected steps: max_iterations caps both, and the message counts bot
 // converged by the rule, each within step_tolerance (0.1) honest std of its optimum, so their
 // estimates agree within a few tenths of an honest std; the projected fit takes fewer iterations.
 TEST_CASE("projected steps: the same estimate as Ceres alone, in fewer iterations") {
-  PendulumCase c;
-  c.truth[0] = 0.0;
-  ParameterBinding b(c.model.get(), c.specs);
-  const auto episodes = c.Episodes(3);
-  CalibrationOptions o;
-  o.threads = 2;
-  o.max_iterations = 50;
-  const CalibrationResult projected = Calibrate(c.model.get(), b, episodes, o);
+  const CalibrationResult projected = FitTruthOnBound();
+  CalibrationOptions o = TruthOnBoundOptions();
   o.projection_after = 0;
-  const CalibrationResult alone = Calibrate(c.model.get(), b, episodes, o);
+  const CalibrationResult alone = FitTruthOnBound(o);
   REQUIRE(projected.summary.usable());
   REQUIRE(alone.summary.usable());
   MESSAGE("projected: " << projected.summary.iterations << " iterations ("
@@ -208,16 +204,11 @@ TEST_CASE("projected steps: the same estimate as Ceres alone, in fewer iteration
 // the estimate is within a tenth of an honest std (the rule's tolerance, plus slack for what the
 // local model misses) of the same fit run to its cap without the rule.
 TEST_CASE("convergence: the remaining-step rule stops where the fit to the cap ends") {
-  PendulumCase c;
-  c.truth[0] = 0.0;  // on its bound: without the rule the fit runs to its cap
-  ParameterBinding b(c.model.get(), c.specs);
-  const auto episodes = c.Episodes(3);
-  CalibrationOptions o;
-  o.threads = 2;
-  o.max_iterations = 50;
-  const CalibrationResult ruled = Calibrate(c.model.get(), b, episodes, o);
+  // the truth on its bound: without the rule the fit runs to its cap
+  const CalibrationResult ruled = FitTruthOnBound();
+  CalibrationOptions o = TruthOnBoundOptions();
   o.step_tolerance = 0;
-  const CalibrationResult capped = Calibrate(c.model.get(), b, episodes, o);
+  const CalibrationResult capped = FitTruthOnBound(o);
   REQUIRE(ruled.summary.usable());
   REQUIRE(capped.summary.usable());
   MESSAGE("rule: " << ruled.summary.stopped_by << " after " << ruled.summary.iterations
@@ -227,7 +218,7 @@ TEST_CASE("convergence: the remaining-step rule stops where the fit to the cap e
   CHECK(ruled.summary.status == CalibrationStatus::kConverged);
   CHECK(ruled.summary.initial_step > 1.0);  // the initial values are far: no stop at the start
   CHECK(std::isnan(capped.summary.remaining_step));  // the rule was off: nothing measured
-  for (int j = 0; j < b.size(); ++j) {
+  for (int j = 0; j < ruled.value.size(); ++j) {
     const double z = (ruled.value[j] - capped.value[j]) / ruled.honest_std[j];
     MESSAGE(ruled.names[j] << ": " << ruled.value[j] << " vs " << capped.value[j] << " (" << z
                            << " honest std)");
