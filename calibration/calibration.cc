@@ -15,7 +15,6 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
-#include <cstdlib>
 #include <functional>
 #include <limits>
 #include <memory>
@@ -779,15 +778,15 @@ FitRun RunFit(const Context& c, const std::vector<int>& active, const Eigen::Vec
                        &constant, run.data, run.unknowns, loss,    &prior_costs};
   ceres::Solver::Summary summary;
   int used = 0;
-  bool first = true, converged_by_projection = false;
+  bool converged_by_projection = false;
   for (;;) {
     so.max_num_iterations = c.options->max_iterations - used;
     if (project)
       so.max_num_iterations = std::min(so.max_num_iterations, c.options->ProjectionAfter());
     if (progress) progress->SetOffset(used);
     ceres::Solve(so, &problem, &summary);
-    if (first) run.initial_cost = summary.initial_cost;
-    first = false;
+    // a later Ceres phase always follows projected steps
+    if (run.projected_steps == 0) run.initial_cost = summary.initial_cost;
     used += static_cast<int>(summary.iterations.size()) - 1;
     run.final_cost = summary.final_cost;
     if (rule) run.remaining_step = rule->size();

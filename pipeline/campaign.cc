@@ -921,7 +921,8 @@ std::string CampaignOptions::Validate() const {
       return Expected("campaign.strategies", "each strategy once", "\"" + s + "\" twice");
   }
   if (!std::isfinite(budget_seconds) || budget_seconds < 0)
-    return Expected(budget_source, "a number of seconds > 0", FormatNumber(budget_seconds));
+    return Expected(budget_source.empty() ? "campaign.budget_seconds" : budget_source,
+                    "a number of seconds > 0", FormatNumber(budget_seconds));
   if (max_iterations < 1)
     return Expected("campaign.max_iterations", "a count >= 1", std::to_string(max_iterations));
   if (simulate_candidates < 0)
@@ -1028,10 +1029,9 @@ CampaignResult RunCampaign(const Study& study, const CampaignOptions& options) {
   cx.budget = options.budget_seconds > 0 ? options.budget_seconds : plan_options.budget_seconds;
   cx.episode_seconds = plan_options.episode_seconds;
   if (cx.budget < cx.episode_seconds + NewCost(cx.space, 0).change_seconds) {
-    const std::string where =
-        options.budget_seconds > 0 && options.budget_source != "campaign.budget_seconds"
-            ? options.budget_source
-            : study.path + ": campaign.budget_seconds";
+    const std::string where = options.budget_source.empty()
+                                  ? study.path + ": campaign.budget_seconds"
+                                  : options.budget_source;
     ThrowExpected(where,
                   "room for one episode with its setup (" +
                       FormatNumber(cx.episode_seconds + NewCost(cx.space, 0).change_seconds) +

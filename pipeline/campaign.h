@@ -66,8 +66,9 @@ struct CampaignOptions {
   std::vector<std::string> strategies = {"planner", "coverage", "uncertainty",
                                          "random",  "lhs",      "grid"};
   double budget_seconds = 0.0;  // 0: the planner section's
-  std::string budget_source =
-      "campaign.budget_seconds";  // where budget_seconds came from, for messages
+  // Where budget_seconds came from, for messages ("--budget"); empty: the study's campaign
+  // section.
+  std::string budget_source;
   int max_iterations = 20;
   int simulate_candidates = 0;  // 0: the study's simulate section
   int simulate_posterior_samples = 0;
