@@ -502,6 +502,81 @@ calib::RemainingStep RemainingStepAt(const Context& c, const Evaluator& ev,
   return calib::ComputeRemainingStep(in);
 }
 
+// The formal covariance (in z) at the evaluator's current point: the inverse of the objective's
+// Gauss-Newton information as this fit weighs it (each residual by its loss weight, as Ceres'
+// corrector; the priors as weighted), every segment's start state eliminated (its held
+// components left out), fixed parameters with zero rows and columns. The same matrix Ceres'
+// Covariance gets from an SVD of the whole problem's dense Jacobian (every residual a row:
+// gigabytes and most of a campaign fit's time on long logs), from one small solve per segment.
+// False where it is not regular: a segment's start state or the parameters not determined
+// (a Jacobi-scaled eigenvalue below 1e-12 of the largest, the error model's test).
+bool FormalCovariance(const Context& c, const Evaluator& ev,
+                      const std::vector<std::vector<int>>& held, const ceres::LossFunction* loss,
+                      const std::vector<const ceres::CostFunction*>& priors,
+                      const Eigen::VectorXd& z, Eigen::MatrixXd* covariance) {
+  const int np = ev.P(), nx = ev.nx();
+  std::vector<int> free;
+  for (int j = 0; j < np; ++j) {
+    if (!c.binding->spec(j).fixed) free.push_back(j);
+  }
+  const int nf = static_cast<int>(free.size());
+  *covariance = Eigen::MatrixXd::Zero(np, np);
+  if (nf == 0) return true;
+  // Inverse of a symmetric positive definite matrix through its Jacobi-scaled eigenvalues; false
+  // where it is not regular.
+  auto inverse = [](const Eigen::MatrixXd& h, Eigen::MatrixXd* inv) {
+    const Eigen::VectorXd d = h.diagonal();
+    if (!(d.array() > 0).all() || !d.allFinite()) return false;
+    const Eigen::VectorXd s = d.cwiseSqrt().cwiseInverse();
+    Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> es(s.asDiagonal() * h * s.asDiagonal());
+    const Eigen::VectorXd& e = es.eigenvalues();
+    if (es.info() != Eigen::Success || !(e.minCoeff() > 1e-12 * e.maxCoeff())) return false;
+    *inv = s.asDiagonal() * es.eigenvectors() * e.cwiseInverse().asDiagonal() *
+           es.eigenvectors().transpose() * s.asDiagonal();
+    return true;
+  };
+  Eigen::MatrixXd info = Eigen::MatrixXd::Zero(nf, nf);
+  for (int a = 0; a < ev.size(); ++a) {
+    const Eigen::VectorXd w = LossWeights(ev.residuals(a), loss);
+    const int rows = static_cast<int>(w.size());
+    Eigen::MatrixXd jp(rows, nf);
+    for (int i = 0; i < nf; ++i) jp.col(i) = w.cwiseProduct(ev.jp(a).col(free[i]));
+    std::vector<int> states;
+    for (int k = 0; k < nx; ++k) {
+      if (std::find(held[a].begin(), held[a].end(), k) == held[a].end()) states.push_back(k);
+    }
+    info += jp.transpose() * jp;
+    if (states.empty()) continue;
+    Eigen::MatrixXd jx(rows, states.size());
+    for (std::size_t i = 0; i < states.size(); ++i) {
+      jx.col(i) = w.cwiseProduct(ev.jx(a).col(states[i]));
+    }
+    const Eigen::MatrixXd hxx = jx.transpose() * jx;
+    const Eigen::MatrixXd hxp = jx.transpose() * jp;
+    Eigen::MatrixXd hxx_inv;
+    if (!inverse(hxx, &hxx_inv)) return false;
+    info -= hxp.transpose() * hxx_inv * hxp;
+  }
+  const double* blocks[] = {z.data()};
+  for (const ceres::CostFunction* prior : priors) {
+    const int k = prior->num_residuals();
+    Eigen::VectorXd r(k);
+    Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> j(k, np);
+    double* jacobians[] = {j.data()};
+    if (!prior->Evaluate(blocks, r.data(), jacobians)) return false;
+    Eigen::MatrixXd jf(k, nf);
+    for (int i = 0; i < nf; ++i) jf.col(i) = j.col(free[i]);
+    info += jf.transpose() * jf;
+  }
+  Eigen::MatrixXd inv;
+  if (!inverse(0.5 * (info + info.transpose()), &inv)) return false;
+  for (int i = 0; i < nf; ++i) {
+    for (int k = 0; k < nf; ++k) (*covariance)(free[i], free[k]) = inv(i, k);
+  }
+  *covariance = 0.5 * (*covariance + covariance->transpose()).eval();
+  return true;
+}
+
 // Re-solves every segment's start state with the parameters z held (the segments are then
 // independent): damped Gauss-Newton on each segment's loss-weighted residuals, an update kept only
 // where it lowers that segment's cost. `held[a]`: start-state components that stay. `costs`
@@ -851,17 +926,22 @@ FitRun RunFit(const Context& c, const std::vector<int>& active, const Eigen::Vec
     run.message = "the solution does not simulate: " + ev.message();
     return run;
   }
-  ceres::Covariance::Options co;
-  co.num_threads = 1;
-  // Eigen's SVD, not SuiteSparse QR through BLAS: its last bits must not depend on what BLAS
-  // threads did before (1 and N threads give identical results).
-  co.algorithm_type = ceres::DENSE_SVD;
-  ceres::Covariance covariance(co);
-  std::vector<std::pair<const double*, const double*>> blocks = {{p.data(), p.data()}};
-  if (covariance.Compute(blocks, &problem)) {
-    Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> m(np, np);
-    run.covariance_ok = covariance.GetCovarianceBlock(p.data(), p.data(), m.data());
-    run.covariance_z = m;
+  if (c.options->ceres_covariance) {
+    ceres::Covariance::Options co;
+    co.num_threads = 1;
+    // Eigen's SVD, not SuiteSparse QR through BLAS: its last bits must not depend on what BLAS
+    // threads did before (1 and N threads give identical results).
+    co.algorithm_type = ceres::DENSE_SVD;
+    ceres::Covariance covariance(co);
+    std::vector<std::pair<const double*, const double*>> blocks = {{p.data(), p.data()}};
+    if (covariance.Compute(blocks, &problem)) {
+      Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> m(np, np);
+      run.covariance_ok = covariance.GetCovarianceBlock(p.data(), p.data(), m.data());
+      run.covariance_z = m;
+    }
+  } else {
+    run.covariance_ok = FormalCovariance(c, ev, constant, loss, prior_costs, run.z,
+                                         &run.covariance_z);
   }
   if (!run.covariance_ok) {
     run.covariance_message =
@@ -1274,8 +1354,8 @@ CalibrationResult Calibrate(const mjModel* base, const ParameterBinding& binding
     res.at_bound[j] = !s.fixed && ((Bounded(s.lower) && res.value[j] - s.lower <= tol) ||
                                    (Bounded(s.upper) && s.upper - res.value[j] <= tol));
   }
-  // The formal covariance: Ceres' at face value; after a refit with weighed priors, the inverse
-  // of the information with the priors at face value (Ceres' would carry the weights).
+  // The formal covariance: the fit's own at face value; after a refit with weighed priors, the
+  // inverse of the information with the priors at face value (the fit's carries the weights).
   Eigen::MatrixXd formal_z = run.covariance_z;
   if (run.covariance_ok && sum.prior_weight != 1.0) {
     formal_z = Eigen::MatrixXd::Zero(np, np);
@@ -1306,8 +1386,8 @@ CalibrationResult Calibrate(const mjModel* base, const ParameterBinding& binding
   };
   const double inf = std::numeric_limits<double>::infinity();
   if (run.covariance_ok) {
-    // Ceres' SVD-based inverse is symmetric only to rounding (2e-7 in a correlation on a badly
-    // conditioned real fit), and calibration.json's reader requires a symmetric matrix.
+    // An inverse is symmetric only to rounding (Ceres' SVD-based one by 2e-7 in a correlation on
+    // a badly conditioned real fit), and calibration.json's reader requires a symmetric matrix.
     res.covariance = dv.asDiagonal() * formal_z * dv.asDiagonal();
     res.covariance = 0.5 * (res.covariance + res.covariance.transpose()).eval();
     res.std = res.covariance.diagonal().cwiseMax(0.0).cwiseSqrt();

@@ -107,6 +107,10 @@ struct CalibrationOptions {
   // the parameters in every simulation of that episode (EpisodeConditions in engine/parameter.h).
   // Set by the calibrate stage from the study's scenario space; empty: the bare model.
   EpisodeConditions conditions;
+  // The formal covariance from Ceres' Covariance (an SVD of the whole problem's dense Jacobian,
+  // every residual a row) instead of the fit's own per-segment Schur complement: the second
+  // method the tests compare with. Slow and memory-hungry on long logs.
+  bool ceres_covariance = false;
 
   std::string Validate() const;
 };
