@@ -940,8 +940,8 @@ FitRun RunFit(const Context& c, const std::vector<int>& active, const Eigen::Vec
       run.covariance_z = m;
     }
   } else {
-    run.covariance_ok = FormalCovariance(c, ev, constant, loss, prior_costs, run.z,
-                                         &run.covariance_z);
+    run.covariance_ok =
+        FormalCovariance(c, ev, constant, loss, prior_costs, run.z, &run.covariance_z);
   }
   if (!run.covariance_ok) {
     run.covariance_message =

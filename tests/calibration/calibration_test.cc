@@ -385,7 +385,8 @@ TEST_CASE("ViperX 300s: joint damping, armature, a servo stiffness and the delay
   CHECK(std::abs(r.value[4] - 0.002) < 0.5 * m->opt.timestep);
 }
 
-TEST_CASE("the formal covariance equals Ceres' on the whole problem: loss, prior, fixed parameter") {
+TEST_CASE(
+    "the formal covariance equals Ceres' on the whole problem: loss, prior, fixed parameter") {
   // Glitches put some residuals in the Huber loss' linear part (loss weights below one), the
   // mass carries a log-scale prior, the delay is fixed, and one parameter is added that the
   // start states nearly absorb: the per-segment Schur complement against the SVD of the dense
@@ -429,7 +430,8 @@ TEST_CASE("the formal covariance equals Ceres' on the whole problem: loss, prior
   }
 }
 
-TEST_CASE("the formal covariance equals the inverse of the information with start states eliminated") {
+TEST_CASE(
+    "the formal covariance equals the inverse of the information with start states eliminated") {
   PendulumCase c;
   ParameterBinding b(c.model.get(), c.specs);
   CalibrationOptions o;
