@@ -456,6 +456,27 @@ double PriorsCost(const std::vector<const ceres::CostFunction*>& priors, const E
   return 0.5 * sum;
 }
 
+// Adds the priors' Gauss-Newton terms at z (J^T J to `information`, J^T r to `gradient`, in z);
+// false when one did not evaluate (it is left out).
+bool AddPriors(const std::vector<const ceres::CostFunction*>& priors, const Eigen::VectorXd& z,
+               Eigen::MatrixXd* information, Eigen::VectorXd* gradient) {
+  const double* blocks[] = {z.data()};
+  bool all = true;
+  for (const ceres::CostFunction* prior : priors) {
+    const int k = prior->num_residuals();
+    Eigen::VectorXd r(k);
+    Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> j(k, z.size());
+    double* jacobians[] = {j.data()};
+    if (!prior->Evaluate(blocks, r.data(), jacobians)) {
+      all = false;
+      continue;
+    }
+    *information += j.transpose() * j;
+    *gradient += j.transpose() * r;
+  }
+  return all;
+}
+
 // The remaining Gauss-Newton step at the evaluator's current point `z` (the stopping rule's
 // measure), in honest stds: the objective's own local model (each residual weighted by the
 // loss' rho'(r^2), as Ceres' corrector does where rho'' <= 0, start states eliminated, priors as
@@ -476,16 +497,7 @@ calib::RemainingStep RemainingStepAt(const Context& c, const Evaluator& ev,
     in.information += e.information;
     in.gradient += e.jacobian.transpose() * w.cwiseProduct(ev.residuals(a));
   }
-  const double* blocks[] = {z.data()};
-  for (const ceres::CostFunction* prior : priors) {
-    const int k = prior->num_residuals();
-    Eigen::VectorXd r(k);
-    Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> j(k, np);
-    double* jacobians[] = {j.data()};
-    if (!prior->Evaluate(blocks, r.data(), jacobians)) continue;
-    in.information += j.transpose() * j;
-    in.gradient += j.transpose() * r;
-  }
+  AddPriors(priors, z, &in.information, &in.gradient);
   const calib::ErrorModelOutput honest =
       calib::ComputeErrorModel(Assemble(c, ev, active, z, data, unknowns).error_input);
   if (!honest.regular) {
@@ -557,16 +569,11 @@ bool FormalCovariance(const Context& c, const Evaluator& ev,
     if (!inverse(hxx, &hxx_inv)) return false;
     info -= hxp.transpose() * hxx_inv * hxp;
   }
-  const double* blocks[] = {z.data()};
-  for (const ceres::CostFunction* prior : priors) {
-    const int k = prior->num_residuals();
-    Eigen::VectorXd r(k);
-    Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> j(k, np);
-    double* jacobians[] = {j.data()};
-    if (!prior->Evaluate(blocks, r.data(), jacobians)) return false;
-    Eigen::MatrixXd jf(k, nf);
-    for (int i = 0; i < nf; ++i) jf.col(i) = j.col(free[i]);
-    info += jf.transpose() * jf;
+  Eigen::MatrixXd prior_info = Eigen::MatrixXd::Zero(np, np);
+  Eigen::VectorXd prior_gradient = Eigen::VectorXd::Zero(np);
+  if (!AddPriors(priors, z, &prior_info, &prior_gradient)) return false;
+  for (int i = 0; i < nf; ++i) {
+    for (int k = 0; k < nf; ++k) info(i, k) += prior_info(free[i], free[k]);
   }
   Eigen::MatrixXd inv;
   if (!inverse(0.5 * (info + info.transpose()), &inv)) return false;
