@@ -456,8 +456,8 @@ double PriorsCost(const std::vector<const ceres::CostFunction*>& priors, const E
   return 0.5 * sum;
 }
 
-// Adds the priors' Gauss-Newton terms at z (J^T J to `information`, J^T r to `gradient`, in z);
-// false when one did not evaluate (it is left out).
+// Adds the priors' Gauss-Newton terms at z (J^T J to `information`, J^T r to `gradient` unless it
+// is null, in z); false when one did not evaluate (it is left out).
 bool AddPriors(const std::vector<const ceres::CostFunction*>& priors, const Eigen::VectorXd& z,
                Eigen::MatrixXd* information, Eigen::VectorXd* gradient) {
   const double* blocks[] = {z.data()};
@@ -472,7 +472,7 @@ bool AddPriors(const std::vector<const ceres::CostFunction*>& priors, const Eige
       continue;
     }
     *information += j.transpose() * j;
-    *gradient += j.transpose() * r;
+    if (gradient != nullptr) *gradient += j.transpose() * r;
   }
   return all;
 }
@@ -570,8 +570,7 @@ bool FormalCovariance(const Context& c, const Evaluator& ev,
     info -= hxp.transpose() * hxx_inv * hxp;
   }
   Eigen::MatrixXd prior_info = Eigen::MatrixXd::Zero(np, np);
-  Eigen::VectorXd prior_gradient = Eigen::VectorXd::Zero(np);
-  if (!AddPriors(priors, z, &prior_info, &prior_gradient)) return false;
+  if (!AddPriors(priors, z, &prior_info, nullptr)) return false;
   for (int i = 0; i < nf; ++i) {
     for (int k = 0; k < nf; ++k) info(i, k) += prior_info(free[i], free[k]);
   }
