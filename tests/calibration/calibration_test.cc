@@ -21,6 +21,7 @@
 #include "tests/calibration/synthetic.h"
 #include "tests/fixtures/models.h"
 #include "tests/fixtures/parameters.h"
+#include "tests/fixtures/shared_data.h"
 
 namespace nextbatch {
 namespace {
@@ -350,10 +351,7 @@ TEST_CASE("a position servo: stiffness, damping and force limit, each driving tw
 
 TEST_CASE("ViperX 300s: joint damping, armature, a servo stiffness and the delay") {
   const std::string path = std::string(NEXTBATCH_SHARED_DIR) + "/models/trossen_vx300s/vx300s.xml";
-  if (!std::filesystem::exists(path)) {
-    MESSAGE("skipped: " << path << " is absent");
-    return;
-  }
+  if (!testing::SharedPresent(path)) return;
   ModelPtr m = LoadModelFile(path);
   // The arm moves in free space: contacts would only slow the test down (truth and fit alike).
   m->opt.disableflags |= mjDSBL_CONTACT;

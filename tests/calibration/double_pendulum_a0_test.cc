@@ -14,6 +14,7 @@
 #include "engine/model.h"
 #include "engine/parameter.h"
 #include "engine/study.h"
+#include "tests/fixtures/shared_data.h"
 
 namespace nextbatch {
 namespace {
@@ -78,11 +79,7 @@ std::map<std::string, double> ToStudyTerms(const std::map<std::string, double>& 
           {"Fc2_level", p.at("cf2") * M_PI / 2}};
 }
 
-bool HaveData() {
-  if (std::filesystem::exists(kData)) return true;
-  MESSAGE("skipped: " << kData << " is absent");
-  return false;
-}
+bool HaveData() { return testing::SharedPresent(kData); }
 
 TEST_CASE("double pendulum A.0: the MJCF with each published set has upstream's dynamics") {
   if (!HaveData()) return;

@@ -10,15 +10,12 @@
 #include "calibration/holdout.h"
 #include "engine/error.h"
 #include "tests/calibration/realdata_problems.h"
+#include "tests/fixtures/shared_data.h"
 
 namespace nextbatch {
 namespace {
 
-bool HaveRealData() {
-  if (std::filesystem::exists(NEXTBATCH_SHARED_DIR "/realdata")) return true;
-  MESSAGE("skipped: " NEXTBATCH_SHARED_DIR "/realdata is absent (real robot logs not available)");
-  return false;
-}
+bool HaveRealData() { return testing::SharedPresent(NEXTBATCH_SHARED_DIR "/realdata"); }
 
 Episode Ramp(int n, double dt) {
   Episode e;

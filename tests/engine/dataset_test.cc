@@ -10,6 +10,7 @@
 #include "engine/model.h"
 #include "tests/fixtures/errors.h"
 #include "tests/fixtures/models.h"
+#include "tests/fixtures/shared_data.h"
 #include "tests/fixtures/temp_files.h"
 
 namespace nextbatch {
@@ -257,10 +258,7 @@ TEST_CASE("a native episode naming a joint the model lacks is refused") {
 
 TEST_CASE("the DFKI example study loads its six runs with logged velocities") {
   const std::string path = NEXTBATCH_SOURCE_DIR "/examples/dfki_pendulum/study.json";
-  if (!std::filesystem::exists(NEXTBATCH_SHARED_DIR "/realdata/dfki_simple_pendulum")) {
-    MESSAGE("skipped: shared/realdata/dfki_simple_pendulum is absent");
-    return;
-  }
+  if (!testing::SharedPresent(NEXTBATCH_SHARED_DIR "/realdata/dfki_simple_pendulum")) return;
   const Study study = Study::Load(path);
   ModelPtr m = LoadModelFile(study.model);
   const Dataset d = LoadDataset(study, m.get());

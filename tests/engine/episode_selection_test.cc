@@ -8,6 +8,7 @@
 
 #include "engine/importer.h"
 #include "tests/fixtures/errors.h"
+#include "tests/fixtures/shared_data.h"
 
 namespace nextbatch {
 namespace {
@@ -121,10 +122,7 @@ TEST_CASE("a key no episode has, an unknown id or an empty selection is an error
 
 TEST_CASE("the XL330 logs are selected by the kp and trajectory in their headers") {
   const std::string dir = NEXTBATCH_SHARED_DIR "/realdata/rhoban_bam_xl330/raw/";
-  if (!std::filesystem::exists(dir)) {
-    MESSAGE("skipped: " << dir << " is absent");
-    return;
-  }
+  if (!testing::SharedPresent(dir)) return;
   nlohmann::json spec_doc = nlohmann::json::parse(R"({"format": "json", "records": "entries",
     "time": {"column": "timestamp", "unit": "s"},
     "qpos": [{"column": "position", "joint": "hinge", "unit": "rad"}],

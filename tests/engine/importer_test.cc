@@ -11,6 +11,7 @@
 #include "engine/model.h"
 #include "tests/fixtures/errors.h"
 #include "tests/fixtures/models.h"
+#include "tests/fixtures/shared_data.h"
 #include "tests/fixtures/temp_files.h"
 
 namespace nextbatch {
@@ -18,12 +19,6 @@ namespace {
 
 const std::string kDfki = NEXTBATCH_SHARED_DIR "/realdata/dfki_simple_pendulum/results/";
 const std::string kXl330 = NEXTBATCH_SHARED_DIR "/realdata/rhoban_bam_xl330/raw/";
-
-bool Present(const std::string& path) {
-  if (std::filesystem::exists(path)) return true;
-  MESSAGE("skipped: " << path << " is absent");
-  return false;
-}
 
 ImporterSpec Spec(const std::string& json) {
   static nlohmann::json doc;  // the reader keeps a pointer; specs copy what they need
@@ -49,7 +44,7 @@ using testing::CheckError;
 
 TEST_CASE("the DFKI system identification CSV: 1170 samples at 300 Hz, SI values") {
   const std::string path = kDfki + "control_method_pd/system_identification/data_measured.csv";
-  if (!Present(path)) return;
+  if (!testing::SharedPresent(path)) return;
   RawEpisode raw = ImportFile(Spec(kDfkiSpec), path);
   CHECK(raw.samples_read == 1170);
   CHECK(raw.episode.samples() == 1170);
@@ -70,7 +65,7 @@ TEST_CASE("velocities estimated from DFKI positions agree with the motor's own, 
   // window; the residual, about 0.79 rad/s, is mostly the run's 20-50 Hz content that three
   // samples at 300 Hz cannot follow, plus the log's 0.066 rad/s quantisation.
   const std::string path = kDfki + "control_method_pd/system_identification/data_measured.csv";
-  if (!Present(path)) return;
+  if (!testing::SharedPresent(path)) return;
   const Episode e = ImportFile(Spec(kDfkiSpec), path).episode;
   std::vector<double> q(e.samples()), v(e.samples());
   for (int i = 0; i < e.samples(); ++i) {
@@ -95,7 +90,7 @@ TEST_CASE("velocities estimated from DFKI positions agree with the motor's own, 
 
 TEST_CASE("the DFKI FFT run: an extra unnamed index column, 10000 samples at 100 Hz") {
   const std::string path = kDfki + "filter_method_fft/measured_data.csv";
-  if (!Present(path)) return;
+  if (!testing::SharedPresent(path)) return;
   RawEpisode raw = ImportFile(Spec(R"({"time": {"column": "time"},
       "qpos": [{"column": "pos", "joint": "hinge"}], "qvel": [{"column": "vel", "joint": "hinge"}],
       "ctrl": [{"column": 4, "actuator": "motor"}]})"),
@@ -112,7 +107,7 @@ TEST_CASE("the DFKI FFT run: an extra unnamed index column, 10000 samples at 100
 
 TEST_CASE("the DFKI gravity compensation CSV: 30000 samples near 1 kHz with 5.5 ms dropouts") {
   const std::string path = kDfki + "control_method_gravity_compensation/data_measured.csv";
-  if (!Present(path)) return;
+  if (!testing::SharedPresent(path)) return;
   RawEpisode raw = ImportFile(Spec(kDfkiSpec), path);
   CHECK(raw.samples_read == 30000);
   CleaningOptions o;
@@ -138,7 +133,7 @@ TEST_CASE("the DFKI gravity compensation CSV: 30000 samples near 1 kHz with 5.5 
 }
 
 TEST_CASE("the 16 XL330 logs: counts, unwrapped load, torque-off tail removed, metadata") {
-  if (!Present(kXl330)) return;
+  if (!testing::SharedPresent(kXl330)) return;
   struct Expect {
     const char* file;
     int read, kept;
@@ -614,7 +609,9 @@ namespace {
 // logged velocities of the DFKI pendulums (6 + 9 files) and the XL330 (16 files).
 TEST_CASE("single-sample spikes on the shared real logs") {
   const std::string dfki2 = NEXTBATCH_SHARED_DIR "/realdata/dfki_double_pendulum_A0/sys_id/";
-  if (!Present(kDfki) || !Present(kXl330) || !Present(dfki2)) return;
+  if (!testing::SharedPresent(kDfki) || !testing::SharedPresent(kXl330) ||
+      !testing::SharedPresent(dfki2))
+    return;
   auto spikes = [](const ImporterSpec& spec, const std::string& path) {
     const RawEpisode raw = ImportFile(spec, path);
     const CleanResult c = CleanEpisode(raw, CleaningOptions(), 0.001);

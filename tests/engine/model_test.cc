@@ -12,6 +12,7 @@
 #include "engine/workspace.h"
 #include "tests/fixtures/errors.h"
 #include "tests/fixtures/models.h"
+#include "tests/fixtures/shared_data.h"
 #include "tests/fixtures/temp_files.h"
 
 namespace nextbatch {
@@ -27,10 +28,7 @@ TEST_CASE("a model loads from a string through the virtual file system") {
 
 TEST_CASE("a model loads from a file, and the ViperX 300s of shared/models loads") {
   const std::string path = NEXTBATCH_SHARED_DIR "/models/trossen_vx300s/scene.xml";
-  if (!std::ifstream(path)) {
-    MESSAGE("skipped: " << path << " is absent");
-    return;
-  }
+  if (!testing::SharedPresent(path)) return;
   ModelPtr m = LoadModelFile(path);
   CHECK(m->nu == 7);
   CHECK(m->njnt >= 8);

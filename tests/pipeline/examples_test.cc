@@ -23,6 +23,7 @@
 #include "scenarios/simulate_study.h"
 #include "scenarios/space_json.h"
 #include "tests/fixtures/csv_rows.h"
+#include "tests/fixtures/shared_data.h"
 #include "tests/fixtures/temp_files.h"
 
 namespace nextbatch {
@@ -31,8 +32,8 @@ namespace {
 namespace fs = std::filesystem;
 
 bool HaveRealData() {
-  return fs::exists(NEXTBATCH_SHARED_DIR "/realdata/dfki_simple_pendulum") &&
-         fs::exists(NEXTBATCH_SHARED_DIR "/realdata/rhoban_bam_xl330");
+  return testing::SharedPresent(NEXTBATCH_SHARED_DIR "/realdata/dfki_simple_pendulum") &&
+         testing::SharedPresent(NEXTBATCH_SHARED_DIR "/realdata/rhoban_bam_xl330");
 }
 
 // Runs each stage of the study that applies (StagesOf), through the binary, into a fresh folder,
@@ -113,10 +114,7 @@ void RunStudy(const std::string& relative, const std::string& calibrate_extra = 
 }
 
 TEST_CASE("examples: the DFKI pendulum studies") {
-  if (!HaveRealData()) {
-    MESSAGE("skipped: shared/realdata is absent");
-    return;
-  }
+  if (!HaveRealData()) return;
   RunStudy("dfki_pendulum/study.json");
   RunStudy("dfki_pendulum/calibrate_gravcomp.json");
   RunStudy("dfki_pendulum/calibrate_sysid.json");
@@ -125,10 +123,7 @@ TEST_CASE("examples: the DFKI pendulum studies") {
 }
 
 TEST_CASE("examples: the README's study plans from the DFKI pendulum's real logs") {
-  if (!HaveRealData()) {
-    MESSAGE("skipped: shared/realdata is absent");
-    return;
-  }
+  if (!HaveRealData()) return;
   testing::TempDir dir("examples_swingup");  // not RunStudy's folder, which it removes
   const std::string out = dir.File("out");
   RunStudy("dfki_pendulum/swingup.json", "", out);
@@ -158,10 +153,7 @@ TEST_CASE("examples: the README's study plans from the DFKI pendulum's real logs
 }
 
 TEST_CASE("examples: the XL330 servo studies") {
-  if (!HaveRealData()) {
-    MESSAGE("skipped: shared/realdata is absent");
-    return;
-  }
+  if (!HaveRealData()) return;
   RunStudy("xl330/study.json");
   RunStudy("xl330/calibrate.json");
 }
@@ -172,10 +164,7 @@ TEST_CASE("examples: the XL330 servo studies") {
 // docs/planning.md. Every log is counted (its kp, trajectory, mass and length headers are its
 // scenario) and judged by the task's own rule on its logged trajectory.
 TEST_CASE("examples: the XL330 plan study, ingest -> calibrate -> simulate -> plan") {
-  if (!HaveRealData()) {
-    MESSAGE("skipped: shared/realdata is absent");
-    return;
-  }
+  if (!HaveRealData()) return;
   const fs::path example = NEXTBATCH_SOURCE_DIR "/examples/xl330";
   testing::TempDir dir("examples_xl330_plan");
   nlohmann::json doc = nlohmann::json::parse(ReadFile((example / "plan.json").string()));
@@ -233,10 +222,7 @@ TEST_CASE("examples: the XL330 plan study, ingest -> calibrate -> simulate -> pl
 // is the study's own; a 4 x 4 grid over the space maps onto the 16 logs one to one; a kp between
 // two recorded ones maps to the nearer on kp's log scale.
 TEST_CASE("examples: the XL330 archive as a campaign's pool") {
-  if (!HaveRealData()) {
-    MESSAGE("skipped: shared/realdata is absent");
-    return;
-  }
+  if (!HaveRealData()) return;
   const Study study = Study::Load(NEXTBATCH_SOURCE_DIR "/examples/xl330/campaign_study.json");
   const ScenarioSpace space = ReadScenarios(study).space;
   const Archive archive =

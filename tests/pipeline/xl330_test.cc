@@ -22,6 +22,7 @@
 #include "scenarios/simulate_study.h"
 #include "scenarios/space_json.h"
 #include "scenarios/task.h"
+#include "tests/fixtures/shared_data.h"
 
 namespace nextbatch {
 namespace {
@@ -30,9 +31,7 @@ const std::string kStudy = NEXTBATCH_SOURCE_DIR "/examples/xl330/plan.json";
 
 // The study reads its logs from ../shared/realdata; without them the cases have nothing to check.
 bool HaveLogs() {
-  if (std::filesystem::exists(NEXTBATCH_SHARED_DIR "/realdata/rhoban_bam_xl330")) return true;
-  MESSAGE("skipped: " NEXTBATCH_SHARED_DIR "/realdata/rhoban_bam_xl330 is absent");
-  return false;
+  return testing::SharedPresent(NEXTBATCH_SHARED_DIR "/realdata/rhoban_bam_xl330");
 }
 
 // The published m1 fit of these logs (references.json) in the study's parameter order, with a

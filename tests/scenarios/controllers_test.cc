@@ -9,6 +9,7 @@
 #include "engine/model.h"
 #include "scenarios/task.h"
 #include "scenarios/task_json.h"
+#include "tests/fixtures/shared_data.h"
 
 namespace nextbatch {
 namespace {
@@ -200,10 +201,7 @@ TEST_CASE("scripted reach brings the end-effector site to the object") {
 
 TEST_CASE("the vx300s tabletop scene loads, and the scripted pick lifts the box") {
   const std::string shared = NEXTBATCH_SHARED_DIR "/models/trossen_vx300s/vx300s.xml";
-  if (!std::ifstream(shared)) {
-    MESSAGE("skipped: " << shared << " is absent");
-    return;
-  }
+  if (!testing::SharedPresent(shared)) return;
   const std::string dir = NEXTBATCH_SOURCE_DIR "/examples/vx300s_tabletop/";
   ModelPtr m = LoadModelFile(dir + "scene.xml");
   CHECK(m->nq == 8 + 3 * 7);

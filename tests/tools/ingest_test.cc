@@ -8,6 +8,7 @@
 #include "engine/atomic_file.h"
 #include "engine/json_reader.h"
 #include "tests/fixtures/command.h"
+#include "tests/fixtures/shared_data.h"
 #include "tests/fixtures/temp_files.h"
 
 namespace nextbatch {
@@ -32,10 +33,7 @@ TEST_CASE("ingest on a malformed study exits 2 and writes no dataset.json") {
 }
 
 TEST_CASE("ingest on the XL330 example study exits 0 and writes the dataset and episodes") {
-  if (!std::filesystem::exists(NEXTBATCH_SHARED_DIR "/realdata/rhoban_bam_xl330/raw")) {
-    MESSAGE("skipped: shared/realdata/rhoban_bam_xl330 is absent");
-    return;
-  }
+  if (!testing::SharedPresent(NEXTBATCH_SHARED_DIR "/realdata/rhoban_bam_xl330/raw")) return;
   testing::TempDir dir("ingest_xl330");
   const std::string out = dir.File("out");
   REQUIRE(RunNextbatch("ingest " NEXTBATCH_SOURCE_DIR "/examples/xl330/study.json -o " + out,
