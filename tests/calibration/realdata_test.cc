@@ -4,7 +4,6 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
-#include <filesystem>
 
 #include "calibration/calibration.h"
 #include "calibration/holdout.h"
