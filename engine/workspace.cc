@@ -90,11 +90,27 @@ double JointActuatorTorque(const mjModel* m, const mjData* d, int dof) {
 }
 
 void Workspace::Step() {
-  const std::vector<int>& dofs = effects_.friction_dofs;
-  if (dofs.empty()) {
+  if (effects_.friction_dofs.empty()) {
     mj_step(model_, data_.get());
     return;
   }
+  WithFriction([](const mjModel* m, mjData* d) { mj_step(m, d); });
+}
+
+void Workspace::Inverse() {
+  auto pass = [](const mjModel* m, mjData* d) {
+    mj_inverse(m, d);
+    mj_fwdActuation(m, d);
+  };
+  if (effects_.friction_dofs.empty()) {
+    pass(model_, data_.get());
+    return;
+  }
+  WithFriction(pass);
+}
+
+void Workspace::WithFriction(void (*pass)(const mjModel*, mjData*)) {
+  const std::vector<int>& dofs = effects_.friction_dofs;
   mjModel* m = mutable_model();
   const mjData* d = data_.get();
   sliding_.resize(dofs.size());  // allocates once: the list only grows
@@ -112,7 +128,7 @@ void Workspace::Step() {
     for (std::size_t k = 0; k < dofs.size(); ++k) m->dof_frictionloss[dofs[k]] = sliding_[k];
   };
   try {
-    mj_step(m, data_.get());
+    pass(m, data_.get());
   } catch (...) {
     restore();
     throw;

@@ -58,6 +58,12 @@ class Workspace {
   // Throws what mj_step throws; the model is restored either way.
   void Step();
 
+  // Inverse dynamics at the state, accelerations and controls the caller wrote into data()
+  // (qpos, qvel, qacc, ctrl): mj_inverse (qfrc_inverse, the generalised force the motion takes)
+  // and mj_fwdActuation (qfrc_actuator, what the controls give), with the same state-dependent
+  // friction as Step. Throws what MuJoCo throws; the model is restored either way.
+  void Inverse();
+
   // After a MuJoCo error the data's stack may be left marked: start over completely.
   void HardReset();
 
@@ -68,6 +74,9 @@ class Workspace {
   DataPtr data_;
   Effects effects_;
   std::vector<double> sliding_;  // frictionloss levels of Effects::friction_dofs around a step
+  // Runs `pass` with the frictionloss levels of the state-dependent friction effects set for the
+  // state in data(), restored after.
+  void WithFriction(void (*pass)(const mjModel*, mjData*));
 };
 
 // The torque on `dof` from the actuators with a joint transmission, no activation dynamics and
