@@ -182,8 +182,19 @@ std::string CalibrationOptions::Validate() const {
   if (min_episode_clusters < 2) {
     return bad("min_episode_clusters", "an integer >= 2", min_episode_clusters);
   }
-  if (!fit_qpos && !fit_qvel && !fit_sensors) {
-    return Expected("calibration.channels", "at least one of qpos, qvel, sensors", "none");
+  if (!fit_qpos && !fit_qvel && !fit_sensors && !fit_torque) {
+    return Expected("calibration.channels", "at least one of qpos, qvel, sensors, or torque",
+                    "none");
+  }
+  if (fit_torque && (fit_qpos || fit_qvel || fit_sensors)) {
+    return Expected("calibration.channels", "torque alone, or any of qpos, qvel, sensors",
+                    "torque with others");
+  }
+  if (!(torque_window > 0) || !std::isfinite(torque_window)) {
+    return bad("torque_window", "a duration > 0", torque_window);
+  }
+  if (!(torque_min_speed >= 0) || !std::isfinite(torque_min_speed)) {
+    return bad("torque_min_speed", "a speed >= 0", torque_min_speed);
   }
   if (!(preflight_min_effect >= 0) || !std::isfinite(preflight_min_effect)) {
     return bad("preflight_min_effect", "a number >= 0", preflight_min_effect);

@@ -334,6 +334,8 @@ struct Context {
   const std::vector<Episode>* episodes;
   const Layout* layout;
   const CalibrationOptions* options;
+  const Layout* replay;  // the open-loop replays' (held-out check): layout's, or for a torque
+                         // fit the same segments with position rows
 };
 
 // What the fit knows at the evaluator's current point (its residuals and Jacobians at `z`): the
@@ -969,9 +971,57 @@ FitRun RunFit(const Context& c, const std::vector<int>& active, const Eigen::Vec
 }
 
 ReplayError Replay(const Context& c, const std::vector<int>& segments, const Eigen::VectorXd& z) {
-  return calib::ReplayFromStarts(c.base, *c.binding, *c.episodes, *c.layout, segments, z,
+  return calib::ReplayFromStarts(c.base, *c.binding, *c.episodes, *c.replay, segments, z,
                                  c.options->threads, c.options->control_hold,
                                  &c.options->conditions);
+}
+
+// A torque fit's noise levels not given in the study: 1.4826 x the median |residual| of each
+// torque channel over the fitted segments at the initial values (a robust scale of the
+// equation's misfit, in N m or N; the loss's threshold is loss_scale times it).
+void EstimateTorqueNoise(const mjModel* base, const ParameterBinding& binding,
+                         const std::vector<Episode>& episodes, const CalibrationOptions& options,
+                         Layout* layout) {
+  std::vector<int> fitted, estimated;
+  for (int s = 0; s < static_cast<int>(layout->segments().size()); ++s) {
+    if (!layout->segments()[s].held_out) fitted.push_back(s);
+  }
+  for (int ch = 0; ch < static_cast<int>(layout->channels().size()); ++ch) {
+    if (layout->channels()[ch].estimated) {
+      layout->SetSigma(ch, 1.0);
+      estimated.push_back(ch);
+    }
+  }
+  if (estimated.empty()) return;
+  Evaluator ev(base, binding, episodes, *layout, fitted, options.threads, options.control_hold,
+               &options.conditions);
+  std::vector<Eigen::VectorXd> x;
+  for (int s : fitted) x.push_back(layout->segments()[s].x_init);
+  ev.Evaluate(ev.Internal(binding.Initial()), x, false);
+  std::map<int, std::vector<double>> magnitude;
+  for (int a = 0; a < ev.size(); ++a) {
+    const calib::Segment& seg = layout->segments()[fitted[a]];
+    const calib::EpisodeMap& map = layout->maps()[seg.episode];
+    for (int row = 0; ev.ok(a) && row < ev.residuals(a).size(); ++row) {
+      magnitude[map.columns[seg.rows[row].second].channel].push_back(
+          std::abs(ev.residuals(a)[row]));
+    }
+  }
+  for (int ch : estimated) {
+    std::vector<double>& m = magnitude[ch];
+    double sigma = 0;
+    if (!m.empty()) {
+      std::nth_element(m.begin(), m.begin() + m.size() / 2, m.end());
+      sigma = 1.4826 * m[m.size() / 2];
+    }
+    if (!(sigma > 0) || !std::isfinite(sigma)) {
+      ThrowExpected("calibration.noise." + layout->channels()[ch].name,
+                    "a noise level given in the study (none could be estimated: no moving "
+                    "samples, or the model does not simulate at the initial values)",
+                    "nothing");
+    }
+    layout->SetSigma(ch, sigma);
+  }
 }
 
 }  // namespace
@@ -993,6 +1043,9 @@ CalibrationResult Calibrate(const mjModel* base, const ParameterBinding& binding
   lo.held_out_fraction = options.held_out_fraction;
   lo.noise = options.noise;
   lo.scale_keys = calib::ScaleKeys(binding, options.episode_scale);
+  lo.fit_torque = options.fit_torque;
+  lo.torque_window = options.torque_window;
+  lo.torque_min_speed = options.torque_min_speed;
   // episode_scale by a factor that the conditions already apply to the same target would scale
   // that target twice in every episode that records it.
   for (const auto& [name, key] : options.episode_scale) {
@@ -1011,7 +1064,20 @@ CalibrationResult Calibrate(const mjModel* base, const ParameterBinding& binding
     }
   }
   Layout layout(base, episodes, lo);
-  Context c{base, &binding, &episodes, &layout, &options};
+  // A torque fit's held-out check replays the same segments open loop, compared with the logged
+  // positions (the segments and held-out choice depend on the times alone).
+  std::unique_ptr<Layout> replay_layout;
+  if (options.fit_torque) {
+    calib::LayoutOptions rlo = lo;
+    rlo.fit_torque = false;
+    rlo.fit_qpos = true;
+    rlo.fit_qvel = rlo.fit_sensors = false;
+    rlo.noise.clear();
+    replay_layout = std::make_unique<Layout>(base, episodes, rlo);
+    EstimateTorqueNoise(base, binding, episodes, options, &layout);
+  }
+  Context c{base,    &binding, &episodes,
+            &layout, &options, replay_layout ? replay_layout.get() : &layout};
 
   CalibrationResult res;
   CalibrationSummary& sum = res.summary;
@@ -1475,7 +1541,7 @@ CalibrationResult Calibrate(const mjModel* base, const ParameterBinding& binding
   if (!held.empty()) {
     res.replay_before = Replay(c, held, ev.Internal(res.initial));
     res.replay_after = Replay(c, held, run.z);
-    res.replay_hold_still = calib::HoldStillOf(*c.layout, held, episodes);
+    res.replay_hold_still = calib::HoldStillOf(*c.replay, held, episodes);
   }
   sum.total_seconds = Seconds(start);
   return res;

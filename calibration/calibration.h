@@ -77,8 +77,21 @@ struct CalibrationOptions {
   // priors' precision multiplied by the error model's inflation. false: priors at face value.
   bool weigh_priors = true;
   bool fit_qpos = true;
-  bool fit_qvel = true;                             // when the episodes log velocities
-  bool fit_sensors = true;                          // when the episodes log sensors of the model
+  bool fit_qvel = true;     // when the episodes log velocities
+  bool fit_sensors = true;  // when the episodes log sensors of the model
+  // An equation-error fit (channels ["torque"], alone; docs/calibration.md, "Torque residuals"):
+  // per logged sample, the generalised force the logged motion takes (inverse dynamics at the
+  // positions, velocities and accelerations of a local fit to the logs) against the force the
+  // logged commands give, per joint. No segment is simulated, so a disturbance the log does not
+  // record (a push) spoils its own samples, not a whole segment. Segments still group the
+  // residuals for the error model and the held-out check, which stays an open-loop replay.
+  bool fit_torque = false;
+  // s: the span of the local cubic through the logs that gives each sample's position,
+  // velocity and acceleration (through the logged velocities where the episode has them).
+  double torque_window = 0.05;
+  // Samples at which a joint moves slower than this (rad/s or m/s) leave that joint's torque out:
+  // at rest dry friction can hold anything up to its level, so the equation says nothing there.
+  double torque_min_speed = 0.05;
   ControlHold control_hold = ControlHold::kLinear;  // how logged commands vary between samples
   double preflight_min_effect = 1e-3;  // change of the residual norm (sigmas) a parameter must make
   int threads = 0;                     // 0: all available

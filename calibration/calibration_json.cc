@@ -99,6 +99,8 @@ CalibrationOptions ReadCalibrationOptions(const JsonReader& r) {
     }
   }
   o.held_out_fraction = r.Number("held_out_fraction", o.held_out_fraction);
+  o.torque_window = r.Number("torque_window", o.torque_window);
+  o.torque_min_speed = r.Number("torque_min_speed", o.torque_min_speed);
   o.outlier_threshold = r.Number("outlier_threshold", o.outlier_threshold);
   o.refit_without_outliers = r.Bool("refit_without_outliers", o.refit_without_outliers);
   if (r.Has("channels")) {
@@ -106,14 +108,21 @@ CalibrationOptions ReadCalibrationOptions(const JsonReader& r) {
     std::set<std::string> seen;
     o.fit_qpos = o.fit_qvel = o.fit_sensors = false;
     for (const auto& c : channels) {
-      if (c != "qpos" && c != "qvel" && c != "sensors") {
-        ThrowExpected(r.Where("channels"), "qpos, qvel or sensors", "\"" + c + "\"");
+      if (c != "qpos" && c != "qvel" && c != "sensors" && c != "torque") {
+        ThrowExpected(r.Where("channels"), "qpos, qvel, sensors or torque", "\"" + c + "\"");
       }
       if (!seen.insert(c).second)
         ThrowExpected(r.Where("channels"), "each channel once", "\"" + c + "\" twice");
       o.fit_qpos = o.fit_qpos || c == "qpos";
       o.fit_qvel = o.fit_qvel || c == "qvel";
       o.fit_sensors = o.fit_sensors || c == "sensors";
+      o.fit_torque = o.fit_torque || c == "torque";
+    }
+    if (o.fit_torque && channels.size() > 1) {
+      ThrowExpected(r.Where("channels"),
+                    "\"torque\" alone (an equation-error fit), or any of "
+                    "qpos, qvel, sensors",
+                    r.Raw("channels").dump());
     }
     if (channels.empty())
       ThrowExpected(r.Where("channels"), "at least one of qpos, qvel, sensors", "[]");

@@ -22,6 +22,8 @@ const char* GroupOf(ChannelKind k) {
       return "qvel";
     case ChannelKind::kSensor:
       return "sensor";
+    case ChannelKind::kTorque:
+      return "torque";
   }
   return "?";
 }
@@ -101,6 +103,90 @@ std::string Names(const mjModel* m, mjtObj type, int count) {
   return out.empty() ? "(none)" : out;
 }
 
+// Value, first and second derivative at `t` of the least-squares cubic through the samples
+// within `half_width` seconds of t, and at least the 9 nearest (a cubic, not a quadratic: over an
+// asymmetric window, as irregular or clipped sampling gives, a quadratic's curvature takes up
+// the signal's third derivative). NaN when fewer than 4 finite samples.
+void LocalCubic(const std::vector<double>& time, const Eigen::MatrixXd& values, int column,
+                double t, double half_width, double out[3]) {
+  const int n = static_cast<int>(time.size());
+  const int mid = static_cast<int>(std::lower_bound(time.begin(), time.end(), t) - time.begin());
+  int lo = std::clamp(mid - 4, 0, std::max(0, n - 9));
+  int hi = std::min(n, lo + 9);
+  while (lo > 0 && time[lo - 1] >= t - half_width) --lo;
+  while (hi < n && time[hi] <= t + half_width) ++hi;
+  Eigen::MatrixXd a(hi - lo, 4);
+  Eigen::VectorXd b(hi - lo);
+  int rows = 0;
+  for (int i = lo; i < hi; ++i) {
+    const double y = values(i, column);
+    if (!std::isfinite(y)) continue;
+    const double dt = time[i] - t;
+    a.row(rows) << 1.0, dt, dt * dt, dt * dt * dt;
+    b[rows++] = y;
+  }
+  if (rows < 4) {
+    out[0] = out[1] = out[2] = std::numeric_limits<double>::quiet_NaN();
+    return;
+  }
+  const Eigen::Vector4d c = a.topRows(rows).colPivHouseholderQr().solve(b.head(rows));
+  out[0] = c[0];
+  out[1] = c[1];
+  out[2] = 2 * c[2];
+}
+
+// Torque fits: one column per joint of the model, all of which the episode must log (inverse
+// dynamics needs the whole state), and every sample's positions, velocities and accelerations
+// from local quadratics over `torque_window` (velocities and accelerations from the logged
+// velocities where the episode has them, else from the positions).
+template <class ChannelFn>
+void TorqueColumns(const mjModel* m, const Episode& ep, const std::string& where,
+                   const LayoutOptions& options, ChannelFn&& channel, EpisodeMap* map) {
+  const int nq = m->nq, nv = m->nv, n = ep.samples();
+  map->kinematics.setZero(n, nq + 2 * nv);
+  const double half = options.torque_window / 2;
+  for (int j = 0; j < m->njnt; ++j) {
+    const char* id = mj_id2name(m, mjOBJ_JOINT, j);
+    const std::string name = id ? id : "#" + std::to_string(j);
+    if (m->jnt_type[j] != mjJNT_HINGE && m->jnt_type[j] != mjJNT_SLIDE) {
+      ThrowExpected(where + ": torque channels",
+                    "a model of hinge and slide joints (a torque fit needs every joint's motion)",
+                    "a free or ball joint '" + name + "'");
+    }
+    const std::vector<std::string>& qn = ep.qpos.names;
+    const auto iq = std::find(qn.begin(), qn.end(), name);
+    if (iq == qn.end()) {
+      ThrowExpected(where + ": qpos",
+                    "every joint of the model logged (a torque fit needs the whole state: " +
+                        Names(m, mjOBJ_JOINT, m->njnt) + ")",
+                    "no '" + name + "'");
+    }
+    const std::vector<std::string>& vn = ep.qvel.names;
+    const auto iv = std::find(vn.begin(), vn.end(), name);
+    const int cq = static_cast<int>(iq - qn.begin());
+    const int cv = iv == vn.end() ? -1 : static_cast<int>(iv - vn.begin());
+    const int qa = m->jnt_qposadr[j], da = m->jnt_dofadr[j];
+    for (int i = 0; i < n; ++i) {
+      double p[3], w[3];
+      LocalCubic(ep.time, ep.qpos.values, cq, ep.time[i], half, p);
+      if (cv >= 0) {
+        LocalCubic(ep.time, ep.qvel.values, cv, ep.time[i], half, w);
+        p[1] = w[0];
+        p[2] = w[1];
+      }
+      map->kinematics(i, qa) = p[0];
+      map->kinematics(i, nq + da) = p[1];
+      map->kinematics(i, nq + nv + da) = p[2];
+    }
+    if (!map->kinematics.col(qa).allFinite() || !map->kinematics.col(nq + da).allFinite() ||
+        !map->kinematics.col(nq + nv + da).allFinite()) {
+      ThrowExpected(where + ": qpos/qvel of '" + name + "'",
+                    "finite positions and velocities (torque fit)", "NaN or infinity");
+    }
+    map->columns.push_back({channel("torque:" + name, ChannelKind::kTorque, da), nullptr, da});
+  }
+}
+
 }  // namespace
 
 bool IsDelayOnly(const ParameterSpec& s) {
@@ -134,6 +220,7 @@ Layout::Layout(const mjModel* m, const std::vector<Episode>& episodes,
                const LayoutOptions& options) {
   const int nq = m->nq, nv = m->nv;
   nx_ = nq + nv;
+  torque_ = options.fit_torque;
   const double dt = m->opt.timestep;
   std::map<std::string, int> index;
   auto channel = [&](const std::string& name, ChannelKind kind, int model_index) {
@@ -233,6 +320,7 @@ Layout::Layout(const mjModel* m, const std::vector<Episode>& episodes,
         map.columns.push_back({ch, &ep.sensors.values, static_cast<int>(c)});
       }
     }
+    if (options.fit_torque) TorqueColumns(m, ep, where, options, channel, &map);
     if (map.columns.empty()) ThrowExpected(where, "at least one channel to fit", "none");
     map.ctrl = Eigen::MatrixXd::Zero(n, m->nu);
     for (std::size_t c = 0; c < ep.ctrl.names.size(); ++c) {
@@ -249,6 +337,7 @@ Layout::Layout(const mjModel* m, const std::vector<Episode>& episodes,
       }
     }
     for (const auto& col : map.columns) {
+      if (!col.values) continue;  // torque: no logged values
       auto p = NoiseProbes(ep.time, *col.values, col.column);
       probes[col.channel].insert(probes[col.channel].end(), p.begin(), p.end());
     }
@@ -270,9 +359,15 @@ Layout::Layout(const mjModel* m, const std::vector<Episode>& episodes,
       s.num_steps = std::max(1, last - s.start_step);
       for (int k = i; k < j; ++k) {
         for (std::size_t c = 0; c < map.columns.size(); ++c) {
-          if (std::isfinite((*map.columns[c].values)(k, map.columns[c].column))) {
-            s.rows.emplace_back(k, static_cast<int>(c));
-          }
+          const EpisodeMap::Column& col = map.columns[c];
+          // torque rows: where the joint moves, and the local fit's window is whole
+          const bool use =
+              col.values
+                  ? std::isfinite((*col.values)(k, col.column))
+                  : std::abs(map.kinematics(k, nq + col.column)) >= options.torque_min_speed &&
+                        ep.time[k] - ep.time[0] >= options.torque_window / 2 &&
+                        ep.time[n - 1] - ep.time[k] >= options.torque_window / 2;
+          if (use) s.rows.emplace_back(k, static_cast<int>(c));
         }
       }
       // The start state from a local fit to the logs at the grid time: over the 9 nearest
@@ -333,13 +428,13 @@ Layout::Layout(const mjModel* m, const std::vector<Episode>& episodes,
 
   // Noise levels: given by name or group, else estimated from the pooled probes.
   for (const auto& [key, sigma] : options.noise) {
-    bool known = key == "qpos" || key == "qvel" || key == "sensor";
+    bool known = key == "qpos" || key == "qvel" || key == "sensor" || key == "torque";
     for (const auto& c : channels_) known = known || c.name == key;
     if (!known) {
       std::string list;
       for (const auto& c : channels_) list += (list.empty() ? "" : ", ") + c.name;
       ThrowExpected("calibration.noise",
-                    "a fitted channel or group (qpos, qvel, sensor, " + list + ")",
+                    "a fitted channel or group (qpos, qvel, sensor, torque, " + list + ")",
                     "'" + key + "'");
     }
     if (!(sigma > 0) || !std::isfinite(sigma)) {
@@ -354,6 +449,9 @@ Layout::Layout(const mjModel* m, const std::vector<Episode>& episodes,
       ch.sigma = named->second;
     } else if (group != options.noise.end()) {
       ch.sigma = group->second;
+    } else if (ch.kind == ChannelKind::kTorque) {
+      ch.sigma = 1.0;  // Calibrate estimates it from the residuals
+      ch.estimated = true;
     } else {
       std::vector<double> a = probes[static_cast<int>(c)];
       for (double& v : a) v = std::abs(v);
@@ -480,6 +578,7 @@ bool Evaluator::Simulate(int thread, const Eigen::VectorXd& z, int a, const doub
     applied = values;
     pool_->applied_conditions[thread] = conditions;
   }
+  if (layout_->torque()) return InverseResiduals(thread, a, out);
   const Episode& ep = (*episodes_)[seg.episode];
   const EpisodeMap& map = layout_->maps()[seg.episode];
   const mjModel* m = ws.model();
@@ -561,6 +660,60 @@ bool Evaluator::Simulate(int thread, const Eigen::VectorXd& z, int a, const doub
   return true;
 }
 
+bool Evaluator::InverseResiduals(int thread, int a, double* out) {
+  Workspace& ws = pool_->ws[thread];
+  const Segment& seg = layout_->segments()[segments_[a]];
+  const Episode& ep = (*episodes_)[seg.episode];
+  const EpisodeMap& map = layout_->maps()[seg.episode];
+  const mjModel* m = ws.model();
+  mjData* d = ws.data();
+  const Effects& e = ws.effects();
+  const int nq = m->nq, nv = m->nv, nu = m->nu;
+  std::vector<double>& cmd = pool_->commands[thread];
+  cmd.resize(2 * static_cast<std::size_t>(nu));
+  // The simulator's own half step: with MuJoCo's (semi-implicit) Euler and implicit
+  // integrators, the velocity change over a step [t - h/2, t + h/2] (the acceleration a local fit
+  // sees at t) is driven by the position and the command at the step's start, and the positions
+  // then move with the new velocity. Evaluated at t, gravity would act on a position half a step
+  // late (on the DFKI pendulum an apparent damping of m g l h / 2, 3 % of its own) and the
+  // command on one half a step early. The velocity at the step's start is v - h a / 2, and the
+  // damping (implicit in both integrators) acts on the step's end, v + h a / 2. RK4 has no such
+  // offsets.
+  const double half = m->opt.integrator == mjINT_RK4 ? 0.0 : 0.5 * m->opt.timestep;
+  NB_CHECK(nq == nv);  // hinge and slide joints only (the layout checked)
+  int at = -1;         // the sample whose inverse dynamics d holds
+  try {
+    for (std::size_t r = 0; r < seg.rows.size(); ++r) {
+      const auto [sample, c] = seg.rows[r];
+      if (sample != at) {
+        const double* kin = &map.kinematics(sample, 0);
+        // (kinematics is column-major: one sample's values are a strided row)
+        const Eigen::Index stride = map.kinematics.rows();
+        for (int k = 0; k < nv; ++k) d->qacc[k] = kin[(nq + nv + k) * stride];
+        for (int k = 0; k < nv; ++k) d->qvel[k] = kin[(nq + k) * stride] - half * d->qacc[k];
+        for (int k = 0; k < nq; ++k) d->qpos[k] = kin[k * stride] - half * kin[(nq + k) * stride];
+        // the command acting now was sent `delay` earlier
+        CommandAt(ep.time, map.ctrl, ep.time[sample] - half - e.delay, hold_, cmd.data());
+        for (int u = 0; u < nu; ++u) d->ctrl[u] = e.ctrl_gain[u] * cmd[u] + e.ctrl_bias[u];
+        ws.Inverse();
+        // damping, implicit in both, acts on the step's new velocity: v + h a
+        for (int k = 0; half > 0 && k < nv; ++k) {
+          d->qfrc_inverse[k] += m->dof_damping[k] * 2 * half * d->qacc[k];
+        }
+        at = sample;
+      }
+      const int dof = map.columns[c].column;
+      const double sigma = layout_->channels()[map.columns[c].channel].sigma;
+      out[r] = (d->qfrc_actuator[dof] - d->qfrc_inverse[dof]) / sigma;
+      if (!std::isfinite(out[r])) return false;
+    }
+  } catch (const MujocoError&) {
+    ws.HardReset();
+    return false;
+  }
+  return true;
+}
+
 std::pair<double, double> Evaluator::ParameterStencil(const Eigen::VectorXd& z, int j) const {
   const double h = hz_[j];
   double lo = z[j] - h, hi = z[j] + h;
@@ -591,7 +744,7 @@ bool Evaluator::Evaluate(const Eigen::VectorXd& z, const std::vector<Eigen::Vect
     if (k > 0) {
       const int j = (k - 1) / 2;
       const double sign = (k - 1) % 2 == 0 ? 1.0 : -1.0;
-      if (j < np && (fixed_[j] || !parameter_jacobians)) {
+      if ((j < np && (fixed_[j] || !parameter_jacobians)) || (j >= np && layout_->torque())) {
         std::fill(out.begin(), out.end(), 0.0);
         task_ok[idx] = 1;
         return;

@@ -20,13 +20,13 @@
 
 namespace nextbatch::calib {
 
-enum class ChannelKind { kQpos, kQvel, kSensor };
+enum class ChannelKind { kQpos, kQvel, kSensor, kTorque };
 
 // One fitted scalar signal, shared by every episode that logs it.
 struct Channel {
-  std::string name;  // "qpos:<joint>", "qvel:<joint>", "sensor:<sensor>"
+  std::string name;  // "qpos:<joint>", "qvel:<joint>", "sensor:<sensor>", "torque:<joint>"
   ChannelKind kind = ChannelKind::kQpos;
-  int model_index = 0;  // qpos address, dof address or sensordata address
+  int model_index = 0;  // qpos address, dof address (qvel, torque) or sensordata address
   double sigma = 1.0;   // noise standard deviation
   bool estimated = false;
 };
@@ -34,12 +34,14 @@ struct Channel {
 // Where an episode keeps each fitted channel, and its commands in actuator order.
 struct EpisodeMap {
   struct Column {
-    int channel;  // into Layout::channels
-    const Eigen::MatrixXd* values;
+    int channel;                    // into Layout::channels
+    const Eigen::MatrixXd* values;  // null for a torque channel (nothing logged to compare)
     int column;
   };
   std::vector<Column> columns;
-  Eigen::MatrixXd ctrl;   // samples x nu (actuators the log lacks stay 0)
+  Eigen::MatrixXd ctrl;  // samples x nu (actuators the log lacks stay 0)
+  // Torque fits: per sample, qpos (nq), qvel (nv) and qacc (nv) from local fits to the logs.
+  Eigen::MatrixXd kinematics;
   Eigen::VectorXd scale;  // per parameter, multiplies its value in this episode (empty: none)
 };
 
@@ -77,6 +79,12 @@ struct LayoutOptions {
   // s: replay start states (x_start) from a local fit over this span; 0: the 9 nearest samples
   double state_window = 0.0;
   std::map<std::string, double> noise;  // channel or group -> sigma; others estimated
+  // Torque residuals (CalibrationOptions::fit_torque) instead of the channels above: one channel
+  // "torque:<joint>" per joint, rows where the joint moves at least torque_min_speed. Their
+  // sigma, when not given, is left at 1 and marked estimated (Calibrate estimates it).
+  bool fit_torque = false;
+  double torque_window = 0.05;
+  double torque_min_speed = 0.05;
   // Per parameter: the Episode::scenario key that scales it per episode ("" for none); empty
   // when no parameter is scaled.
   std::vector<std::string> scale_keys;
@@ -93,7 +101,10 @@ class Layout {
   Layout(const mjModel* m, const std::vector<Episode>& episodes, const LayoutOptions& options);
 
   int nx() const { return nx_; }
+  bool torque() const { return torque_; }
   const std::vector<Channel>& channels() const { return channels_; }
+  // Sets an estimated channel's noise level (torque channels, estimated from the residuals).
+  void SetSigma(int channel, double sigma) { channels_[channel].sigma = sigma; }
   const std::vector<EpisodeMap>& maps() const { return maps_; }
   const std::vector<Segment>& segments() const { return segments_; }
   // Sigma of a residual row of segment s.
@@ -108,6 +119,7 @@ class Layout {
 
  private:
   int nx_ = 0;
+  bool torque_ = false;
   std::vector<Channel> channels_;
   std::vector<EpisodeMap> maps_;
   std::vector<Segment> segments_;
@@ -142,7 +154,9 @@ class Evaluator {
 
   // Residuals (sim - log) / sigma of every segment, and with `jacobians` their central-difference
   // derivatives (zero, and no simulations, for fixed parameters, and for every parameter when
-  // `parameter_jacobians` is false: the start states' alone). Returns false when any simulation
+  // `parameter_jacobians` is false: the start states' alone). With a torque layout, residuals
+  // are (actuator force - inverse dynamics) / sigma per row, and the start states' derivatives
+  // zero (nothing is simulated from them). Returns false when any simulation
   // failed (see ok(a) and message()).
   bool Evaluate(const Eigen::VectorXd& z, const std::vector<Eigen::VectorXd>& x, bool jacobians,
                 bool parameter_jacobians = true);
@@ -167,6 +181,8 @@ class Evaluator {
  private:
   struct Pool;
   bool Simulate(int thread, const Eigen::VectorXd& z, int a, const double* x, double* out);
+  // The torque residuals of segment a (a torque layout), with the parameters already applied.
+  bool InverseResiduals(int thread, int a, double* out);
   // The two points at which parameter j's derivative is differenced at z: z_j -+ h, shifted
   // inside the bounds where one would leave them.
   std::pair<double, double> ParameterStencil(const Eigen::VectorXd& z, int j) const;

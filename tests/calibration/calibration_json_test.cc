@@ -2,6 +2,8 @@
 
 #include <doctest/doctest.h>
 
+#include <cmath>
+
 #include "engine/error.h"
 
 namespace nextbatch {
@@ -10,6 +12,34 @@ namespace {
 CalibrationOptions Read(const std::string& text) {
   nlohmann::json doc = ParseJson(text, "study.json");
   return ReadCalibrationOptions(JsonReader(doc, "study.json", "calibration"));
+}
+
+TEST_CASE("torque channels: alone, with their window and speed, or refused with the field named") {
+  const CalibrationOptions o =
+      Read(R"({"channels": ["torque"], "torque_window": 0.1, "torque_min_speed": 0.2})");
+  CHECK(o.fit_torque);
+  CHECK_FALSE(o.fit_qpos);
+  CHECK_FALSE(o.fit_qvel);
+  CHECK_FALSE(o.fit_sensors);
+  CHECK(o.torque_window == 0.1);
+  CHECK(o.torque_min_speed == 0.2);
+  CHECK(o.Validate().empty());
+  // the defaults
+  CHECK_FALSE(Read("{}").fit_torque);
+  CHECK(Read("{}").torque_window == 0.05);
+  CHECK(Read("{}").torque_min_speed == 0.05);
+  CHECK_THROWS_WITH_AS(Read(R"({"channels": ["torque", "qpos"]})"),
+                       doctest::Contains("\"torque\" alone"), InputError);
+  CHECK_THROWS_WITH_AS(Read(R"({"channels": ["torques"]})"),
+                       doctest::Contains("qpos, qvel, sensors or torque"), InputError);
+  CHECK_THROWS_WITH_AS(Read(R"({"torque_window": "wide"})"),
+                       doctest::Contains("calibration.torque_window"), InputError);
+  CalibrationOptions bad = o;
+  bad.torque_window = -1;
+  CHECK(bad.Validate().find("calibration.torque_window") != std::string::npos);
+  bad = o;
+  bad.torque_min_speed = std::nan("");
+  CHECK(bad.Validate().find("calibration.torque_min_speed") != std::string::npos);
 }
 
 TEST_CASE("a calibration section maps one to one onto the options") {
@@ -87,8 +117,11 @@ TEST_CASE("malformed calibration sections are refused with file, field and what 
   fails(R"({"held_out_fraction": 1.0})",
         "calibration.held_out_fraction: expected a fraction in [0, 1)");
   fails(R"({"outlier_threshold": 0})", "calibration.outlier_threshold: expected a number > 0");
+  fails(R"({"channels": ["qpos", "effort"]})",
+        "study.json: calibration.channels: expected qpos, qvel, sensors or torque, got \"effort\"");
   fails(R"({"channels": ["qpos", "torque"]})",
-        "study.json: calibration.channels: expected qpos, qvel or sensors, got \"torque\"");
+        "study.json: calibration.channels: expected \"torque\" alone (an equation-error fit), or "
+        "any of qpos, qvel, sensors, got [\"qpos\",\"torque\"]");
   fails(R"({"channels": []})", "calibration.channels: expected at least one of");
   fails(R"({"channels": ["qpos", "qpos"]})", "calibration.channels: expected each channel once");
   fails(R"({"control_hold": "cubic"})", "calibration.control_hold: expected one of linear");

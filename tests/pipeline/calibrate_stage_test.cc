@@ -147,6 +147,37 @@ TEST_CASE("calibrate writes calibration.json and a calibrated model that recover
   CHECK(doc["episode_scale"] == nlohmann::json::object());  // none in this study
 }
 
+TEST_CASE("a torque fit goes through calibrate, and replay reads what it wrote") {
+  StudyDir s;
+  const std::string out = (s.dir / "out").string();
+  const std::string study = s.Study("torque", kParameters, R"({"channels": ["torque"]})");
+  REQUIRE(Calibrate(study, out, {"ep0", "ep1"}) == 0);
+  const nlohmann::json doc = ReadJsonFile(out + "/calibrate/calibration.json");
+  CHECK(doc["status"] == "converged");
+  // the torque channel's noise level, estimated, and no position level it never used
+  REQUIRE(doc["noise"].contains("torque:hinge"));
+  CHECK(doc["noise"]["torque:hinge"].get<double>() > 0);
+  CHECK_FALSE(doc["noise"].contains("qpos:hinge"));
+  for (int j = 0; j < 3; ++j) {
+    const auto& p = doc["parameters"][j];
+    CAPTURE(p.dump());
+    CHECK(std::abs(p["value"].get<double>() - s.truth[j]) < 4 * p["std"].get<double>());
+  }
+  // the held-out check replays open loop against the logged positions
+  CHECK(doc["validation"]["replay_error_after"].get<double>() <
+        doc["validation"]["replay_error_before"].get<double>());
+  // the replay stage reads the torque fit's file and replays the unseen episode with it
+  PipelineOptions options;
+  options.out = out;
+  options.quiet = true;
+  options.episodes = {"ep2"};
+  REQUIRE(RunStage(StageId::kReplay, Study::Load(study), options).exit_code == 0);
+  const nlohmann::json replay = ReadJsonFile(out + "/replay/replay.json");
+  const nlohmann::json& med = replay["episodes"][0]["median"];
+  CHECK(med["calibrated"].get<double>() < med["initial"].get<double>());
+  CHECK(med["calibrated"].get<double>() < 0.01);
+}
+
 TEST_CASE("a finished fit whose model MuJoCo refuses to save is published without the model") {
   // The same pendulum with an explicit <inertial>, so that MuJoCo's writer keeps the inertia. A
   // fixed parameter sets its third principal moment above the sum of the other two: the fit runs
