@@ -190,8 +190,22 @@ std::string CalibrationOptions::Validate() const {
     return Expected("calibration.channels", "torque alone, or any of qpos, qvel, sensors",
                     "torque with others");
   }
-  if (!(torque_window > 0) || !std::isfinite(torque_window)) {
-    return bad("torque_window", "a duration > 0", torque_window);
+  if (!(torque_window >= 0) || !std::isfinite(torque_window)) {
+    return bad("torque_window", "a duration > 0, or 0 (auto)", torque_window);
+  }
+  if (fit_torque && torque_window == 0) {
+    if (torque_windows.empty()) {
+      return Expected("calibration.torque_windows", "at least one window to try", "none");
+    }
+    for (double w : torque_windows) {
+      if (!(w > 0) || !std::isfinite(w)) return bad("torque_windows", "durations > 0", w);
+    }
+    if (!(held_out_fraction > 0)) {
+      return Expected("calibration.torque_window",
+                      "a window in s, or held-out segments to choose one by (\"auto\" with "
+                      "held_out_fraction > 0)",
+                      "\"auto\" with held_out_fraction 0");
+    }
   }
   if (!(torque_min_speed >= 0) || !std::isfinite(torque_min_speed)) {
     return bad("torque_min_speed", "a speed >= 0", torque_min_speed);

@@ -1024,6 +1024,48 @@ void EstimateTorqueNoise(const mjModel* base, const ParameterBinding& binding,
   }
 }
 
+// torque_window "auto": a fit with each candidate window, keeping the one whose held-out
+// segments replay best (the lowest median; the first of equals). The held-out error then also
+// chose the window, so it is slightly optimistic: the summary says so.
+CalibrationResult ChooseTorqueWindow(const mjModel* base, const ParameterBinding& binding,
+                                     const std::vector<Episode>& episodes,
+                                     const CalibrationOptions& options) {
+  const auto start = Clock::now();
+  std::vector<std::pair<double, double>> scan;
+  CalibrationResult best;
+  bool have = false, chosen = false;  // a result kept; one with a finite held-out error
+  double best_error = std::numeric_limits<double>::infinity();
+  for (double window : options.torque_windows) {
+    CalibrationOptions o = options;
+    o.torque_window = window;
+    CalibrationResult r = Calibrate(base, binding, episodes, o);
+    const double error =
+        r.summary.usable() ? r.replay_after.median : std::numeric_limits<double>::quiet_NaN();
+    scan.emplace_back(window, error);
+    const bool better = std::isfinite(error) && error < best_error;
+    if (!have || better) {
+      best = std::move(r);
+      have = true;
+    }
+    if (better) {
+      best_error = error;
+      chosen = true;
+    }
+    if (InterruptSignal() != 0) break;
+  }
+  best.summary.torque_window_scan = scan;
+  best.summary.total_seconds = Seconds(start);
+  if (chosen) {
+    char text[200];
+    std::snprintf(text, sizeof(text),
+                  "torque window %.3g s chosen among %zu by the held-out replay, which is then "
+                  "not independent of the fit's settings (slightly optimistic)",
+                  best.summary.torque_window, scan.size());
+    best.summary.warnings.push_back(text);
+  }
+  return best;
+}
+
 }  // namespace
 
 CalibrationResult Calibrate(const mjModel* base, const ParameterBinding& binding,
@@ -1034,6 +1076,9 @@ CalibrationResult Calibrate(const mjModel* base, const ParameterBinding& binding
   if (std::string e = options.Validate(); !e.empty()) throw InputError(e);
   if (binding.size() == 0) ThrowExpected("calibration", "at least one parameter", "none");
   if (episodes.empty()) ThrowExpected("calibration", "at least one episode", "none");
+  if (options.fit_torque && options.torque_window == 0) {
+    return ChooseTorqueWindow(base, binding, episodes, options);
+  }
   calib::LayoutOptions lo;
   lo.segment_seconds = options.segment_seconds;
   lo.state_window = options.state_window;
@@ -1081,6 +1126,7 @@ CalibrationResult Calibrate(const mjModel* base, const ParameterBinding& binding
 
   CalibrationResult res;
   CalibrationSummary& sum = res.summary;
+  if (options.fit_torque) sum.torque_window = options.torque_window;
   const int np = binding.size();
   for (int j = 0; j < np; ++j) res.names.push_back(binding.spec(j).name);
   res.initial = binding.Initial();

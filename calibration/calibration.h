@@ -10,6 +10,7 @@
 #include <limits>
 #include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "engine/episode.h"
@@ -86,9 +87,12 @@ struct CalibrationOptions {
   // record (a push) spoils its own samples, not a whole segment. Segments still group the
   // residuals for the error model and the held-out check, which stays an open-loop replay.
   bool fit_torque = false;
-  // s: the span of the local cubic through the logs that gives each sample's position,
-  // velocity and acceleration (through the logged velocities where the episode has them).
-  double torque_window = 0.05;
+  // s: the span of the local cubic through the logged positions that gives each sample's
+  // position, velocity and acceleration. 0 ("auto", the default): a fit with each of
+  // torque_windows, keeping the one whose held-out segments replay best (needs
+  // held_out_fraction > 0).
+  double torque_window = 0.0;
+  std::vector<double> torque_windows = {0.05, 0.1, 0.15, 0.2, 0.3};
   // Samples at which a joint moves slower than this (rad/s or m/s) leave that joint's torque out:
   // at rest dry friction can hold anything up to its level, so the equation says nothing there.
   double torque_min_speed = 0.05;
@@ -256,6 +260,10 @@ struct CalibrationSummary {
   // Priors' precision was multiplied by this (the error model's inflation) in a last refit, so
   // that data whose residuals overstate their information do not overrule them; 1: no refit.
   double prior_weight = 1.0;
+  // Torque fits: the window used (s), and with torque_window "auto" each window tried with its
+  // held-out replay error (median of max; NaN where that fit failed).
+  double torque_window = std::numeric_limits<double>::quiet_NaN();
+  std::vector<std::pair<double, double>> torque_window_scan;
   std::vector<std::string> warnings;  // results a user must know about that are not failures
   double preflight_seconds = 0.0;
   double solve_seconds = 0.0;

@@ -99,7 +99,16 @@ CalibrationOptions ReadCalibrationOptions(const JsonReader& r) {
     }
   }
   o.held_out_fraction = r.Number("held_out_fraction", o.held_out_fraction);
-  o.torque_window = r.Number("torque_window", o.torque_window);
+  if (r.Has("torque_window")) {
+    const nlohmann::json& v = r.Raw("torque_window");
+    if (v.is_string() && v.get<std::string>() == "auto") {
+      o.torque_window = 0.0;
+    } else if (v.is_number() && v.get<double>() > 0) {
+      o.torque_window = v.get<double>();
+    } else {
+      ThrowExpected(r.Where("torque_window"), "a duration > 0 (s) or \"auto\"", Describe(v));
+    }
+  }
   o.torque_min_speed = r.Number("torque_min_speed", o.torque_min_speed);
   o.outlier_threshold = r.Number("outlier_threshold", o.outlier_threshold);
   o.refit_without_outliers = r.Bool("refit_without_outliers", o.refit_without_outliers);
@@ -264,6 +273,10 @@ nlohmann::json CalibrationToJson(const CalibrationResult& res, const ParameterBi
   for (const auto& e : res.episodes) {
     if (e.excluded) excluded.push_back(e.id);
   }
+  nlohmann::json scan = nlohmann::json::array();
+  for (const auto& [window, error] : s.torque_window_scan) {
+    scan.push_back({{"window", window}, {"replay_error_after", Num(error)}});
+  }
   nlohmann::json doc = {
       {"schema", "nextbatch.calibration/1"},
       {"study", study_name},
@@ -308,6 +321,8 @@ nlohmann::json CalibrationToJson(const CalibrationResult& res, const ParameterBi
         {"first_pass_cost", Num(s.first_pass_cost)},
         {"refit_initial_cost", Num(s.refit_initial_cost)},
         {"prior_weight", Num(s.prior_weight)},
+        {"torque_window", Num(s.torque_window)},
+        {"torque_window_scan", scan},
         {"warnings", s.warnings},
         {"start", s.start},
         // no timings: the set's files are the same on every run (the manifest has them)
@@ -459,6 +474,20 @@ std::string CalibrationSummaryText(const CalibrationResult& res) {
         "  held-out replay error (median of max): %.4g -> %.4g (not moving at all: %.4g)\n",
         res.replay_before.median, res.replay_after.median, res.replay_hold_still.median);
     out += line;
+  }
+  if (std::isfinite(s.torque_window)) {
+    std::snprintf(line, sizeof(line), "  torque window %.3g s", s.torque_window);
+    out += line;
+    if (!s.torque_window_scan.empty()) {
+      out += ", chosen by the held-out replay error of each (";
+      for (std::size_t k = 0; k < s.torque_window_scan.size(); ++k) {
+        std::snprintf(line, sizeof(line), "%s%.3g s: %.4g", k ? ", " : "",
+                      s.torque_window_scan[k].first, s.torque_window_scan[k].second);
+        out += line;
+      }
+      out += ")";
+    }
+    out += "\n";
   }
   return out;
 }

@@ -136,9 +136,11 @@ void LocalCubic(const std::vector<double>& time, const Eigen::MatrixXd& values, 
 }
 
 // Torque fits: one column per joint of the model, all of which the episode must log (inverse
-// dynamics needs the whole state), and every sample's positions, velocities and accelerations
-// from local quadratics over `torque_window` (velocities and accelerations from the logged
-// velocities where the episode has them, else from the positions).
+// dynamics needs the whole state), and every sample's position, velocity and acceleration from
+// a local cubic through the logged positions over `torque_window`. Logged velocities are not
+// used: on both DFKI robots they are far noisier than the positions' derivatives (a velocity
+// column that jumps by 1 rad/s between samples), and accelerations from them gave fits that
+// replay unseen runs 2.6 times worse (A.0, docs/calibration.md).
 template <class ChannelFn>
 void TorqueColumns(const mjModel* m, const Episode& ep, const std::string& where,
                    const LayoutOptions& options, ChannelFn&& channel, EpisodeMap* map) {
@@ -161,27 +163,20 @@ void TorqueColumns(const mjModel* m, const Episode& ep, const std::string& where
                         Names(m, mjOBJ_JOINT, m->njnt) + ")",
                     "no '" + name + "'");
     }
-    const std::vector<std::string>& vn = ep.qvel.names;
-    const auto iv = std::find(vn.begin(), vn.end(), name);
     const int cq = static_cast<int>(iq - qn.begin());
-    const int cv = iv == vn.end() ? -1 : static_cast<int>(iv - vn.begin());
     const int qa = m->jnt_qposadr[j], da = m->jnt_dofadr[j];
     for (int i = 0; i < n; ++i) {
-      double p[3], w[3];
+      double p[3];
       LocalCubic(ep.time, ep.qpos.values, cq, ep.time[i], half, p);
-      if (cv >= 0) {
-        LocalCubic(ep.time, ep.qvel.values, cv, ep.time[i], half, w);
-        p[1] = w[0];
-        p[2] = w[1];
-      }
       map->kinematics(i, qa) = p[0];
       map->kinematics(i, nq + da) = p[1];
       map->kinematics(i, nq + nv + da) = p[2];
     }
     if (!map->kinematics.col(qa).allFinite() || !map->kinematics.col(nq + da).allFinite() ||
         !map->kinematics.col(nq + nv + da).allFinite()) {
-      ThrowExpected(where + ": qpos/qvel of '" + name + "'",
-                    "finite positions and velocities (torque fit)", "NaN or infinity");
+      ThrowExpected(where + ": qpos of '" + name + "'",
+                    "finite positions, at least 4 in every torque_window (torque fit)",
+                    "NaN, infinity or a gap");
     }
     map->columns.push_back({channel("torque:" + name, ChannelKind::kTorque, da), nullptr, da});
   }
@@ -671,14 +666,13 @@ bool Evaluator::InverseResiduals(int thread, int a, double* out) {
   const int nq = m->nq, nv = m->nv, nu = m->nu;
   std::vector<double>& cmd = pool_->commands[thread];
   cmd.resize(2 * static_cast<std::size_t>(nu));
-  // The simulator's own half step: with MuJoCo's (semi-implicit) Euler and implicit
-  // integrators, the velocity change over a step [t - h/2, t + h/2] (the acceleration a local fit
-  // sees at t) is driven by the position and the command at the step's start, and the positions
-  // then move with the new velocity. Evaluated at t, gravity would act on a position half a step
-  // late (on the DFKI pendulum an apparent damping of m g l h / 2, 3 % of its own) and the
-  // command on one half a step early. The velocity at the step's start is v - h a / 2, and the
-  // damping (implicit in both integrators) acts on the step's end, v + h a / 2. RK4 has no such
-  // offsets.
+  // The simulator's own half step. With MuJoCo's (semi-implicit) Euler and implicit
+  // integrators, v[k+1] = v[k] + h a[k](q[k], v[k], u[k]) and q[k+1] = q[k] + h v[k+1], so the
+  // positions' second difference at step k is a[k]: the acceleration a local fit to the positions
+  // sees at t is driven by the position and the command at t, but by the velocity half a step
+  // earlier (the positions' backward difference, v - h a / 2), and the damping (implicit in both)
+  // acts on the step's new velocity, v + h a / 2. Taken at t instead, the damping would come out
+  // wrong by b h a / 2 and the delay would take up the difference. RK4 has no such offsets.
   const double half = m->opt.integrator == mjINT_RK4 ? 0.0 : 0.5 * m->opt.timestep;
   NB_CHECK(nq == nv);  // hinge and slide joints only (the layout checked)
   int at = -1;         // the sample whose inverse dynamics d holds
@@ -691,9 +685,9 @@ bool Evaluator::InverseResiduals(int thread, int a, double* out) {
         const Eigen::Index stride = map.kinematics.rows();
         for (int k = 0; k < nv; ++k) d->qacc[k] = kin[(nq + nv + k) * stride];
         for (int k = 0; k < nv; ++k) d->qvel[k] = kin[(nq + k) * stride] - half * d->qacc[k];
-        for (int k = 0; k < nq; ++k) d->qpos[k] = kin[k * stride] - half * kin[(nq + k) * stride];
+        for (int k = 0; k < nq; ++k) d->qpos[k] = kin[k * stride];
         // the command acting now was sent `delay` earlier
-        CommandAt(ep.time, map.ctrl, ep.time[sample] - half - e.delay, hold_, cmd.data());
+        CommandAt(ep.time, map.ctrl, ep.time[sample] - e.delay, hold_, cmd.data());
         for (int u = 0; u < nu; ++u) d->ctrl[u] = e.ctrl_gain[u] * cmd[u] + e.ctrl_bias[u];
         ws.Inverse();
         // damping, implicit in both, acts on the step's new velocity: v + h a

@@ -26,14 +26,27 @@ TEST_CASE("torque channels: alone, with their window and speed, or refused with 
   CHECK(o.Validate().empty());
   // the defaults
   CHECK_FALSE(Read("{}").fit_torque);
-  CHECK(Read("{}").torque_window == 0.05);
+  CHECK(Read("{}").torque_window == 0);  // auto
+  CHECK(Read(R"({"torque_window": "auto"})").torque_window == 0);
   CHECK(Read("{}").torque_min_speed == 0.05);
   CHECK_THROWS_WITH_AS(Read(R"({"channels": ["torque", "qpos"]})"),
                        doctest::Contains("\"torque\" alone"), InputError);
   CHECK_THROWS_WITH_AS(Read(R"({"channels": ["torques"]})"),
                        doctest::Contains("qpos, qvel, sensors or torque"), InputError);
   CHECK_THROWS_WITH_AS(Read(R"({"torque_window": "wide"})"),
+                       doctest::Contains("calibration.torque_window: expected a duration > 0 (s) "
+                                         "or \"auto\""),
+                       InputError);
+  CHECK_THROWS_WITH_AS(Read(R"({"torque_window": 0})"),
                        doctest::Contains("calibration.torque_window"), InputError);
+  // auto chooses by the held-out segments: without any it is refused
+  CHECK_THROWS_WITH_AS(Read(R"({"channels": ["torque"], "held_out_fraction": 0})"),
+                       doctest::Contains("calibration.torque_window: expected a window in s, or "
+                                         "held-out segments to choose one by"),
+                       InputError);
+  CHECK(Read(R"({"channels": ["torque"], "held_out_fraction": 0, "torque_window": 0.1})")
+            .Validate()
+            .empty());
   CalibrationOptions bad = o;
   bad.torque_window = -1;
   CHECK(bad.Validate().find("calibration.torque_window") != std::string::npos);
