@@ -6,6 +6,7 @@
 #include <cmath>
 #include <limits>
 #include <map>
+#include <utility>
 
 #include "engine/error.h"
 #include "engine/model.h"
@@ -28,6 +29,18 @@ const char* GroupOf(ChannelKind k) {
   return "?";
 }
 
+// The samples [lo, hi) of a local fit at `t`: those within `half_width` seconds of t, and at
+// least the 9 nearest.
+std::pair<int, int> LocalWindow(const std::vector<double>& time, double t, double half_width) {
+  const int n = static_cast<int>(time.size());
+  const int mid = static_cast<int>(std::lower_bound(time.begin(), time.end(), t) - time.begin());
+  int lo = std::clamp(mid - 4, 0, std::max(0, n - 9));
+  int hi = std::min(n, lo + 9);
+  while (lo > 0 && time[lo - 1] >= t - half_width) --lo;
+  while (hi < n && time[hi] <= t + half_width) ++hi;
+  return {lo, hi};
+}
+
 // Value and slope at `t` of the least-squares quadratic through the samples within `half_width`
 // seconds of t, and at least the 9 nearest; with `unit_cov`, their covariance for independent
 // noise of unit variance on the samples ((A^T A)^-1, zero when the fit is degenerate).
@@ -35,12 +48,7 @@ void LocalFit(const std::vector<double>& time, const Eigen::MatrixXd& values, in
               double half_width, double* value, double* slope,
               Eigen::Matrix2d* unit_cov = nullptr) {
   if (unit_cov) unit_cov->setZero();
-  const int n = static_cast<int>(time.size());
-  const int mid = static_cast<int>(std::lower_bound(time.begin(), time.end(), t) - time.begin());
-  int lo = std::clamp(mid - 4, 0, std::max(0, n - 9));
-  int hi = std::min(n, lo + 9);
-  while (lo > 0 && time[lo - 1] >= t - half_width) --lo;
-  while (hi < n && time[hi] <= t + half_width) ++hi;
+  const auto [lo, hi] = LocalWindow(time, t, half_width);
   const int width = hi - lo;
   Eigen::MatrixXd a(width, 3);
   Eigen::VectorXd b(width);
@@ -109,12 +117,7 @@ std::string Names(const mjModel* m, mjtObj type, int count) {
 // the signal's third derivative). NaN when fewer than 4 finite samples.
 void LocalCubic(const std::vector<double>& time, const Eigen::MatrixXd& values, int column,
                 double t, double half_width, double out[3]) {
-  const int n = static_cast<int>(time.size());
-  const int mid = static_cast<int>(std::lower_bound(time.begin(), time.end(), t) - time.begin());
-  int lo = std::clamp(mid - 4, 0, std::max(0, n - 9));
-  int hi = std::min(n, lo + 9);
-  while (lo > 0 && time[lo - 1] >= t - half_width) --lo;
-  while (hi < n && time[hi] <= t + half_width) ++hi;
+  const auto [lo, hi] = LocalWindow(time, t, half_width);
   Eigen::MatrixXd a(hi - lo, 4);
   Eigen::VectorXd b(hi - lo);
   int rows = 0;

@@ -302,15 +302,7 @@ TEST_CASE("2-link arm: damping, friction loss, armature, masses, gain and delay"
   ParameterBinding b(m.get(), specs);
   SyntheticLog log;
   log.duration = 1.5;
-  log.ctrl_offset = {0.0, 0.0};
-  log.ctrl_amplitude = {4.0, 1.5};
-  std::vector<Episode> episodes;
-  for (int i = 0; i < 3; ++i) {
-    State s = State::Reference(m.get());
-    s.qpos[0] = -1.2 + 0.4 * i;
-    s.qpos[1] = 0.3 * i;
-    episodes.push_back(MakeEpisode(m.get(), b, truth, s, log, i));
-  }
+  const std::vector<Episode> episodes = testing::TwoLinkEpisodes(m.get(), b, truth, log);
   CalibrationOptions o;
   o.threads = 2;
   o.segment_seconds = 0.4;

@@ -93,6 +93,23 @@ inline Episode MakeEpisode(const mjModel* m, const ParameterBinding& binding,
   return ep;
 }
 
+// `count` episodes of the two-link arm (tests/fixtures/models.h TwoLinkXml) under `truth`, both
+// motors driven (amplitudes 4 and 1.5 N m), from spread start poses.
+inline std::vector<Episode> TwoLinkEpisodes(const mjModel* m, const ParameterBinding& binding,
+                                            const Eigen::VectorXd& truth, SyntheticLog log,
+                                            int count = 3) {
+  log.ctrl_offset = {0.0, 0.0};
+  log.ctrl_amplitude = {4.0, 1.5};
+  std::vector<Episode> episodes;
+  for (int i = 0; i < count; ++i) {
+    State s = State::Reference(m);
+    s.qpos[0] = -1.2 + 0.4 * i;
+    s.qpos[1] = 0.3 * i;
+    episodes.push_back(MakeEpisode(m, binding, truth, s, log, i));
+  }
+  return episodes;
+}
+
 }  // namespace nextbatch::testing
 
 #endif  // NEXTBATCH_TESTS_CALIBRATION_SYNTHETIC_H_

@@ -111,17 +111,8 @@ TEST_CASE("torque fit: the two-link arm's friction loss, armature, masses, gain 
   const std::vector<ParameterSpec> specs = testing::TwoLinkSpecs();
   const Eigen::VectorXd truth = testing::TwoLinkTruth();
   ParameterBinding b(m.get(), specs);
-  SyntheticLog log = DenseLog(3.0);
-  log.ctrl_offset = {0.0, 0.0};
-  log.ctrl_amplitude = {4.0, 1.5};
-  std::vector<Episode> episodes;
-  for (int i = 0; i < 3; ++i) {
-    State s = State::Reference(m.get());
-    s.qpos[0] = -1.2 + 0.4 * i;
-    s.qpos[1] = 0.3 * i;
-    episodes.push_back(MakeEpisode(m.get(), b, truth, s, log, i));
-  }
-  const CalibrationResult r = Calibrate(m.get(), b, episodes, TorqueOptions());
+  const CalibrationResult r = Calibrate(
+      m.get(), b, testing::TwoLinkEpisodes(m.get(), b, truth, DenseLog(3.0)), TorqueOptions());
   CHECK(r.summary.status == CalibrationStatus::kConverged);
   CheckTruth(r, truth, 0.02);
   CheckWindowScan(r);
