@@ -836,8 +836,12 @@ FitRun RunFit(const Context& c, const std::vector<int>& active, const Eigen::Vec
   std::unique_ptr<StepRule> rule;
   std::unique_ptr<ProgressCallback> progress;
   if (c.options->progress) {
-    progress = std::make_unique<ProgressCallback>("calibrate " + label, so.max_num_iterations,
-                                                  c.options->progress_options);
+    // a torque fit names its window: "auto" runs one fit per window
+    const std::string window =
+        c.options->fit_torque ? " (torque window " + FormatNumber(c.options->torque_window) + " s)"
+                              : std::string();
+    progress = std::make_unique<ProgressCallback>(
+        "calibrate " + label + window, so.max_num_iterations, c.options->progress_options);
   }
   if (c.options->step_tolerance > 0) {
     const int data = run.data, unknowns = run.unknowns;

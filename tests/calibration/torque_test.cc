@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -117,6 +118,29 @@ TEST_CASE("torque fit: the two-link arm's friction loss, armature, masses, gain 
   CheckTruth(r, truth, 0.02);
   CheckWindowScan(r);
   CHECK(r.replay_after.median < r.replay_before.median);
+}
+
+TEST_CASE("torque fit: \"auto\" names each window it tries in the progress lines") {
+  ModelPtr m = LoadModelString(testing::PendulumXml());
+  ParameterBinding b(m.get(), {Spec("damping", {"joint:hinge.damping"}, 0.05, 0, 1)});
+  SyntheticLog log = DenseLog(1.5);
+  log.ctrl_offset = {0.0};
+  log.ctrl_amplitude = {2.0};
+  const std::vector<Episode> episodes = {MakeEpisode(m.get(), b, Eigen::VectorXd::Constant(1, 0.08),
+                                                     State::Reference(m.get()), log, 0)};
+  CalibrationOptions o = TorqueOptions();
+  o.threads = 1;
+  o.torque_windows = {0.05, 0.1};
+  std::ostringstream out;
+  o.progress = true;
+  o.progress_options.out = &out;
+  o.progress_options.terminal = 1;  // as on a terminal
+  o.progress_options.min_interval = 0;
+  const CalibrationResult r = Calibrate(m.get(), b, episodes, o);
+  REQUIRE(r.summary.usable());
+  CHECK(r.summary.torque_window_scan.size() == 2);
+  CHECK(out.str().find("calibrate fit (torque window 0.05 s): ") != std::string::npos);
+  CHECK(out.str().find("calibrate fit (torque window 0.1 s): ") != std::string::npos);
 }
 
 TEST_CASE("torque fit: 1 and 2 threads give identical results") {
