@@ -990,7 +990,24 @@ void EstimateTorqueNoise(const mjModel* base, const ParameterBinding& binding,
   for (int s = 0; s < static_cast<int>(layout->segments().size()); ++s) {
     if (!layout->segments()[s].held_out) fitted.push_back(s);
   }
+  // every joint's equation must take part somewhere, or nothing determines what acts on it
+  std::vector<int> rows(layout->channels().size(), 0);
+  for (int f : fitted) {
+    const calib::Segment& seg = layout->segments()[f];
+    for (const auto& [sample, column] : seg.rows) {
+      ++rows[layout->maps()[seg.episode].columns[column].channel];
+    }
+  }
   for (int ch = 0; ch < static_cast<int>(layout->channels().size()); ++ch) {
+    if (rows[ch] == 0) {
+      ThrowExpected("calibration: " + layout->channels()[ch].name,
+                    "fitted samples: samples where the joint moves at least torque_min_speed (" +
+                        FormatNumber(options.torque_min_speed) +
+                        "), more than half of torque_window (" +
+                        FormatNumber(options.torque_window) +
+                        " s) from an episode's ends, in segments that are not held out",
+                    "none");
+    }
     if (layout->channels()[ch].estimated) {
       layout->SetSigma(ch, 1.0);
       estimated.push_back(ch);
@@ -1020,9 +1037,9 @@ void EstimateTorqueNoise(const mjModel* base, const ParameterBinding& binding,
     }
     if (!(sigma > 0) || !std::isfinite(sigma)) {
       ThrowExpected("calibration.noise." + layout->channels()[ch].name,
-                    "a noise level given in the study (none could be estimated: no moving "
-                    "samples, or the model does not simulate at the initial values)",
-                    "nothing");
+                    "a noise level given in the study (none can be estimated: the residuals "
+                    "at the initial values are 0 or do not simulate)",
+                    std::to_string(m.size()) + " residuals, median " + FormatNumber(sigma));
     }
     layout->SetSigma(ch, sigma);
   }
@@ -1039,12 +1056,24 @@ CalibrationResult ChooseTorqueWindow(const mjModel* base, const ParameterBinding
   CalibrationResult best;
   bool have = false, chosen = false;  // a result kept; one with a finite held-out error
   double best_error = std::numeric_limits<double>::infinity();
+  std::string first_error;  // a window the data refuse (e.g. no moving samples left in it)
+  int held_out = 0;
   for (double window : options.torque_windows) {
     CalibrationOptions o = options;
     o.torque_window = window;
-    CalibrationResult r = Calibrate(base, binding, episodes, o);
-    const double error =
-        r.summary.usable() ? r.replay_after.median : std::numeric_limits<double>::quiet_NaN();
+    CalibrationResult r;
+    try {
+      r = Calibrate(base, binding, episodes, o);
+    } catch (const InputError& e) {
+      if (first_error.empty()) first_error = e.what();
+      scan.emplace_back(window, std::numeric_limits<double>::quiet_NaN());
+      continue;
+    }
+    held_out = std::max(held_out, r.summary.held_out_segments);
+    // a fit without held-out segments has no replay error to choose by
+    const double error = r.summary.usable() && r.summary.held_out_segments > 0
+                             ? r.replay_after.median
+                             : std::numeric_limits<double>::quiet_NaN();
     scan.emplace_back(window, error);
     const bool better = std::isfinite(error) && error < best_error;
     if (!have || better) {
@@ -1057,6 +1086,12 @@ CalibrationResult ChooseTorqueWindow(const mjModel* base, const ParameterBinding
     }
     if (InterruptSignal() != 0) break;
   }
+  if (!have) throw InputError(first_error);  // every window refused: the first one's reason
+  if (held_out == 0) {
+    ThrowExpected("calibration.torque_window",
+                  "held-out segments to choose a window by (\"auto\"), or a window in s",
+                  "none: the episodes make too few segments to hold any out");
+  }
   best.summary.torque_window_scan = scan;
   best.summary.total_seconds = Seconds(start);
   if (chosen) {
@@ -1066,6 +1101,14 @@ CalibrationResult ChooseTorqueWindow(const mjModel* base, const ParameterBinding
                   "not independent of the fit's settings (slightly optimistic)",
                   best.summary.torque_window, scan.size());
     best.summary.warnings.push_back(text);
+  }
+  for (const auto& [window, error] : scan) {
+    if (std::isnan(error)) {
+      best.summary.warnings.push_back("torque window " + FormatNumber(window) +
+                                      " s gave no usable fit" +
+                                      (first_error.empty() ? "" : " (" + first_error + ")"));
+      break;
+    }
   }
   return best;
 }

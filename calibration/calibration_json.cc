@@ -479,7 +479,7 @@ std::string CalibrationSummaryText(const CalibrationResult& res) {
     std::snprintf(line, sizeof(line), "  torque window %.3g s", s.torque_window);
     out += line;
     if (!s.torque_window_scan.empty()) {
-      out += ", chosen by the held-out replay error of each (";
+      out += "; held-out replay error per window tried (";
       for (std::size_t k = 0; k < s.torque_window_scan.size(); ++k) {
         std::snprintf(line, sizeof(line), "%s%.3g s: %.4g", k ? ", " : "",
                       s.torque_window_scan[k].first, s.torque_window_scan[k].second);

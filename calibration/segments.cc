@@ -358,11 +358,13 @@ Layout::Layout(const mjModel* m, const std::vector<Episode>& episodes,
       for (int k = i; k < j; ++k) {
         for (std::size_t c = 0; c < map.columns.size(); ++c) {
           const EpisodeMap::Column& col = map.columns[c];
-          // torque rows: where the joint moves, and the local fit's window is whole
+          // torque rows: where the joint moves, and the local fit's window is whole (half the
+          // window and 4 samples, the least a local fit takes on each side, from either end)
           const bool use =
               col.values
                   ? std::isfinite((*col.values)(k, col.column))
                   : std::abs(map.kinematics(k, nq + col.column)) >= options.torque_min_speed &&
+                        k >= 4 && k < n - 4 &&
                         ep.time[k] - ep.time[0] >= options.torque_window / 2 &&
                         ep.time[n - 1] - ep.time[k] >= options.torque_window / 2;
           if (use) s.rows.emplace_back(k, static_cast<int>(c));
@@ -678,7 +680,11 @@ bool Evaluator::InverseResiduals(int thread, int a, double* out) {
   // wrong by b h a / 2 and the delay would take up the difference. RK4 has no such offsets.
   const double half = m->opt.integrator == mjINT_RK4 ? 0.0 : 0.5 * m->opt.timestep;
   NB_CHECK(nq == nv);  // hinge and slide joints only (the layout checked)
-  int at = -1;         // the sample whose inverse dynamics d holds
+  const double dt = m->opt.timestep, t0 = ep.time[0];
+  const double steps = std::max(0.0, e.delay / dt);
+  const int lag = static_cast<int>(std::floor(steps));
+  const double frac = steps - lag;
+  int at = -1;  // the sample whose inverse dynamics d holds
   try {
     for (std::size_t r = 0; r < seg.rows.size(); ++r) {
       const auto [sample, c] = seg.rows[r];
@@ -689,9 +695,26 @@ bool Evaluator::InverseResiduals(int thread, int a, double* out) {
         for (int k = 0; k < nv; ++k) d->qacc[k] = kin[(nq + nv + k) * stride];
         for (int k = 0; k < nv; ++k) d->qvel[k] = kin[(nq + k) * stride] - half * d->qacc[k];
         for (int k = 0; k < nq; ++k) d->qpos[k] = kin[k * stride];
-        // the command acting now was sent `delay` earlier
-        CommandAt(ep.time, map.ctrl, ep.time[sample] - e.delay, hold_, cmd.data());
-        for (int u = 0; u < nu; ++u) d->ctrl[u] = e.ctrl_gain[u] * cmd[u] + e.ctrl_bias[u];
+        // The command acting now was sent `delay` earlier, as the simulation applies it: each
+        // step's command is the logged one `lag` whole steps back, blended with the step before
+        // by the fraction left (piecewise linear in the delay, also under a zero-order hold),
+        // and a sample between two steps takes theirs in proportion.
+        const double at_step = (ep.time[sample] - t0) / dt;
+        const double g = std::floor(at_step), w = at_step - g;
+        for (int u = 0; u < nu; ++u) d->ctrl[u] = 0.0;
+        for (int side = 0; side < 2; ++side) {
+          const double share = side == 0 ? 1 - w : w;
+          if (share == 0) continue;
+          CommandAt(ep.time, map.ctrl, t0 + (g + side - lag) * dt, hold_, cmd.data());
+          if (frac > 0) {
+            CommandAt(ep.time, map.ctrl, t0 + (g + side - lag - 1) * dt, hold_, cmd.data() + nu);
+          }
+          for (int u = 0; u < nu; ++u) {
+            const double c = frac > 0 ? (1 - frac) * cmd[u] + frac * cmd[nu + u] : cmd[u];
+            d->ctrl[u] += share * c;
+          }
+        }
+        for (int u = 0; u < nu; ++u) d->ctrl[u] = e.ctrl_gain[u] * d->ctrl[u] + e.ctrl_bias[u];
         ws.Inverse();
         // damping, implicit in both, acts on the step's new velocity: v + h a
         for (int k = 0; half > 0 && k < nv; ++k) {

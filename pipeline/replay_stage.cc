@@ -192,6 +192,13 @@ StageReport RunReplay(const Study& study_in, const PipelineOptions& options) {
   for (const auto& [channel, sigma] : file.noise) {
     if (channel.rfind("qpos:", 0) == 0) band_options.residual_std[channel] = scale * sigma;
   }
+  if (band_options.residual_std.empty() && !file.noise.empty()) {
+    // a torque fit's levels are forces: nothing to put on the replayed positions
+    r.warnings.push_back(calibration_path +
+                         " has no noise level for joint positions (a torque fit's are forces): "
+                         "the band holds no per-sample residual term, only the parameters', start "
+                         "states' and the discrepancy term's uncertainty");
+  }
 
   // The draws carry the parameters', start states' and per-sample residual uncertainty, not the
   // model error that builds up over a window; the fit's own episodes show how much of it there
