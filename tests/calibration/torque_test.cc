@@ -35,6 +35,15 @@ SyntheticLog DenseLog(double duration) {
   return log;
 }
 
+// One 1.5 s pendulum episode under `truth` of `b`'s parameters, from the hanging rest.
+std::vector<Episode> PendulumEpisode(const mjModel* m, const ParameterBinding& b,
+                                     const Eigen::VectorXd& truth) {
+  SyntheticLog log = DenseLog(1.5);
+  log.ctrl_offset = {0.0};
+  log.ctrl_amplitude = {2.0};
+  return {MakeEpisode(m, b, truth, State::Reference(m), log, 0)};
+}
+
 CalibrationOptions TorqueOptions() {
   CalibrationOptions o;
   o.fit_torque = true;
@@ -123,11 +132,8 @@ TEST_CASE("torque fit: the two-link arm's friction loss, armature, masses, gain 
 TEST_CASE("torque fit: \"auto\" names each window it tries in the progress lines") {
   ModelPtr m = LoadModelString(testing::PendulumXml());
   ParameterBinding b(m.get(), {Spec("damping", {"joint:hinge.damping"}, 0.05, 0, 1)});
-  SyntheticLog log = DenseLog(1.5);
-  log.ctrl_offset = {0.0};
-  log.ctrl_amplitude = {2.0};
-  const std::vector<Episode> episodes = {MakeEpisode(m.get(), b, Eigen::VectorXd::Constant(1, 0.08),
-                                                     State::Reference(m.get()), log, 0)};
+  const std::vector<Episode> episodes =
+      PendulumEpisode(m.get(), b, Eigen::VectorXd::Constant(1, 0.08));
   CalibrationOptions o = TorqueOptions();
   o.threads = 1;
   o.torque_windows = {0.05, 0.1};
@@ -146,11 +152,8 @@ TEST_CASE("torque fit: \"auto\" names each window it tries in the progress lines
 TEST_CASE("torque fit: \"auto\" passes over a window the data refuse, and says so") {
   ModelPtr m = LoadModelString(testing::PendulumXml());
   ParameterBinding b(m.get(), {Spec("damping", {"joint:hinge.damping"}, 0.05, 0, 1)});
-  SyntheticLog log = DenseLog(1.5);
-  log.ctrl_offset = {0.0};
-  log.ctrl_amplitude = {2.0};
-  const std::vector<Episode> episodes = {MakeEpisode(m.get(), b, Eigen::VectorXd::Constant(1, 0.08),
-                                                     State::Reference(m.get()), log, 0)};
+  const std::vector<Episode> episodes =
+      PendulumEpisode(m.get(), b, Eigen::VectorXd::Constant(1, 0.08));
   CalibrationOptions o = TorqueOptions();
   o.torque_windows = {0.05, 100.0};  // a 100 s window leaves no sample whole
   const CalibrationResult r = Calibrate(m.get(), b, episodes, o);
@@ -175,11 +178,8 @@ TEST_CASE(
   // whole steps of delay, so the fit's derivative in the delay is not zero between the steps.
   ModelPtr m = LoadModelString(testing::PendulumXml());
   ParameterBinding b(m.get(), {Spec("delay", {"ctrl.delay"}, 0.0013, 0, 0.02)});
-  SyntheticLog log = DenseLog(1.5);
-  log.ctrl_offset = {0.0};
-  log.ctrl_amplitude = {2.0};
-  const std::vector<Episode> episodes = {MakeEpisode(
-      m.get(), b, Eigen::VectorXd::Constant(1, 0.0013), State::Reference(m.get()), log, 0)};
+  const std::vector<Episode> episodes =
+      PendulumEpisode(m.get(), b, Eigen::VectorXd::Constant(1, 0.0013));
   calib::LayoutOptions lo;
   lo.fit_torque = true;
   lo.fit_qpos = lo.fit_qvel = lo.fit_sensors = false;
@@ -206,11 +206,7 @@ TEST_CASE("torque fit: 1 and 2 threads give identical results") {
   const std::vector<ParameterSpec> specs = {Spec("damping", {"joint:hinge.damping"}, 0.05, 0, 1),
                                             Spec("mass", {"body:link.mass"}, 0.6, 0.1, 3)};
   ParameterBinding b(m.get(), specs);
-  SyntheticLog log = DenseLog(1.5);
-  log.ctrl_offset = {0.0};
-  log.ctrl_amplitude = {2.0};
-  const std::vector<Episode> episodes = {
-      MakeEpisode(m.get(), b, Eigen::Vector2d(0.08, 0.7), State::Reference(m.get()), log, 0)};
+  const std::vector<Episode> episodes = PendulumEpisode(m.get(), b, Eigen::Vector2d(0.08, 0.7));
   CalibrationOptions o = TorqueOptions();
   o.threads = 1;
   const CalibrationResult one = Calibrate(m.get(), b, episodes, o);
