@@ -97,6 +97,32 @@ void CommandAt(const std::vector<double>& time, const Eigen::MatrixXd& ctrl, dou
   for (int k = 0; k < nu; ++k) out[k] = (1 - w) * ctrl(i, k) + w * ctrl(i + 1, k);
 }
 
+// The delay as CommandPipeline applies it: whole steps back, plus a fraction of a step.
+struct StepLag {
+  int steps = 0;
+  double fraction = 0.0;
+  StepLag(double delay, double dt) {
+    const double s = std::max(0.0, delay / dt);
+    steps = static_cast<int>(std::floor(s));
+    fraction = s - steps;
+  }
+};
+
+// The logged command (raw, before gain and bias) acting in simulation step `g` (grid time
+// t0 + g dt) under `lag`: the command `lag.steps` steps back, blended with the one a step
+// before that by the fraction. Piecewise linear in the delay under either hold. `scratch` holds
+// 2 nu values; `out` receives nu.
+void StepCommand(const std::vector<double>& time, const Eigen::MatrixXd& ctrl, double t0, double dt,
+                 double g, const StepLag& lag, ControlHold hold, double* scratch, double* out) {
+  const int nu = static_cast<int>(ctrl.cols());
+  CommandAt(time, ctrl, t0 + (g - lag.steps) * dt, hold, scratch);
+  if (lag.fraction > 0) CommandAt(time, ctrl, t0 + (g - lag.steps - 1) * dt, hold, scratch + nu);
+  for (int u = 0; u < nu; ++u) {
+    out[u] = lag.fraction > 0 ? (1 - lag.fraction) * scratch[u] + lag.fraction * scratch[nu + u]
+                              : scratch[u];
+  }
+}
+
 bool BadState(const mjData* d) {
   return d->warning[mjWARN_BADQPOS].number > 0 || d->warning[mjWARN_BADQVEL].number > 0 ||
          d->warning[mjWARN_BADQACC].number > 0 || d->warning[mjWARN_BADCTRL].number > 0;
@@ -603,10 +629,7 @@ bool Evaluator::Simulate(int thread, const Eigen::VectorXd& z, int a, const doub
   s.qpos = Eigen::Map<const Eigen::VectorXd>(x, nq);
   s.qvel = Eigen::Map<const Eigen::VectorXd>(x + nq, nv);
   ws.SetState(s);
-  // The delay as CommandPipeline applies it: n whole steps plus an interpolated fraction.
-  const double steps = std::max(0.0, e.delay / dt);
-  const int lag = static_cast<int>(std::floor(steps));
-  const double frac = steps - lag;
+  const StepLag lag(e.delay, dt);
   auto record_state = [&](int k) {
     double* row = &traj[static_cast<std::size_t>(k) * stride];
     std::copy(d->qpos, d->qpos + nq, row);
@@ -615,13 +638,8 @@ bool Evaluator::Simulate(int thread, const Eigen::VectorXd& z, int a, const doub
   try {
     record_state(0);
     for (int k = 0; k < seg.num_steps; ++k) {
-      const int g = seg.start_step + k;
-      CommandAt(ep.time, map.ctrl, t0 + (g - lag) * dt, hold_, cmd.data());
-      if (frac > 0) CommandAt(ep.time, map.ctrl, t0 + (g - lag - 1) * dt, hold_, cmd.data() + nu);
-      for (int u = 0; u < nu; ++u) {
-        const double c = frac > 0 ? (1 - frac) * cmd[u] + frac * cmd[nu + u] : cmd[u];
-        d->ctrl[u] = e.ctrl_gain[u] * c + e.ctrl_bias[u];
-      }
+      StepCommand(ep.time, map.ctrl, t0, dt, seg.start_step + k, lag, hold_, cmd.data(), d->ctrl);
+      for (int u = 0; u < nu; ++u) d->ctrl[u] = e.ctrl_gain[u] * d->ctrl[u] + e.ctrl_bias[u];
       ws.Step();
       if (BadState(d)) {
         ws.HardReset();
@@ -670,7 +688,7 @@ bool Evaluator::InverseResiduals(int thread, int a, double* out) {
   const Effects& e = ws.effects();
   const int nq = m->nq, nv = m->nv, nu = m->nu;
   std::vector<double>& cmd = pool_->commands[thread];
-  cmd.resize(2 * static_cast<std::size_t>(nu));
+  cmd.resize(3 * static_cast<std::size_t>(nu));  // StepCommand's scratch, then one step's
   // The simulator's own half step. With MuJoCo's (semi-implicit) Euler and implicit
   // integrators, v[k+1] = v[k] + h a[k](q[k], v[k], u[k]) and q[k+1] = q[k] + h v[k+1], so the
   // positions' second difference at step k is a[k]: the acceleration a local fit to the positions
@@ -681,9 +699,8 @@ bool Evaluator::InverseResiduals(int thread, int a, double* out) {
   const double half = m->opt.integrator == mjINT_RK4 ? 0.0 : 0.5 * m->opt.timestep;
   NB_CHECK(nq == nv);  // hinge and slide joints only (the layout checked)
   const double dt = m->opt.timestep, t0 = ep.time[0];
-  const double steps = std::max(0.0, e.delay / dt);
-  const int lag = static_cast<int>(std::floor(steps));
-  const double frac = steps - lag;
+  const StepLag lag(e.delay, dt);
+  double* step = cmd.data() + 2 * nu;
   int at = -1;  // the sample whose inverse dynamics d holds
   try {
     for (std::size_t r = 0; r < seg.rows.size(); ++r) {
@@ -695,24 +712,16 @@ bool Evaluator::InverseResiduals(int thread, int a, double* out) {
         for (int k = 0; k < nv; ++k) d->qacc[k] = kin[(nq + nv + k) * stride];
         for (int k = 0; k < nv; ++k) d->qvel[k] = kin[(nq + k) * stride] - half * d->qacc[k];
         for (int k = 0; k < nq; ++k) d->qpos[k] = kin[k * stride];
-        // The command acting now was sent `delay` earlier, as the simulation applies it: each
-        // step's command is the logged one `lag` whole steps back, blended with the step before
-        // by the fraction left (piecewise linear in the delay, also under a zero-order hold),
-        // and a sample between two steps takes theirs in proportion.
+        // The command acting now, as the simulation applies it (StepCommand); a sample between
+        // two steps takes theirs in proportion.
         const double at_step = (ep.time[sample] - t0) / dt;
         const double g = std::floor(at_step), w = at_step - g;
         for (int u = 0; u < nu; ++u) d->ctrl[u] = 0.0;
         for (int side = 0; side < 2; ++side) {
           const double share = side == 0 ? 1 - w : w;
           if (share == 0) continue;
-          CommandAt(ep.time, map.ctrl, t0 + (g + side - lag) * dt, hold_, cmd.data());
-          if (frac > 0) {
-            CommandAt(ep.time, map.ctrl, t0 + (g + side - lag - 1) * dt, hold_, cmd.data() + nu);
-          }
-          for (int u = 0; u < nu; ++u) {
-            const double c = frac > 0 ? (1 - frac) * cmd[u] + frac * cmd[nu + u] : cmd[u];
-            d->ctrl[u] += share * c;
-          }
+          StepCommand(ep.time, map.ctrl, t0, dt, g + side, lag, hold_, cmd.data(), step);
+          for (int u = 0; u < nu; ++u) d->ctrl[u] += share * step[u];
         }
         for (int u = 0; u < nu; ++u) d->ctrl[u] = e.ctrl_gain[u] * d->ctrl[u] + e.ctrl_bias[u];
         ws.Inverse();
