@@ -85,42 +85,99 @@ RemainingStep ComputeRemainingStep(const RemainingStepInput& in) {
   for (int j = 0; j < np; ++j) {
     if (!in.fixed[j]) fitted.push_back(j);
   }
-  auto on = [&](double bound, int j) {
-    return std::isfinite(bound) &&
-           std::abs(in.point[j] - bound) <= 1e-9 * std::max(1.0, std::abs(bound));
-  };
-  std::vector<int> free = fitted;
-  // Each pass holds at least one more parameter, so at most P passes.
-  for (int pass = 0; pass <= np && !free.empty(); ++pass) {
-    const int n = static_cast<int>(free.size());
-    Eigen::MatrixXd h(n, n);
-    Eigen::VectorXd g(n);
-    for (int i = 0; i < n; ++i) {
-      g[i] = in.gradient[free[i]];
-      for (int k = 0; k < n; ++k) h(i, k) = in.information(free[i], free[k]);
+  const int nf = static_cast<int>(fitted.size());
+  // The local model q(d) = g^T d + d^T H d / 2 over the fitted parameters, minimised inside the
+  // bounds (a convex quadratic over a box) by a primal active-set method: the free parameters
+  // take the model's step with the held ones fixed; a step that would leave the box stops where
+  // the first parameter meets its bound, which is then held; at the free minimiser a held
+  // parameter whose model gradient points back inside is released. Jacobi scaling first, so
+  // that parameters in different units do not decide the rank of a near-singular H.
+  Eigen::MatrixXd h(nf, nf);
+  Eigen::VectorXd g(nf), lo(nf), hi(nf), scale(nf);
+  for (int i = 0; i < nf; ++i) {
+    const int j = fitted[i];
+    g[i] = in.gradient[j];
+    for (int k = 0; k < nf; ++k) h(i, k) = in.information(j, fitted[k]);
+    // How far the point may move each way; a point a rounding error outside its bound is on it.
+    lo[i] = std::isfinite(in.lower[j]) ? std::min(0.0, in.lower[j] - in.point[j]) : -INFINITY;
+    hi[i] = std::isfinite(in.upper[j]) ? std::max(0.0, in.upper[j] - in.point[j]) : INFINITY;
+    const double tiny = 1e-9 * std::max(1.0, std::abs(in.point[j]));
+    if (lo[i] > -tiny) lo[i] = 0.0;
+    if (hi[i] < tiny) hi[i] = 0.0;
+    const double hd = h(i, i);
+    scale[i] = hd > 0 ? 1.0 / std::sqrt(hd) : 1.0;
+  }
+  h = Symmetric(h);
+  // -1: held at its lower bound, +1: at its upper, 0: free. A parameter on a bound with its
+  // gradient pointing outward starts held.
+  std::vector<int> held(nf, 0);
+  for (int i = 0; i < nf; ++i) {
+    if (lo[i] == 0.0 && g[i] > 0) held[i] = -1;
+    if (hi[i] == 0.0 && g[i] < 0) held[i] = 1;
+  }
+  Eigen::VectorXd d = Eigen::VectorXd::Zero(nf);
+  const double gnorm = (scale.asDiagonal() * g).norm();
+  for (int iteration = 0; iteration < 4 * nf + 4; ++iteration) {
+    std::vector<int> free;
+    for (int i = 0; i < nf; ++i) {
+      if (held[i] == 0) free.push_back(i);
     }
-    // Jacobi scaling first: parameters in different units must not decide the rank.
-    Eigen::VectorXd d = h.diagonal().cwiseMax(0.0).cwiseSqrt();
-    for (int i = 0; i < n; ++i) d[i] = d[i] > 0 ? 1.0 / d[i] : 1.0;
-    const Eigen::MatrixXd hs = d.asDiagonal() * Symmetric(h) * d.asDiagonal();
-    const Eigen::VectorXd delta =
-        -(d.asDiagonal() * hs.completeOrthogonalDecomposition().solve(d.asDiagonal() * g));
-    std::vector<int> keep;
-    for (int i = 0; i < n; ++i) {
-      const int j = free[i];
-      const bool out_low = on(in.lower[j], j) && delta[i] < 0;
-      const bool out_high = on(in.upper[j], j) && delta[i] > 0;
-      if (out_low || out_high) {
-        out.held_at_bound[j] = true;
-      } else {
-        keep.push_back(j);
+    const int n = static_cast<int>(free.size());
+    Eigen::VectorXd target = d;
+    if (n > 0) {
+      Eigen::MatrixXd hs(n, n);
+      Eigen::VectorXd rhs(n);
+      for (int a = 0; a < n; ++a) {
+        // The gradient at d with the free parameters' part of d removed: the free block's
+        // right-hand side given the held parameters' values.
+        double r = g[free[a]];
+        for (int k = 0; k < nf; ++k) {
+          if (held[k] != 0) r += h(free[a], k) * d[k];
+        }
+        rhs[a] = scale[free[a]] * r;
+        for (int b = 0; b < n; ++b) {
+          hs(a, b) = scale[free[a]] * h(free[a], free[b]) * scale[free[b]];
+        }
+      }
+      const Eigen::VectorXd x = -hs.completeOrthogonalDecomposition().solve(rhs);
+      for (int a = 0; a < n; ++a) target[free[a]] = scale[free[a]] * x[a];
+    }
+    // Move towards the free minimiser as far as the box allows.
+    double alpha = 1.0;
+    int blocking = -1, side = 0;
+    for (const int i : free) {
+      const double p = target[i] - d[i];
+      if (p < 0 && d[i] + p < lo[i]) {
+        const double a = (lo[i] - d[i]) / p;
+        if (a < alpha) alpha = a, blocking = i, side = -1;
+      } else if (p > 0 && d[i] + p > hi[i]) {
+        const double a = (hi[i] - d[i]) / p;
+        if (a < alpha) alpha = a, blocking = i, side = 1;
       }
     }
-    if (static_cast<int>(keep.size()) == n) {
-      for (int i = 0; i < n; ++i) out.step[free[i]] = delta[i];
-      break;
+    d += std::max(0.0, alpha) * (target - d);
+    if (blocking >= 0) {
+      d[blocking] = side < 0 ? lo[blocking] : hi[blocking];
+      held[blocking] = side;
+      continue;
     }
-    free = keep;
+    // At the free minimiser: release the held parameter whose model gradient points inside
+    // the most (scaled), if any.
+    const Eigen::VectorXd grad = g + h * d;
+    int release = -1;
+    double worst = 1e-10 * (gnorm + 1.0);
+    for (int i = 0; i < nf; ++i) {
+      const double inward = held[i] < 0   ? -grad[i] * scale[i]
+                            : held[i] > 0 ? grad[i] * scale[i]
+                                          : 0;
+      if (inward > worst) worst = inward, release = i;
+    }
+    if (release < 0) break;
+    held[release] = 0;
+  }
+  for (int i = 0; i < nf; ++i) {
+    out.step[fitted[i]] = d[i];
+    out.held_at_bound[fitted[i]] = held[i] != 0;
   }
   // The size in the covariance's metric over the fitted parameters, through its
   // eigen-decomposition: a direction of zero variance that the step moves along makes it

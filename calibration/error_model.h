@@ -66,8 +66,9 @@ struct RemainingStepInput {
 };
 
 struct RemainingStep {
-  // delta = -H^+ g over the free parameters; a parameter on a bound whose step points out of
-  // the bounds is held there (an active set) and the rest solved again.
+  // The minimiser of the local model g^T delta + delta^T H delta / 2 inside the bounds (the
+  // step the fit can take; -H^+ g where no bound interferes). held_at_bound: the parameters the
+  // step leaves on a bound (already there with the model pointing outward, or moved onto it).
   Eigen::VectorXd step;
   std::vector<bool> held_at_bound;
   // sqrt(delta^T Sigma^-1 delta) over the fitted parameters: the step in honest standard

@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include <Eigen/Eigenvalues>
+#include <algorithm>
 #include <cmath>
 
 #include "engine/random.h"
@@ -83,6 +84,110 @@ TEST_CASE("the remaining step holds a parameter on its bound when its step point
   // A covariance without variance where the step moves: not measurable.
   in.covariance(2, 2) = 0;
   CHECK(std::isinf(ComputeRemainingStep(in).size));
+}
+
+TEST_CASE("the remaining step stops at a bound it would cross") {
+  // Diagonal information: the bounded minimiser is the unbounded step clipped, per parameter.
+  RemainingStepInput in;
+  in.information = Eigen::Vector3d(4, 1, 9).asDiagonal();
+  in.gradient = Eigen::Vector3d(-2, -3, 0.9);  // steps 0.5, 3, -0.1
+  in.covariance = Eigen::Vector3d(0.25, 1, 0.01).asDiagonal();
+  in.fixed.assign(3, false);
+  in.point = Eigen::Vector3d(0, 1, 2);
+  in.lower = Eigen::Vector3d(-1, -INFINITY, 1.95);  // parameter 2 may fall 0.05 only
+  in.upper = Eigen::Vector3d(0.2, 3, INFINITY);     // parameter 0 may rise 0.2, 1 by 2
+  const RemainingStep out = ComputeRemainingStep(in);
+  CHECK(out.step[0] == doctest::Approx(0.2));
+  CHECK(out.step[1] == doctest::Approx(2.0));
+  CHECK(out.step[2] == doctest::Approx(-0.05));
+  CHECK(out.held_at_bound[0]);
+  CHECK(out.held_at_bound[1]);
+  CHECK(out.held_at_bound[2]);
+  CHECK(out.size == doctest::Approx(std::sqrt(0.04 / 0.25 + 4.0 + 0.0025 / 0.01)));
+}
+
+// The bounded minimiser of a convex quadratic by a second method: every assignment of each
+// parameter to free, its lower bound or its upper bound (3^n), the free block solved exactly;
+// the feasible candidate of least model value is the minimiser.
+double BruteForceModelMinimum(const Eigen::MatrixXd& h, const Eigen::VectorXd& g,
+                              const Eigen::VectorXd& lo, const Eigen::VectorXd& hi) {
+  const int n = static_cast<int>(g.size());
+  int combos = 1;
+  for (int i = 0; i < n; ++i) combos *= 3;
+  double best = INFINITY;
+  for (int c = 0; c < combos; ++c) {
+    Eigen::VectorXd d = Eigen::VectorXd::Zero(n);
+    std::vector<int> free;
+    int code = c;
+    for (int i = 0; i < n; ++i, code /= 3) {
+      if (code % 3 == 0) free.push_back(i);
+      if (code % 3 == 1) d[i] = lo[i];
+      if (code % 3 == 2) d[i] = hi[i];
+    }
+    const int m = static_cast<int>(free.size());
+    Eigen::MatrixXd hf(m, m);
+    Eigen::VectorXd rf(m);
+    for (int a = 0; a < m; ++a) {
+      rf[a] = g[free[a]];
+      for (int k = 0; k < n; ++k) {
+        if (std::find(free.begin(), free.end(), k) == free.end()) rf[a] += h(free[a], k) * d[k];
+      }
+      for (int b = 0; b < m; ++b) hf(a, b) = h(free[a], free[b]);
+    }
+    if (m > 0) {
+      const Eigen::VectorXd x = -hf.ldlt().solve(rf);
+      for (int a = 0; a < m; ++a) d[free[a]] = x[a];
+    }
+    bool inside = true;
+    for (int i = 0; i < n; ++i) inside = inside && d[i] >= lo[i] - 1e-12 && d[i] <= hi[i] + 1e-12;
+    if (inside) best = std::min(best, g.dot(d) + 0.5 * d.dot(h * d));
+  }
+  return best;
+}
+
+TEST_CASE("the bounded remaining step is the bounded minimiser of the local model") {
+  RandomStream rng(23, Stage::kTest, 0);
+  int bound_active = 0;
+  for (int trial = 0; trial < 200; ++trial) {
+    const int n = 2 + trial % 4;
+    // Correlated information with condition numbers up to about 1e6.
+    Eigen::MatrixXd a(n + 3, n);
+    for (int i = 0; i < a.rows(); ++i) {
+      for (int j = 0; j < n; ++j) a(i, j) = rng.Normal();
+    }
+    Eigen::VectorXd w(n);
+    for (int j = 0; j < n; ++j) w[j] = std::pow(10.0, 3.0 * rng.Uniform() - 1.5);
+    const Eigen::MatrixXd h = w.asDiagonal() * a.transpose() * a * w.asDiagonal();
+    Eigen::VectorXd g(n);
+    for (int j = 0; j < n; ++j) g[j] = rng.Normal() * w[j];
+    RemainingStepInput in;
+    in.information = h;
+    in.gradient = g;
+    in.covariance = h.inverse();
+    in.fixed.assign(n, false);
+    in.point = Eigen::VectorXd::Constant(n, 1.0);
+    in.lower.resize(n);
+    in.upper.resize(n);
+    for (int j = 0; j < n; ++j) {
+      // Some parameters on a bound, the rest a random distance from each.
+      in.lower[j] = rng.Uniform() < 0.25 ? 1.0 : 1.0 - rng.Uniform() / w[j];
+      in.upper[j] = rng.Uniform() < 0.25 ? 1.0 : 1.0 + rng.Uniform() / w[j];
+    }
+    const RemainingStep out = ComputeRemainingStep(in);
+    const Eigen::VectorXd lo = in.lower - in.point, hi = in.upper - in.point;
+    for (int j = 0; j < n; ++j) {
+      CHECK(out.step[j] >= lo[j] - 1e-12);
+      CHECK(out.step[j] <= hi[j] + 1e-12);
+      if (out.held_at_bound[j]) {
+        ++bound_active;
+        CHECK((out.step[j] == lo[j] || out.step[j] == hi[j]));
+      }
+    }
+    const double q = g.dot(out.step) + 0.5 * out.step.dot(h * out.step);
+    const double best = BruteForceModelMinimum(h, g, lo, hi);
+    CHECK(q == doctest::Approx(best).epsilon(1e-8).scale(std::abs(g.dot(h.ldlt().solve(g)))));
+  }
+  CHECK(bound_active > 100);  // the bounds did interfere, often
 }
 
 TEST_CASE("Student's t quantiles match the tables") {
