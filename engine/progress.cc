@@ -5,7 +5,9 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <iostream>
+#include <string>
 
 #include "engine/error.h"
 
@@ -15,10 +17,23 @@ std::string ProgressOptions::Validate() const {
   if (!(min_interval >= 0) || !std::isfinite(min_interval)) {
     return Expected("progress.min_interval", "a finite number >= 0", std::to_string(min_interval));
   }
-  if (terminal < -1 || terminal > 1) {
-    return Expected("progress.terminal", "-1, 0 or 1", std::to_string(terminal));
+  if (!(line_interval >= 0) || !std::isfinite(line_interval)) {
+    return Expected("progress.line_interval", "a finite number >= 0",
+                    std::to_string(line_interval));
+  }
+  if (terminal < -1 || terminal > 2) {
+    return Expected("progress.terminal", "-1, 0, 1 or 2", std::to_string(terminal));
   }
   return "";
+}
+
+int ProgressModeFromEnvironment(const char* value, bool tty) {
+  const std::string v = value ? value : "";
+  if (v.empty() || v == "auto") return tty ? 1 : 0;
+  if (v == "lines") return 2;
+  if (v == "off") return 0;
+  throw InputError(Expected("environment variable NEXTBATCH_PROGRESS",
+                            "\"auto\", \"lines\" or \"off\"", "\"" + v + "\""));
 }
 
 std::string FormatDuration(double seconds) {
@@ -53,7 +68,12 @@ Progress::Progress(std::string stage, long total, ProgressOptions options)
   if (!error.empty()) throw InputError(error);
   if (total_ < 0) ThrowExpected("progress: " + stage_ + ": total", ">= 0", std::to_string(total));
   if (!options_.out) options_.out = &std::cerr;
-  enabled_ = options_.terminal == -1 ? isatty(STDERR_FILENO) == 1 : options_.terminal == 1;
+  const int mode = options_.terminal == -1
+                       ? ProgressModeFromEnvironment(std::getenv("NEXTBATCH_PROGRESS"),
+                                                     isatty(STDERR_FILENO) == 1)
+                       : options_.terminal;
+  enabled_ = mode != 0;
+  lines_ = mode == 2;
   start_ = Now();
 }
 
@@ -75,8 +95,14 @@ void Progress::Update(long done, const std::string& detail) {
   if (finished_) return;
   const double now = Now();
   const bool last = done == total_;
-  if (!last && now - last_ < options_.min_interval) return;
+  if (!last && now - last_ < (lines_ ? options_.line_interval : options_.min_interval)) return;
   last_ = now;
+  if (lines_) {
+    *options_.out << FormatProgress(stage_, done, total_, now - start_, detail) << "\n";
+    if (last) finished_ = true;
+    options_.out->flush();
+    return;
+  }
   // \r and "erase to end of line" rewrite the one line in place.
   *options_.out << "\r" << FormatProgress(stage_, done, total_, now - start_, detail) << "\033[K";
   if (last) {

@@ -1,5 +1,7 @@
 // Progress of a long stage on stderr: "stage: i/n (eta 12 s)", rewritten in place a few times a
-// second, and only when stderr is a terminal (logs and pipes stay clean).
+// second when stderr is a terminal; logs and pipes stay clean unless the environment asks for
+// whole lines (NEXTBATCH_PROGRESS=lines: one line every 30 s and a last one, for batch jobs
+// whose stderr is a file).
 #ifndef NEXTBATCH_ENGINE_PROGRESS_H_
 #define NEXTBATCH_ENGINE_PROGRESS_H_
 
@@ -11,13 +13,22 @@
 namespace nextbatch {
 
 struct ProgressOptions {
-  double min_interval = 0.25;     // seconds between two lines
+  double min_interval = 0.25;     // seconds between two lines rewritten in place
+  double line_interval = 30.0;    // seconds between two whole lines (mode 2)
   std::function<double()> clock;  // monotonic seconds; empty: std::chrono::steady_clock
-  int terminal = -1;              // -1: isatty(stderr); 0 or 1: as given (tests)
-  std::ostream* out = nullptr;    // null: std::cerr
+  // -1: from the environment (ProgressModeFromEnvironment); 0: nothing; 1: one line rewritten
+  // in place; 2: whole lines, at most one per line_interval, and the last one.
+  int terminal = -1;
+  std::ostream* out = nullptr;  // null: std::cerr
 
   std::string Validate() const;
 };
+
+// The mode of ProgressOptions::terminal = -1: NEXTBATCH_PROGRESS unset, empty or "auto": 1 when
+// stderr is a terminal, else 0; "lines": 2; "off": 0. `value` is the variable's value (null:
+// unset), `tty` whether stderr is a terminal. Any other value throws InputError naming the
+// variable, what it may be and what it was.
+int ProgressModeFromEnvironment(const char* value, bool tty);
 
 // "12 s", "3m 05s", "2h 07m": whole seconds, rounded up so that a nearly done stage is not "0 s".
 std::string FormatDuration(double seconds);
@@ -44,7 +55,7 @@ class Progress {
   // The same with a detail after the count (FormatProgress).
   void Update(long done, const std::string& detail);
 
-  // Whether lines are written at all (stderr is a terminal, or options.terminal == 1).
+  // Whether lines are written at all (the mode is 1 or 2).
   bool enabled() const { return enabled_; }
 
  private:
@@ -54,6 +65,7 @@ class Progress {
   long total_;
   ProgressOptions options_;
   bool enabled_;
+  bool lines_;  // mode 2: whole lines
   double start_;
   double last_ = -1e300;  // time of the last line
   bool open_ = false;     // a line is written and not yet ended

@@ -2,9 +2,12 @@
 // failed while running (or finished with warnings under --strict), 2 bad usage or bad input,
 // 130 / 143 stopped by SIGINT / SIGTERM (nothing published; simulate, plan and campaign resume
 // with --resume).
+#include <unistd.h>
+
 #include <CLI/CLI.hpp>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <exception>
 #include <optional>
 #include <string>
@@ -13,6 +16,7 @@
 #include "engine/error.h"
 #include "engine/interrupt.h"
 #include "engine/parallel.h"
+#include "engine/progress.h"
 #include "engine/study.h"
 #include "pipeline/campaign.h"
 #include "pipeline/pipeline.h"
@@ -306,6 +310,14 @@ int main(int argc, char** argv) {
     return rc == 0 ? 0 : 2;
   }
   nextbatch::InstallInterruptHandlers();
+  try {
+    // A bad value fails here, before any work, not when the first long stage starts.
+    nextbatch::ProgressModeFromEnvironment(std::getenv("NEXTBATCH_PROGRESS"),
+                                           isatty(STDERR_FILENO) == 1);
+  } catch (const nextbatch::InputError& e) {
+    std::fprintf(stderr, "nextbatch: %s\n", e.what());
+    return 2;
+  }
   if (campaign) {
     try {
       if (args.budget_given && !(std::isfinite(args.budget) && args.budget > 0))

@@ -3,7 +3,8 @@
 
 A case folder holds its input files, `cmd` (the arguments after `nextbatch`, OUT standing for a
 fresh output folder) and `expect` (the exit code on the first line, then words the message on
-stderr must contain, one per line). A `pending` file marks a case whose fix is not wired into
+stderr must contain, one per line), and optionally `env` (NAME=VALUE lines added to the
+environment). A `pending` file marks a case whose fix is not wired into
 the command yet: it is listed, not run. Each case runs in its own folder (paths in its study are
 relative to it) with a timeout, and must:
   - exit with the expected code, without a signal;
@@ -56,11 +57,19 @@ def run_case(binary, folder, timeout):
     scratch = tempfile.mkdtemp(prefix="nb_badinput_")
     out = os.path.join(scratch, "out")
     args = [binary] + [out if a == "OUT" else a for a in shlex.split(cmd)]
+    env = dict(os.environ)
+    env_file = os.path.join(folder, "env")
+    if os.path.exists(env_file):
+        with open(env_file) as f:
+            for line in f:
+                if line.strip():
+                    k, v = line.rstrip("\n").split("=", 1)
+                    env[k] = v
     problems = []
     start = time.monotonic()
     try:
         p = subprocess.run(args, cwd=folder, stdin=subprocess.DEVNULL, capture_output=True,
-                           timeout=timeout)
+                           timeout=timeout, env=env)
         stdout = p.stdout.decode("utf-8", "replace")
         stderr = p.stderr.decode("utf-8", "replace")
         if p.returncode < 0:

@@ -87,6 +87,42 @@ TEST_CASE("nothing is written when stderr is not a terminal") {
   CHECK(out.str().empty());
 }
 
+TEST_CASE("whole lines, one per line interval and the last, for a log file") {
+  FakeClock clock;
+  std::ostringstream out;
+  {
+    Progress p("simulate", 100, Options(&clock, &out, 2));
+    CHECK(p.enabled());
+    // One item a second; the line interval is 30 s: lines at 0, 30, 60 and 90 s, then the last.
+    for (int i = 0; i < 100; ++i) {
+      clock.now = i;
+      p.Update(i);
+    }
+    clock.now = 100;
+    p.Update(100);
+  }
+  CHECK(out.str() ==
+        "simulate: 0/100 (eta ?)\n"
+        "simulate: 30/100 (eta 1m 10s)\n"
+        "simulate: 60/100 (eta 40 s)\n"
+        "simulate: 90/100 (eta 10 s)\n"
+        "simulate: 100/100 (took 1m 40s)\n");
+}
+
+TEST_CASE("the environment chooses the mode, and a value it does not know is refused") {
+  CHECK(ProgressModeFromEnvironment(nullptr, true) == 1);
+  CHECK(ProgressModeFromEnvironment(nullptr, false) == 0);
+  CHECK(ProgressModeFromEnvironment("", false) == 0);
+  CHECK(ProgressModeFromEnvironment("auto", true) == 1);
+  CHECK(ProgressModeFromEnvironment("lines", false) == 2);
+  CHECK(ProgressModeFromEnvironment("lines", true) == 2);
+  CHECK(ProgressModeFromEnvironment("off", true) == 0);
+  CHECK_THROWS_WITH_AS(ProgressModeFromEnvironment("Lines", false),
+                       "environment variable NEXTBATCH_PROGRESS: expected \"auto\", \"lines\" or "
+                       "\"off\", got \"Lines\"",
+                       InputError);
+}
+
 TEST_CASE("a stage stopped early still ends its line") {
   FakeClock clock;
   std::ostringstream out;
@@ -130,10 +166,15 @@ TEST_CASE("bad options and counts are refused") {
                        "progress.min_interval: expected a finite number >= 0, got -1.000000",
                        InputError);
   o = ProgressOptions();
-  o.terminal = 2;
+  o.terminal = 3;
+  CHECK_THROWS_AS(Progress("x", 1, o), InputError);
+  o = ProgressOptions();
+  o.line_interval = -1;
   CHECK_THROWS_AS(Progress("x", 1, o), InputError);
   CHECK_THROWS_WITH_AS(Progress("x", -1), "progress: x: total: expected >= 0, got -1", InputError);
-  Progress p("x", 5, ProgressOptions{0.25, nullptr, 0, nullptr});
+  ProgressOptions quiet;
+  quiet.terminal = 0;
+  Progress p("x", 5, quiet);
   CHECK_THROWS_AS(p.Update(6), LogicError);
   CHECK_THROWS_AS(p.Update(-1), LogicError);
 }

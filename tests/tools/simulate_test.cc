@@ -67,6 +67,37 @@ TEST_CASE("simulate writes one line per candidate, the same for 1 and 2 threads"
   CHECK(n == 10);
 }
 
+TEST_CASE("a log file gets progress as whole lines only when the environment asks") {
+  testing::TempDir dir("simulate_progress");
+  dir.Write("pendulum.xml", ReadFile(NEXTBATCH_SOURCE_DIR "/examples/dfki_pendulum/pendulum.xml"));
+  const std::string study = dir.Write("study.json", SmallStudy().dump());
+  REQUIRE(RunNextbatch("simulate " + study + " -o " + dir.File("plain"), dir.File("plain.log")) ==
+          0);
+  CHECK(ReadFile(dir.File("plain.log")).find("simulate: 10/10") == std::string::npos);
+  REQUIRE(RunNextbatch("simulate " + study + " -o " + dir.File("lines"), dir.File("lines.log"),
+                       "NEXTBATCH_PROGRESS=lines") == 0);
+  const std::string log = ReadFile(dir.File("lines.log"));
+  // The first chunk's line at once (chunks of 4), the next within 30 s skipped, the last when
+  // done; each ended, none rewritten in place.
+  const std::size_t first = log.find("simulate: 4/10 (eta ");
+  REQUIRE(first != std::string::npos);
+  CHECK(log.find("simulate: 8/10") == std::string::npos);
+  CHECK(log.find('\n', first) < log.find("simulate: 10/10"));
+  const std::size_t last = log.find("simulate: 10/10 (took ");
+  REQUIRE(last != std::string::npos);
+  CHECK(log.find('\n', last) != std::string::npos);
+  CHECK(log.find('\r') == std::string::npos);
+  CHECK(log.find("\033[K") == std::string::npos);
+  // The same candidates either way.
+  CHECK(ReadFile(dir.File("plain/simulate/candidates.jsonl")) ==
+        ReadFile(dir.File("lines/simulate/candidates.jsonl")));
+  // A value it does not know: exit 2 before any work, nothing written.
+  CHECK(RunNextbatch("simulate " + study + " -o " + dir.File("bad"), dir.File("bad.log"),
+                     "NEXTBATCH_PROGRESS=verbose") == 2);
+  CHECK(ReadFile(dir.File("bad.log")).find("NEXTBATCH_PROGRESS") != std::string::npos);
+  CHECK(!std::filesystem::exists(dir.File("bad/simulate")));
+}
+
 TEST_CASE("simulate on a malformed study exits 2, names the field and writes nothing") {
   testing::TempDir dir("simulate_bad");
   dir.Write("pendulum.xml", ReadFile(NEXTBATCH_SOURCE_DIR "/examples/dfki_pendulum/pendulum.xml"));
