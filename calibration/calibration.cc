@@ -505,6 +505,7 @@ calib::RemainingStep RemainingStepAt(const Context& c, const Evaluator& ev,
   if (!honest.regular) {
     calib::RemainingStep none;
     none.step = Eigen::VectorXd::Zero(np);
+    none.direction = Eigen::VectorXd::Zero(np);
     none.size = std::numeric_limits<double>::infinity();
     return none;
   }
@@ -654,9 +655,10 @@ struct FitState {
 };
 
 // Variable-projection steps (docs/calibration.md, "Projected steps"): from the point in the
-// parameter memory, the remaining Gauss-Newton step in the parameters (start states eliminated,
-// the stopping rule's own step), with every segment's start state re-solved for the stepped
-// parameters, halved until the objective falls (at most four times). Ends converged when the
+// parameter memory, the Gauss-Newton direction in the parameters (start states eliminated, the
+// stopping rule's model; calib::RemainingStep::direction), each trial point clipped into the
+// bounds, with every segment's start state re-solved for the stepped parameters, halved until
+// the objective falls (at most four times). Ends converged when the
 // remaining step is below `tolerance` honest stds at two points in a row (the first may be where
 // Ceres stopped: `below` when its measure was), stalled when no fraction lowers the objective,
 // or after `max_steps`. The parameter memory holds the last accepted point.
@@ -691,8 +693,8 @@ Projection ProjectedSteps(const FitState& f, double tolerance, int max_steps, bo
     for (int a = 0; a < n; ++a) {
       const Eigen::VectorXd w = LossWeights(ev.residuals(a), f.loss);
       const Eigen::MatrixXd jx = w.asDiagonal() * ev.jx(a);
-      const Eigen::VectorXd rhs =
-          jx.transpose() * (w.cwiseProduct(ev.residuals(a)) + w.asDiagonal() * ev.jp(a) * rs.step);
+      const Eigen::VectorXd rhs = jx.transpose() * (w.cwiseProduct(ev.residuals(a)) +
+                                                    w.asDiagonal() * ev.jp(a) * rs.direction);
       dx[a] = -(jx.transpose() * jx).completeOrthogonalDecomposition().solve(rhs);
       for (int k : (*f.held)[a]) dx[a][k] = 0.0;
     }
@@ -702,7 +704,7 @@ Projection ProjectedSteps(const FitState& f, double tolerance, int max_steps, bo
     Eigen::VectorXd zt;
     std::vector<Eigen::VectorXd> xt(n);
     for (; fraction >= 1.0 / 16; fraction /= 2) {
-      zt = (z + fraction * rs.step).cwiseMax(ev.lower()).cwiseMin(ev.upper());
+      zt = (z + fraction * rs.direction).cwiseMax(ev.lower()).cwiseMin(ev.upper());
       for (int a = 0; a < n; ++a) xt[a] = x[a] + fraction * dx[a];
       if (!ResolveStartStates(ev, zt, xt, *f.held, f.loss, 3, costs)) continue;
       trial_cost = PriorsCost(*f.priors, zt);

@@ -85,6 +85,42 @@ RemainingStep ComputeRemainingStep(const RemainingStepInput& in) {
   for (int j = 0; j < np; ++j) {
     if (!in.fixed[j]) fitted.push_back(j);
   }
+  // The Newton direction: -H^+ g over the free parameters, a parameter on a bound whose step
+  // points outward held there and the rest solved again (each pass holds at least one more).
+  {
+    auto on = [&](double bound, int j) {
+      return std::isfinite(bound) &&
+             std::abs(in.point[j] - bound) <= 1e-9 * std::max(1.0, std::abs(bound));
+    };
+    out.direction = Eigen::VectorXd::Zero(np);
+    std::vector<int> free = fitted;
+    for (int pass = 0; pass <= np && !free.empty(); ++pass) {
+      const int n = static_cast<int>(free.size());
+      Eigen::MatrixXd h(n, n);
+      Eigen::VectorXd g(n);
+      for (int i = 0; i < n; ++i) {
+        g[i] = in.gradient[free[i]];
+        for (int k = 0; k < n; ++k) h(i, k) = in.information(free[i], free[k]);
+      }
+      Eigen::VectorXd d = h.diagonal().cwiseMax(0.0).cwiseSqrt();
+      for (int i = 0; i < n; ++i) d[i] = d[i] > 0 ? 1.0 / d[i] : 1.0;
+      const Eigen::MatrixXd hs = d.asDiagonal() * Symmetric(h) * d.asDiagonal();
+      const Eigen::VectorXd delta =
+          -(d.asDiagonal() * hs.completeOrthogonalDecomposition().solve(d.asDiagonal() * g));
+      std::vector<int> keep;
+      for (int i = 0; i < n; ++i) {
+        const int j = free[i];
+        if (!((on(in.lower[j], j) && delta[i] < 0) || (on(in.upper[j], j) && delta[i] > 0))) {
+          keep.push_back(j);
+        }
+      }
+      if (static_cast<int>(keep.size()) == n) {
+        for (int i = 0; i < n; ++i) out.direction[free[i]] = delta[i];
+        break;
+      }
+      free = keep;
+    }
+  }
   const int nf = static_cast<int>(fitted.size());
   // The local model q(d) = g^T d + d^T H d / 2 over the fitted parameters, minimised inside the
   // bounds (a convex quadratic over a box) by a primal active-set method: the free parameters

@@ -71,6 +71,12 @@ struct RemainingStep {
   // step leaves on a bound (already there with the model pointing outward, or moved onto it).
   Eigen::VectorXd step;
   std::vector<bool> held_at_bound;
+  // The Newton direction of projected steps: -H^+ g with only the parameters already on a
+  // bound whose step points outward held there (the others solved again). Its trial points are
+  // clipped into the bounds fraction by fraction (a projection arc), so a bound decides only
+  // where a trial would cross it; `step` fixes the active set for the full step, where the
+  // local model is least trustworthy.
+  Eigen::VectorXd direction;
   // sqrt(delta^T Sigma^-1 delta) over the fitted parameters: the step in honest standard
   // deviations along its own direction (at least max_j |delta_j| / honest std_j). Infinity when
   // the covariance is not positive definite where the step moves.

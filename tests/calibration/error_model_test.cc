@@ -73,6 +73,7 @@ TEST_CASE("the remaining step holds a parameter on its bound when its step point
   CHECK(out.step[0] == 0.0);
   CHECK(out.step[1] == doctest::Approx(3.0));
   CHECK(out.step[2] == doctest::Approx(-0.1));
+  for (int j = 0; j < 3; ++j) CHECK(out.direction[j] == doctest::Approx(out.step[j]));
   // sqrt(3^2 / 1 + 0.1^2 / 0.01)
   CHECK(out.size == doctest::Approx(std::sqrt(10.0)));
   // Pointing inward, the bound does not hold it.
@@ -104,6 +105,10 @@ TEST_CASE("the remaining step stops at a bound it would cross") {
   CHECK(out.held_at_bound[1]);
   CHECK(out.held_at_bound[2]);
   CHECK(out.size == doctest::Approx(std::sqrt(0.04 / 0.25 + 4.0 + 0.0025 / 0.01)));
+  // The projected steps' direction is not clipped: its trials are, fraction by fraction.
+  CHECK(out.direction[0] == doctest::Approx(0.5));
+  CHECK(out.direction[1] == doctest::Approx(3.0));
+  CHECK(out.direction[2] == doctest::Approx(-0.1));
 }
 
 // The bounded minimiser of a convex quadratic by a second method: every assignment of each
