@@ -193,8 +193,11 @@ class ProgressCallback : public ceres::IterationCallback {
   void ShowRule(const StepRule* rule) { rule_ = rule; }
   // Iterations of the fit before the Ceres phase now running (earlier phases and projected steps).
   void SetOffset(int offset) { offset_ = offset; }
+  // The cost shown is the last accepted point's: on a rejected step Ceres' summary holds the
+  // rejected candidate's cost, higher than where the fit stands.
   ceres::CallbackReturnType operator()(const ceres::IterationSummary& s) override {
-    Show(offset_ + s.iteration, s.cost, "step", s.step_norm,
+    if (s.iteration == 0 || s.step_is_successful) accepted_cost_ = s.cost;
+    Show(offset_ + s.iteration, accepted_cost_, "step", s.step_norm,
          rule_ ? rule_->size() : std::numeric_limits<double>::quiet_NaN());
     return ceres::SOLVER_CONTINUE;
   }
@@ -220,6 +223,7 @@ class ProgressCallback : public ceres::IterationCallback {
   Progress progress_;
   int cap_;
   Clock::time_point start_;
+  double accepted_cost_ = std::numeric_limits<double>::quiet_NaN();
   int offset_ = 0;
   const StepRule* rule_ = nullptr;
 };

@@ -251,6 +251,16 @@ TEST_CASE("progress: one line per iteration with cost and step, none when turned
   CHECK(text.find("calibrate fit: 0/6 (eta ?) cost ") != std::string::npos);
   CHECK(text.find(", step ") != std::string::npos);
   CHECK(text.find(" elapsed") != std::string::npos);
+  // The cost shown is where the fit stands (never a rejected candidate's): it never rises, and
+  // the last line's is the fit's final cost.
+  std::vector<double> costs;
+  for (std::size_t at = text.find(" cost "); at != std::string::npos;
+       at = text.find(" cost ", at + 1)) {
+    costs.push_back(std::strtod(text.c_str() + at + 6, nullptr));
+  }
+  REQUIRE(costs.size() == static_cast<std::size_t>(r.summary.iterations + 1));
+  for (std::size_t k = 1; k < costs.size(); ++k) CHECK(costs[k] <= costs[k - 1]);
+  CHECK(costs.back() == doctest::Approx(r.summary.final_cost).epsilon(1e-5));
   // Progress changes nothing in the fit.
   CHECK((r.value.array() == quiet.value.array()).all());
 }
