@@ -74,6 +74,37 @@ Eigen::MatrixXd ClusterMeat(const std::vector<Eigen::VectorXd>& h,
   return meat;
 }
 
+// The minimiser of the model g^T d + d^T H d / 2 over the parameters marked free, the others
+// held at their values in `d` (returned with the free entries replaced): the free block solved
+// with Jacobi scaling (`scale` = 1 / sqrt(H_jj)), so that parameters in different units do not
+// decide the rank of a near-singular H; the minimum-norm solution where H is singular.
+Eigen::VectorXd FreeMinimiser(const Eigen::MatrixXd& h, const Eigen::VectorXd& g,
+                              const Eigen::VectorXd& scale, const std::vector<bool>& free,
+                              const Eigen::VectorXd& d) {
+  const int nf = static_cast<int>(g.size());
+  std::vector<int> f;
+  for (int i = 0; i < nf; ++i) {
+    if (free[i]) f.push_back(i);
+  }
+  const int n = static_cast<int>(f.size());
+  Eigen::VectorXd out = d;
+  if (n == 0) return out;
+  Eigen::MatrixXd hs(n, n);
+  Eigen::VectorXd rhs(n);
+  for (int a = 0; a < n; ++a) {
+    // the gradient at d without the free parameters' own part
+    double r = g[f[a]];
+    for (int k = 0; k < nf; ++k) {
+      if (!free[k]) r += h(f[a], k) * d[k];
+    }
+    rhs[a] = scale[f[a]] * r;
+    for (int b = 0; b < n; ++b) hs(a, b) = scale[f[a]] * h(f[a], f[b]) * scale[f[b]];
+  }
+  const Eigen::VectorXd x = -hs.completeOrthogonalDecomposition().solve(rhs);
+  for (int a = 0; a < n; ++a) out[f[a]] = scale[f[a]] * x[a];
+  return out;
+}
+
 }  // namespace
 
 RemainingStep ComputeRemainingStep(const RemainingStepInput& in) {
@@ -85,65 +116,55 @@ RemainingStep ComputeRemainingStep(const RemainingStepInput& in) {
   for (int j = 0; j < np; ++j) {
     if (!in.fixed[j]) fitted.push_back(j);
   }
-  // The Newton direction: -H^+ g over the free parameters, a parameter on a bound whose step
-  // points outward held there and the rest solved again (each pass holds at least one more).
-  {
-    auto on = [&](double bound, int j) {
-      return std::isfinite(bound) &&
-             std::abs(in.point[j] - bound) <= 1e-9 * std::max(1.0, std::abs(bound));
-    };
-    out.direction = Eigen::VectorXd::Zero(np);
-    std::vector<int> free = fitted;
-    for (int pass = 0; pass <= np && !free.empty(); ++pass) {
-      const int n = static_cast<int>(free.size());
-      Eigen::MatrixXd h(n, n);
-      Eigen::VectorXd g(n);
-      for (int i = 0; i < n; ++i) {
-        g[i] = in.gradient[free[i]];
-        for (int k = 0; k < n; ++k) h(i, k) = in.information(free[i], free[k]);
-      }
-      Eigen::VectorXd d = h.diagonal().cwiseMax(0.0).cwiseSqrt();
-      for (int i = 0; i < n; ++i) d[i] = d[i] > 0 ? 1.0 / d[i] : 1.0;
-      const Eigen::MatrixXd hs = d.asDiagonal() * Symmetric(h) * d.asDiagonal();
-      const Eigen::VectorXd delta =
-          -(d.asDiagonal() * hs.completeOrthogonalDecomposition().solve(d.asDiagonal() * g));
-      std::vector<int> keep;
-      for (int i = 0; i < n; ++i) {
-        const int j = free[i];
-        if (!((on(in.lower[j], j) && delta[i] < 0) || (on(in.upper[j], j) && delta[i] > 0))) {
-          keep.push_back(j);
-        }
-      }
-      if (static_cast<int>(keep.size()) == n) {
-        for (int i = 0; i < n; ++i) out.direction[free[i]] = delta[i];
-        break;
-      }
-      free = keep;
-    }
-  }
   const int nf = static_cast<int>(fitted.size());
-  // The local model q(d) = g^T d + d^T H d / 2 over the fitted parameters, minimised inside the
-  // bounds (a convex quadratic over a box) by a primal active-set method: the free parameters
-  // take the model's step with the held ones fixed; a step that would leave the box stops where
-  // the first parameter meets its bound, which is then held; at the free minimiser a held
-  // parameter whose model gradient points back inside is released. Jacobi scaling first, so
-  // that parameters in different units do not decide the rank of a near-singular H.
+  // The local model q(d) = g^T d + d^T H d / 2 over the fitted parameters, with how far each
+  // may move inside its bounds (lo <= 0 <= hi; 0: on the bound, within 1e-9 of its size).
   Eigen::MatrixXd h(nf, nf);
   Eigen::VectorXd g(nf), lo(nf), hi(nf), scale(nf);
   for (int i = 0; i < nf; ++i) {
     const int j = fitted[i];
     g[i] = in.gradient[j];
     for (int k = 0; k < nf; ++k) h(i, k) = in.information(j, fitted[k]);
-    // How far the point may move each way; a point a rounding error outside its bound is on it.
-    lo[i] = std::isfinite(in.lower[j]) ? std::min(0.0, in.lower[j] - in.point[j]) : -INFINITY;
-    hi[i] = std::isfinite(in.upper[j]) ? std::max(0.0, in.upper[j] - in.point[j]) : INFINITY;
-    const double tiny = 1e-9 * std::max(1.0, std::abs(in.point[j]));
-    if (lo[i] > -tiny) lo[i] = 0.0;
-    if (hi[i] < tiny) hi[i] = 0.0;
+    lo[i] = -INFINITY;
+    hi[i] = INFINITY;
+    if (std::isfinite(in.lower[j])) {
+      lo[i] = std::min(0.0, in.lower[j] - in.point[j]);
+      if (lo[i] >= -1e-9 * std::max(1.0, std::abs(in.lower[j]))) lo[i] = 0.0;
+    }
+    if (std::isfinite(in.upper[j])) {
+      hi[i] = std::max(0.0, in.upper[j] - in.point[j]);
+      if (hi[i] <= 1e-9 * std::max(1.0, std::abs(in.upper[j]))) hi[i] = 0.0;
+    }
     const double hd = h(i, i);
     scale[i] = hd > 0 ? 1.0 / std::sqrt(hd) : 1.0;
   }
   h = Symmetric(h);
+  // The Newton direction: the model's minimiser over the free parameters, a parameter on a
+  // bound whose step points outward held there and the rest solved again (each pass holds at
+  // least one more).
+  {
+    std::vector<bool> free(nf, true);
+    const Eigen::VectorXd zero = Eigen::VectorXd::Zero(nf);
+    Eigen::VectorXd delta = zero;
+    for (int pass = 0; pass <= nf; ++pass) {
+      delta = FreeMinimiser(h, g, scale, free, zero);
+      bool more_held = false;
+      for (int i = 0; i < nf; ++i) {
+        if (free[i] && ((lo[i] == 0.0 && delta[i] < 0) || (hi[i] == 0.0 && delta[i] > 0))) {
+          free[i] = false;
+          more_held = true;
+        }
+      }
+      if (!more_held) break;
+    }
+    out.direction = Eigen::VectorXd::Zero(np);
+    for (int i = 0; i < nf; ++i) out.direction[fitted[i]] = delta[i];
+  }
+  // The step: the same model minimised inside the bounds (a convex quadratic over a box) by a
+  // primal active-set method. The free parameters take the model's step with the held ones
+  // fixed; a step that would leave the box stops where the first parameter meets its bound,
+  // which is then held; at the free minimiser a held parameter whose model gradient points back
+  // inside is released.
   // -1: held at its lower bound, +1: at its upper, 0: free. A parameter on a bound with its
   // gradient pointing outward starts held.
   std::vector<int> held(nf, 0);
@@ -154,34 +175,14 @@ RemainingStep ComputeRemainingStep(const RemainingStepInput& in) {
   Eigen::VectorXd d = Eigen::VectorXd::Zero(nf);
   const double gnorm = (scale.asDiagonal() * g).norm();
   for (int iteration = 0; iteration < 4 * nf + 4; ++iteration) {
-    std::vector<int> free;
-    for (int i = 0; i < nf; ++i) {
-      if (held[i] == 0) free.push_back(i);
-    }
-    const int n = static_cast<int>(free.size());
-    Eigen::VectorXd target = d;
-    if (n > 0) {
-      Eigen::MatrixXd hs(n, n);
-      Eigen::VectorXd rhs(n);
-      for (int a = 0; a < n; ++a) {
-        // The gradient at d with the free parameters' part of d removed: the free block's
-        // right-hand side given the held parameters' values.
-        double r = g[free[a]];
-        for (int k = 0; k < nf; ++k) {
-          if (held[k] != 0) r += h(free[a], k) * d[k];
-        }
-        rhs[a] = scale[free[a]] * r;
-        for (int b = 0; b < n; ++b) {
-          hs(a, b) = scale[free[a]] * h(free[a], free[b]) * scale[free[b]];
-        }
-      }
-      const Eigen::VectorXd x = -hs.completeOrthogonalDecomposition().solve(rhs);
-      for (int a = 0; a < n; ++a) target[free[a]] = scale[free[a]] * x[a];
-    }
+    std::vector<bool> free(nf);
+    for (int i = 0; i < nf; ++i) free[i] = held[i] == 0;
+    const Eigen::VectorXd target = FreeMinimiser(h, g, scale, free, d);
     // Move towards the free minimiser as far as the box allows.
     double alpha = 1.0;
     int blocking = -1, side = 0;
-    for (const int i : free) {
+    for (int i = 0; i < nf; ++i) {
+      if (!free[i]) continue;
       const double p = target[i] - d[i];
       if (p < 0 && d[i] + p < lo[i]) {
         const double a = (lo[i] - d[i]) / p;

@@ -36,6 +36,10 @@ int ProgressModeFromEnvironment(const char* value, bool tty) {
                             "\"auto\", \"lines\" or \"off\"", "\"" + v + "\""));
 }
 
+int ProgressModeFromEnvironment() {
+  return ProgressModeFromEnvironment(std::getenv("NEXTBATCH_PROGRESS"), isatty(STDERR_FILENO) == 1);
+}
+
 std::string FormatDuration(double seconds) {
   const long s = seconds > 0 ? static_cast<long>(std::ceil(seconds)) : 0;
   char buf[64];
@@ -68,10 +72,7 @@ Progress::Progress(std::string stage, long total, ProgressOptions options)
   if (!error.empty()) throw InputError(error);
   if (total_ < 0) ThrowExpected("progress: " + stage_ + ": total", ">= 0", std::to_string(total));
   if (!options_.out) options_.out = &std::cerr;
-  const int mode = options_.terminal == -1
-                       ? ProgressModeFromEnvironment(std::getenv("NEXTBATCH_PROGRESS"),
-                                                     isatty(STDERR_FILENO) == 1)
-                       : options_.terminal;
+  const int mode = options_.terminal == -1 ? ProgressModeFromEnvironment() : options_.terminal;
   enabled_ = mode != 0;
   lines_ = mode == 2;
   start_ = Now();

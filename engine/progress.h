@@ -29,6 +29,8 @@ struct ProgressOptions {
 // unset), `tty` whether stderr is a terminal. Any other value throws InputError naming the
 // variable, what it may be and what it was.
 int ProgressModeFromEnvironment(const char* value, bool tty);
+// The same for this process: NEXTBATCH_PROGRESS and whether its stderr is a terminal.
+int ProgressModeFromEnvironment();
 
 // "12 s", "3m 05s", "2h 07m": whole seconds, rounded up so that a nearly done stage is not "0 s".
 std::string FormatDuration(double seconds);

@@ -2,12 +2,9 @@
 // failed while running (or finished with warnings under --strict), 2 bad usage or bad input,
 // 130 / 143 stopped by SIGINT / SIGTERM (nothing published; simulate, plan and campaign resume
 // with --resume).
-#include <unistd.h>
-
 #include <CLI/CLI.hpp>
 #include <cmath>
 #include <cstdio>
-#include <cstdlib>
 #include <exception>
 #include <optional>
 #include <string>
@@ -312,8 +309,7 @@ int main(int argc, char** argv) {
   nextbatch::InstallInterruptHandlers();
   try {
     // A bad value fails here, before any work, not when the first long stage starts.
-    nextbatch::ProgressModeFromEnvironment(std::getenv("NEXTBATCH_PROGRESS"),
-                                           isatty(STDERR_FILENO) == 1);
+    nextbatch::ProgressModeFromEnvironment();
   } catch (const nextbatch::InputError& e) {
     std::fprintf(stderr, "nextbatch: %s\n", e.what());
     return 2;
