@@ -94,6 +94,22 @@ std::vector<std::string> CalibrationWarnings(const CalibrationResult& res,
   for (const auto& name : res.identifiability.unidentifiable) {
     w.push_back("parameter " + name + " is not identifiable from these data");
   }
+  // The cluster-robust part of the honest covariance is a sum of G centred segment scores: it
+  // spans at most G - 1 directions. In the others the honest covariance rests on its floor, the
+  // residual scale times the formal covariance, which does not count the residuals' correlation
+  // in time (docs/calibration.md, The error model).
+  const int free = static_cast<int>(std::count(res.fixed.begin(), res.fixed.end(), false));
+  const int clusters = res.error_model.segments;
+  if (clusters > 0 && clusters - 1 < free) {
+    const int floor_only = free - std::max(0, clusters - 1);
+    w.push_back(std::to_string(clusters) + " fitted segment(s) for " + std::to_string(free) +
+                " free parameters: the honest covariance can measure the residuals' correlation "
+                "in time along at most " +
+                std::to_string(std::max(0, clusters - 1)) + " direction(s); along the other " +
+                std::to_string(floor_only) +
+                " it counts every residual as independent, so those honest stds may be too "
+                "narrow (shorter calibration.segment_seconds or longer logs give more segments)");
+  }
   if (std::isfinite(s.reduced_chi2) && s.reduced_chi2 > 10) {
     w.push_back("reduced chi-square " + Fmt("%.4g", s.reduced_chi2) +
                 ": the residuals are model error far above the noise model; the honest stds "
