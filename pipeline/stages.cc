@@ -100,13 +100,13 @@ std::vector<std::string> CalibrationWarnings(const CalibrationResult& res,
   // in time (docs/calibration.md, The error model).
   const int free = static_cast<int>(std::count(res.fixed.begin(), res.fixed.end(), false));
   const int clusters = res.error_model.segments;
-  if (clusters > 0 && clusters - 1 < free) {
-    const int floor_only = free - std::max(0, clusters - 1);
+  const int measured = clusters - 1;  // directions the segment sandwich can span
+  if (clusters > 0 && measured < free) {
     w.push_back(std::to_string(clusters) + " fitted segment(s) for " + std::to_string(free) +
                 " free parameters: the honest covariance can measure the residuals' correlation "
                 "in time along at most " +
-                std::to_string(std::max(0, clusters - 1)) + " direction(s); along the other " +
-                std::to_string(floor_only) +
+                std::to_string(measured) + " direction(s); along the other " +
+                std::to_string(free - measured) +
                 " it counts every residual as independent, so those honest stds may be too "
                 "narrow (shorter calibration.segment_seconds or longer logs give more segments)");
   }
