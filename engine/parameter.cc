@@ -191,7 +191,9 @@ Effects Effects::Identity(const mjModel* m) {
   e.static_friction = Eigen::VectorXd::Zero(m->nv);
   e.stribeck_velocity = Eigen::VectorXd::Constant(m->nv, 0.05);
   e.load_friction = Eigen::VectorXd::Zero(m->nv);
+  e.smooth_velocity = Eigen::VectorXd::Zero(m->nv);
   e.has_static.assign(m->nv, 0);
+  e.has_smooth.assign(m->nv, 0);
   return e;
 }
 
@@ -312,17 +314,20 @@ std::vector<FieldRef> ResolveUnscaled(const mjModel* m, const std::string& targe
   }
   if (kind == "friction") {
     int id = FindElement(m, where, "joint", mjOBJ_JOINT, element);
-    if (field != "static" && field != "stribeck_velocity" && field != "load") {
-      ThrowExpected(where, "friction field static, stribeck_velocity or load", "'" + field + "'");
+    if (field != "static" && field != "stribeck_velocity" && field != "load" &&
+        field != "smooth_velocity") {
+      ThrowExpected(where, "friction field static, stribeck_velocity, load or smooth_velocity",
+                    "'" + field + "'");
     }
     CheckIndex(where, field, index, 1);
     if (JointDofCount(m, id) != 1) {
       ThrowExpected(where, "a hinge or slide joint", "a free or ball joint");
     }
     FieldRef f;
-    f.where = field == "static" ? FieldRef::Where::kStaticFriction
-              : field == "load" ? FieldRef::Where::kLoadFriction
-                                : FieldRef::Where::kStribeckVelocity;
+    f.where = field == "static"            ? FieldRef::Where::kStaticFriction
+              : field == "load"            ? FieldRef::Where::kLoadFriction
+              : field == "smooth_velocity" ? FieldRef::Where::kSmoothVelocity
+                                           : FieldRef::Where::kStribeckVelocity;
     f.index = m->jnt_dofadr[id];
     return {f};
   }
@@ -410,6 +415,8 @@ double ReadField(const mjModel* m, const Effects& e, const FieldRef& f) {
       return e.stribeck_velocity[f.index];
     case FieldRef::Where::kLoadFriction:
       return e.load_friction[f.index];
+    case FieldRef::Where::kSmoothVelocity:
+      return e.smooth_velocity[f.index];
   }
   return 0.0;
 }
@@ -444,6 +451,11 @@ void WriteField(mjModel* m, Effects* e, const FieldRef& f, double value) {
       break;
     case FieldRef::Where::kLoadFriction:
       e->load_friction[f.index] = value;
+      AddFrictionDof(e, f.index);
+      break;
+    case FieldRef::Where::kSmoothVelocity:
+      e->smooth_velocity[f.index] = value;
+      e->has_smooth[f.index] = 1;
       AddFrictionDof(e, f.index);
       break;
   }

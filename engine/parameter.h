@@ -21,6 +21,12 @@
 //             Fc + (Fs - Fc) exp(-(v / vs)^2) + mu |tau|, Fs = static (without it, Fs = Fc),
 //             vs = stribeck_velocity (default 0.05 in the joint's units per second), mu = load
 //             (tau: JointActuatorTorque in workspace.h). Workspace::Step applies it.
+//             `friction:<joint>.smooth_velocity` (vs' > 0) makes that dry friction a smooth force,
+//             -level * (2 / pi) * atan(v / vs'), instead of MuJoCo's dry-friction constraint: no
+//             sticking, and a cost that is smooth in the parameters (upstream's cf atan(100 v) of
+//             the DFKI double pendulum is vs' = 0.01 with level = cf pi / 2). An explicit force:
+//             keep the time step below 2 M vs' pi / (2 level) (M: the joint's inertia) or it
+//             chatters within |v| < vs'.
 // Any target may end in `*k` (a finite non-zero number): in mode "set" that slot receives
 // k * value, so one parameter can drive fields that MuJoCo stores with different signs, e.g. a
 // servo stiffness kp as `actuator:a.gainprm[0]` and `actuator:a.biasprm[1]*-1`. In mode "scale"
@@ -51,8 +57,10 @@ struct Effects {
   Eigen::VectorXd static_friction;    // nv, Fs (used where has_static)
   Eigen::VectorXd stribeck_velocity;  // nv, vs > 0
   Eigen::VectorXd load_friction;      // nv, mu: dry friction per unit of actuator torque
+  Eigen::VectorXd smooth_velocity;    // nv, vs' > 0 (used where has_smooth)
   std::vector<char> has_static;       // nv, whether a static level has been set
-  std::vector<int> friction_dofs;     // dofs with a static level or a load coefficient set
+  std::vector<char> has_smooth;       // nv, whether the dry friction is a smooth force
+  std::vector<int> friction_dofs;     // dofs with a static level, load coefficient or smooth law
 
   // The dry-friction level of dof `i` at speed `v` for sliding level `sliding` (>= 0).
   double FrictionLevel(int i, double sliding, double v) const;
@@ -135,7 +143,8 @@ struct FieldRef {
     kSensorBias,
     kStaticFriction,
     kStribeckVelocity,
-    kLoadFriction
+    kLoadFriction,
+    kSmoothVelocity
   };
   Where where = Where::kModelArray;
   mjtNum* mjModel::*array = nullptr;  // for kModelArray

@@ -94,7 +94,7 @@ void Workspace::Step() {
     mj_step(model_, data_.get());
     return;
   }
-  WithFriction([](const mjModel* m, mjData* d) { mj_step(m, d); });
+  WithFriction([](const mjModel* m, mjData* d) { mj_step(m, d); }, /*inverse=*/false);
 }
 
 void Workspace::Inverse() {
@@ -106,34 +106,51 @@ void Workspace::Inverse() {
     pass(model_, data_.get());
     return;
   }
-  WithFriction(pass);
+  WithFriction(pass, /*inverse=*/true);
 }
 
-void Workspace::WithFriction(void (*pass)(const mjModel*, mjData*)) {
+void Workspace::WithFriction(void (*pass)(const mjModel*, mjData*), bool inverse) {
   const std::vector<int>& dofs = effects_.friction_dofs;
   mjModel* m = mutable_model();
-  const mjData* d = data_.get();
+  mjData* d = data_.get();
   sliding_.resize(dofs.size());  // allocates once: the list only grows
+  applied_.resize(dofs.size());
+  smooth_.resize(dofs.size());
   for (std::size_t k = 0; k < dofs.size(); ++k) {
     const int i = dofs[k];
     sliding_[k] = m->dof_frictionloss[i];
+    applied_[k] = d->qfrc_applied[i];
     double level =
         effects_.has_static[i] ? effects_.FrictionLevel(i, sliding_[k], d->qvel[i]) : sliding_[k];
     if (effects_.load_friction[i] != 0) {
       level += effects_.load_friction[i] * std::abs(JointActuatorTorque(m, d, i));
     }
-    m->dof_frictionloss[i] = std::max(0.0, level);
+    level = std::max(0.0, level);
+    smooth_[k] = 0.0;
+    if (effects_.has_smooth[i]) {
+      const double vs = std::max(effects_.smooth_velocity[i], 1e-12);
+      smooth_[k] = -level * (2.0 / mjPI) * std::atan(d->qvel[i] / vs);
+      d->qfrc_applied[i] += smooth_[k];
+      level = 0.0;
+    }
+    m->dof_frictionloss[i] = level;
   }
   auto restore = [&] {
-    for (std::size_t k = 0; k < dofs.size(); ++k) m->dof_frictionloss[dofs[k]] = sliding_[k];
+    for (std::size_t k = 0; k < dofs.size(); ++k) {
+      m->dof_frictionloss[dofs[k]] = sliding_[k];
+      d->qfrc_applied[dofs[k]] = applied_[k];
+    }
   };
   try {
-    pass(m, data_.get());
+    pass(m, d);
   } catch (...) {
     restore();
     throw;
   }
   restore();
+  if (inverse) {
+    for (std::size_t k = 0; k < dofs.size(); ++k) d->qfrc_inverse[dofs[k]] -= smooth_[k];
+  }
 }
 
 void Workspace::RestoreBase() {

@@ -52,9 +52,9 @@ class Workspace {
   // warm start, warnings) without clearing the whole arena as mj_resetData does.
   void SetState(const State& s);
 
-  // One mj_step with the state-dependent effects that act inside it (Stribeck and load-dependent
-  // friction: the model's frictionloss levels follow the joint speeds and actuator torques for
-  // this step and are restored after).
+  // One mj_step with the state-dependent effects that act inside it (Stribeck, load-dependent and
+  // smooth friction: the model's frictionloss levels follow the joint speeds and actuator torques
+  // for this step and are restored after).
   // Throws what mj_step throws; the model is restored either way.
   void Step();
 
@@ -74,9 +74,13 @@ class Workspace {
   DataPtr data_;
   Effects effects_;
   std::vector<double> sliding_;  // frictionloss levels of Effects::friction_dofs around a step
+  std::vector<double> applied_;  // their qfrc_applied around a step (smooth friction adds to it)
+  std::vector<double> smooth_;   // the smooth friction force of this step (0: the constraint's)
   // Runs `pass` with the frictionloss levels of the state-dependent friction effects set for the
-  // state in data(), restored after.
-  void WithFriction(void (*pass)(const mjModel*, mjData*));
+  // state in data(), restored after. A smooth dry friction (Effects::has_smooth) is a force added
+  // to qfrc_applied for the pass, its frictionloss 0; with `inverse`, qfrc_inverse then has it
+  // taken out (mj_inverse leaves applied forces in), so that it is what the actuators give.
+  void WithFriction(void (*pass)(const mjModel*, mjData*), bool inverse);
 };
 
 // The torque on `dof` from the actuators with a joint transmission, no activation dynamics and

@@ -1,6 +1,7 @@
 // Stribeck friction (`friction:<joint>.static`, `.stribeck_velocity`): dry friction whose level is
-// higher at rest than sliding, applied by Workspace::Step. Checked against the closed forms of a
-// block on a frictional slide.
+// higher at rest than sliding, applied by Workspace::Step; load-dependent friction (`.load`); dry
+// friction as a smooth force (`.smooth_velocity`). Checked against the closed forms of a block on
+// a frictional slide.
 #include <doctest/doctest.h>
 
 #include <cmath>
@@ -163,6 +164,49 @@ TEST_CASE("load-dependent friction: the level grows by mu |actuator force|") {
   CHECK(ws.model()->dof_frictionloss[0] == kSliding);
 }
 
+TEST_CASE("smooth dry friction: -level (2 / pi) atan(v / vs), no sticking, inverse agrees") {
+  ModelPtr base = LoadModelString(SlideXml());
+  Workspace ws(base.get(), true);
+  ParameterBinding binding(base.get(), {Spec("vs", {"friction:x.smooth_velocity"}, 0.05, 1e-3, 1)});
+  ws.Apply(binding, binding.Initial());
+  CHECK_FALSE(ws.effects().IsIdentity());
+  CHECK((binding.Read(ws.model(), ws.effects()) - binding.Initial()).cwiseAbs().maxCoeff() == 0);
+  // One step from v = vs with no force: atan(1) = pi / 4, so the force is half the level.
+  const Motion one = Push(ws, 0.0, 0.05, kStep);
+  CHECK(one.v == doctest::Approx(0.05 - kStep * (kSliding / 2) / kMass).epsilon(1e-12));
+  // Fast, it is nearly the level: atan(x) > pi / 2 - 1 / x, so the force falls short of it by
+  // less than (2 / pi) vs / v, and from 5 m/s v(1 s) lies in (5 - Fc / m, that + the shortfall).
+  const Motion fast = Push(ws, 0.0, 5.0, 1.0);
+  const double slowest = 5.0 - kSliding / kMass;
+  CHECK(fast.v > slowest);
+  CHECK(fast.v < slowest + (2 / mjPI) * 0.05 / slowest / kMass * 1.0);
+  // Below the level it does not stick: a 0.5 N push settles where (2 / pi) atan(v / vs) = 0.5,
+  // v = vs tan(pi / 4) = vs (the hard constraint holds the block: a.q < 1e-4 above); the time
+  // constant there is m / (level (2 / pi) / (2 vs)) = 0.31 s, so 6 s leave e^-19 of the start.
+  const Motion creep = Push(ws, kSliding / 2, 0.0, 6.0);
+  CHECK(creep.v == doctest::Approx(0.05).epsilon(1e-6));
+  // The model and the applied forces are as they were between steps.
+  CHECK(ws.model()->dof_frictionloss[0] == kSliding);
+  CHECK(ws.data()->qfrc_applied[0] == 0.0);
+  // Inverse dynamics of the step just taken gives back what the motor applied.
+  for (const double v0 : {-0.3, -0.02, 0.0, 0.01, 0.2}) {
+    State s = State::Reference(ws.model());
+    s.qvel[0] = v0;
+    ws.SetState(s);
+    ws.data()->ctrl[0] = 0.7;
+    ws.Step();
+    const double qacc = (ws.data()->qvel[0] - v0) / kStep;
+    ws.SetState(s);
+    ws.data()->ctrl[0] = 0.7;
+    ws.data()->qacc[0] = qacc;
+    ws.Inverse();
+    CAPTURE(v0);
+    CHECK(ws.data()->qfrc_inverse[0] == doctest::Approx(ws.data()->qfrc_actuator[0]).epsilon(1e-9));
+    CHECK(ws.data()->qfrc_actuator[0] == doctest::Approx(0.7).epsilon(1e-12));
+    CHECK(ws.data()->qfrc_applied[0] == 0.0);
+  }
+}
+
 TEST_CASE("the joint actuator torque matches MuJoCo's own qfrc_actuator") {
   // A motor with gear 3, a clamped position servo and an affine-gain actuator on one hinge.
   ModelPtr m = LoadModelString(R"(<mujoco>
@@ -197,8 +241,10 @@ TEST_CASE("friction targets are checked: a hinge or slide joint, a known field")
   CHECK(ResolveTarget(m.get(), "friction:x.static").size() == 1);
   testing::CheckError([&] { ResolveTarget(m.get(), "friction:spin.static"); },
                       {"friction:spin.static", "a hinge or slide joint", "a free or ball joint"});
-  testing::CheckError([&] { ResolveTarget(m.get(), "friction:x.kinetic"); },
-                      {"friction field static, stribeck_velocity or load", "'kinetic'"});
+  testing::CheckError(
+      [&] { ResolveTarget(m.get(), "friction:x.kinetic"); },
+      {"friction field static, stribeck_velocity, load or smooth_velocity", "'kinetic'"});
+  CHECK(ResolveTarget(m.get(), "friction:x.smooth_velocity").size() == 1);
   testing::CheckError([&] { ResolveTarget(m.get(), "friction:y.static"); }, {"'y'"});
   testing::CheckError([&] { ResolveTarget(m.get(), "friction:x.static[1]"); }, {"[1]"});
   testing::CheckError([&] { ResolveTarget(m.get(), "wheel:w.radius"); }, {"friction"});
