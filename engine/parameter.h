@@ -25,8 +25,9 @@
 //             -level * (2 / pi) * atan(v / vs'), instead of MuJoCo's dry-friction constraint: no
 //             sticking, and a cost that is smooth in the parameters (upstream's cf atan(100 v) of
 //             the DFKI double pendulum is vs' = 0.01 with level = cf pi / 2). An explicit force:
-//             keep the time step below 2 M vs' pi / (2 level) (M: the joint's inertia) or it
-//             chatters within |v| < vs'.
+//             keep the time step below pi M vs' / level (M: the joint's effective inertia,
+//             1 / (M^-1)_ii, at its smallest over the configurations) or it chatters within
+//             |v| < vs'.
 // Any target may end in `*k` (a finite non-zero number): in mode "set" that slot receives
 // k * value, so one parameter can drive fields that MuJoCo stores with different signs, e.g. a
 // servo stiffness kp as `actuator:a.gainprm[0]` and `actuator:a.biasprm[1]*-1`. In mode "scale"
