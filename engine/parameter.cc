@@ -1,9 +1,12 @@
 #include "engine/parameter.h"
 
+#include <Eigen/Dense>
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
+#include <cstdio>
 #include <cstdlib>
+#include <limits>
 #include <sstream>
 
 #include "engine/error.h"
@@ -200,6 +203,69 @@ Effects Effects::Identity(const mjModel* m) {
 double Effects::FrictionLevel(int i, double sliding, double v) const {
   const double s = v / std::max(stribeck_velocity[i], 1e-12);
   return std::max(0.0, sliding + (static_friction[i] - sliding) * std::exp(-s * s));
+}
+
+std::vector<SmoothFrictionLimit> SmoothFrictionLimits(
+    const mjModel* m, const Effects& e, const std::vector<Eigen::VectorXd>& configurations) {
+  std::vector<SmoothFrictionLimit> out;
+  for (int i : e.friction_dofs) {
+    if (!e.has_smooth[i]) continue;
+    SmoothFrictionLimit l;
+    l.dof = i;
+    const double sliding = std::max(0.0, m->dof_frictionloss[i]);
+    l.level = e.has_static[i] ? std::max(sliding, e.FrictionLevel(i, sliding, 0.0)) : sliding;
+    l.vs = std::max(e.smooth_velocity[i], 1e-12);
+    l.inertia = std::numeric_limits<double>::infinity();
+    out.push_back(l);
+  }
+  if (out.empty() || configurations.empty()) return out;
+  DataPtr d = MakeData(m);
+  const bool implicit_damping = m->opt.integrator == mjINT_EULER;
+  std::vector<mjtNum> dense(static_cast<std::size_t>(m->nv) * m->nv);
+  for (const Eigen::VectorXd& q : configurations) {
+    NB_CHECK(q.size() == m->nq);
+    mju_copy(d->qpos, q.data(), m->nq);
+    mj_kinematics(m, d.get());
+    mj_comPos(m, d.get());
+    mj_crb(m, d.get());  // the joint-space inertia qM, armature included
+    mj_fullM(m, dense.data(), d->qM);
+    Eigen::Map<Eigen::Matrix<mjtNum, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>> full(
+        dense.data(), m->nv, m->nv);
+    Eigen::MatrixXd inertia = full;
+    if (implicit_damping) {
+      for (int k = 0; k < m->nv; ++k) inertia(k, k) += m->opt.timestep * m->dof_damping[k];
+    }
+    const Eigen::MatrixXd inverse = inertia.ldlt().solve(Eigen::MatrixXd::Identity(m->nv, m->nv));
+    for (SmoothFrictionLimit& l : out) {
+      const double mi = 1.0 / inverse(l.dof, l.dof);
+      if (std::isfinite(mi) && mi > 0) l.inertia = std::min(l.inertia, mi);
+    }
+  }
+  for (SmoothFrictionLimit& l : out) {
+    l.step_limit =
+        l.level > 0 ? mjPI * l.inertia * l.vs / l.level : std::numeric_limits<double>::infinity();
+  }
+  return out;
+}
+
+std::vector<std::string> SmoothFrictionWarnings(
+    const mjModel* m, const Effects& e, const std::vector<Eigen::VectorXd>& configurations) {
+  std::vector<std::string> w;
+  for (const SmoothFrictionLimit& l : SmoothFrictionLimits(m, e, configurations)) {
+    if (!(l.step_limit < m->opt.timestep)) continue;
+    const char* joint = mj_id2name(m, mjOBJ_JOINT, m->dof_jntid[l.dof]);
+    const std::string name = joint ? joint : "dof " + std::to_string(l.dof);
+    char text[600];
+    std::snprintf(text, sizeof(text),
+                  "the smooth dry friction of joint %s is an explicit force: at its level %.3g "
+                  "and vs' %.3g its speed chatters below vs' when the time step exceeds pi M vs' "
+                  "/ level = %.3g s, M the joint's effective inertia (down to %.3g in the "
+                  "configurations checked); the model's time step is %.3g s: bound the level "
+                  "lower, raise vs' or shorten the time step",
+                  name.c_str(), l.level, l.vs, l.step_limit, l.inertia, m->opt.timestep);
+    w.push_back(text);
+  }
+  return w;
 }
 
 bool Effects::IsIdentity() const {

@@ -71,6 +71,28 @@ struct Effects {
   bool IsIdentity() const;
 };
 
+// The step limit of a smooth dry friction (Effects::has_smooth), an explicit force: its slope at
+// rest is (2/pi) level / vs', so below vs' the speed of a dof with effective inertia M (1 /
+// (M^-1)_ii, with Euler's implicit damping h D added to M) is integrated without chatter only when
+// the time step is under pi M vs' / level. One entry per smooth dof: the smallest M over
+// `configurations` (each a full qpos, nq) and the limit there. The level is the dof's level at rest
+// (frictionloss, or its static level where higher); a load-dependent part (`.load`) is not
+// included.
+struct SmoothFrictionLimit {
+  int dof = -1;
+  double level = 0;       // dry-friction level at rest
+  double vs = 0;          // vs'
+  double inertia = 0;     // the smallest effective inertia over the configurations
+  double step_limit = 0;  // pi * inertia * vs / level (infinity at level 0)
+};
+std::vector<SmoothFrictionLimit> SmoothFrictionLimits(
+    const mjModel* m, const Effects& e, const std::vector<Eigen::VectorXd>& configurations);
+
+// In words, each smooth dry friction of `m` and `e` whose step limit over `configurations` is
+// below the model's time step (none when every one is within it).
+std::vector<std::string> SmoothFrictionWarnings(const mjModel* m, const Effects& e,
+                                                const std::vector<Eigen::VectorXd>& configurations);
+
 // How a parameter's value reaches its targets.
 enum class BindMode {
   kSet,    // target = value

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <map>
 #include <optional>
+#include <utility>
 
 #include "calibration/calibrated_model.h"
 #include "calibration/calibration.h"
@@ -20,6 +21,7 @@
 #include "engine/json_reader.h"
 #include "engine/model.h"
 #include "engine/output_set.h"
+#include "engine/parameter.h"
 #include "engine/posterior.h"
 #include "pipeline/internal.h"
 #include "scenarios/scenario_binding.h"
@@ -42,6 +44,37 @@ std::string Fmt(const char* format, double x) {
   char buf[64];
   std::snprintf(buf, sizeof(buf), format, x);
   return buf;
+}
+
+// The fitted model's smooth dry frictions (an explicit force: SmoothFrictionLimits) checked at
+// the fitted episodes' logged configurations, every 10th sample.
+std::vector<std::string> FittedSmoothFrictionWarnings(const mjModel* base,
+                                                      const ParameterBinding& binding,
+                                                      const Eigen::VectorXd& values,
+                                                      const std::vector<Episode>& episodes) {
+  ModelPtr m = CopyModel(base);
+  DataPtr d = MakeData(m.get());
+  Effects e = Effects::Identity(m.get());
+  binding.Apply(values, m.get(), d.get(), &e);
+  if (std::none_of(e.has_smooth.begin(), e.has_smooth.end(), [](char s) { return s != 0; })) {
+    return {};
+  }
+  const Eigen::VectorXd reference = Eigen::Map<const Eigen::VectorXd>(m->qpos0, m->nq);
+  std::vector<Eigen::VectorXd> configurations;
+  for (const Episode& ep : episodes) {
+    std::vector<std::pair<int, int>> columns;  // (qpos address, column)
+    for (int c = 0; c < static_cast<int>(ep.qpos.names.size()); ++c) {
+      const int j = mj_name2id(m.get(), mjOBJ_JOINT, ep.qpos.names[c].c_str());
+      if (j >= 0) columns.emplace_back(m->jnt_qposadr[j], c);
+    }
+    for (int r = 0; r < ep.qpos.values.rows(); r += 10) {
+      Eigen::VectorXd q = reference;
+      for (const auto& [address, c] : columns) q[address] = ep.qpos.values(r, c);
+      if (q.allFinite()) configurations.push_back(std::move(q));
+    }
+  }
+  if (configurations.empty()) configurations.push_back(reference);
+  return SmoothFrictionWarnings(m.get(), e, configurations);
 }
 
 // The reasons to doubt a finished fit, in words.
@@ -497,6 +530,10 @@ StageReport RunCalibrate(const Study& study_in, const PipelineOptions& options) 
       CalibrationDocument(result, binding, study.name, copt, saved, "calibrated_model.xml");
   WriteFileAtomic(set.File("calibration.json"), doc.dump(1) + "\n");
   for (auto& w : CalibrationWarnings(result, saved)) r.warnings.push_back(std::move(w));
+  for (auto& w :
+       FittedSmoothFrictionWarnings(model.get(), binding, result.value, dataset.episodes)) {
+    r.warnings.push_back(std::move(w));
+  }
   Manifest manifest = NewManifest(StageId::kCalibrate, study, inputs);
   manifest.seconds["preflight"] = s.preflight_seconds;
   manifest.seconds["solve"] = s.solve_seconds;

@@ -6,6 +6,7 @@
 
 #include <cmath>
 #include <string>
+#include <vector>
 
 #include "engine/error.h"
 #include "engine/model.h"
@@ -162,6 +163,94 @@ TEST_CASE("load-dependent friction: the level grows by mu |actuator force|") {
   const Motion c = Push(ws, 0.0, 3.0, 1.0);
   CHECK(c.v == doctest::Approx(3.0 - kSliding / kMass).epsilon(1e-9));
   CHECK(ws.model()->dof_frictionloss[0] == kSliding);
+}
+
+// The smooth force's slope at rest is k = (2 / pi) level / vs', so one explicit step multiplies a
+// small speed by 1 - h k / M: it decays when h < pi M vs' / level (the step limit) and grows into a
+// sustained chatter beyond it.
+TEST_CASE("smooth dry friction: its step limit pi M vs' / level, and the chatter beyond it") {
+  ModelPtr base = LoadModelString(SlideXml());
+  ParameterBinding binding(base.get(), {Spec("vs", {"friction:x.smooth_velocity"}, 0.05, 1e-6, 1),
+                                        Spec("D", {"joint:x.damping"}, 0.0, 0, 1000)});
+  const Eigen::VectorXd reference = Eigen::Map<const Eigen::VectorXd>(base->qpos0, base->nq);
+  for (const double factor : {0.8, 1.25}) {
+    CAPTURE(factor);
+    const double vs = factor * kStep * kSliding / (mjPI * kMass);  // the limit is factor * h
+    Workspace ws(base.get(), true);
+    Eigen::VectorXd v(2);
+    v << vs, 0.0;
+    ws.Apply(binding, v);
+    const auto limits = SmoothFrictionLimits(ws.model(), ws.effects(), {reference});
+    REQUIRE(limits.size() == 1);
+    CHECK(limits[0].dof == 0);
+    CHECK(limits[0].level == kSliding);
+    CHECK(limits[0].inertia == doctest::Approx(kMass).epsilon(1e-12));
+    CHECK(limits[0].step_limit == doctest::Approx(factor * kStep).epsilon(1e-12));
+    const auto warnings = SmoothFrictionWarnings(ws.model(), ws.effects(), {reference});
+    CHECK(warnings.size() == (factor < 1 ? 1u : 0u));
+    if (!warnings.empty()) {
+      CHECK(warnings[0].find("joint x is an explicit force") != std::string::npos);
+      CHECK(warnings[0].find("the model's time step is 0.001 s") != std::string::npos);
+    }
+    // From half of vs', 300 steps with no force: 0.6 per step inside the limit, 1.5 beyond it.
+    const Motion after = Push(ws, 0.0, vs / 2, 300 * kStep);
+    if (factor < 1) {
+      CHECK(std::abs(after.v) > 0.1 * vs);
+    } else {
+      CHECK(std::abs(after.v) < 1e-12 * vs);
+    }
+  }
+  // Euler integrates joint damping implicitly: the step sees M + h D.
+  Workspace ws(base.get(), true);
+  Eigen::VectorXd v(2);
+  v << 1e-4, 500.0;
+  ws.Apply(binding, v);
+  const auto limits = SmoothFrictionLimits(ws.model(), ws.effects(), {reference});
+  REQUIRE(limits.size() == 1);
+  CHECK(limits[0].inertia == doctest::Approx(kMass + kStep * 500.0).epsilon(1e-12));
+  // No smooth law, no entry.
+  Workspace plain(base.get(), true);
+  CHECK(SmoothFrictionLimits(plain.model(), plain.effects(), {reference}).empty());
+}
+
+// A double pendulum of point masses (1 kg at 1 m on each link): the elbow's effective inertia is
+// 1 / (M^-1)_22 = M22 - M12^2 / M11 = 1 - (1 + c)^2 / (3 + 2c), c = cos(elbow): 0.2 stretched,
+// 2/3 at a right angle; the limit takes the smallest over the configurations given.
+TEST_CASE("smooth dry friction: the step limit takes the smallest effective inertia") {
+  ModelPtr base = LoadModelString(R"(<mujoco model="two_link">
+  <option timestep="0.001" integrator="Euler"/>
+  <worldbody>
+    <body name="upper">
+      <joint name="shoulder" type="hinge" axis="0 1 0"/>
+      <inertial pos="0 0 -1" mass="1" diaginertia="1e-9 1e-9 1e-9"/>
+      <body name="lower" pos="0 0 -1">
+        <joint name="elbow" type="hinge" axis="0 1 0" frictionloss="0.5"/>
+        <inertial pos="0 0 -1" mass="1" diaginertia="1e-9 1e-9 1e-9"/>
+      </body>
+    </body>
+  </worldbody>
+</mujoco>)");
+  ParameterBinding binding(base.get(),
+                           {Spec("vs", {"friction:elbow.smooth_velocity"}, 0.01, 1e-6, 1)});
+  Workspace ws(base.get(), true);
+  ws.Apply(binding, binding.Initial());
+  Eigen::VectorXd bent(2), stretched(2);
+  bent << 0.3, mjPI / 2;
+  stretched << -0.4, 0.0;
+  auto elbow = [&](const std::vector<Eigen::VectorXd>& qs) {
+    const auto limits = SmoothFrictionLimits(ws.model(), ws.effects(), qs);
+    REQUIRE(limits.size() == 1);
+    CHECK(limits[0].dof == 1);
+    CHECK(limits[0].level == 0.5);
+    CHECK(limits[0].step_limit ==
+          doctest::Approx(mjPI * limits[0].inertia * 0.01 / 0.5).epsilon(1e-12));
+    return limits[0].inertia;
+  };
+  CHECK(elbow({bent}) == doctest::Approx(2.0 / 3.0).epsilon(1e-6));
+  CHECK(elbow({stretched}) == doctest::Approx(0.2).epsilon(1e-6));
+  CHECK(elbow({bent, stretched}) == doctest::Approx(0.2).epsilon(1e-6));
+  // pi 0.2 0.01 / 0.5 = 0.0126 s: well within the 1 ms step, so no warning
+  CHECK(SmoothFrictionWarnings(ws.model(), ws.effects(), {bent, stretched}).empty());
 }
 
 TEST_CASE("smooth dry friction: -level (2 / pi) atan(v / vs), no sticking, inverse agrees") {

@@ -377,6 +377,36 @@ TEST_CASE("a fit stopped at its cap says how far its own model puts the optimum"
   CHECK(found.find("honest std away") == std::string::npos);
 }
 
+// A smooth dry friction is an explicit force: a level this high with a vs' this small breaks the
+// step limit pi M vs' / level at the fitted configurations (engine/parameter.h), and the fit's
+// warnings say so; the same friction with a vs' 1000 times larger is within it and says nothing.
+TEST_CASE("calibrate warns when a smooth dry friction is beyond its time step's limit") {
+  StudyDir s;
+  const std::string out = (s.dir / "out").string();
+  auto parameters = [](double vs) {
+    return std::string(R"([
+    {"name": "damping", "targets": ["joint:hinge.damping"], "initial": 0.08, "bounds": [0, 1]},
+    {"name": "level", "targets": ["joint:hinge.frictionloss"], "initial": 0.5, "bounds": [0, 2],
+     "fixed": true},
+    {"name": "vs", "targets": ["friction:hinge.smooth_velocity"], "initial": )") +
+           std::to_string(vs) + R"(, "bounds": [1e-6, 1], "fixed": true}])";
+  };
+  auto chatter_warnings = [&](const std::string& name, double vs) {
+    REQUIRE(Calibrate(s.Study(name, parameters(vs), R"({"max_iterations": 2})"), out) == 0);
+    std::vector<std::string> found;
+    for (const auto& w :
+         ReadManifest((s.dir / "out" / "calibrate" / "manifest.json").string()).warnings) {
+      if (w.find("is an explicit force") != std::string::npos) found.push_back(w);
+    }
+    return found;
+  };
+  const auto sharp = chatter_warnings("sharp", 1e-5);
+  REQUIRE(sharp.size() == 1);
+  CHECK(sharp[0].find("the smooth dry friction of joint hinge") == 0);
+  CHECK(sharp[0].find("at its level 0.5 and vs' 1e-05") != std::string::npos);
+  CHECK(chatter_warnings("smooth", 1e-2).empty());
+}
+
 TEST_CASE("a warm start from a converged calibration converges in far fewer iterations") {
   StudyDir s;
   const std::string out = (s.dir / "out").string();
