@@ -47,15 +47,18 @@ void Workspace::Apply(const ParameterBinding& binding, const Eigen::VectorXd& va
 void Workspace::ApplyUnder(const ParameterBinding& binding, const Eigen::VectorXd& values,
                            const ParameterBinding& condition_binding,
                            const Eigen::VectorXd* conditions) {
-  if (conditions == nullptr || condition_binding.size() == 0) {
+  if (condition_binding.size() == 0) {
     Apply(binding, values);
     return;
   }
   mjModel* m = mutable_model();
+  // Every condition slot returns to the base model's value first, also for an episode that
+  // records none of them: a workspace that last simulated another episode must not keep its
+  // conditions (which would make a result depend on which thread ran which episode before).
   condition_binding.RestoreNominal(m, &effects_);
   // One mj_setConst after the conditions, not one per binding.
   binding.Apply(values, m, nullptr, &effects_, /*set_const=*/false);
-  condition_binding.ApplyOver(*conditions, m, &effects_);
+  if (conditions != nullptr) condition_binding.ApplyOver(*conditions, m, &effects_);
   if (binding.needs_set_const() || condition_binding.needs_set_const()) {
     mj_setConst(m, data_.get());
   }

@@ -41,7 +41,8 @@ class Workspace {
 
   // `values` of `binding`, then `conditions` of an episode over them (EpisodeConditions: their
   // slots from the base model, the parameters, the conditions' set or scale on top); null
-  // `conditions`: as Apply. Leaves every slot of both fully determined, whatever ran before.
+  // `conditions` (an episode that records none): the slots from the base model, then the
+  // parameters. Leaves every slot of both fully determined, whatever ran before.
   void ApplyUnder(const ParameterBinding& binding, const Eigen::VectorXd& values,
                   const ParameterBinding& condition_binding, const Eigen::VectorXd* conditions);
 

@@ -354,6 +354,36 @@ TEST_CASE("the predictive band is the same for one thread and for several") {
   CHECK(a.coverage == b.coverage);
 }
 
+// Episodes with recorded conditions mixed with episodes that record none: each thread's
+// workspace simulates whichever episodes it is given, so one that last ran a recorded episode
+// must not carry its conditions into the next (the DFKI README study's replay of gravcomp, which
+// records no payload, after energy_1kg, which records 1 kg, once did).
+TEST_CASE("the predictive band is the same for one thread and for several, under conditions") {
+  Pendulum p;
+  const std::vector<Episode> eps = p.Episodes(0, 4, 1.5);
+  EpisodeConditions conditions;
+  conditions.binding =
+      ParameterBinding(p.model.get(), {Spec("friction", {"joint:hinge.frictionloss"}, 0, 0, 2)});
+  conditions.values[eps[1].id] = Eigen::VectorXd::Constant(1, 0.5);
+  conditions.values[eps[3].id] = Eigen::VectorXd::Constant(1, 1.0);
+  REQUIRE(conditions.Find(eps[0].id) == nullptr);
+  const Posterior post = p.CorrelatedPosterior();
+  const BandOptions o = Pendulum::QuickBand();
+  ReplaySetup one, many;
+  one.threads = 1;
+  many.threads = 3;
+  one.conditions = many.conditions = &conditions;
+  const PredictiveBand a = ComputePredictiveBand(p.model.get(), p.binding, post, eps, one, o);
+  const PredictiveBand b = ComputePredictiveBand(p.model.get(), p.binding, post, eps, many, o);
+  REQUIRE(a.windows.size() == b.windows.size());
+  for (std::size_t w = 0; w < a.windows.size(); ++w) {
+    CAPTURE(w);
+    CHECK(a.windows[w].low == b.windows[w].low);
+    CHECK(a.windows[w].high == b.windows[w].high);
+    CHECK(a.windows[w].radius == b.windows[w].radius);
+  }
+}
+
 TEST_CASE("a band of draws with no spread at all is the calibrated replay itself") {
   Pendulum p;
   const std::vector<Episode> eps = p.Episodes(0, 1, 1.2);

@@ -152,6 +152,14 @@ TEST_CASE("episode conditions over parameters: the parameter sets the base, the 
   // no conditions for the episode: Apply's result
   ws.ApplyUnder(set_mass, Eigen::VectorXd::Constant(1, 0.8), conditions, nullptr);
   CHECK(ws.model()->body_mass[b] == doctest::Approx(0.8));
+  // an episode that records none of the conditions after one that did, with no parameter on the
+  // target: the base value again, not the last episode's (the workspace is reused across
+  // episodes, and which episode a thread's workspace ran before must not matter)
+  ws.ApplyUnder(none, Eigen::VectorXd(), conditions, &f15);
+  REQUIRE(ws.model()->body_mass[b] == doctest::Approx(1.5 * m0));
+  ws.ApplyUnder(none, Eigen::VectorXd(), conditions, nullptr);
+  CHECK(ws.model()->body_mass[b] == doctest::Approx(m0));
+  CHECK(ws.model()->body_subtreemass[b] == doctest::Approx(m0));
 }
 
 TEST_CASE("mj_setConst runs after a mass change: the mass matrix follows the new mass") {
