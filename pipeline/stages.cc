@@ -91,6 +91,14 @@ std::vector<std::string> CalibrationWarnings(const CalibrationResult& res,
     w.push_back("the fit stopped at its iteration limit (" + std::to_string(s.iterations) +
                 " iterations) before converging: its values may still move" + left);
   }
+  // Ceres' own tolerances can end a fit on a rough cost (its trust region shrank until its steps
+  // were negligible) while the local model's step is still as large as the values' uncertainty.
+  if (s.stopped_by == "ceres" && std::isfinite(s.remaining_step) && s.remaining_step > 1.0) {
+    w.push_back("Ceres ended the fit on its own tolerance, but its local model's step is still " +
+                Fmt("%.3g", s.remaining_step) +
+                " honest std: no shorter step lowered the cost, so the values are a minimum as "
+                "far as the solver can tell, not necessarily the one its local model points to");
+  }
   const Identifiability& id = res.identifiability;
   if (!id.held_by_bounds.empty()) {
     std::string names;
