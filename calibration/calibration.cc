@@ -1128,6 +1128,13 @@ CalibrationResult Calibrate(const mjModel* base, const ParameterBinding& binding
   QuietCeresLogging();
   if (std::string e = options.Validate(); !e.empty()) throw InputError(e);
   if (binding.size() == 0) ThrowExpected("calibration", "at least one parameter", "none");
+  {
+    bool any_free = false;
+    for (int j = 0; j < binding.size(); ++j) any_free = any_free || !binding.spec(j).fixed;
+    if (!any_free)
+      ThrowExpected("calibration", "at least one parameter that is not fixed",
+                    "all " + std::to_string(binding.size()) + " fixed");
+  }
   if (episodes.empty()) ThrowExpected("calibration", "at least one episode", "none");
   if (options.fit_torque && options.torque_window == 0) {
     return ChooseTorqueWindow(base, binding, episodes, options);

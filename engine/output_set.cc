@@ -62,6 +62,19 @@ OutputSet::OutputSet(std::string root, std::string stage)
   if (fs::exists(root_, ec) && !fs::is_directory(root_, ec)) {
     ThrowExpected(root_, "an output folder", "a file that is not a folder");
   }
+  // the stage's folder is replaced when the set is published: never a user's file or folder
+  // that is not a set (a set has its manifest)
+  if (fs::exists(final_dir(), ec)) {
+    if (!fs::is_directory(final_dir(), ec)) {
+      ThrowExpected(final_dir(), "the stage's output folder (replaced by this run)",
+                    "a file that is not a folder; move it or write to another output folder");
+    }
+    if (!fs::exists(fs::path(final_dir()) / kManifestFile, ec) && !fs::is_empty(final_dir(), ec)) {
+      ThrowExpected(final_dir(), "the stage's output folder (replaced by this run)",
+                    "a folder with files but no " + std::string(kManifestFile) +
+                        " (not an output set); move it or write to another output folder");
+    }
+  }
   created_root_ = !fs::exists(root_, ec);
   EnsureDirectory(root_);
   // The lock: flock on a file that this run removes when it ends. A run that finds the file

@@ -484,6 +484,12 @@ StageReport RunCalibrate(const Study& study_in, const PipelineOptions& options) 
   if (study.parameters.empty()) {
     ThrowExpected(study.path + ": parameters", "at least one parameter to calibrate", "none");
   }
+  if (std::all_of(study.parameters.begin(), study.parameters.end(),
+                  [](const ParameterSpec& p) { return p.fixed; })) {
+    ThrowExpected(study.path + ": parameters",
+                  "at least one parameter to calibrate that is not \"fixed\": true",
+                  "all " + std::to_string(study.parameters.size()) + " fixed");
+  }
   ModelPtr model = LoadModelFile(study.model);
   StageReport r;
   r.stage = StageName(StageId::kCalibrate);
@@ -493,6 +499,12 @@ StageReport RunCalibrate(const Study& study_in, const PipelineOptions& options) 
     const WarmStartReport w = ApplyWarmStart(ReadCalibrationFile(warm), &specs);
     warm_text = WarmStartText(w);
     for (const auto& c : w.clamped) r.warnings.push_back("warm start: " + c + " (clamped)");
+    if (w.taken.empty() && w.clamped.empty()) {
+      r.warnings.push_back("warm start: " + warm +
+                           " gives no free parameter of this study a value (it names " +
+                           std::to_string(w.unused.size()) +
+                           " the study lacks): the fit starts from the study's initial values");
+    }
   }
   const ParameterBinding binding(model.get(), specs);
   RequireCurrentSet(StageId::kIngest, study, options, &r.warnings);

@@ -142,6 +142,26 @@ World::World(const Study& study, WorldSpec spec) : spec_(std::move(spec)) {
   task_ = std::make_unique<Task>(model_.get(),
                                  ReadStudyTaskSpec(study, binding_.space(), model_.get()));
   const mjModel* m = model_.get();
+  {
+    // the world samples its own simulation: faster than its step rate adds nothing but memory
+    // (a log row per sample), and the ingest of its logs needs three samples per episode
+    const double step_rate = 1.0 / m->opt.timestep;
+    const double horizon = task_->NumSteps(m) * m->opt.timestep;
+    const std::string where = spec_.file + ": sensor.rate_hz";
+    if (spec_.sensor.rate_hz > step_rate * (1 + 1e-9)) {
+      ThrowExpected(where,
+                    "at most the model's step rate 1/timestep = " + FormatNumber(step_rate) +
+                        " Hz (the world samples its simulation)",
+                    FormatNumber(spec_.sensor.rate_hz));
+    }
+    if (spec_.sensor.rate_hz * horizon < 2.0 - 1e-9) {
+      ThrowExpected(where,
+                    "at least " + FormatNumber(2.0 / horizon) +
+                        " Hz (three samples over the task's horizon of " + FormatNumber(horizon) +
+                        " s)",
+                    FormatNumber(spec_.sensor.rate_hz));
+    }
+  }
   for (int j = 0; j < m->njnt; ++j) {
     if ((m->jnt_type[j] == mjJNT_HINGE || m->jnt_type[j] == mjJNT_SLIDE) &&
         !ElementName(m, mjOBJ_JOINT, j).empty())

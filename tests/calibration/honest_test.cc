@@ -249,6 +249,13 @@ TEST_CASE("a fixed parameter keeps its initial value, is applied and reported, a
   const nlohmann::json bad = nlohmann::json::parse(
       R"({"name": "mass", "targets": ["body:link.mass"], "initial": 0.7, "fixed": "yes"})");
   CHECK_THROWS_AS(ReadParameterSpec(JsonReader(bad, "study.json", "parameters[0]")), InputError);
+
+  // Every parameter fixed: nothing to fit, refused as bad input (it used to crash in the error
+  // model on an empty information matrix).
+  for (ParameterSpec& s : specs) s.fixed = true;
+  CHECK_THROWS_WITH_AS(Calibrate(m.get(), ParameterBinding(m.get(), specs), episodes, o),
+                       doctest::Contains("at least one parameter that is not fixed, got all 3"),
+                       InputError);
 }
 
 TEST_CASE("identifiability comes from the data alone, what only priors hold is said so") {

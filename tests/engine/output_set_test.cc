@@ -100,6 +100,35 @@ TEST_CASE("a second writer of the same stage is refused, other stages are not") 
   CHECK(fs::exists(root + "/calibrate/f"));
 }
 
+TEST_CASE("a file, or a folder that is not a set, where the stage's folder goes is refused") {
+  testing::TempDir dir("set_foreign");
+  const std::string root = dir.File("out");
+  fs::create_directories(root);
+  WriteFileAtomic(root + "/ingest", "a user's file");
+  CHECK_THROWS_WITH_AS(OutputSet(root, "ingest"), doctest::Contains("a file that is not a folder"),
+                       InputError);
+  CHECK(fs::is_regular_file(root + "/ingest"));  // untouched, no lock or staging left
+  fs::create_directories(root + "/calibrate");
+  WriteFileAtomic(root + "/calibrate/notes.txt", "a user's folder");
+  CHECK_THROWS_WITH_AS(OutputSet(root, "calibrate"), doctest::Contains("not an output set"),
+                       InputError);
+  CHECK(Names(root) == std::vector<std::string>{"calibrate", "ingest"});
+  // an empty folder, or a published set, is replaced as before
+  fs::create_directories(root + "/simulate");
+  {
+    OutputSet s(root, "simulate");
+    WriteFileAtomic(s.File("f"), "1");
+    s.Publish(Sample());
+  }
+  {
+    OutputSet s(root, "simulate");
+    WriteFileAtomic(s.File("g"), "2");
+    s.Publish(Sample());
+  }
+  CHECK(fs::exists(root + "/simulate/g"));
+  CHECK_FALSE(fs::exists(root + "/simulate/f"));
+}
+
 TEST_CASE("what a killed run left (staging folders, a lock file) is cleaned by the next run") {
   testing::TempDir dir("set_stale");
   const std::string root = dir.File("out");

@@ -453,6 +453,35 @@ TEST_CASE("a warm start from a converged calibration converges in far fewer iter
   // A file that is not there is bad input naming it.
   CHECK_THROWS_AS(Calibrate(s.Study("lost", far, R"({"warm_start": "none.json"})"), out),
                   InputError);
+  // A file of another study (no parameter of this one by name) starts nothing, and says so.
+  nlohmann::json other = ReadJsonFile((s.dir / "earlier.json").string());
+  for (auto& p : other["parameters"]) p["name"] = "other_" + p["name"].get<std::string>();
+  WriteFileAtomic((s.dir / "renamed.json").string(), other.dump(1));
+  REQUIRE(Calibrate(s.Study("other", far, R"({"max_iterations": 2, "warm_start": "renamed.json"})"),
+                    out) == 0);
+  const nlohmann::json other_manifest =
+      ReadJsonFile((s.dir / "out" / "calibrate" / "manifest.json").string());
+  bool said = false;
+  for (const auto& w : other_manifest["warnings"]) {
+    said = said || w.get<std::string>().find("gives no free parameter of this study a value") !=
+                       std::string::npos;
+  }
+  CHECK(said);
+  CHECK(ReadJsonFile(file)["parameters"][1]["initial"] == 2.5);
+}
+
+TEST_CASE("a study whose every parameter is fixed is refused before anything is fitted") {
+  StudyDir s;
+  const char* held = R"([
+    {"name": "damping", "targets": ["joint:hinge.damping"], "initial": 0.5, "bounds": [0, 1],
+     "fixed": true},
+    {"name": "mass", "targets": ["body:link.mass"], "initial": 2.5, "bounds": [0.1, 3],
+     "fixed": true}])";
+  CHECK_THROWS_WITH_AS(Calibrate(s.Study("held", held, "{}"), (s.dir / "out").string()),
+                       doctest::Contains("parameters: expected at least one parameter to "
+                                         "calibrate that is not \"fixed\": true, got all 2 fixed"),
+                       InputError);
+  CHECK_FALSE(fs::exists(s.dir / "out" / "calibrate"));
 }
 
 }  // namespace

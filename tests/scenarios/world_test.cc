@@ -176,6 +176,18 @@ TEST_CASE("world: bad world files name the file and the field") {
   bad(std::string(kTruth) + R"(, "sensor": {"rate_hz": -5})", {"sensor.rate_hz"});
   bad(std::string(kTruth) + R"(, "start": {"qvel_std": -1})", {"start.qvel_std"});
   bad(std::string(kTruth) + R"(, "seed": -1)", {"seed"});
+  // a rate the world's simulation cannot give, or too slow for three samples per episode: the
+  // file passes its own reader, the model and the task refuse it (1e7 Hz once filled 23 GB)
+  auto bad_world = [&](const std::string& body, const std::vector<std::string>& parts) {
+    w.World(body);
+    std::vector<std::string> all = parts;
+    all.push_back(file);
+    testing::CheckError([&] { World(w.study, ReadWorldFile(file, w.study)); }, all);
+  };
+  bad_world(std::string(kTruth) + R"(, "sensor": {"rate_hz": 1e7})",
+            {"sensor.rate_hz", "at most the model's step rate"});
+  bad_world(std::string(kTruth) + R"(, "sensor": {"rate_hz": 0.5})",
+            {"sensor.rate_hz", "three samples over the task's horizon"});
   w.dir.Write("world.json", R"({"schema": "nextbatch.study/1"})");
   testing::CheckError([&] { ReadWorldFile(file, w.study); }, {"schema", "nextbatch.world/1"});
   testing::CheckError([&] { ReadWorldFile(w.dir.File("none.json"), w.study); }, {"none.json"});
