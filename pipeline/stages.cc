@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <map>
 #include <optional>
+#include <set>
 #include <utility>
 
 #include "calibration/calibrated_model.h"
@@ -446,6 +447,39 @@ void Finish(OutputSet& set, Manifest manifest, const PipelineOptions& options, d
   r->published = true;
 }
 
+namespace {
+
+// A file whose rows the cleaning removed in large part for defects of the log itself (not the
+// study's filters or gap policy) is said in the manifest, not only in the table -q hides.
+std::vector<std::string> DefectWarnings(const Dataset& dataset) {
+  const char* defects[] = {"duplicate_time", "non_monotonic_time", "truncated_row", "non_finite",
+                           "out_of_range"};
+  std::vector<std::string> out;
+  std::set<std::string> said;
+  auto check = [&](const EpisodeQuality& q) {
+    if (q.samples_read <= 0 || !said.insert(q.source).second) return;
+    int n = 0;
+    std::string what;
+    for (const char* d : defects) {
+      const auto it = q.removed.find(d);
+      if (it == q.removed.end() || it->second == 0) continue;
+      n += it->second;
+      what += (what.empty() ? "" : ", ") + std::string(d) + " " + std::to_string(it->second);
+    }
+    if (n > 0.05 * q.samples_read) {
+      out.push_back(
+          q.source + ": " + std::to_string(n) + " of its " + std::to_string(q.samples_read) +
+          " rows (" + FormatNumber(std::round(1000.0 * n / q.samples_read) / 10) +
+          " %) were removed as defects of the log (" + what + "): check how it was recorded");
+    }
+  };
+  for (const auto& q : dataset.quality) check(q);
+  for (const auto& q : dataset.dropped) check(q);
+  return out;
+}
+
+}  // namespace
+
 StageReport RunIngest(const Study& study_in, const PipelineOptions& options) {
   const auto t0 = std::chrono::steady_clock::now();
   const Study study = WithThreads(study_in, options);
@@ -465,6 +499,7 @@ StageReport RunIngest(const Study& study_in, const PipelineOptions& options) {
     r.warnings.push_back("dropped " + (q.id.empty() ? q.source : q.id) + ": " + q.reason);
   }
   for (auto& w : SpikeWarnings(dataset)) r.warnings.push_back(std::move(w));
+  for (auto& w : DefectWarnings(dataset)) r.warnings.push_back(std::move(w));
   r.text = DatasetSummary(dataset);
   if (dataset.episodes.empty()) {
     r.exit_code = 1;

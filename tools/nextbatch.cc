@@ -38,6 +38,7 @@ struct Args {
   bool use_stale = false;
   bool formal_posterior = false;
   bool resume = false;
+  bool episodes_given = false;
   std::string dataset, calibration, episodes, warm_start;
   std::string from;      // plan: the first stage to redo
   std::string previous;  // plan: an earlier plan set to check the collected batch against
@@ -123,6 +124,7 @@ int Run(const Verb& verb, const Args& args) {
   options.dataset = args.dataset;
   options.calibration = args.calibration;
   options.episodes = SplitIds(args.episodes);
+  if (args.episodes_given && options.episodes.empty()) options.episodes = {""};  // said, empty
   if (args.window_given) options.replay_window = args.window;
   options.warm_start = args.warm_start;
   options.previous = args.previous;
@@ -220,12 +222,14 @@ int main(int argc, char** argv) {
       sub->add_flag("--use-stale", args.use_stale,
                     "read an upstream set even when the study changed since it was made");
     }
+    CLI::Option* episodes = nullptr;
     if (v.stage == StageId::kCalibrate) {
       sub->add_option("--dataset", args.dataset, "the ingest set to read (default OUT/ingest)");
-      sub->add_option("--episodes", args.episodes,
-                      "fit only these episodes: comma-separated ids, or key=value conditions on "
-                      "their metadata (kp=8,trajectory=sin_sin; a key again adds a value: "
-                      "kp=8,kp=32); in place of the study's calibration.episodes");
+      episodes = sub->add_option(
+          "--episodes", args.episodes,
+          "fit only these episodes: comma-separated ids, or key=value conditions on "
+          "their metadata (kp=8,trajectory=sin_sin; a key again adds a value: "
+          "kp=8,kp=32); in place of the study's calibration.episodes");
       sub->add_option("--warm-start", args.warm_start,
                       "start from this calibration.json's values (parameters both have), in "
                       "place of the study's calibration.warm_start");
@@ -233,8 +237,9 @@ int main(int argc, char** argv) {
     CLI::Option* window = nullptr;
     if (v.stage == StageId::kReplay) {
       sub->add_option("--dataset", args.dataset, "the ingest set to read (default OUT/ingest)");
-      sub->add_option("--episodes", args.episodes,
-                      "replay only these episodes (comma-separated ids), e.g. those not fitted");
+      episodes = sub->add_option(
+          "--episodes", args.episodes,
+          "replay only these episodes (comma-separated ids), e.g. those not fitted");
       window =
           sub->add_option("--window", args.window,
                           "window length in seconds (default: the study's replay.window_seconds, "
@@ -245,9 +250,11 @@ int main(int argc, char** argv) {
                       "the calibrate set to read (default OUT/calibrate)");
       sub->add_flag("--formal-posterior", args.formal_posterior,
                     "sample the calibration's formal covariance instead of its honest one");
-      sub->add_flag("--resume", args.resume,
-                    "continue the simulation an interrupted or killed run left "
-                    "(OUT/.simulate.resume), when made from the same inputs");
+      if (v.stage != StageId::kReplay) {
+        sub->add_flag("--resume", args.resume,
+                      "continue the simulation an interrupted or killed run left "
+                      "(OUT/.simulate.resume), when made from the same inputs");
+      }
     }
     if (v.stage == StageId::kPlan) {
       sub->add_option("--from", args.from,
@@ -257,10 +264,11 @@ int main(int argc, char** argv) {
                       "an earlier plan set (its folder, e.g. out_old/plan, or its plan.json): "
                       "check the batch collected since against what it expected");
     }
-    sub->callback([&chosen, &v, &args, threads, window] {
+    sub->callback([&chosen, &v, &args, threads, window, episodes] {
       chosen = &v;
       args.threads_given = threads->count() > 0;
       args.window_given = window != nullptr && window->count() > 0;
+      args.episodes_given = episodes != nullptr && episodes->count() > 0;
     });
   }
   bool campaign = false;
